@@ -1,0 +1,212 @@
+package netcfg
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// RefusedError is returned by Apply, before anything is touched, when the
+// external NIC is what keeps this machine reachable.
+type RefusedError struct{ Reasons []string }
+
+func (e *RefusedError) Error() string {
+	return "netcfg: refusing to change the external NIC: " + strings.Join(e.Reasons, "; ")
+}
+
+// ErrNotConverged means the kernel, re-read after acting, is not in the
+// state the plan asked for (a DHCP client re-adding an address, say).
+var ErrNotConverged = errors.New("state not reached")
+
+// ApplyResult is what Apply did and the state it reached.
+type ApplyResult struct {
+	// Changed is false when everything was already as planned.
+	Changed bool     `json:"changed"`
+	Done    []Change `json:"done"`
+	// Ext is the external NIC as re-read after acting.
+	Ext      Link      `json:"ext"`
+	Warnings []Warning `json:"warnings"`
+}
+
+// Render writes the result for a terminal.
+func (r ApplyResult) Render(w io.Writer) error {
+	var b strings.Builder
+	if !r.Changed {
+		b.WriteString("no changes\n")
+	}
+	for _, c := range r.Done {
+		fmt.Fprintf(&b, "  ✓ %s\n", c)
+	}
+	fmt.Fprintf(&b, "external NIC now: %s\n", r.Ext.Evidence())
+	renderWarnings(&b, r.Warnings)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (r ApplyResult) String() string {
+	var b strings.Builder
+	_ = r.Render(&b)
+	return b.String()
+}
+
+// Apply carries out p. Each change is compared with the state read now, not
+// when planning, so applying a plan twice changes nothing the second time;
+// "already up" and "already gone" are success. The refusals are evaluated
+// again on the fresh state.
+func (h Host) Apply(ctx context.Context, p Plan) (ApplyResult, error) {
+	res := ApplyResult{Done: []Change{}, Warnings: p.Warnings}
+	if p.Refused() {
+		return res, &RefusedError{Reasons: p.Refusals}
+	}
+	s, err := h.Snapshot(ctx)
+	if err != nil {
+		return res, err
+	}
+	if r, _ := refusals(s, p.Layout, p.Options.SSHConnection); len(r) > 0 {
+		return res, &RefusedError{Reasons: r}
+	}
+	ext, ok := s.Link(p.Layout.Ext)
+	if !ok {
+		return res, fmt.Errorf("netcfg: apply: %w", &DetectError{Err: ErrNoSuchInterface, Role: "external", Name: p.Layout.Ext, Seen: s.Names()})
+	}
+
+	for _, c := range p.Changes {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("netcfg: apply %s: %w", c, err)
+		}
+		var did bool
+		switch c.Action {
+		case ActionLinkUp:
+			did, err = h.linkUp(c, ext)
+		case ActionAddrDel:
+			did, err = h.addrDel(c, ext)
+		case ActionWriteFile:
+			did, err = h.writeFile(c)
+		default:
+			err = fmt.Errorf("netcfg: unknown action %q", c.Action)
+		}
+		if err != nil {
+			return res, err
+		}
+		if did {
+			res.Changed = true
+			res.Done = append(res.Done, c)
+		}
+	}
+
+	after, err := h.Snapshot(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Ext, _ = after.Link(p.Layout.Ext)
+	var missing []string
+	if !res.Ext.Up {
+		missing = append(missing, res.Ext.Name+" is not up")
+	}
+	if p.Options.FlushExternal {
+		for _, a := range res.Ext.BlockingAddrs() {
+			missing = append(missing, fmt.Sprintf("%s still has %s (a DHCP client or another network manager may be adding it)", res.Ext.Name, a.Prefix))
+		}
+	}
+	if len(missing) > 0 {
+		return res, fmt.Errorf("netcfg: apply: %w: %s", ErrNotConverged, strings.Join(missing, "; "))
+	}
+	return res, nil
+}
+
+func (h Host) linkUp(c Change, ext Link) (bool, error) {
+	if c.Link != ext.Name {
+		return false, fmt.Errorf("netcfg: plan changes %s but the external NIC is %s", c.Link, ext.Name)
+	}
+	if ext.Up {
+		return false, nil
+	}
+	l, err := h.NL.LinkByName(c.Link)
+	if err != nil {
+		return false, fmt.Errorf("netcfg: find %s: %w", c.Link, err)
+	}
+	if err := h.NL.LinkSetUp(l); err != nil {
+		return false, fmt.Errorf("netcfg: set %s up: %w", c.Link, err)
+	}
+	return true, nil
+}
+
+func (h Host) addrDel(c Change, ext Link) (bool, error) {
+	if c.Link != ext.Name {
+		return false, fmt.Errorf("netcfg: plan changes %s but the external NIC is %s", c.Link, ext.Name)
+	}
+	present := false
+	for _, a := range ext.Addrs {
+		if a.Prefix == c.Addr {
+			present = true
+		}
+	}
+	if !present {
+		return false, nil
+	}
+	l, err := h.NL.LinkByName(c.Link)
+	if err != nil {
+		return false, fmt.Errorf("netcfg: find %s: %w", c.Link, err)
+	}
+	ipn := &net.IPNet{IP: net.IP(c.Addr.Addr().AsSlice()), Mask: net.CIDRMask(c.Addr.Bits(), c.Addr.Addr().BitLen())}
+	if err := h.NL.AddrDel(l, &netlink.Addr{IPNet: ipn}); err != nil {
+		// Gone between our read and the delete: the state we want.
+		if errors.Is(err, unix.EADDRNOTAVAIL) {
+			return false, nil
+		}
+		return false, fmt.Errorf("netcfg: remove %s from %s: %w", c.Addr, c.Link, err)
+	}
+	return true, nil
+}
+
+// writeFile replaces the file atomically (temp file + rename in the same
+// directory) so a crash never leaves a half-written network config behind.
+func (h Host) writeFile(c Change) (bool, error) {
+	full := h.path(c.Path)
+	mode := fs.FileMode(c.Mode)
+	if st, err := os.Stat(full); err == nil {
+		cur, err := os.ReadFile(full)
+		if err != nil {
+			return false, fmt.Errorf("netcfg: read %s: %w", c.Path, err)
+		}
+		if bytes.Equal(cur, []byte(c.Content)) && st.Mode().Perm() == mode {
+			return false, nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("netcfg: stat %s: %w", c.Path, err)
+	}
+	dir := filepath.Dir(full)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, fmt.Errorf("netcfg: create %s: %w", filepath.Dir(c.Path), err)
+	}
+	tmp, err := os.CreateTemp(dir, ".stacklab-*")
+	if err != nil {
+		return false, fmt.Errorf("netcfg: write %s: %w", c.Path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.WriteString(c.Content); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("netcfg: write %s: %w", c.Path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return false, fmt.Errorf("netcfg: chmod %s: %w", c.Path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return false, fmt.Errorf("netcfg: write %s: %w", c.Path, err)
+	}
+	if err := os.Rename(tmp.Name(), full); err != nil {
+		return false, fmt.Errorf("netcfg: write %s: %w", c.Path, err)
+	}
+	return true, nil
+}

@@ -1,0 +1,270 @@
+package netcfg
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stacklab/stacklab/netcfg/netcfgtest"
+)
+
+// labVM builds a namespace shaped like the lab VM: eth0 up with an address
+// and the default route, eth1 present and down.
+func labVM(t *testing.T) *netcfgtest.Lab {
+	lab := netcfgtest.New(t)
+	lab.NIC("eth0")
+	lab.NIC("eth1")
+	lab.Up("eth0")
+	lab.Addr("eth0", "10.0.2.15/24")
+	lab.DefaultRoute("eth0", "10.0.2.2")
+	return lab
+}
+
+func hostOf(t *testing.T, lab *netcfgtest.Lab) Host {
+	root := writeTree(t, map[string]string{"etc/systemd/network/20-eth0.network": "[Match]\nName=eth0\n[Network]\nDHCP=yes\n"})
+	return Host{NL: lab.NL, Root: root}
+}
+
+func mustSnap(t *testing.T, h Host) Snapshot {
+	t.Helper()
+	s, err := h.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func prefixes(l Link) []string {
+	var out []string
+	for _, a := range l.Addrs {
+		out = append(out, a.Prefix.String())
+	}
+	return out
+}
+
+func TestKernelSnapshotAndDetect(t *testing.T) {
+	lab := labVM(t)
+	h := hostOf(t, lab)
+	s := mustSnap(t, h)
+	lay, err := Detect(s, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lay.Mgmt != "eth0" || lay.Ext != "eth1" {
+		t.Errorf("layout = %+v", lay)
+	}
+	eth0, _ := s.Link("eth0")
+	if eth0.Kind != "veth" || !eth0.Up || !slices.Contains(prefixes(eth0), "10.0.2.15/24") {
+		t.Errorf("eth0 = %+v", eth0)
+	}
+	if p, ok := eth0.PrimaryIPv4(); !ok || p.String() != "10.0.2.15/24" {
+		t.Errorf("primary IPv4 = %v %v", p, ok)
+	}
+	eth1, _ := s.Link("eth1")
+	if eth1.Up || len(eth1.Addrs) != 0 {
+		t.Errorf("eth1 = %+v", eth1)
+	}
+	r, ok := s.DefaultIPv4()
+	if !ok || r.Link != "eth0" || r.Gateway.String() != "10.0.2.2" {
+		t.Errorf("default route = %+v %v", r, ok)
+	}
+}
+
+func TestKernelApplyConverges(t *testing.T) {
+	ctx := context.Background()
+	lab := labVM(t)
+	lab.Up("eth1")
+	lab.Addr("eth1", "192.168.56.10/24")
+	lab.Addr("eth1", "2001:db8:56::10/64")
+	lab.Addr("eth1", "fe80::56:1/64")
+	h := hostOf(t, lab)
+	before := mustSnap(t, h)
+
+	// Without --flush-external the addresses stay and are reported.
+	p, err := h.Prepare(ctx, "", "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.Apply(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Changed || len(res.Done) != 1 || res.Done[0].Action != ActionWriteFile {
+		t.Errorf("first apply did %v", res.Done)
+	}
+	for _, want := range []string{"192.168.56.10/24", "2001:db8:56::10/64"} {
+		if !slices.Contains(prefixes(res.Ext), want) {
+			t.Errorf("%s removed without --flush-external: %v", want, prefixes(res.Ext))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.Root, NetworkdPath)); err != nil {
+		t.Errorf("persistence file: %v", err)
+	}
+
+	// With it they go, link-local stays, routes are untouched.
+	p, err = h.Prepare(ctx, "", "", Options{FlushExternal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = h.Apply(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Changed || len(res.Done) != 2 {
+		t.Errorf("flush apply did %v", res.Done)
+	}
+	if got := res.Ext.BlockingAddrs(); len(got) != 0 {
+		t.Errorf("addresses left after flush: %v", got)
+	}
+	if !slices.Contains(prefixes(res.Ext), "fe80::56:1/64") {
+		t.Errorf("link-local address removed: %v", prefixes(res.Ext))
+	}
+	after := mustSnap(t, h)
+	if !slices.Equal(before.DefaultRoutes, after.DefaultRoutes) {
+		t.Errorf("default routes changed: %v -> %v", before.DefaultRoutes, after.DefaultRoutes)
+	}
+	eth0, _ := after.Link("eth0")
+	if !slices.Contains(prefixes(eth0), "10.0.2.15/24") {
+		t.Errorf("management address touched: %v", prefixes(eth0))
+	}
+
+	// Converged: nothing to plan, and the stale plan changes nothing.
+	again, err := h.Prepare(ctx, "", "", Options{FlushExternal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Changes) != 0 {
+		t.Errorf("second plan: %v", again.Changes)
+	}
+	res, err = h.Apply(ctx, p)
+	if err != nil || res.Changed {
+		t.Errorf("second apply = %+v, %v; want Changed=false", res, err)
+	}
+}
+
+func TestKernelApplySetsLinkUp(t *testing.T) {
+	ctx := context.Background()
+	lab := labVM(t)
+	h := hostOf(t, lab)
+	p, err := h.Prepare(ctx, "", "", Options{FlushExternal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 2 || p.Changes[0].Action != ActionLinkUp {
+		t.Fatalf("plan = %v", p.Changes)
+	}
+	res, err := h.Apply(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Ext.Up {
+		t.Errorf("eth1 not up after apply: %+v", res.Ext)
+	}
+	eth1, _ := mustSnap(t, h).Link("eth1")
+	if !eth1.Up {
+		t.Error("kernel says eth1 is down")
+	}
+	res, err = h.Apply(ctx, p)
+	if err != nil || res.Changed {
+		t.Errorf("second apply = %+v, %v", res, err)
+	}
+}
+
+func TestKernelRefusals(t *testing.T) {
+	ctx := context.Background()
+	t.Run("ext carries the default route", func(t *testing.T) {
+		lab := netcfgtest.New(t)
+		lab.NIC("eth0")
+		lab.NIC("eth1")
+		lab.Up("eth0")
+		lab.Addr("eth0", "10.0.2.15/24")
+		lab.Up("eth1")
+		lab.Addr("eth1", "192.168.56.10/24")
+		lab.DefaultRoute("eth1", "192.168.56.1")
+		h := hostOf(t, lab)
+		before := mustSnap(t, h)
+		p, err := h.Prepare(ctx, "eth0", "eth1", Options{FlushExternal: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.Refused() {
+			t.Fatalf("plan not refused: %v", p)
+		}
+		_, err = h.Apply(ctx, p)
+		var re *RefusedError
+		if !errors.As(err, &re) {
+			t.Fatalf("err = %v, want *RefusedError", err)
+		}
+		// A plan built before the route appeared is caught on fresh state.
+		stale := p
+		stale.Refusals = nil
+		if _, err := h.Apply(ctx, stale); !errors.As(err, &re) {
+			t.Fatalf("stale plan: err = %v, want *RefusedError", err)
+		}
+		after := mustSnap(t, h)
+		a, _ := before.Link("eth1")
+		b, _ := after.Link("eth1")
+		if !slices.Equal(prefixes(a), prefixes(b)) || !slices.Equal(before.DefaultRoutes, after.DefaultRoutes) {
+			t.Errorf("refused apply changed the kernel: %v -> %v", b, a)
+		}
+		if _, err := os.Stat(filepath.Join(h.Root, NetworkdPath)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("refused apply wrote the persistence file: %v", err)
+		}
+	})
+	t.Run("the SSH session uses ext", func(t *testing.T) {
+		lab := labVM(t)
+		lab.Up("eth1")
+		lab.Addr("eth1", "192.168.56.10/24")
+		h := hostOf(t, lab)
+		p, err := h.Prepare(ctx, "", "", Options{FlushExternal: true, SSHConnection: "192.168.56.1 50022 192.168.56.10 22"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.Apply(ctx, p)
+		var re *RefusedError
+		if !errors.As(err, &re) {
+			t.Fatalf("err = %v, want *RefusedError", err)
+		}
+		eth1, _ := mustSnap(t, h).Link("eth1")
+		if !slices.Contains(prefixes(eth1), "192.168.56.10/24") {
+			t.Errorf("refused apply removed the SSH address: %v", prefixes(eth1))
+		}
+	})
+	t.Run("ext is the default-route NIC", func(t *testing.T) {
+		lab := labVM(t)
+		h := hostOf(t, lab)
+		_, err := h.Prepare(ctx, "", "eth0", Options{FlushExternal: true})
+		if !errors.Is(err, ErrExternalIsMgmt) {
+			t.Fatalf("err = %v, want ErrExternalIsMgmt", err)
+		}
+		p, err := BuildPlan(mustSnap(t, h), Layout{Mgmt: "eth1", Ext: "eth0"}, Options{FlushExternal: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Apply(ctx, p); !errors.As(err, new(*RefusedError)) {
+			t.Fatalf("err = %v, want *RefusedError", err)
+		}
+		eth0, _ := mustSnap(t, h).Link("eth0")
+		if !slices.Contains(prefixes(eth0), "10.0.2.15/24") {
+			t.Error("management address removed")
+		}
+	})
+}
+
+// TestOpenReadsOwnNamespace reads (never changes) the namespace the test
+// runs in: the host's snapshot must at least contain lo.
+func TestOpenReadsOwnNamespace(t *testing.T) {
+	h, closeFn, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	s := mustSnap(t, h)
+	l, ok := s.Link("lo")
+	if !ok || !l.Loopback {
+		t.Errorf("no loopback in %v", s.Names())
+	}
+}

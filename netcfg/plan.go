@@ -1,0 +1,248 @@
+package netcfg
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+)
+
+// Action is what one Change does.
+type Action string
+
+const (
+	ActionLinkUp    Action = "link-up"
+	ActionAddrDel   Action = "addr-del"
+	ActionWriteFile Action = "write-file"
+)
+
+// Change is one step of a plan. Only the fields of its Action are set.
+type Change struct {
+	Action Action       `json:"action"`
+	Link   string       `json:"link,omitempty"`
+	Addr   netip.Prefix `json:"addr,omitzero"`
+	Path   string       `json:"path,omitempty"`
+	Mode   uint32       `json:"mode,omitempty"`
+	// Content is the whole file for write-file, shown by --output json so
+	// the user can review what will be written.
+	Content string `json:"content,omitempty"`
+}
+
+func (c Change) String() string {
+	switch c.Action {
+	case ActionLinkUp:
+		return fmt.Sprintf("set %s up", c.Link)
+	case ActionAddrDel:
+		return fmt.Sprintf("remove %s from %s", c.Addr, c.Link)
+	case ActionWriteFile:
+		return fmt.Sprintf("write %s (mode %04o)", c.Path, c.Mode)
+	}
+	return string(c.Action)
+}
+
+// Warning is something the user should know and act on; we do not act on it
+// ourselves (the user's files, addresses kept without --flush-external).
+type Warning struct {
+	Message  string   `json:"message"`
+	Evidence []string `json:"evidence,omitempty"`
+	Fix      string   `json:"fix,omitempty"`
+}
+
+// Options tune a plan.
+type Options struct {
+	// FlushExternal allows removing the external NIC's IPv4 and global IPv6
+	// addresses; without it they are reported and kept.
+	FlushExternal bool `json:"flush_external"`
+	// SSHConnection is $SSH_CONNECTION ("clientIP clientPort serverIP
+	// serverPort"); serverIP is the address this session came in on.
+	SSHConnection string `json:"ssh_connection,omitempty"`
+	// Config is the host's network configuration as ReadConfig found it;
+	// its zero value plans no persistence.
+	Config HostConfig `json:"-"`
+}
+
+// Plan is what Apply would do, and why it would refuse.
+type Plan struct {
+	Layout  Layout  `json:"layout"`
+	Options Options `json:"options"`
+	// Ext is the external NIC as read when planning.
+	Ext         Link      `json:"ext"`
+	Persistence System    `json:"persistence"`
+	Changes     []Change  `json:"changes"`
+	Refusals    []string  `json:"refusals"`
+	Warnings    []Warning `json:"warnings"`
+}
+
+// Refused reports whether Apply will refuse this plan.
+func (p Plan) Refused() bool { return len(p.Refusals) > 0 }
+
+// BuildPlan decides the changes that make layout.Ext a clean provider NIC:
+// up, without addresses, persisted for the next boot. It never plans to
+// delete a route, and it refuses when the external NIC is what keeps this
+// machine (or this SSH session) reachable.
+func BuildPlan(s Snapshot, lay Layout, opts Options) (Plan, error) {
+	ext, ok := s.Link(lay.Ext)
+	if !ok {
+		return Plan{}, &DetectError{Err: ErrNoSuchInterface, Role: "external", Name: lay.Ext, Seen: s.Names()}
+	}
+	p := Plan{
+		Layout: lay, Options: opts, Ext: ext,
+		Changes: []Change{}, Refusals: []string{}, Warnings: []Warning{},
+	}
+	var warn []Warning
+	p.Refusals, warn = refusals(s, lay, opts.SSHConnection)
+	p.Warnings = append(p.Warnings, warn...)
+
+	if !ext.Up {
+		p.Changes = append(p.Changes, Change{Action: ActionLinkUp, Link: ext.Name})
+	}
+	if blocking := ext.BlockingAddrs(); len(blocking) > 0 {
+		if opts.FlushExternal {
+			for _, a := range blocking {
+				p.Changes = append(p.Changes, Change{Action: ActionAddrDel, Link: ext.Name, Addr: a.Prefix})
+			}
+		} else {
+			ev := make([]string, 0, len(blocking))
+			for _, a := range blocking {
+				ev = append(ev, ext.Name+": "+a.String())
+			}
+			p.Warnings = append(p.Warnings, Warning{
+				Message:  fmt.Sprintf("%s keeps its addresses (neutron needs it unaddressed); they are removed only with --flush-external", ext.Name),
+				Evidence: ev,
+				Fix:      FlushFix(ext.Name),
+			})
+		}
+	}
+	if ext.Master != "" && !strings.HasPrefix(ext.Master, "brq") {
+		p.Warnings = append(p.Warnings, Warning{
+			Message:  fmt.Sprintf("%s is enslaved to %s %s, not to a neutron bridge; neutron cannot bridge it there", ext.Name, ext.MasterKind, ext.Master),
+			Evidence: []string{ext.Evidence()},
+			Fix:      fmt.Sprintf("ip link set dev %s nomaster", ext.Name),
+		})
+	}
+
+	p.Persistence = opts.Config.System
+	switch f, ok := Render(opts.Config.System, ext.Name); {
+	case opts.Config.System == "":
+		p.Persistence = SystemNone
+		p.Warnings = append(p.Warnings, Warning{Message: "the host's network configuration was not read; nothing is persisted for the next boot"})
+	case !ok:
+		p.Warnings = append(p.Warnings, Warning{
+			Message:  fmt.Sprintf("no network configuration system found: what is set on %s now does not survive a reboot", ext.Name),
+			Evidence: opts.Config.Why,
+			Fix:      fmt.Sprintf("after each boot run: stacklab net apply (or: ip link set dev %s up)", ext.Name),
+		})
+	default:
+		if cur, ok := opts.Config.own(f.Path); !ok || cur.Content != f.Content || cur.Mode != f.Mode {
+			p.Changes = append(p.Changes, Change{Action: ActionWriteFile, Path: f.Path, Mode: uint32(f.Mode), Content: f.Content})
+		}
+		p.Warnings = append(p.Warnings, configWarnings(opts.Config, ext.Name)...)
+	}
+	return p, nil
+}
+
+// FlushFix is the pasteable remedy for addresses on the external NIC.
+func FlushFix(ext string) string {
+	return fmt.Sprintf("stacklab net apply --flush-external   (or once, by hand: ip addr flush dev %s scope global)", ext)
+}
+
+// refusals lists why touching lay.Ext could cut this machine off. They are
+// evaluated again by Apply on fresh state, so a stale plan cannot bypass them.
+func refusals(s Snapshot, lay Layout, sshConn string) ([]string, []Warning) {
+	out := []string{}
+	var warn []Warning
+	if lay.Ext == lay.Mgmt {
+		out = append(out, fmt.Sprintf("%s is the management NIC", lay.Ext))
+	}
+	for _, r := range s.DefaultRoutesVia(lay.Ext) {
+		out = append(out, fmt.Sprintf("%s carries a default route (%s); it is the way out of this machine", lay.Ext, r))
+	}
+	if sshConn != "" {
+		server, err := sshServerAddr(sshConn)
+		if err != nil {
+			warn = append(warn, Warning{Message: "could not tell which address this SSH session uses: " + err.Error(), Evidence: []string{"SSH_CONNECTION=" + sshConn}})
+		} else if ext, ok := s.Link(lay.Ext); ok {
+			for _, a := range ext.Addrs {
+				if a.Prefix.Addr().WithZone("") == server {
+					out = append(out, fmt.Sprintf("this SSH session came in on %s (SSH_CONNECTION server address %s); changing it would cut the session off", lay.Ext, server))
+				}
+			}
+		}
+	}
+	return out, warn
+}
+
+func sshServerAddr(conn string) (netip.Addr, error) {
+	f := strings.Fields(conn)
+	if len(f) != 4 {
+		return netip.Addr{}, fmt.Errorf("SSH_CONNECTION %q: want 4 fields, have %d", conn, len(f))
+	}
+	a, err := netip.ParseAddr(f[2])
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("SSH_CONNECTION server address: %w", err)
+	}
+	return a.Unmap().WithZone(""), nil
+}
+
+// Prepare reads the host and plans: the whole of `stacklab net plan`.
+func (h Host) Prepare(ctx context.Context, mgmtIf, extIf string, opts Options) (Plan, error) {
+	s, err := h.Snapshot(ctx)
+	if err != nil {
+		return Plan{}, err
+	}
+	lay, err := Detect(s, mgmtIf, extIf)
+	if err != nil {
+		return Plan{}, err
+	}
+	if opts.Config.System == "" {
+		if opts.Config, err = h.ReadConfig(); err != nil {
+			return Plan{}, err
+		}
+	}
+	return BuildPlan(s, lay, opts)
+}
+
+// Render writes the plan for a terminal.
+func (p Plan) Render(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "management NIC: %s (%s)\n", p.Layout.Mgmt, p.Layout.MgmtFrom)
+	fmt.Fprintf(&b, "external NIC:   %s (%s)\n", p.Layout.Ext, p.Layout.ExtFrom)
+	fmt.Fprintf(&b, "  now: %s\n", p.Ext.Evidence())
+	fmt.Fprintf(&b, "persistence:    %s\n", p.Persistence)
+	if p.Refused() {
+		b.WriteString("REFUSED, nothing will be changed:\n")
+		for _, r := range p.Refusals {
+			fmt.Fprintf(&b, "  ✗ %s\n", r)
+		}
+	}
+	if len(p.Changes) == 0 {
+		b.WriteString("no changes: the external NIC is already as it should be\n")
+	} else {
+		b.WriteString("changes:\n")
+		for _, c := range p.Changes {
+			fmt.Fprintf(&b, "  + %s\n", c)
+		}
+	}
+	renderWarnings(&b, p.Warnings)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (p Plan) String() string {
+	var b strings.Builder
+	_ = p.Render(&b)
+	return b.String()
+}
+
+func renderWarnings(b *strings.Builder, ws []Warning) {
+	for _, w := range ws {
+		fmt.Fprintf(b, "  ! %s\n", w.Message)
+		for _, e := range w.Evidence {
+			fmt.Fprintf(b, "      %s\n", e)
+		}
+		if w.Fix != "" {
+			fmt.Fprintf(b, "      fix: %s\n", w.Fix)
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package netcfg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Netlink is the part of *netlink.Handle netcfg uses. A handle made with
+// netlink.NewHandleAt reads and changes another network namespace, which is
+// how the tests run against a real kernel without touching the host's NICs.
+type Netlink interface {
+	LinkList() ([]netlink.Link, error)
+	LinkByName(name string) (netlink.Link, error)
+	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
+	RouteListFiltered(family int, filter *netlink.Route, filterMask uint64) ([]netlink.Route, error)
+	LinkSetUp(link netlink.Link) error
+	AddrDel(link netlink.Link, addr *netlink.Addr) error
+}
+
+// Host is the machine netcfg reads and changes: its kernel through NL and
+// its configuration files under Root ("/" in production, t.TempDir() in
+// tests).
+type Host struct {
+	NL   Netlink
+	Root string
+}
+
+// dumpAttempts bounds retries of a dump the kernel interrupted because the
+// table changed under it (a DHCP client renewing, a link flapping).
+const dumpAttempts = 5
+
+// retryDump runs a netlink dump until it completes uninterrupted.
+func retryDump[T any](ctx context.Context, what string, f func() (T, error)) (T, error) {
+	var zero T
+	var err error
+	for range dumpAttempts {
+		if cerr := ctx.Err(); cerr != nil {
+			return zero, fmt.Errorf("netcfg: %s: %w", what, cerr)
+		}
+		var v T
+		v, err = f()
+		if err == nil {
+			return v, nil
+		}
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return zero, fmt.Errorf("netcfg: %s: %w", what, err)
+		}
+	}
+	return zero, fmt.Errorf("netcfg: %s: still interrupted after %d attempts: %w", what, dumpAttempts, err)
+}
+
+// Snapshot reads links, addresses and default routes.
+func (h Host) Snapshot(ctx context.Context) (Snapshot, error) {
+	nlinks, err := retryDump(ctx, "list links", h.NL.LinkList)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	naddrs, err := retryDump(ctx, "list addresses", func() ([]netlink.Addr, error) {
+		return h.NL.AddrList(nil, netlink.FAMILY_ALL)
+	})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	var nroutes []netlink.Route
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rs, err := retryDump(ctx, "list routes", func() ([]netlink.Route, error) {
+			return h.NL.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+		})
+		if err != nil {
+			return Snapshot{}, err
+		}
+		nroutes = append(nroutes, rs...)
+	}
+	return buildSnapshot(nlinks, naddrs, nroutes), nil
+}
+
+// buildSnapshot converts netlink's types into ours; kept apart from the dumps
+// so the conversion is tested without a kernel.
+func buildSnapshot(nlinks []netlink.Link, naddrs []netlink.Addr, nroutes []netlink.Route) Snapshot {
+	var s Snapshot
+	byIndex := map[int]int{}
+	for _, nl := range nlinks {
+		a := nl.Attrs()
+		l := Link{
+			Name:        a.Name,
+			Index:       a.Index,
+			Kind:        nl.Type(),
+			Up:          a.Flags&net.FlagUp != 0,
+			OperState:   a.OperState.String(),
+			Loopback:    a.Flags&net.FlagLoopback != 0,
+			MTU:         a.MTU,
+			MasterIndex: a.MasterIndex,
+			Addrs:       []Addr{},
+		}
+		if len(a.HardwareAddr) > 0 {
+			l.MAC = a.HardwareAddr.String()
+		}
+		byIndex[a.Index] = len(s.Links)
+		s.Links = append(s.Links, l)
+	}
+	sort.SliceStable(s.Links, func(i, j int) bool { return s.Links[i].Index < s.Links[j].Index })
+	for i, l := range s.Links {
+		byIndex[l.Index] = i
+	}
+	for i, l := range s.Links {
+		if m, ok := byIndex[l.MasterIndex]; ok && l.MasterIndex != 0 {
+			s.Links[i].Master = s.Links[m].Name
+			s.Links[i].MasterKind = s.Links[m].Kind
+		}
+	}
+	for _, na := range naddrs {
+		i, ok := byIndex[na.LinkIndex]
+		if !ok || na.IPNet == nil {
+			continue
+		}
+		a, ok := convertAddr(na)
+		if !ok {
+			continue
+		}
+		s.Links[i].Addrs = append(s.Links[i].Addrs, a)
+	}
+	name := func(idx int) string {
+		if i, ok := byIndex[idx]; ok {
+			return s.Links[i].Name
+		}
+		return fmt.Sprintf("if%d", idx)
+	}
+	for _, nr := range nroutes {
+		if nr.Dst != nil {
+			if ones, _ := nr.Dst.Mask.Size(); ones != 0 {
+				continue
+			}
+		}
+		if nr.Type != 0 && nr.Type != unix.RTN_UNICAST {
+			continue // unreachable/blackhole defaults do not carry traffic
+		}
+		fam := IPv4
+		if nr.Family == netlink.FAMILY_V6 {
+			fam = IPv6
+		}
+		hops := []struct {
+			idx int
+			gw  net.IP
+		}{{nr.LinkIndex, nr.Gw}}
+		// An ECMP default route has no link of its own: each next hop has.
+		if len(nr.MultiPath) > 0 {
+			hops = hops[:0]
+			for _, nh := range nr.MultiPath {
+				hops = append(hops, struct {
+					idx int
+					gw  net.IP
+				}{nh.LinkIndex, nh.Gw})
+			}
+		}
+		for _, h := range hops {
+			r := Route{Family: fam, Index: h.idx, Link: name(h.idx), Priority: nr.Priority}
+			if gw, ok := netip.AddrFromSlice(h.gw); ok {
+				r.Gateway = gw.Unmap()
+			}
+			s.DefaultRoutes = append(s.DefaultRoutes, r)
+		}
+	}
+	return s
+}
+
+func convertAddr(na netlink.Addr) (Addr, bool) {
+	ip, ok := netip.AddrFromSlice(na.IP)
+	if !ok {
+		return Addr{}, false
+	}
+	ip = ip.Unmap()
+	ones, _ := na.Mask.Size()
+	a := Addr{Prefix: netip.PrefixFrom(ip, ones), Family: IPv4}
+	if ip.Is6() {
+		a.Family = IPv6
+	}
+	switch na.Scope {
+	case unix.RT_SCOPE_LINK:
+		a.Scope = ScopeLink
+	case unix.RT_SCOPE_HOST:
+		a.Scope = ScopeHost
+	case unix.RT_SCOPE_SITE:
+		a.Scope = ScopeSite
+	default:
+		a.Scope = ScopeGlobal
+	}
+	return a, true
+}
+
+// Open returns the Host for the current network namespace with its files
+// under root ("/" on a real machine); call the returned func to release the
+// netlink socket.
+func Open(root string) (Host, func(), error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return Host{}, nil, fmt.Errorf("netcfg: open netlink: %w", err)
+	}
+	return Host{NL: h, Root: root}, h.Close, nil
+}

@@ -1,0 +1,252 @@
+// Package installer turns a host that passes preflight into a single-node
+// OpenStack lab. It is an ordered list of phases; each phase converges: it
+// reads what is there, changes only what differs, restarts a unit only when
+// its configuration changed, and verifies its own result. Because every phase
+// converges, "resume after an interrupted run" is simply "run again".
+package installer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Phase is one step of the install.
+type Phase struct {
+	Name  string
+	Title string
+	// Converge brings the host to the phase's goal. With dryRun it only
+	// reports what it would change.
+	Converge func(ctx context.Context, dryRun bool) (Outcome, error)
+}
+
+// Outcome says what a phase changed; an empty Changes means "no changes".
+type Outcome struct {
+	Changes []string `json:"changes"`
+}
+
+// PhaseError names the phase that failed, its cause and the fix.
+type PhaseError struct {
+	Phase string
+	Err   error
+	Fix   string
+}
+
+func (e *PhaseError) Error() string {
+	msg := fmt.Sprintf("install: phase %s: %v", e.Phase, e.Err)
+	if e.Fix != "" {
+		msg += "\n  fix: " + e.Fix
+	}
+	return msg
+}
+
+func (e *PhaseError) Unwrap() error { return e.Err }
+
+// Fixer is implemented by errors that know the user's remedy.
+type Fixer interface{ Fix() string }
+
+// Selection picks the phases to run.
+type Selection struct {
+	Only []string // run exactly these
+	From string   // run this phase and every later one
+}
+
+// Select returns the phases to run, in install order.
+func Select(all []Phase, sel Selection) ([]Phase, error) {
+	if len(sel.Only) > 0 && sel.From != "" {
+		return nil, errors.New("--only and --from cannot be combined")
+	}
+	names := make([]string, len(all))
+	index := map[string]int{}
+	for i, p := range all {
+		names[i] = p.Name
+		index[p.Name] = i
+	}
+	known := func(n string) error {
+		if _, ok := index[n]; !ok {
+			return fmt.Errorf("unknown phase %q (phases: %s)", n, strings.Join(names, ", "))
+		}
+		return nil
+	}
+	switch {
+	case sel.From != "":
+		if err := known(sel.From); err != nil {
+			return nil, err
+		}
+		return all[index[sel.From]:], nil
+	case len(sel.Only) > 0:
+		want := map[string]bool{}
+		for _, n := range sel.Only {
+			if err := known(n); err != nil {
+				return nil, err
+			}
+			want[n] = true
+		}
+		var out []Phase
+		for _, p := range all {
+			if want[p.Name] {
+				out = append(out, p)
+			}
+		}
+		return out, nil
+	}
+	return all, nil
+}
+
+// Reporter receives progress; the CLI renders it as step lines or JSON.
+type Reporter interface {
+	PhaseStarted(name, title string)
+	PhaseDone(name string, o Outcome, elapsed time.Duration, err error)
+}
+
+// PhaseResult is the record of one phase in a run.
+type PhaseResult struct {
+	Name    string   `json:"name"`
+	Seconds float64  `json:"seconds"`
+	Changes []string `json:"changes"`
+	Error   string   `json:"error,omitempty"`
+}
+
+// RunResult is what Run returns and what state.json keeps of the last run.
+type RunResult struct {
+	Started time.Time     `json:"started"`
+	Seconds float64       `json:"seconds"`
+	DryRun  bool          `json:"dry_run"`
+	Phases  []PhaseResult `json:"phases"`
+}
+
+// Changed reports whether any phase changed anything.
+func (r RunResult) Changed() bool {
+	for _, p := range r.Phases {
+		if len(p.Changes) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Run executes phases in order and stops at the first failure: a later phase
+// depends on the earlier ones, and nothing already working is torn down.
+func Run(ctx context.Context, phases []Phase, dryRun bool, rep Reporter) (RunResult, error) {
+	res := RunResult{Started: time.Now(), DryRun: dryRun}
+	defer func() { res.Seconds = time.Since(res.Started).Seconds() }()
+	for _, p := range phases {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		rep.PhaseStarted(p.Name, p.Title)
+		start := time.Now()
+		o, err := p.Converge(ctx, dryRun)
+		el := time.Since(start)
+		rep.PhaseDone(p.Name, o, el, err)
+		pr := PhaseResult{Name: p.Name, Seconds: el.Seconds(), Changes: o.Changes}
+		if pr.Changes == nil {
+			pr.Changes = []string{}
+		}
+		if err != nil {
+			pr.Error = err.Error()
+			res.Phases = append(res.Phases, pr)
+			pe := &PhaseError{Phase: p.Name, Err: err}
+			var f Fixer
+			if errors.As(err, &f) {
+				pe.Fix = f.Fix()
+			}
+			return res, pe
+		}
+		res.Phases = append(res.Phases, pr)
+	}
+	res.Seconds = time.Since(res.Started).Seconds()
+	return res, nil
+}
+
+// Lock guarantees one install at a time. The lock file records the holder so
+// the second run can name it.
+type Lock struct {
+	f *os.File
+}
+
+// LockedError names the process holding the lock.
+type LockedError struct {
+	Path   string
+	Holder string
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("another stacklab run holds %s (%s); wait for it to finish", e.Path, e.Holder)
+}
+
+// Acquire takes an exclusive flock on path. flock is released by the kernel
+// when the process dies, so a killed install never leaves a stale lock.
+func Acquire(path, what string) (*Lock, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			h := strings.TrimSpace(string(holder))
+			if h == "" {
+				h = "unknown process"
+			}
+			return nil, &LockedError{Path: path, Holder: h}
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	info := fmt.Sprintf("pid %d, %s, since %s", os.Getpid(), what, time.Now().UTC().Format(time.RFC3339))
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(info+"\n"), 0)
+	}
+	return &Lock{f: f}, nil
+}
+
+// Release drops the lock.
+func (l *Lock) Release() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	_ = l.f.Truncate(0)
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
+
+// holderPID parses the PID a lock file names, for tests and diagnostics.
+func holderPID(info string) int {
+	f := strings.Fields(info)
+	if len(f) < 2 || f[0] != "pid" {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSuffix(f[1], ","))
+	return pid
+}
+
+// SaveResult writes the last run's record to stateDir/last-run.json
+// atomically, so `stacklab install --output json` and the e2e job can read
+// phase times after the fact.
+func SaveResult(stateDir string, r RunResult) error {
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(stateDir, ".last-run.json.tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(stateDir, "last-run.json"))
+}

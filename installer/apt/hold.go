@@ -1,0 +1,106 @@
+package apt
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// PolicyRCPath is consulted by invoke-rc.d and deb-systemd-invoke before a
+// maintainer script starts or restarts a service; exit status 101 means
+// "not now".
+const PolicyRCPath = "/usr/sbin/policy-rc.d"
+
+// holdMarker identifies our policy-rc.d, so that a run interrupted before
+// releasing it is cleaned up by the next one and a foreign file is never
+// removed.
+const holdMarker = "# stacklab-hold-services: written by stacklab during package installation"
+
+const holdScript = "#!/bin/sh\n" + holdMarker + "\n" +
+	"# Services start only once stacklab has configured them. If stacklab is\n" +
+	"# not running, this file is left from an interrupted run: delete it.\n" +
+	"exit 101\n"
+
+// HoldServices keeps package scripts from starting services until release
+// is called. On a fresh host every postinst would start its service
+// unconfigured; nova and neutron then crash-loop and a 2-core install took
+// 52 minutes instead of 8. A policy-rc.d that is not ours is left alone,
+// and release then does nothing. One of ours from an interrupted run is
+// adopted, so release removes it. release is safe to call more than once.
+func HoldServices(root string) (release func() error, err error) {
+	path := filepath.Join(root, PolicyRCPath)
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil && !isOurs(data):
+		return func() error { return nil }, nil
+	case err == nil:
+		// Ours, left by an interrupted run: adopt it.
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("hold services: %w", err)
+		}
+		if err := writeScript(path, []byte(holdScript)); err != nil {
+			return nil, fmt.Errorf("hold services: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("hold services: %w", err)
+	}
+	return func() error { return releaseHold(path) }, nil
+}
+
+func isOurs(data []byte) bool { return bytes.Contains(data, []byte(holdMarker)) }
+
+func releaseHold(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("release services: %w", err)
+	}
+	if !isOurs(data) {
+		return nil // replaced by someone else since: theirs now
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("release services: %w", err)
+	}
+	return nil
+}
+
+// writeScript creates the file under a temporary name and renames it, so
+// invoke-rc.d never runs a half-written script.
+func writeScript(path string, data []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".policy-rc.d.stacklab-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	// Link, not rename: if a policy-rc.d appeared meanwhile, fail rather
+	// than replace it.
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return err
+	}
+	return os.Remove(tmp.Name())
+}

@@ -1,0 +1,138 @@
+package openstack
+
+// Tier names, in start order.
+const (
+	TierInfra     = "infra"
+	TierKeystone  = "keystone"
+	TierGlance    = "glance"
+	TierPlacement = "placement"
+	TierNova      = "nova"
+	TierCompute   = "compute"
+	TierNeutron   = "neutron"
+	TierAgents    = "network-agents"
+	TierDashboard = "dashboard"
+)
+
+// ProbeKind says how a Probe is checked.
+type ProbeKind string
+
+const (
+	// ProbeTCP: Target (host:port) accepts a connection.
+	ProbeTCP ProbeKind = "tcp"
+	// ProbeHTTP: GET Target (a URL) answers with Status, or with any
+	// status below 500 when Status is 0. Answering matters: keystone can
+	// accept TCP and never answer ("Keystone worker deadlock"), so the
+	// request needs a timeout.
+	ProbeHTTP ProbeKind = "http"
+	// ProbeComputeService: nova lists Target (a host name) as an enabled
+	// nova-compute that is up. Needs the API.
+	ProbeComputeService ProbeKind = "compute-service"
+	// ProbeNetworkAgent: neutron lists an alive agent of type Target
+	// (agent_type, e.g. "L3 agent") on this host. Needs the API.
+	ProbeNetworkAgent ProbeKind = "network-agent"
+)
+
+// Probe is one readiness check of a tier.
+type Probe struct {
+	Kind   ProbeKind
+	Target string
+	Status int
+}
+
+// Tier is a group of units started (or restarted) together once every
+// earlier tier answers; it is ready when all its probes pass. Starting in
+// this order and waiting for each tier avoids the restart storms that make
+// eventlet services miss their 90 s start timeout on 2 cores ("Restart
+// storms").
+type Tier struct {
+	Name string
+	// Units in start order (Debian unit names).
+	Units  []string
+	Probes []Probe
+}
+
+// Tiers returns the lab's tiers in start order.
+func Tiers(p Params) []Tier {
+	b := mustBackend(p)
+	mgmt := "http://" + p.MgmtIP
+	root, _ := horizonWebRoot(p)
+	httpAny := func(url string) Probe { return Probe{Kind: ProbeHTTP, Target: url} }
+	compute := []string{"nova-compute"}
+	if p.ComputeDriver == ComputeLibvirt {
+		compute = []string{"libvirtd", "nova-compute"}
+	}
+	agents := append([]string{}, b.AgentUnits()...)
+	agents = append(agents, "neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent")
+	return []Tier{
+		{
+			Name:  TierInfra,
+			Units: []string{"mariadb", "rabbitmq-server", "memcached"},
+			Probes: []Probe{
+				{Kind: ProbeTCP, Target: "127.0.0.1:3306"},
+				{Kind: ProbeTCP, Target: "127.0.0.1:5672"},
+				{Kind: ProbeTCP, Target: p.MgmtIP + ":11211"},
+			},
+		},
+		{
+			Name:   TierKeystone,
+			Units:  []string{"keystone"},
+			Probes: []Probe{{Kind: ProbeHTTP, Target: keystoneURL(p) + "/v3", Status: 200}},
+		},
+		{
+			Name:   TierGlance,
+			Units:  []string{"glance-api"},
+			Probes: []Probe{httpAny(mgmt + ":9292/")},
+		},
+		{
+			Name:   TierPlacement,
+			Units:  []string{"placement-api"},
+			Probes: []Probe{{Kind: ProbeHTTP, Target: mgmt + ":8778/", Status: 200}},
+		},
+		{
+			// The control services first: nova-compute needs the
+			// conductor to report in.
+			Name:  TierNova,
+			Units: []string{"nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy"},
+			Probes: []Probe{
+				httpAny(mgmt + ":8774/"),
+				httpAny(mgmt + ":8775/"),
+				httpAny(mgmt + ":6080/vnc_auto.html"),
+			},
+		},
+		{
+			Name:   TierCompute,
+			Units:  compute,
+			Probes: []Probe{{Kind: ProbeComputeService, Target: p.Hostname}},
+		},
+		{
+			// Debian splits neutron-server into these two.
+			Name:   TierNeutron,
+			Units:  []string{"neutron-api", "neutron-rpc-server"},
+			Probes: []Probe{httpAny(mgmt + ":9696/")},
+		},
+		{
+			Name:  TierAgents,
+			Units: agents,
+			Probes: []Probe{
+				{Kind: ProbeNetworkAgent, Target: b.AgentType()},
+				{Kind: ProbeNetworkAgent, Target: "DHCP agent"},
+				{Kind: ProbeNetworkAgent, Target: "L3 agent"},
+				{Kind: ProbeNetworkAgent, Target: "Metadata agent"},
+			},
+		},
+		{
+			Name:   TierDashboard,
+			Units:  []string{"apache2"},
+			Probes: []Probe{{Kind: ProbeHTTP, Target: mgmt + root + "/auth/login/", Status: 200}},
+		},
+	}
+}
+
+// Units returns every unit of the lab in start order.
+func Units(p Params) []string {
+	var units []string
+	for _, t := range Tiers(p) {
+		units = append(units, t.Units...)
+	}
+	return units
+}

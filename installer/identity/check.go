@@ -1,0 +1,93 @@
+package identity
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/endpoints"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/services"
+)
+
+// Mismatch is a catalog endpoint that does not point at the management
+// address.
+type Mismatch struct {
+	EndpointID string
+	Service    string // name, or the service ID when keystone has no such service
+	Type       string
+	Interface  string
+	Region     string
+	URL        string
+	Host       string // host part of URL; empty when URL does not parse
+}
+
+func (m Mismatch) String() string {
+	if m.Host == "" {
+		return fmt.Sprintf("%s (%s) %s endpoint in %s has an unusable URL %q", m.Service, m.Type, m.Interface, m.Region, m.URL)
+	}
+	return fmt.Sprintf("%s (%s) %s endpoint in %s points at %s (%s)", m.Service, m.Type, m.Interface, m.Region, m.Host, m.URL)
+}
+
+// CheckEndpoints lists every endpoint in the catalog whose host is not
+// mgmtIP, sorted by service, interface and region. stacklab doctor reports
+// them; Converge with LabSpec for the current address fixes them. An error
+// means the catalog could not be read, which doctor must not mistake for "no
+// mismatches".
+func CheckEndpoints(ctx context.Context, client *gophercloud.ServiceClient, mgmtIP string) ([]Mismatch, error) {
+	page, err := services.List(client, nil).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keystone: list services: %w", err)
+	}
+	svcs, err := services.ExtractServices(page)
+	if err != nil {
+		return nil, fmt.Errorf("keystone: list services: %w", err)
+	}
+	byID := map[string]services.Service{}
+	for _, s := range svcs {
+		byID[s.ID] = s
+	}
+
+	page, err = endpoints.List(client, nil).AllPages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keystone: list endpoints: %w", err)
+	}
+	eps, err := endpoints.ExtractEndpoints(page)
+	if err != nil {
+		return nil, fmt.Errorf("keystone: list endpoints: %w", err)
+	}
+
+	var out []Mismatch
+	for _, e := range eps {
+		host := endpointHost(e.URL)
+		if host != "" && strings.EqualFold(host, mgmtIP) {
+			continue
+		}
+		m := Mismatch{
+			EndpointID: e.ID, Service: e.ServiceID, Interface: string(e.Availability),
+			Region: endpointRegion(e), URL: e.URL, Host: host,
+		}
+		if s, ok := byID[e.ServiceID]; ok {
+			m.Service, m.Type = serviceName(s), s.Type
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b Mismatch) int {
+		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Interface, b.Interface),
+			cmp.Compare(a.Region, b.Region), cmp.Compare(a.EndpointID, b.EndpointID))
+	})
+	return out, nil
+}
+
+// endpointHost returns the host of an endpoint URL without port or IPv6
+// brackets, or "" when it has none.
+func endpointHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}

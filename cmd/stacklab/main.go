@@ -142,5 +142,7 @@ func (e *env) commands() []*cli.Command {
 	return []*cli.Command{
 		e.preflightCommand(),
 		e.netCommand(),
+		e.configCommand(),
+		e.imageCommand(),
 	}
 }

@@ -1,0 +1,132 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stacklab/stacklab/installer"
+)
+
+func readRun(t *testing.T, env string) installer.RunResult {
+	t.Helper()
+	path := os.Getenv(env)
+	if path == "" {
+		t.Skipf("%s is set by e2e/install.sh", env)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r installer.RunResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if len(r.Phases) == 0 {
+		t.Fatalf("%s records no phase", path)
+	}
+	return r
+}
+
+// TestRerunChangedNothing: a second install over a working lab converges
+// with no change in any phase.
+func TestRerunChangedNothing(t *testing.T) {
+	r := readRun(t, "STACKLAB_E2E_RERUN")
+	for _, p := range r.Phases {
+		if p.Error != "" {
+			t.Errorf("phase %s failed on the re-run: %s", p.Name, p.Error)
+		}
+		if len(p.Changes) > 0 {
+			t.Errorf("phase %s changed on the re-run: %v", p.Name, p.Changes)
+		}
+	}
+	t.Logf("re-run: %d phases, %.1f s, no changes", len(r.Phases), r.Seconds)
+}
+
+// service groups processes by the lab service they belong to, from ps's
+// comm column (uwsgi and python processes carry their service's name).
+func service(comm string) string {
+	for _, p := range []string{"nova", "neutron", "glance", "keystone", "placement", "libvirt", "qemu", "apache2", "mariadbd", "mysqld", "beam.smp", "memcached", "erl", "epmd"} {
+		if strings.Contains(comm, p) {
+			return p
+		}
+	}
+	return "other"
+}
+
+// TestFigures prints and records the install's phase times and the lab's
+// resident memory by service: the targets are measured, never asserted.
+func TestFigures(t *testing.T) {
+	first := readRun(t, "STACKLAB_E2E_FIRST")
+	rerun := readRun(t, "STACKLAB_E2E_RERUN")
+	psPath, out := os.Getenv("STACKLAB_E2E_PS"), os.Getenv("STACKLAB_E2E_METRICS")
+	if psPath == "" || out == "" {
+		t.Skip("STACKLAB_E2E_PS and STACKLAB_E2E_METRICS are set by e2e/install.sh")
+	}
+	f, err := os.Open(psPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rss := map[string]float64{}
+	var total float64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			continue
+		}
+		rss[service(fields[1])] += kb / 1024
+		total += kb / 1024
+	}
+	if total == 0 {
+		t.Fatal("no process memory read")
+	}
+
+	metrics := map[string]any{
+		"install_seconds":        first.Seconds,
+		"rerun_seconds":          rerun.Seconds,
+		"phase_seconds":          map[string]float64{},
+		"rerun_phase_seconds":    map[string]float64{},
+		"rss_mib_by_service":     rss,
+		"rss_mib_total":          total,
+		"install_target_seconds": 720,
+		"rerun_target_seconds":   60,
+	}
+	fmt.Printf("%-12s %9s %9s\n", "phase", "install", "re-run")
+	re := map[string]float64{}
+	for _, p := range rerun.Phases {
+		re[p.Name] = p.Seconds
+		metrics["rerun_phase_seconds"].(map[string]float64)[p.Name] = p.Seconds
+	}
+	for _, p := range first.Phases {
+		metrics["phase_seconds"].(map[string]float64)[p.Name] = p.Seconds
+		fmt.Printf("%-12s %8.1fs %8.1fs\n", p.Name, p.Seconds, re[p.Name])
+	}
+	fmt.Printf("%-12s %8.1fs %8.1fs   (targets: ≤ 720 s fresh with a warm cache, ≤ 60 s re-run)\n", "total", first.Seconds, rerun.Seconds)
+	names := make([]string, 0, len(rss))
+	for n := range rss {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool { return rss[names[i]] > rss[names[j]] })
+	fmt.Println("\nresident memory by service:")
+	for _, n := range names {
+		fmt.Printf("  %-10s %7.0f MiB\n", n, rss[n])
+	}
+	fmt.Printf("  %-10s %7.0f MiB\n", "total", total)
+	b, _ := json.MarshalIndent(metrics, "", "  ")
+	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The installer's end-to-end proof: a freshly built lab host, `stacklab
+# install` killed mid-phase and run again to completion, the cloud asserted
+# through its real APIs (go test -tags e2e), a second install that must change
+# nothing, and the figures (phase times, resident memory) printed at the end.
+# The lab host is torn down whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LH=(bash e2e/labhost)
+WORK=/var/lib/stacklab-e2e
+SHARE=$WORK/share
+ROOT=$WORK/lab
+RESULTS=${STACKLAB_E2E_RESULTS:-$WORK/results}
+MGMT=10.231.0.2
+COMPUTE=${STACKLAB_E2E_COMPUTE:-libvirt}
+# The first install is killed a few seconds after phase KILL_AFTER ends,
+# inside the next one, KILL_IN: an interrupted install must finish when run
+# again.
+KILL_AFTER=${STACKLAB_E2E_KILL_AFTER:-infra}
+KILL_IN=${STACKLAB_E2E_KILL_IN:-keystone}
+
+say() { printf '\n== %s\n' "$*"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+collect() {
+	mkdir -p "$RESULTS"
+	cp -f "$WORK/console.log" "$RESULTS/" 2>/dev/null || true
+	if "${LH[@]}" status >/dev/null 2>&1; then
+		"${LH[@]}" exec sh -c 'systemctl --no-pager --failed; journalctl --no-pager -n 300 -p warning' \
+			>"$RESULTS/lab-journal.txt" 2>&1 || true
+		cp -f "$ROOT/var/log/stacklab/"*.log "$RESULTS/" 2>/dev/null || true
+	fi
+}
+cleanup() {
+	rc=$?
+	collect
+	"${LH[@]}" down || rc=1
+	exit "$rc"
+}
+
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+"${LH[@]}" deps
+"${LH[@]}" rootfs
+trap cleanup EXIT
+"${LH[@]}" up
+install -m 0755 bin/stacklab "$SHARE/stacklab"
+cat >"$SHARE/e2e.yaml" <<EOF
+compute:
+  driver: $COMPUTE
+EOF
+
+say "install #1 (killed once phase '$KILL_IN' has started)"
+t0=$(now)
+"${LH[@]}" exec /stacklab/stacklab install --config /stacklab/e2e.yaml >"$RESULTS/install-1.log" 2>&1 &
+first=$!
+# Phases print a line when they end (no spinner off a terminal).
+deadline=$((SECONDS + 2400))
+until grep -qE "^✓ $KILL_AFTER " "$RESULTS/install-1.log"; do
+	if ! kill -0 "$first" 2>/dev/null; then
+		echo "install #1 ended before phase $KILL_IN:"; cat "$RESULTS/install-1.log"; exit 1
+	fi
+	[ $SECONDS -lt $deadline ] || { echo "install #1 never reached $KILL_IN"; exit 1; }
+	sleep 2
+done
+sleep 5
+"${LH[@]}" exec pkill -KILL -f '^/stacklab/stacklab install' || true
+wait "$first" || true
+if grep -qE "^✓ $KILL_IN " "$RESULTS/install-1.log"; then
+	echo "FAIL: phase $KILL_IN finished before the kill; the test proved nothing"; exit 1
+fi
+echo "killed during $KILL_IN after $(elapsed "$t0") s"
+cat "$RESULTS/install-1.log"
+
+say "install #2 (resumes and completes)"
+t1=$(now)
+"${LH[@]}" exec /stacklab/stacklab install --config /stacklab/e2e.yaml 2>&1 | tee "$RESULTS/install-2.log"
+cp "$ROOT/var/lib/stacklab/last-run.json" "$RESULTS/install-2.json"
+echo "install #2 took $(elapsed "$t1") s; killed + resumed install in all: $(elapsed "$t0") s"
+
+say "assertions through the real APIs"
+cp "$ROOT/etc/openstack/clouds.yaml" "$RESULTS/.clouds.yaml"
+chmod 600 "$RESULTS/.clouds.yaml"
+STACKLAB_E2E_CLOUDS=$RESULTS/.clouds.yaml STACKLAB_E2E_MGMT=$MGMT \
+	go test -tags e2e -count=1 -v -run 'Test(Token|Compute|Network|Dashboard)' ./e2e/
+
+say "install #3 (must change nothing)"
+t2=$(now)
+"${LH[@]}" exec /stacklab/stacklab install --config /stacklab/e2e.yaml 2>&1 | tee "$RESULTS/install-3.log"
+cp "$ROOT/var/lib/stacklab/last-run.json" "$RESULTS/install-3.json"
+echo "re-run took $(elapsed "$t2") s"
+STACKLAB_E2E_RERUN=$RESULTS/install-3.json go test -tags e2e -count=1 -v -run TestRerunChangedNothing ./e2e/
+
+say "figures"
+"${LH[@]}" exec ps -eo rss=,comm= >"$RESULTS/ps.txt"
+STACKLAB_E2E_FIRST=$RESULTS/install-2.json STACKLAB_E2E_RERUN=$RESULTS/install-3.json \
+	STACKLAB_E2E_PS=$RESULTS/ps.txt STACKLAB_E2E_METRICS=$RESULTS/metrics.json \
+	go test -tags e2e -count=1 -v -run TestFigures ./e2e/
+rm -f "$RESULTS/.clouds.yaml"
+cat "$RESULTS/metrics.json"

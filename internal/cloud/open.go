@@ -298,6 +298,12 @@ func defaultTransport() *http.Transport {
 	// download can take as long as it needs while a wedged keystone worker
 	// (it accepts TCP and never answers) surfaces as an error.
 	tr.ResponseHeaderTimeout = 2 * time.Minute
+	// Debian runs the APIs under uwsgi, which closes each connection after
+	// its response without saying so; a pooled connection then fails the
+	// next request with "connection reset by peer", and Go does not retry a
+	// POST (measured: keystone's catalog creation failed on the 17th call).
+	// A new connection per request costs a handshake on the lab's own LAN.
+	tr.DisableKeepAlives = true
 	return tr
 }
 

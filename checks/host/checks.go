@@ -76,7 +76,9 @@ func ServicePorts() []ServicePort {
 // most) and the program name in argv.
 func DefaultLabProcesses() []string {
 	return []string{
-		"mysqld", "mariadbd", "beam.smp", "epmd", "memcached", "apache2", "uwsgi",
+		// Debian's uwsgi binary is uwsgi_python311 (keystone, placement, nova-api, neutron-api).
+		"mysqld", "mariadbd", "beam.smp", "epmd", "memcached", "apache2", "uwsgi*",
+		"mariadb", "rabbitmq-server",
 		"keystone*", "glance-*", "placement-*", "nova-*", "neutron-*",
 	}
 }
@@ -375,10 +377,11 @@ func clockStateName(s int) string {
 }
 
 // processNames are the names a listener's process goes by: the kernel comm,
-// argv[0]'s program (first word, since setproctitle rewrites it into a
-// sentence) and, for an interpreter, the script in argv[1].
+// its systemd unit (which names the service even when the process is a
+// generic uwsgi), argv[0]'s program (first word, since setproctitle rewrites
+// it into a sentence) and, for an interpreter, the script in argv[1].
 func processNames(l Listener) []string {
-	names := []string{l.Comm}
+	names := []string{l.Comm, strings.TrimSuffix(l.Unit, ".service")}
 	if len(l.Cmdline) > 0 {
 		if f := strings.Fields(l.Cmdline[0]); len(f) > 0 {
 			prog := path.Base(f[0])

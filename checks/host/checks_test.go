@@ -259,7 +259,10 @@ func TestPorts(t *testing.T) {
 			{Addr: wild, Port: 8774, PID: 902, Comm: "python3", Cmdline: []string{"/usr/bin/python3", "/usr/bin/nova-api"}},
 			{Addr: wild, Port: 80, PID: 903, Comm: "apache2"},
 			{Addr: wild, Port: 5000, PID: 904, Comm: "uwsgi"},
-		}, checks.OK, "5 service ports free, 6 held", nil, ""},
+			// As seen in the lab: Debian's keystone under uwsgi.
+			{Addr: wild, Port: 8778, PID: 905, Comm: "uwsgi_python311", Cmdline: []string{"/usr/bin/uwsgi_python311", "--ini", "/etc/placement/placement-uwsgi.ini"}},
+			{Addr: wild, Port: 6080, PID: 906, Comm: "python3", Cmdline: []string{"/usr/bin/python3", "/usr/bin/server"}, Unit: "nova-novncproxy.service"},
+		}, checks.OK, "3 service ports free, 8 held", nil, ""},
 		{"foreign with unit", []Listener{
 			{Addr: wild, Port: 80, PID: 123, Comm: "nginx", Unit: "nginx.service"},
 			{Addr: netip.MustParseAddr("0.0.0.0"), Port: 80, PID: 123, Comm: "nginx", Unit: "nginx.service"},

@@ -53,7 +53,7 @@ EOF
 
 say "install #1 (killed once phase '$KILL_IN' has started)"
 t0=$(now)
-"${LH[@]}" exec /stacklab/stacklab install --config /stacklab/e2e.yaml >"$RESULTS/install-1.log" 2>&1 &
+"${LH[@]}" exec /stacklab/stacklab install --yes --config /stacklab/e2e.yaml >"$RESULTS/install-1.log" 2>&1 &
 first=$!
 # Phases print a line when they end (no spinner off a terminal).
 deadline=$((SECONDS + 2400))
@@ -75,7 +75,7 @@ cat "$RESULTS/install-1.log"
 
 say "install #2 (resumes and completes)"
 t1=$(now)
-"${LH[@]}" exec /stacklab/stacklab install --config /stacklab/e2e.yaml 2>&1 | tee "$RESULTS/install-2.log"
+"${LH[@]}" exec /stacklab/stacklab install --yes --config /stacklab/e2e.yaml 2>&1 | tee "$RESULTS/install-2.log"
 cp "$ROOT/var/lib/stacklab/last-run.json" "$RESULTS/install-2.json"
 echo "install #2 took $(elapsed "$t1") s; killed + resumed install in all: $(elapsed "$t0") s"
 
@@ -87,7 +87,7 @@ STACKLAB_E2E_CLOUDS=$RESULTS/.clouds.yaml STACKLAB_E2E_MGMT=$MGMT \
 
 say "install #3 (must change nothing)"
 t2=$(now)
-"${LH[@]}" exec /stacklab/stacklab install --config /stacklab/e2e.yaml 2>&1 | tee "$RESULTS/install-3.log"
+"${LH[@]}" exec /stacklab/stacklab install --yes --config /stacklab/e2e.yaml 2>&1 | tee "$RESULTS/install-3.log"
 cp "$ROOT/var/lib/stacklab/last-run.json" "$RESULTS/install-3.json"
 echo "re-run took $(elapsed "$t2") s"
 STACKLAB_E2E_RERUN=$RESULTS/install-3.json go test -tags e2e -count=1 -v -run TestRerunChangedNothing ./e2e/

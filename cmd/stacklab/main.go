@@ -144,5 +144,6 @@ func (e *env) commands() []*cli.Command {
 		e.netCommand(),
 		e.configCommand(),
 		e.imageCommand(),
+		e.installCommand(),
 	}
 }

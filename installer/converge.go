@@ -1,0 +1,438 @@
+package installer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stacklab/stacklab/installer/inifile"
+	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/systemd"
+)
+
+// fileWrite is the planned change of one file.
+type fileWrite struct {
+	path   string
+	data   []byte
+	perm   Perm
+	remove bool
+}
+
+// applyFiles converges the files at idx. Units of changed files are added
+// to restart (when not nil) and recorded as pending restarts in the state
+// dir before any file is written, so a run interrupted between writing a
+// config and restarting its unit restarts it on the next run.
+func (l *lab) applyFiles(ctx context.Context, idx []int, dryRun bool, o *outcome, restart map[string]bool) error {
+	var writes []fileWrite
+	var units []string
+	for _, i := range idx {
+		f := l.files[i]
+		w, desc, changed, err := l.planFile(f, dryRun)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			continue
+		}
+		o.add("%s", desc)
+		for _, u := range f.Units {
+			if restart != nil {
+				restart[u] = true
+			}
+			if !slices.Contains(units, u) {
+				units = append(units, u)
+			}
+		}
+		if w != nil {
+			writes = append(writes, *w)
+		}
+	}
+	if dryRun || len(writes) == 0 {
+		return nil
+	}
+	if err := l.addPending(units); err != nil {
+		return err
+	}
+	for _, w := range writes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var err error
+		if w.remove {
+			err = l.h.Files.Remove(w.path)
+		} else {
+			err = l.h.Files.WriteFile(w.path, w.data, w.perm)
+		}
+		if err != nil {
+			return withFix(err, "check that %s is writable and the disk is not full", w.path)
+		}
+	}
+	return nil
+}
+
+// missingFileError: a package-shipped file we edit is not there.
+func missingFileError(p string) error {
+	return &phaseError{
+		err: fmt.Errorf("%s does not exist: the package that ships it is not installed", p),
+		fix: "run: stacklab install --from packages",
+	}
+}
+
+// planFile works out the new content of f. A nil fileWrite with changed
+// true is a dry-run change that cannot be rendered yet (the package that
+// ships the file is not installed).
+func (l *lab) planFile(f openstack.File, dryRun bool) (w *fileWrite, desc string, changed bool, err error) {
+	if f.Kind == openstack.Absent {
+		ok, err := l.h.Files.Exists(f.Path)
+		if err != nil || !ok {
+			return nil, "", false, err
+		}
+		return &fileWrite{path: f.Path, remove: true}, "remove " + f.Path, true, nil
+	}
+	cur, err := l.h.Files.ReadFile(f.Path)
+	missing := errors.Is(err, fs.ErrNotExist)
+	if err != nil && !missing {
+		return nil, "", false, err
+	}
+	if missing && f.Kind != openstack.Text {
+		if dryRun {
+			return nil, "edit " + f.Path + " (once its package is installed)", true, nil
+		}
+		return nil, "", false, missingFileError(f.Path)
+	}
+	var next []byte
+	desc = "edit " + f.Path
+	switch f.Kind {
+	case openstack.Text:
+		next = []byte(f.Content)
+		desc = "write " + f.Path
+	case openstack.INI:
+		before := inifile.Parse(cur)
+		after := inifile.Parse(cur)
+		if err := after.Apply(f.Sets); err != nil {
+			return nil, "", false, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		next = after.Bytes()
+		if keys := changedKeys(before, after, f.Sets); len(keys) > 0 {
+			desc += ": " + keys
+		}
+	case openstack.Flat:
+		next = editFlat(cur, f.Sets)
+	case openstack.PythonSettings:
+		if err := openstack.CheckPythonSettings(string(cur)); err != nil {
+			return nil, "", false, withFix(fmt.Errorf("%s: %w", f.Path, err), "repair the Python syntax of %s (or reinstall its package), then run stacklab install again", f.Path)
+		}
+		s, _ := openstack.EditPythonSettings(string(cur), f.Settings)
+		next = []byte(s)
+	default:
+		return nil, "", false, fmt.Errorf("%s: unknown file kind %q", f.Path, f.Kind)
+	}
+	if !missing && string(next) == string(cur) {
+		return nil, "", false, nil
+	}
+	perm := Perm{Mode: f.Mode, Owner: f.Owner, Group: f.Group}
+	return &fileWrite{path: f.Path, data: next, perm: perm}, desc, true, nil
+}
+
+// changedKeys names the settings whose value differs, never the values
+// (some are passwords). At most five are listed.
+func changedKeys(before, after *inifile.File, sets []inifile.Set) string {
+	var keys []string
+	seen := map[string]bool{}
+	for _, s := range sets {
+		sec := s.Section
+		if sec == "" {
+			sec = inifile.DefaultSection
+		}
+		k := "[" + sec + "] " + s.Key
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if !slices.Equal(before.Values(s.Section, s.Key), after.Values(s.Section, s.Key)) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 5 {
+		return strings.Join(keys[:5], ", ") + fmt.Sprintf(" and %d more", len(keys)-5)
+	}
+	return strings.Join(keys, ", ")
+}
+
+// State files under the state dir.
+func (l *lab) pendingPath() string { return path.Join(l.cfg.stateDir, "pending-restarts") }
+
+func (l *lab) markerPath(name string) string { return path.Join(l.cfg.stateDir, "markers", name) }
+
+var stateFilePerm = Perm{Mode: 0o600, Owner: "root", Group: "root"}
+
+func (l *lab) readPending() ([]string, error) {
+	data, err := l.h.Files.ReadFile(l.pendingPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(data)), nil
+}
+
+func (l *lab) writePending(units []string) error {
+	if len(units) == 0 {
+		return l.h.Files.Remove(l.pendingPath())
+	}
+	slices.Sort(units)
+	return l.h.Files.WriteFile(l.pendingPath(), []byte(strings.Join(units, "\n")+"\n"), stateFilePerm)
+}
+
+func (l *lab) addPending(units []string) error {
+	cur, err := l.readPending()
+	if err != nil {
+		return err
+	}
+	n := len(cur)
+	for _, u := range units {
+		if !slices.Contains(cur, u) {
+			cur = append(cur, u)
+		}
+	}
+	if len(cur) == n {
+		return nil
+	}
+	return l.writePending(cur)
+}
+
+func (l *lab) clearPending(units []string) error {
+	cur, err := l.readPending()
+	if err != nil || len(cur) == 0 {
+		return err
+	}
+	left := slices.DeleteFunc(slices.Clone(cur), func(u string) bool { return slices.Contains(units, u) })
+	if len(left) == len(cur) {
+		return nil
+	}
+	return l.writePending(left)
+}
+
+// markerContent records what a sync command ran against: the version of
+// its service's package and a digest of the command line (which may hold a
+// password: only its digest is kept). A new package version or a changed
+// command (a new password) runs it again.
+func markerContent(version string, c openstack.Command) string {
+	sum := sha256.Sum256([]byte(c.User + "\x00" + strings.Join(c.Argv, "\x00")))
+	return "version " + version + "\ncommand sha256:" + hex.EncodeToString(sum[:]) + "\n"
+}
+
+// needsRun decides whether a sync command must run: Unless, when the
+// command has one, is the authority; otherwise the marker.
+func (l *lab) needsRun(ctx context.Context, c openstack.Command) (bool, error) {
+	if len(c.Unless) > 0 {
+		_, err := l.h.Exec.Run(ctx, Cmd{User: c.User, Argv: c.Unless, ReadOnly: true, Redact: l.p.Secrets.Values()})
+		return err != nil, nil
+	}
+	version, err := l.h.Packages.Version(ctx, syncPackage[c.Tier])
+	if err != nil {
+		return false, err
+	}
+	if version == "" {
+		return true, nil
+	}
+	have, err := l.h.Files.ReadFile(l.markerPath(c.Name))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return string(have) != markerContent(version, c), nil
+}
+
+// runCommands runs the tier's sync commands of one phase that are not done.
+func (l *lab) runCommands(ctx context.Context, tier string, when openstack.Phase, dryRun bool, o *outcome) error {
+	phase := phaseOfTier(tier)
+	for _, c := range l.cmds {
+		if c.Tier != tier || c.Phase != when {
+			continue
+		}
+		need, err := l.needsRun(ctx, c)
+		if err != nil && !dryRun {
+			return err
+		}
+		if !need && err == nil {
+			continue
+		}
+		o.add("run %s", c.Name)
+		if dryRun {
+			continue
+		}
+		l.cfg.notify(phase, c.Name)
+		if _, err := l.h.Exec.Run(ctx, Cmd{User: c.User, Argv: c.Argv, Redact: l.p.Secrets.Values()}); err != nil {
+			return withFix(fmt.Errorf("%s: %w", c.Name, err),
+				"the output above names the cause; after fixing it run: stacklab install --from %s", phase)
+		}
+		if len(c.Unless) > 0 {
+			continue
+		}
+		version, err := l.h.Packages.Version(ctx, syncPackage[c.Tier])
+		if err != nil {
+			return err
+		}
+		if err := l.h.Files.WriteFile(l.markerPath(c.Name), []byte(markerContent(version, c)), stateFilePerm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startTier starts the tier's inactive units and restarts the active ones
+// whose configuration changed, in the tier's order, each job waited for.
+func (l *lab) startTier(ctx context.Context, phase string, t openstack.Tier, restart map[string]bool, dryRun bool, o *outcome) error {
+	states, err := l.h.Units.States(ctx, t.Units...)
+	if err != nil {
+		if dryRun {
+			o.add("start %s", strings.Join(t.Units, " "))
+			return nil
+		}
+		return withFix(err, "check systemd: systemctl is-system-running")
+	}
+	for i, u := range t.Units {
+		st := states[i]
+		var do func(context.Context, string) error
+		switch {
+		case !st.Found():
+			if !dryRun {
+				return &phaseError{
+					err: fmt.Errorf("unit %s not found: its package is not installed", u),
+					fix: "run: stacklab install --from packages",
+				}
+			}
+			o.add("start %s", u)
+			continue
+		case st.Active() && restart[u]:
+			o.add("restart %s", u)
+			do = l.h.Units.Restart
+		case st.Active():
+			continue
+		case st.Failed():
+			o.add("start %s (was failed)", u)
+			do = l.h.Units.Restart
+		default:
+			o.add("start %s", u)
+			do = l.h.Units.Start
+		}
+		if dryRun {
+			continue
+		}
+		l.cfg.notify(phase, "starting "+u)
+		if err := do(ctx, u); err != nil {
+			return withFix(err, "read the unit's log: journalctl -u %s -n 100; fix the cause, then run: stacklab install --from %s", u, phase)
+		}
+	}
+	return nil
+}
+
+// ProbeError is a tier that did not answer in time, with what systemd and
+// the journal say about its units.
+type ProbeError struct {
+	Phase   string
+	Tier    string
+	Probe   openstack.Probe
+	Timeout time.Duration
+	Err     error
+	States  []systemd.UnitState
+	Journal []UnitJournal
+}
+
+// UnitJournal is the tail of one unit's journal.
+type UnitJournal struct {
+	Unit  string
+	Lines []string
+}
+
+func (e *ProbeError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s did not answer within %s: %s probe %s: %v", e.Tier, e.Timeout, e.Probe.Kind, e.Probe.Target, e.Err)
+	if len(e.States) > 0 {
+		b.WriteString("\n  units:")
+		for _, s := range e.States {
+			b.WriteString("\n    " + s.String())
+		}
+	}
+	for _, j := range e.Journal {
+		if len(j.Lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n  journal of %s (last %d lines):", j.Unit, len(j.Lines))
+		for _, l := range j.Lines {
+			b.WriteString("\n    " + l)
+		}
+	}
+	return b.String()
+}
+
+func (e *ProbeError) Unwrap() error { return e.Err }
+
+// Fix names the remedy. keystone can accept TCP and never answer (the
+// worker deadlock in the notes): restarting it is the known way out.
+func (e *ProbeError) Fix() string {
+	units := make([]string, 0, len(e.States))
+	for _, s := range e.States {
+		units = append(units, strings.TrimSuffix(s.Name, ".service"))
+	}
+	fix := fmt.Sprintf("read the journal lines above (journalctl -u %s), fix the cause, then run: stacklab install --from %s",
+		strings.Join(units, " -u "), phaseOfTier(e.Tier))
+	if e.Tier == openstack.TierKeystone {
+		fix = "if keystone is active but does not answer (worker deadlock), run: systemctl restart keystone; otherwise " + fix
+	}
+	return fix
+}
+
+// waitTier polls the tier's probes until all pass or timeout.
+func (l *lab) waitTier(ctx context.Context, phase string, t openstack.Tier, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(l.cfg.pollEvery)
+	defer tick.Stop()
+	for _, pr := range t.Probes {
+		for {
+			err := l.h.Probes.Probe(wctx, pr)
+			if err == nil {
+				break
+			}
+			select {
+			case <-tick.C:
+				continue
+			case <-wctx.Done():
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return l.probeError(ctx, phase, t, pr, timeout, err)
+		}
+	}
+	return nil
+}
+
+func (l *lab) probeError(ctx context.Context, phase string, t openstack.Tier, pr openstack.Probe, timeout time.Duration, cause error) error {
+	e := &ProbeError{Phase: phase, Tier: t.Name, Probe: pr, Timeout: timeout, Err: cause}
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if st, err := l.h.Units.States(dctx, t.Units...); err == nil {
+		e.States = st
+	}
+	for _, u := range t.Units {
+		lines, err := l.h.Units.JournalTail(dctx, u, l.cfg.journalLines)
+		if err != nil {
+			lines = []string{"(journal not readable: " + err.Error() + ")"}
+		}
+		for i := range lines {
+			lines[i] = redact(lines[i], l.p.Secrets.Values())
+		}
+		e.Journal = append(e.Journal, UnitJournal{Unit: u, Lines: lines})
+	}
+	return e
+}

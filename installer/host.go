@@ -1,0 +1,159 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/stacklab/stacklab/installer/apt"
+	"github.com/stacklab/stacklab/installer/identity"
+	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/systemd"
+)
+
+// Host is every side effect the lab phases have, each behind a small
+// interface owned here, so the convergence logic is tested against fakes
+// (lab_test.go) and NewHost wires the real packages.
+type Host struct {
+	Files    Files
+	Units    Units
+	Exec     Executor
+	Packages Packages
+	Probes   Prober
+	Cloud    Cloud
+}
+
+// Files reads and writes the target's files. Paths are absolute paths on
+// the target; the real implementation puts them under its root prefix.
+type Files interface {
+	// ReadFile returns an error matching fs.ErrNotExist for a missing file.
+	ReadFile(path string) ([]byte, error)
+	// WriteFile replaces the file atomically. An existing file keeps its
+	// mode and owner; a new one gets perm (zero values: 0644 root:root).
+	WriteFile(path string, data []byte, perm Perm) error
+	// Exists reports whether path exists, without following a final
+	// symlink (a dangling sites-enabled link exists).
+	Exists(path string) (bool, error)
+	// Remove deletes path; a missing path is success.
+	Remove(path string) error
+}
+
+// Perm is the mode and owner of a file we create.
+type Perm struct {
+	Mode  fs.FileMode
+	Owner string
+	Group string
+}
+
+// Units is the subset of internal/systemd's Client the phases use;
+// *systemd.Client implements it.
+type Units interface {
+	States(ctx context.Context, units ...string) ([]systemd.UnitState, error)
+	Start(ctx context.Context, unit string) error
+	Restart(ctx context.Context, unit string) error
+	JournalTail(ctx context.Context, unit string, n int) ([]string, error)
+}
+
+// Cmd is one command run on the target.
+type Cmd struct {
+	// User runs it ("" or "root": as root).
+	User string
+	Argv []string
+	// Stdin is fed to the command (SQL for mysql): secrets go here, never
+	// into Argv, where any user can read them in /proc.
+	Stdin string
+	// ReadOnly commands only look (an Unless guard, a SELECT); they are
+	// the only ones a dry run executes.
+	ReadOnly bool
+	// Redact lists values (passwords) to hide in errors and output.
+	Redact []string
+}
+
+// Executor runs commands, capturing output (stdout and stderr merged).
+type Executor interface {
+	Run(ctx context.Context, c Cmd) (output []byte, err error)
+}
+
+// ExecError is a command that failed. Argv and Output are already
+// redacted.
+type ExecError struct {
+	User     string
+	Argv     []string
+	ExitCode int // -1 when the command did not run or was killed
+	Output   string
+	Err      error
+}
+
+func (e *ExecError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s", strings.Join(e.Argv, " "))
+	if e.User != "" && e.User != "root" {
+		fmt.Fprintf(&b, " (as %s)", e.User)
+	}
+	if e.ExitCode >= 0 {
+		fmt.Fprintf(&b, ": exit status %d", e.ExitCode)
+	} else if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	if out := strings.TrimSpace(e.Output); out != "" {
+		lines := strings.Split(out, "\n")
+		if len(lines) > 15 {
+			lines = lines[len(lines)-15:]
+		}
+		b.WriteString("\n  output:")
+		for _, l := range lines {
+			b.WriteString("\n    " + l)
+		}
+	}
+	return b.String()
+}
+
+func (e *ExecError) Unwrap() error { return e.Err }
+
+// redact replaces every secret in s.
+func redact(s string, secrets []string) string {
+	for _, v := range secrets {
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
+	}
+	return s
+}
+
+func redactAll(argv []string, secrets []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = redact(a, secrets)
+	}
+	return out
+}
+
+// Packages is the apt subset the packages phase uses; the real one is
+// installer/apt's Manager plus dpkg-query.
+type Packages interface {
+	Missing(ctx context.Context, pkgs []string) ([]string, error)
+	Preseed(ctx context.Context, sels []apt.Selection) (changed bool, err error)
+	Install(ctx context.Context, pkgs []string, opts apt.InstallOptions) error
+	// HoldServices keeps maintainer scripts from starting services until
+	// release is called (apt.HoldServices).
+	HoldServices() (release func() error, err error)
+	// Version is the installed version of pkg, "" when not installed.
+	Version(ctx context.Context, pkg string) (string, error)
+}
+
+// Prober checks one probe once; it must bound its own time (an API that
+// accepts TCP and never answers must fail, not hang).
+type Prober interface {
+	Probe(ctx context.Context, p openstack.Probe) error
+}
+
+// Cloud is what the keystone phase does through the lab's own API.
+type Cloud interface {
+	// WriteCredentials writes clouds.yaml and admin-openrc for entry and
+	// returns what changed (would change, in a dry run).
+	WriteCredentials(entry cloud.CloudEntry, dryRun bool) ([]string, error)
+	// ConvergeIdentity runs identity.Converge as the admin of entry.
+	ConvergeIdentity(ctx context.Context, entry cloud.CloudEntry, spec identity.Spec, dryRun bool) ([]string, error)
+}

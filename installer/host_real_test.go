@@ -1,0 +1,142 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stacklab/stacklab/installer/openstack"
+)
+
+func TestRootFiles(t *testing.T) {
+	root := t.TempDir()
+	f := RootFiles{Root: root}
+	if err := f.WriteFile("/etc/x/new.conf", []byte("a\n"), Perm{Mode: 0o640}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(filepath.Join(root, "etc/x/new.conf"))
+	if err != nil || info.Mode().Perm() != 0o640 {
+		t.Fatalf("new file: %v %v", info, err)
+	}
+	// An existing file keeps its mode whatever perm says.
+	if err := os.Chmod(filepath.Join(root, "etc/x/new.conf"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteFile("/etc/x/new.conf", []byte("b\n"), Perm{Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := os.Stat(filepath.Join(root, "etc/x/new.conf")); info.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600 kept", info.Mode().Perm())
+	}
+	// A symlink is followed: its target changes, the link stays.
+	if err := os.Symlink("new.conf", filepath.Join(root, "etc/x/link.ini")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteFile("/etc/x/link.ini", []byte("c\n"), Perm{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Lstat(filepath.Join(root, "etc/x/link.ini")); fi.Mode()&os.ModeSymlink == 0 {
+		t.Error("symlink replaced by a file")
+	}
+	if b, _ := f.ReadFile("/etc/x/new.conf"); string(b) != "c\n" {
+		t.Errorf("target holds %q", b)
+	}
+	// A dangling symlink exists; removing twice is fine.
+	if err := os.Symlink("../nowhere", filepath.Join(root, "etc/x/dangling")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.Exists("/etc/x/dangling"); !ok || err != nil {
+		t.Errorf("dangling link: exists=%v err=%v", ok, err)
+	}
+	for range 2 {
+		if err := f.Remove("/etc/x/dangling"); err != nil {
+			t.Error(err)
+		}
+	}
+	if ok, _ := f.Exists("/etc/x/dangling"); ok {
+		t.Error("still exists after Remove")
+	}
+}
+
+func TestExecRunnerRedactsAndFeedsStdin(t *testing.T) {
+	ctx := context.Background()
+	out, err := ExecRunner{}.Run(ctx, Cmd{Argv: []string{"cat"}, Stdin: "SELECT 1;\n"})
+	if err != nil || string(out) != "SELECT 1;\n" {
+		t.Fatalf("cat: %q %v", out, err)
+	}
+	_, err = ExecRunner{}.Run(ctx, Cmd{
+		Argv:   []string{"sh", "-c", "echo connecting with s3cret-pw >&2; exit 3", "s3cret-pw"},
+		Redact: []string{"s3cret-pw"},
+	})
+	var ee *ExecError
+	if !errors.As(err, &ee) || ee.ExitCode != 3 {
+		t.Fatalf("err %v, want exit status 3", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "s3cret-pw") || !strings.Contains(msg, "connecting with [redacted]") {
+		t.Errorf("error not redacted or lacks output:\n%s", msg)
+	}
+	if _, err := (ExecRunner{}).Run(ctx, Cmd{Argv: []string{"/nonexistent/prog"}}); !errors.As(err, &ee) || ee.ExitCode != -1 {
+		t.Errorf("missing program: %v", err)
+	}
+}
+
+func TestExecRunnerAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch users")
+	}
+	if _, err := exec.LookPath("runuser"); err != nil {
+		t.Skip("no runuser")
+	}
+	out, err := ExecRunner{}.Run(context.Background(), Cmd{User: "nobody", Argv: []string{"id", "-un"}})
+	if err != nil || strings.TrimSpace(string(out)) != "nobody" {
+		t.Errorf("id -un as nobody: %q %v", out, err)
+	}
+}
+
+func TestRealProberTCPAndHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/broken" {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	// A listener that accepts and never answers: keystone's deadlock.
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hang.Close()
+
+	pr := &realProber{timeout: 200 * time.Millisecond}
+	ctx := context.Background()
+	tests := []struct {
+		p  openstack.Probe
+		ok bool
+	}{
+		{openstack.Probe{Kind: openstack.ProbeTCP, Target: srv.Listener.Addr().String()}, true},
+		{openstack.Probe{Kind: openstack.ProbeHTTP, Target: srv.URL + "/v3", Status: 200}, true},
+		{openstack.Probe{Kind: openstack.ProbeHTTP, Target: srv.URL + "/broken"}, false},
+		{openstack.Probe{Kind: openstack.ProbeHTTP, Target: "http://" + hang.Addr().String() + "/v3", Status: 200}, false},
+		{openstack.Probe{Kind: "bogus"}, false},
+	}
+	for _, tt := range tests {
+		start := time.Now()
+		err := pr.Probe(ctx, tt.p)
+		if (err == nil) != tt.ok {
+			t.Errorf("%v: err %v, want ok=%v", tt.p, err, tt.ok)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Errorf("%v took %s", tt.p, time.Since(start))
+		}
+	}
+}

@@ -1,0 +1,406 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stacklab/stacklab/installer/apt"
+	"github.com/stacklab/stacklab/installer/identity"
+	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/cloud"
+)
+
+// Phase names of the lab install, in order. They are accepted by --only and
+// --from.
+const (
+	PhasePreflight = "preflight"
+	PhaseNet       = "net"
+	PhasePackages  = "packages"
+	PhaseInfra     = "infra"
+	PhaseKeystone  = "keystone"
+	PhaseGlance    = "glance"
+	PhasePlacement = "placement"
+	PhaseNova      = "nova"
+	PhaseNeutron   = "neutron"
+	PhaseHorizon   = "horizon"
+	PhaseVerify    = "verify"
+)
+
+// servicePhases maps each configuring phase to its title and the tiers it
+// brings up, in order.
+var servicePhases = []struct {
+	name, title string
+	tiers       []string
+}{
+	{PhaseInfra, "MariaDB, RabbitMQ, memcached and the databases", []string{openstack.TierInfra}},
+	{PhaseKeystone, "identity, credentials and service catalog", []string{openstack.TierKeystone}},
+	{PhaseGlance, "image service", []string{openstack.TierGlance}},
+	{PhasePlacement, "placement", []string{openstack.TierPlacement}},
+	{PhaseNova, "compute control services and nova-compute", []string{openstack.TierNova, openstack.TierCompute}},
+	{PhaseNeutron, "networking server and agents", []string{openstack.TierNeutron, openstack.TierAgents}},
+	{PhaseHorizon, "dashboard", []string{openstack.TierDashboard}},
+}
+
+// syncPackage names the package whose installed version a sync command's
+// marker records, per tier: a new version of it may bring a migration.
+var syncPackage = map[string]string{
+	openstack.TierInfra:     "rabbitmq-server",
+	openstack.TierKeystone:  "keystone",
+	openstack.TierGlance:    "glance-common",
+	openstack.TierPlacement: "placement-common",
+	openstack.TierNova:      "nova-common",
+	openstack.TierCompute:   "nova-common",
+	openstack.TierNeutron:   "neutron-common",
+	openstack.TierDashboard: "openstack-dashboard",
+}
+
+// HookFunc is a phase implemented elsewhere (preflight, net).
+type HookFunc func(ctx context.Context, dryRun bool) (Outcome, error)
+
+// LabOption tunes LabPhases.
+type LabOption func(*labConfig)
+
+type labConfig struct {
+	stateDir     string
+	logDir       string
+	preflight    HookFunc
+	net          HookFunc
+	notify       func(phase, msg string)
+	probeTimeout time.Duration
+	verifyTime   time.Duration
+	pollEvery    time.Duration
+	journalLines int
+}
+
+// WithStateDir sets where markers and pending restarts are kept (a path on
+// the target; default /var/lib/stacklab).
+func WithStateDir(dir string) LabOption { return func(c *labConfig) { c.stateDir = dir } }
+
+// WithLogDir sets where apt's log goes (default /var/log/stacklab).
+func WithLogDir(dir string) LabOption { return func(c *labConfig) { c.logDir = dir } }
+
+// WithPreflight sets the preflight phase; without it the phase passes.
+func WithPreflight(f HookFunc) LabOption { return func(c *labConfig) { c.preflight = f } }
+
+// WithNet sets the net phase; without it the phase passes.
+func WithNet(f HookFunc) LabOption { return func(c *labConfig) { c.net = f } }
+
+// WithNotify receives progress notes within a phase ("312/970 packages",
+// "waiting for keystone").
+func WithNotify(f func(phase, msg string)) LabOption { return func(c *labConfig) { c.notify = f } }
+
+// WithProbeTimeouts sets how long a tier may take to answer after its
+// units started (default 5 min: Type=notify units have 90 s each and
+// nova-compute must then report in), how long verify waits, and the
+// polling interval.
+func WithProbeTimeouts(tier, verify, poll time.Duration) LabOption {
+	return func(c *labConfig) { c.probeTimeout, c.verifyTime, c.pollEvery = tier, verify, poll }
+}
+
+// lab is the state shared by the phases of one install.
+type lab struct {
+	h     Host
+	p     openstack.Params
+	cfg   labConfig
+	files []openstack.File
+	tiers map[string]openstack.Tier
+	order []string // tier names in start order
+	cmds  []openstack.Command
+	// filePhase is the phase that applies each file (by index in files).
+	filePhase []string
+}
+
+// LabPhases returns the ordered phases that build the lab described by p
+// on h. p must be valid (Params.Validate).
+func LabPhases(h Host, p openstack.Params, opts ...LabOption) []Phase {
+	cfg := labConfig{
+		stateDir:     "/var/lib/stacklab",
+		logDir:       "/var/log/stacklab",
+		notify:       func(string, string) {},
+		probeTimeout: 5 * time.Minute,
+		verifyTime:   time.Minute,
+		pollEvery:    2 * time.Second,
+		journalLines: 20,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	l := &lab{h: h, p: p, cfg: cfg, files: openstack.Files(p), tiers: map[string]openstack.Tier{}, cmds: openstack.SyncCommands(p)}
+	for _, t := range openstack.Tiers(p) {
+		l.tiers[t.Name] = t
+		l.order = append(l.order, t.Name)
+	}
+	l.filePhase = make([]string, len(l.files))
+	for i, f := range l.files {
+		l.filePhase[i] = l.phaseOfUnits(f.Units)
+	}
+
+	hook := func(f HookFunc) func(context.Context, bool) (Outcome, error) {
+		if f == nil {
+			return func(context.Context, bool) (Outcome, error) { return Outcome{}, nil }
+		}
+		return f
+	}
+	phases := []Phase{
+		{Name: PhasePreflight, Title: "host checks", Converge: hook(cfg.preflight)},
+		{Name: PhaseNet, Title: "external NIC", Converge: hook(cfg.net)},
+		{Name: PhasePackages, Title: "Debian packages", Converge: l.packages},
+	}
+	for _, sp := range servicePhases {
+		phases = append(phases, Phase{Name: sp.name, Title: sp.title, Converge: func(ctx context.Context, dryRun bool) (Outcome, error) {
+			return l.service(ctx, sp.name, sp.tiers, dryRun)
+		}})
+	}
+	phases = append(phases, Phase{Name: PhaseVerify, Title: "every service answers", Converge: l.verify})
+	return phases
+}
+
+// PhaseNames lists the lab's phases in order, for usage messages.
+func PhaseNames() []string {
+	names := []string{PhasePreflight, PhaseNet, PhasePackages}
+	for _, sp := range servicePhases {
+		names = append(names, sp.name)
+	}
+	return append(names, PhaseVerify)
+}
+
+// phaseOfUnits is the phase whose tiers hold the first of units; a file
+// restarting no known unit belongs to infra.
+func (l *lab) phaseOfUnits(units []string) string {
+	for _, u := range units {
+		for _, sp := range servicePhases {
+			for _, t := range sp.tiers {
+				if slices.Contains(l.tiers[t].Units, u) {
+					return sp.name
+				}
+			}
+		}
+	}
+	return PhaseInfra
+}
+
+type outcome struct{ changes []string }
+
+func (o *outcome) add(format string, a ...any) {
+	o.changes = append(o.changes, fmt.Sprintf(format, a...))
+}
+
+func (o *outcome) result() Outcome { return Outcome{Changes: o.changes} }
+
+// phaseError carries a remedy for PhaseError.Fix.
+type phaseError struct {
+	err error
+	fix string
+}
+
+func (e *phaseError) Error() string { return e.err.Error() }
+func (e *phaseError) Unwrap() error { return e.err }
+func (e *phaseError) Fix() string   { return e.fix }
+
+func withFix(err error, format string, a ...any) error {
+	if err == nil {
+		return nil
+	}
+	var f Fixer
+	if errors.As(err, &f) {
+		return err
+	}
+	return &phaseError{err: err, fix: fmt.Sprintf(format, a...)}
+}
+
+// packages: PreInstall files, debconf answers, then the missing packages
+// with the services held back.
+func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
+	var o outcome
+	var pre []int
+	for i, f := range l.files {
+		if f.PreInstall {
+			pre = append(pre, i)
+		}
+	}
+	if err := l.applyFiles(ctx, pre, dryRun, &o, nil); err != nil {
+		return o.result(), err
+	}
+	pkgs := openstack.Packages(l.p)
+	missing, err := l.h.Packages.Missing(ctx, pkgs)
+	if err != nil {
+		return o.result(), withFix(err, "check that dpkg works: dpkg --audit")
+	}
+	if len(missing) == 0 {
+		return o.result(), nil
+	}
+	var sels []apt.Selection
+	for _, s := range openstack.Preseeds(l.p) {
+		sels = append(sels, apt.Selection{Owner: s.Owner, Question: s.Question, Type: s.Type, Value: s.Value})
+	}
+	if dryRun {
+		o.add("preseed up to %d debconf answers", len(sels))
+		o.add("install %d packages: %s", len(missing), strings.Join(missing, " "))
+		return o.result(), nil
+	}
+	changed, err := l.h.Packages.Preseed(ctx, sels)
+	if err != nil {
+		return o.result(), withFix(err, "check debconf: debconf-show keystone")
+	}
+	if changed {
+		o.add("preseed debconf answers")
+	}
+	release, err := l.h.Packages.HoldServices()
+	if err != nil {
+		return o.result(), err
+	}
+	err = l.h.Packages.Install(ctx, missing, apt.InstallOptions{
+		Exclude: openstack.ExcludedPackages(l.p),
+		LogPath: l.cfg.logDir + "/apt.log",
+		Progress: func(pr apt.Progress) {
+			if pr.Total > 0 {
+				l.cfg.notify(PhasePackages, fmt.Sprintf("%s %d/%d", pr.Phase, pr.Done, pr.Total))
+			} else {
+				l.cfg.notify(PhasePackages, fmt.Sprintf("%s %.0f%%", pr.Phase, pr.Percent))
+			}
+		},
+	})
+	if rerr := release(); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return o.result(), withFix(err, "read %s/apt.log, fix the package problem (often: another apt run, or the mirror), then run: stacklab install --from packages", l.cfg.logDir)
+	}
+	o.add("install %d packages", len(missing))
+	return o.result(), nil
+}
+
+// service converges one configuring phase: files, then each tier in order
+// (sync commands, start/restart, wait for its probes, after-ready work).
+func (l *lab) service(ctx context.Context, phase string, tiers []string, dryRun bool) (Outcome, error) {
+	var o outcome
+	var idx []int
+	for i := range l.files {
+		if l.filePhase[i] == phase {
+			idx = append(idx, i)
+		}
+	}
+	restart := map[string]bool{}
+	if err := l.applyFiles(ctx, idx, dryRun, &o, restart); err != nil {
+		return o.result(), err
+	}
+	pending, err := l.readPending()
+	if err != nil {
+		return o.result(), err
+	}
+	for _, u := range pending {
+		restart[u] = true
+	}
+	for _, tn := range tiers {
+		t, ok := l.tiers[tn]
+		if !ok {
+			continue
+		}
+		if err := l.runCommands(ctx, t.Name, openstack.BeforeStart, dryRun, &o); err != nil {
+			return o.result(), err
+		}
+		if err := l.startTier(ctx, phase, t, restart, dryRun, &o); err != nil {
+			return o.result(), err
+		}
+		if !dryRun {
+			l.cfg.notify(phase, "waiting for "+t.Name)
+			if err := l.waitTier(ctx, phase, t, l.cfg.probeTimeout); err != nil {
+				return o.result(), err
+			}
+			if err := l.clearPending(t.Units); err != nil {
+				return o.result(), err
+			}
+		}
+		switch t.Name {
+		case openstack.TierInfra:
+			if err := l.databases(ctx, dryRun, &o); err != nil {
+				return o.result(), err
+			}
+		case openstack.TierKeystone:
+			if err := l.identity(ctx, dryRun, &o); err != nil {
+				return o.result(), err
+			}
+		}
+		if err := l.runCommands(ctx, t.Name, openstack.AfterReady, dryRun, &o); err != nil {
+			return o.result(), err
+		}
+	}
+	return o.result(), nil
+}
+
+// AdminEntry is the admin credential of the lab p describes, as written to
+// clouds.yaml and admin-openrc.
+func AdminEntry(p openstack.Params) cloud.CloudEntry {
+	return cloud.CloudEntry{
+		Name:              cloud.DefaultCloudName,
+		AuthURL:           strings.TrimSuffix(openstack.IdentityURL(p), "/"),
+		Username:          p.AdminUser,
+		Password:          cloud.Secret(p.AdminPassword),
+		ProjectName:       p.AdminProject,
+		UserDomainName:    "Default",
+		ProjectDomainName: "Default",
+		RegionName:        p.Region,
+	}
+}
+
+// identity writes the admin credentials and converges keystone's service
+// users and catalog.
+func (l *lab) identity(ctx context.Context, dryRun bool, o *outcome) error {
+	entry := AdminEntry(l.p)
+	ch, err := l.h.Cloud.WriteCredentials(entry, dryRun)
+	if err != nil {
+		return withFix(err, "check that %s and %s are writable", cloud.DefaultCloudsFile, cloud.DefaultOpenRC)
+	}
+	o.changes = append(o.changes, ch...)
+	spec, err := identity.LabSpec(identity.LabParams{
+		MgmtIP: l.p.MgmtIP,
+		Region: l.p.Region,
+		Passwords: map[string]cloud.Secret{
+			"glance":    cloud.Secret(l.p.GlanceUser),
+			"placement": cloud.Secret(l.p.PlacementUser),
+			"nova":      cloud.Secret(l.p.NovaUser),
+			"neutron":   cloud.Secret(l.p.NeutronUser),
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ch, err = l.h.Cloud.ConvergeIdentity(ctx, entry, spec, dryRun)
+	if err != nil {
+		if dryRun {
+			o.add("converge keystone's service users and catalog (keystone not readable yet: %v)", err)
+			return nil
+		}
+		return withFix(err, "check keystone: journalctl -u keystone; then run: stacklab install --from keystone")
+	}
+	o.changes = append(o.changes, ch...)
+	return nil
+}
+
+// verify waits for every tier's probes once more: the whole lab answers.
+func (l *lab) verify(ctx context.Context, dryRun bool) (Outcome, error) {
+	if dryRun {
+		return Outcome{}, nil
+	}
+	for _, tn := range l.order {
+		l.cfg.notify(PhaseVerify, tn)
+		if err := l.waitTier(ctx, PhaseVerify, l.tiers[tn], l.cfg.verifyTime); err != nil {
+			return Outcome{}, err
+		}
+	}
+	return Outcome{}, nil
+}
+
+// phaseOfTier names the phase that brings tier up.
+func phaseOfTier(tier string) string {
+	for _, sp := range servicePhases {
+		if slices.Contains(sp.tiers, tier) {
+			return sp.name
+		}
+	}
+	return PhaseVerify
+}

@@ -1,0 +1,396 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stacklab/stacklab/installer/inifile"
+	"github.com/stacklab/stacklab/installer/openstack"
+)
+
+func labParams() openstack.Params {
+	return openstack.Params{
+		Hostname:       "lab1",
+		MgmtIP:         "192.0.2.10",
+		ExtIf:          "eth1",
+		Region:         openstack.DefaultRegion,
+		ComputeDriver:  openstack.ComputeLibvirt,
+		VirtType:       openstack.VirtQEMU,
+		ProviderNet:    openstack.DefaultProviderNet,
+		MTU:            1400,
+		Workers:        2,
+		HorizonWebRoot: openstack.DefaultWebRoot,
+		TimeZone:       "UTC",
+		AdminUser:      openstack.DefaultAdminUser,
+		AdminProject:   openstack.DefaultProject,
+		// A lab host: libvirt's qemu.conf (the Flat file) is managed.
+		CgroupControllersReadOnly: true,
+		Secrets: openstack.Secrets{
+			AdminPassword: "test-admin-pw", KeystoneDB: "test-keystone-db-pw",
+			GlanceDB: "test-glance-db-pw", GlanceUser: "test-glance-user-pw",
+			PlacementDB: "test-placement-db-pw", PlacementUser: "test-placement-user-pw",
+			NovaDB: "test-nova-db-pw", NovaUser: "test-nova-user-pw",
+			NeutronDB: "test-neutron-db-pw", NeutronUser: "test-neutron-user-pw",
+			Rabbit: "test-rabbit-pw", MetadataSecret: "test-metadata-secret",
+			HorizonSecretKey: "test-horizon-secret-key",
+		},
+	}
+}
+
+type nopReporter struct{}
+
+func (nopReporter) PhaseStarted(string, string)                     {}
+func (nopReporter) PhaseDone(string, Outcome, time.Duration, error) {}
+
+func runLab(t *testing.T, m *MemHost, dryRun bool, sel Selection) (RunResult, error) {
+	t.Helper()
+	all := LabPhases(m.Host(), m.p, WithProbeTimeouts(50*time.Millisecond, 50*time.Millisecond, time.Millisecond))
+	ps, err := Select(all, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Run(context.Background(), ps, dryRun, nopReporter{})
+}
+
+// installed returns a MemHost after one full, successful run.
+func installed(t *testing.T) *MemHost {
+	t.Helper()
+	m := NewMemHost(labParams())
+	if _, err := runLab(t, m, false, Selection{}); err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	return m
+}
+
+func filter(log []string, prefix string) []string {
+	var out []string
+	for _, l := range log {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, strings.TrimPrefix(l, prefix))
+		}
+	}
+	return out
+}
+
+func TestFirstRunConvergesAndSecondChangesNothing(t *testing.T) {
+	p := labParams()
+	m := NewMemHost(p)
+	res, err := runLab(t, m, false, Selection{})
+	if err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	log := m.TakeLog()
+
+	// Packages: preseeded, held, installed, released, in that order.
+	i := slices.Index(log, "hold services")
+	if i < 1 || !strings.HasPrefix(log[i-1], "preseed") || !strings.HasPrefix(log[i+1], "install ") || log[i+2] != "release services" {
+		t.Errorf("packages: want preseed, hold, install, release; log starts %q", log[:min(len(log), 6)])
+	}
+	// The PreInstall file is written before the install.
+	if w := slices.Index(log, "write /etc/default/nova-consoleproxy"); w < 0 || w > i {
+		t.Errorf("PreInstall file written at %d, hold at %d", w, i)
+	}
+	// Every unit started once, in tier order.
+	if got, want := filter(log, "start "), openstack.Units(p); !slices.Equal(got, want) {
+		t.Errorf("starts:\n got %v\nwant %v", got, want)
+	}
+	if r := filter(log, "restart "); len(r) != 0 {
+		t.Errorf("first run restarted %v; inactive units are started, not restarted", r)
+	}
+	for _, f := range openstack.Files(p) {
+		want := "write " + f.Path
+		if f.Kind == openstack.Absent {
+			want = "remove " + f.Path
+		}
+		if !slices.Contains(log, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+	// Each sync command ran once; the state dir holds their markers.
+	for _, c := range openstack.SyncCommands(p) {
+		n := 0
+		for _, l := range filter(log, "exec ") {
+			if l == strings.Join(redactAll(c.Argv, p.Secrets.Values()), " ") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s ran %d times", c.Name, n)
+		}
+		if _, ok := m.Files["/var/lib/stacklab/markers/"+c.Name]; !ok && len(c.Unless) == 0 {
+			t.Errorf("no marker for %s", c.Name)
+		}
+	}
+	// keystone's bootstrap comes after its db sync, before keystone starts;
+	// discover_hosts after nova-compute started.
+	idx := func(s string) int {
+		return slices.IndexFunc(log, func(l string) bool { return strings.HasPrefix(l, s) })
+	}
+	if !(idx("exec keystone-manage db_sync") < idx("exec keystone-manage bootstrap") && idx("exec keystone-manage bootstrap") < idx("start keystone")) {
+		t.Error("keystone: want db_sync, bootstrap, start in that order")
+	}
+	if !(idx("start nova-compute") < idx("exec nova-manage cell_v2 discover_hosts")) {
+		t.Error("discover_hosts ran before nova-compute started")
+	}
+	if !(idx("start mariadb") < idx("exec mysql") && idx("exec mysql") < idx("start keystone")) {
+		t.Error("databases must be created once mariadb runs, before keystone")
+	}
+	// Passwords never in argv, and bootstrap's is redacted in the log.
+	for _, l := range log {
+		for _, s := range p.Secrets.Values() {
+			if strings.Contains(l, s) {
+				t.Errorf("log line holds a secret: %q", l)
+			}
+		}
+	}
+	if _, ok := m.Files["/var/lib/stacklab/pending-restarts"]; ok {
+		t.Error("pending restarts left after a successful run")
+	}
+	if !res.Changed() {
+		t.Error("first run reports no changes")
+	}
+
+	// Second run over the resulting state.
+	res, err = runLab(t, m, false, Selection{})
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if log := m.TakeLog(); len(log) != 0 {
+		t.Errorf("second run changed things: %q", log)
+	}
+	if res.Changed() {
+		t.Errorf("second run reports changes: %+v", res.Phases)
+	}
+	if len(res.Phases) != len(PhaseNames()) {
+		t.Errorf("ran %d phases, want %d", len(res.Phases), len(PhaseNames()))
+	}
+}
+
+func TestChangedFileRestartsExactlyItsUnits(t *testing.T) {
+	m := installed(t)
+	m.TakeLog()
+	// Someone edits a managed key of glance-api.conf.
+	f := inifile.Parse(m.Files[openstack.GlanceAPIConf])
+	if err := f.Apply([]inifile.Set{{Section: "DEFAULT", Key: "workers", Value: "16"}}); err != nil {
+		t.Fatal(err)
+	}
+	m.Files[openstack.GlanceAPIConf] = f.Bytes()
+
+	res, err := runLab(t, m, false, Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := m.TakeLog()
+	if got := filter(log, "restart "); !slices.Equal(got, []string{"glance-api"}) {
+		t.Errorf("restarts %v, want [glance-api]", got)
+	}
+	if s := filter(log, "start "); len(s) != 0 {
+		t.Errorf("starts %v, want none", s)
+	}
+	wantWrites := []string{"/var/lib/stacklab/pending-restarts", openstack.GlanceAPIConf}
+	if got := filter(log, "write "); !slices.Equal(got, wantWrites) {
+		t.Errorf("writes %v, want %v", got, wantWrites)
+	}
+	var glance PhaseResult
+	for _, ph := range res.Phases {
+		if ph.Name == PhaseGlance {
+			glance = ph
+		} else if len(ph.Changes) > 0 {
+			t.Errorf("phase %s changed %v", ph.Name, ph.Changes)
+		}
+	}
+	want := []string{"edit " + openstack.GlanceAPIConf + ": [DEFAULT] workers", "restart glance-api"}
+	if !slices.Equal(glance.Changes, want) {
+		t.Errorf("glance changes %q, want %q", glance.Changes, want)
+	}
+}
+
+func TestInterruptedRunRestartsOnNextRun(t *testing.T) {
+	m := installed(t)
+	m.TakeLog()
+	nova := inifile.Parse(m.Files[openstack.NovaConf])
+	_ = nova.Apply([]inifile.Set{{Section: "DEFAULT", Key: "my_ip", Value: "10.9.9.9"}})
+	m.Files[openstack.NovaConf] = nova.Bytes()
+	// The config is rewritten, then restarting nova-api fails.
+	m.FailStart["nova-api"] = true
+	if _, err := runLab(t, m, false, Selection{Only: []string{PhaseNova}}); err == nil {
+		t.Fatal("want an error when nova-api fails to restart")
+	}
+	m.FailStart["nova-api"] = false
+	m.TakeLog()
+	// nova.conf no longer differs, yet the units that did not restart yet
+	// are restarted now.
+	if _, err := runLab(t, m, false, Selection{Only: []string{PhaseNova}}); err != nil {
+		t.Fatal(err)
+	}
+	got := append(filter(m.Log, "restart "), filter(m.Log, "start ")...)
+	for _, u := range []string{"nova-api", "nova-conductor", "nova-scheduler", "nova-compute"} {
+		if !slices.Contains(got, u) {
+			t.Errorf("%s not (re)started after the interrupted run: %v", u, got)
+		}
+	}
+	m.TakeLog()
+	if _, err := runLab(t, m, false, Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	if log := m.TakeLog(); len(log) != 0 {
+		t.Errorf("third run changed things: %q", log)
+	}
+}
+
+func TestProbeFailureNamesPhaseJournalAndFix(t *testing.T) {
+	p := labParams()
+	m := NewMemHost(p)
+	m.FailProbes["http://192.0.2.10:5000/v3"] = true
+	m.Journal["keystone"] = []string{
+		"uwsgi: greenlet.error: cannot switch to a different thread",
+		"connection = mysql+pymysql://keystone:" + p.KeystoneDB + "@127.0.0.1/keystone",
+	}
+	res, err := runLab(t, m, false, Selection{})
+	var pe *PhaseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err %v, want a PhaseError", err)
+	}
+	if pe.Phase != PhaseKeystone {
+		t.Errorf("phase %q, want keystone", pe.Phase)
+	}
+	var probe *ProbeError
+	if !errors.As(err, &probe) || probe.Tier != openstack.TierKeystone {
+		t.Fatalf("cause %v, want a ProbeError of tier keystone", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"greenlet.error", "keystone.service loaded/active/running", "http://192.0.2.10:5000/v3"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, p.KeystoneDB) {
+		t.Errorf("error shows a password:\n%s", msg)
+	}
+	if !strings.Contains(pe.Fix, "stacklab install --from keystone") {
+		t.Errorf("fix %q", pe.Fix)
+	}
+	if last := res.Phases[len(res.Phases)-1]; last.Name != PhaseKeystone || last.Error == "" {
+		t.Errorf("last phase %+v", last)
+	}
+}
+
+func TestDryRunPerformsNothing(t *testing.T) {
+	for _, name := range []string{"fresh", "installed"} {
+		t.Run(name, func(t *testing.T) {
+			m := NewMemHost(labParams())
+			if name == "installed" {
+				m = installed(t)
+				m.TakeLog()
+				// Drift that a real run would repair.
+				m.Units["glance-api"] = "failed"
+			}
+			res, err := runLab(t, m, true, Selection{})
+			if err != nil {
+				t.Fatalf("dry run: %v", err)
+			}
+			if len(m.Log) != 0 {
+				t.Errorf("dry run changed things: %q", m.Log)
+			}
+			for _, c := range m.Commands {
+				if !c.ReadOnly {
+					t.Errorf("dry run ran %v", c.Argv)
+				}
+			}
+			if !res.DryRun || !res.Changed() {
+				t.Errorf("dry run should report its plan: %+v", res)
+			}
+			if name == "installed" {
+				var changes []string
+				for _, ph := range res.Phases {
+					changes = append(changes, ph.Changes...)
+				}
+				if !slices.Equal(changes, []string{"start glance-api (was failed)"}) {
+					t.Errorf("plan %q", changes)
+				}
+			}
+		})
+	}
+}
+
+func TestPhaseNamesMatchLabPhases(t *testing.T) {
+	got := names(LabPhases(NewMemHost(labParams()).Host(), labParams()))
+	if !slices.Equal(got, PhaseNames()) {
+		t.Errorf("LabPhases %v, PhaseNames %v", got, PhaseNames())
+	}
+}
+
+func TestEditFlat(t *testing.T) {
+	set := []inifile.Set{{Key: "cgroup_controllers", Value: "[ ]"}}
+	tests := []struct{ in, want string }{
+		{"", "cgroup_controllers = [ ]\n"},
+		{"# c\n#cgroup_controllers = [ \"cpu\" ]\n", "# c\n#cgroup_controllers = [ \"cpu\" ]\ncgroup_controllers = [ ]\n"},
+		{"a = 1\ncgroup_controllers=[\"cpu\"]\nb = 2\ncgroup_controllers = []\n", "a = 1\ncgroup_controllers = [ ]\nb = 2\n"},
+		{"a = 1", "a = 1\ncgroup_controllers = [ ]\n"},
+	}
+	for _, tt := range tests {
+		got := string(editFlat([]byte(tt.in), set))
+		if got != tt.want {
+			t.Errorf("editFlat(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if again := string(editFlat([]byte(got), set)); again != got {
+			t.Errorf("not idempotent: %q -> %q", got, again)
+		}
+	}
+	if got := string(editFlat([]byte("x = 1\ny = 2\n"), []inifile.Set{{Key: "x", Delete: true}})); got != "y = 2\n" {
+		t.Errorf("delete: %q", got)
+	}
+}
+
+func TestPlanDatabases(t *testing.T) {
+	p := labParams()
+	dbs := openstack.Databases(p)
+	sql, changes := planDatabases(dbs, parseDBState(""))
+	if !strings.Contains(sql, "CREATE DATABASE IF NOT EXISTS `nova_api`;") ||
+		!strings.Contains(sql, "CREATE USER IF NOT EXISTS 'nova'@'127.0.0.1' IDENTIFIED BY 'test-nova-db-pw';") ||
+		!strings.Contains(sql, "GRANT ALL PRIVILEGES ON `nova_cell0`.* TO 'nova'@'localhost';") {
+		t.Errorf("sql:\n%s", sql)
+	}
+	if strings.Count(sql, "CREATE USER IF NOT EXISTS 'nova'@'localhost'") != 1 {
+		t.Error("nova@localhost created more than once")
+	}
+	for _, c := range changes {
+		for _, s := range p.Secrets.Values() {
+			if strings.Contains(c, s) {
+				t.Errorf("change shows a password: %q", c)
+			}
+		}
+	}
+	m := NewMemHost(p)
+	m.dbDone = true
+	full := m.dbRows()
+	if sql, ch := planDatabases(dbs, parseDBState(full)); sql != "" || len(ch) != 0 {
+		t.Errorf("converged state planned %q %q", sql, ch)
+	}
+	// A password changed in the secrets file is applied.
+	stale := strings.Replace(full, nativePasswordHash(p.GlanceDB), nativePasswordHash("old-password"), 1)
+	sql, ch := planDatabases(dbs, parseDBState(stale))
+	if !strings.Contains(sql, "ALTER USER 'glance'@'localhost' IDENTIFIED BY 'test-glance-db-pw';") || len(ch) != 1 {
+		t.Errorf("stale password: %q %q", sql, ch)
+	}
+	// The hash MariaDB's PASSWORD('password') shows.
+	if got := nativePasswordHash("password"); got != "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19" {
+		t.Errorf("hash %s", got)
+	}
+}
+
+func TestMarkerFollowsPackageVersion(t *testing.T) {
+	m := installed(t)
+	m.TakeLog()
+	m.Installed["glance-common"] = "2.0-1"
+	if _, err := runLab(t, m, false, Selection{Only: []string{PhaseGlance}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := filter(m.TakeLog(), "exec "); !slices.Equal(got, []string{"glance-manage db_sync"}) {
+		t.Errorf("after an upgrade ran %v, want glance's db_sync", got)
+	}
+}

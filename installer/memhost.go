@@ -1,0 +1,324 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/stacklab/stacklab/installer/apt"
+	"github.com/stacklab/stacklab/installer/identity"
+	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/systemd"
+)
+
+// MemHost is an in-memory Host for tests of the phases and of the CLI. It
+// simulates what the real machine does in the ways the phases can observe:
+// installing the packages ships their configuration files and units,
+// started units are active, the database statements and sync commands take
+// effect. Every side effect that changes something is appended to Log, so a
+// test asserts "a second run changes nothing" as "Log stays empty".
+type MemHost struct {
+	mu sync.Mutex
+	p  openstack.Params
+
+	Files     map[string][]byte
+	Installed map[string]string // package -> version
+	// Units maps a unit to its ActiveState; a unit absent is not found.
+	Units map[string]string
+	// FailProbes makes the probes of these targets fail.
+	FailProbes map[string]bool
+	// FailStart makes starting these units fail.
+	FailStart map[string]bool
+	// Journal is what JournalTail returns per unit.
+	Journal map[string][]string
+	// Log lists the changing side effects in order.
+	Log []string
+	// Commands lists every command run, read-only ones included.
+	Commands []Cmd
+
+	dbDone, credsDone, identityDone bool
+	unlessOK                        map[string]bool
+}
+
+// NewMemHost returns a fresh machine: nothing installed, nothing running.
+func NewMemHost(p openstack.Params) *MemHost {
+	return &MemHost{
+		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Units: map[string]string{},
+		FailProbes: map[string]bool{}, FailStart: map[string]bool{}, Journal: map[string][]string{},
+		unlessOK: map[string]bool{},
+	}
+}
+
+// Host returns m as a Host.
+func (m *MemHost) Host() Host {
+	return Host{Files: m, Units: m, Exec: m, Packages: m, Probes: m, Cloud: m}
+}
+
+// ResetLog clears Log and Commands.
+func (m *MemHost) ResetLog() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Log, m.Commands = nil, nil
+}
+
+// TakeLog returns Log and clears it.
+func (m *MemHost) TakeLog() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.Log
+	m.Log, m.Commands = nil, nil
+	return l
+}
+
+func (m *MemHost) logf(format string, a ...any) { m.Log = append(m.Log, fmt.Sprintf(format, a...)) }
+
+func (m *MemHost) ReadFile(p string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.Files[p]
+	if !ok {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+	}
+	return slices.Clone(b), nil
+}
+
+func (m *MemHost) WriteFile(p string, data []byte, _ Perm) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Files[p] = slices.Clone(data)
+	m.logf("write %s", p)
+	return nil
+}
+
+func (m *MemHost) Exists(p string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.Files[p]
+	return ok, nil
+}
+
+func (m *MemHost) Remove(p string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.Files[p]; ok {
+		delete(m.Files, p)
+		m.logf("remove %s", p)
+	}
+	return nil
+}
+
+func (m *MemHost) States(_ context.Context, units ...string) ([]systemd.UnitState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]systemd.UnitState, len(units))
+	for i, u := range units {
+		s := systemd.UnitState{Name: u + ".service", LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}
+		if a, ok := m.Units[u]; ok {
+			s.LoadState, s.ActiveState = "loaded", a
+			if a == "active" {
+				s.SubState = "running"
+			}
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+func (m *MemHost) start(u, op string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.Units[u]; !ok {
+		return fmt.Errorf("unit %s.service not found", u)
+	}
+	m.logf("%s %s", op, u)
+	if m.FailStart[u] {
+		m.Units[u] = "failed"
+		return fmt.Errorf("%s %s.service: job failed (result: failed)", op, u)
+	}
+	m.Units[u] = "active"
+	return nil
+}
+
+func (m *MemHost) Start(_ context.Context, u string) error   { return m.start(u, "start") }
+func (m *MemHost) Restart(_ context.Context, u string) error { return m.start(u, "restart") }
+
+func (m *MemHost) JournalTail(_ context.Context, u string, n int) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.Journal[u]
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return slices.Clone(l), nil
+}
+
+func (m *MemHost) Run(_ context.Context, c Cmd) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Commands = append(m.Commands, c)
+	fail := func(out string) ([]byte, error) {
+		return []byte(out), &ExecError{User: c.User, Argv: redactAll(c.Argv, c.Redact), ExitCode: 1, Output: out}
+	}
+	if len(c.Argv) > 0 && c.Argv[0] == "mysql" {
+		if m.Units["mariadb"] != "active" {
+			return fail("ERROR 2002 (HY000): Can't connect to local server through socket")
+		}
+		if c.ReadOnly {
+			return []byte(m.dbRows()), nil
+		}
+		m.dbDone = true
+		m.logf("exec mysql")
+		return nil, nil
+	}
+	key := strings.Join(c.Argv, " ")
+	if c.ReadOnly {
+		if m.unlessOK[key] {
+			return nil, nil
+		}
+		return fail("")
+	}
+	m.logf("exec %s", strings.Join(redactAll(c.Argv, c.Redact), " "))
+	for _, sc := range openstack.SyncCommands(m.p) {
+		if len(sc.Unless) > 0 && slices.Equal(sc.Argv, c.Argv) {
+			m.unlessOK[strings.Join(sc.Unless, " ")] = true
+		}
+	}
+	return nil, nil
+}
+
+// dbRows is what readSQL returns once the databases were created.
+func (m *MemHost) dbRows() string {
+	var b strings.Builder
+	b.WriteString("db\tmysql\t\t\n")
+	if !m.dbDone {
+		return b.String()
+	}
+	users := map[string]bool{}
+	for _, d := range openstack.Databases(m.p) {
+		fmt.Fprintf(&b, "db\t%s\t\t\n", d.Name)
+		for _, h := range d.Hosts {
+			if !users[d.User+"@"+h] {
+				users[d.User+"@"+h] = true
+				fmt.Fprintf(&b, "user\t%s\t%s\t%s\n", d.User, h, nativePasswordHash(d.Password))
+			}
+			fmt.Fprintf(&b, "grant\t%s\t%s\t%s\n", d.Name, d.User, h)
+		}
+	}
+	return b.String()
+}
+
+func (m *MemHost) Missing(_ context.Context, pkgs []string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, p := range pkgs {
+		if _, ok := m.Installed[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (m *MemHost) Preseed(_ context.Context, sels []apt.Selection) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.logf("preseed %d", len(sels))
+	return true, nil
+}
+
+// Install installs pkgs and, as the real packages do, ships the
+// configuration files the lab edits and the units it starts; the
+// postinst enables Apache's default-ssl site.
+func (m *MemHost) Install(_ context.Context, pkgs []string, _ apt.InstallOptions) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.logf("install %s", strings.Join(pkgs, " "))
+	for _, p := range pkgs {
+		m.Installed[p] = "1.0-1"
+	}
+	for _, c := range []string{"keystone", "glance-common", "placement-common", "nova-common", "neutron-common", "openstack-dashboard", "rabbitmq-server"} {
+		m.Installed[c] = "1.0-1"
+	}
+	for _, f := range openstack.Files(m.p) {
+		if _, ok := m.Files[f.Path]; ok {
+			continue
+		}
+		switch f.Kind {
+		case openstack.INI:
+			m.Files[f.Path] = []byte("[DEFAULT]\n# shipped by the package\n")
+		case openstack.Flat:
+			m.Files[f.Path] = []byte("#cgroup_controllers = [ \"cpu\" ]\n")
+		case openstack.PythonSettings:
+			m.Files[f.Path] = []byte("# shipped by the package\nDEBUG = False\n")
+		case openstack.Absent:
+			m.Files[f.Path] = []byte("<VirtualHost _default_:443>\n")
+		}
+	}
+	for _, u := range openstack.Units(m.p) {
+		if _, ok := m.Units[u]; !ok {
+			m.Units[u] = "inactive"
+		}
+	}
+	return nil
+}
+
+func (m *MemHost) HoldServices() (func() error, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.logf("hold services")
+	return func() error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.logf("release services")
+		return nil
+	}, nil
+}
+
+func (m *MemHost) Version(_ context.Context, pkg string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.Installed[pkg], nil
+}
+
+func (m *MemHost) Probe(ctx context.Context, p openstack.Probe) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.FailProbes[p.Target] {
+		return fmt.Errorf("dial %s: connection refused", p.Target)
+	}
+	return ctx.Err()
+}
+
+func (m *MemHost) WriteCredentials(_ cloud.CloudEntry, dryRun bool) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.credsDone {
+		return nil, nil
+	}
+	if !dryRun {
+		m.credsDone = true
+		m.logf("write credentials")
+	}
+	return []string{"write " + cloud.DefaultCloudsFile, "write " + cloud.DefaultOpenRC}, nil
+}
+
+func (m *MemHost) ConvergeIdentity(_ context.Context, _ cloud.CloudEntry, spec identity.Spec, dryRun bool) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Units["keystone"] != "active" {
+		return nil, errors.New("keystone unreachable")
+	}
+	if m.identityDone {
+		return nil, nil
+	}
+	if !dryRun {
+		m.identityDone = true
+		m.logf("converge identity")
+	}
+	return []string{fmt.Sprintf("create %d services", len(spec.Services))}, nil
+}

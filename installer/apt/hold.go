@@ -19,10 +19,19 @@ const PolicyRCPath = "/usr/sbin/policy-rc.d"
 // removed.
 const holdMarker = "# stacklab-hold-services: written by stacklab during package installation"
 
+// holdScript denies only what would start a service. Stop and reload stay
+// allowed: dbus's trigger reloads the daemon as packages add bus policies,
+// and when that was denied too polkitd could not own its bus name, so
+// libvirt refused nova-compute (measured in the lab host).
 const holdScript = "#!/bin/sh\n" + holdMarker + "\n" +
 	"# Services start only once stacklab has configured them. If stacklab is\n" +
 	"# not running, this file is left from an interrupted run: delete it.\n" +
-	"exit 101\n"
+	"# Usage (invoke-rc.d): policy-rc.d [options] <service> <actions> [<runlevel>]\n" +
+	"while [ $# -gt 0 ]; do case \"$1\" in --*) shift ;; *) break ;; esac; done\n" +
+	"for action in $2; do\n" +
+	"\tcase \"$action\" in start | restart | try-restart | force-start) exit 101 ;; esac\n" +
+	"done\n" +
+	"exit 0\n"
 
 // HoldServices keeps package scripts from starting services until release
 // is called. On a fresh host every postinst would start its service

@@ -1,7 +1,9 @@
 package apt
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -91,5 +93,40 @@ func TestHoldServicesReleaseSparesAReplacement(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(path); string(data) != "#!/bin/sh\nexit 0\n" {
 		t.Errorf("someone else's policy-rc.d removed or changed: %q", data)
+	}
+}
+
+// TestHoldScriptDeniesOnlyStarts runs our policy-rc.d with the real shell,
+// as invoke-rc.d and deb-systemd-invoke do.
+func TestHoldScriptDeniesOnlyStarts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy-rc.d")
+	if err := os.WriteFile(path, []byte(holdScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"nova-compute", "start"}, 101},
+		{[]string{"nova-compute", "restart"}, 101},
+		{[]string{"--quiet", "neutron-api", "try-restart"}, 101},
+		{[]string{"apache2", "reload restart"}, 101}, // a fallback list that may start
+		{[]string{"dbus", "reload"}, 0},
+		{[]string{"dbus", "force-reload"}, 0},
+		{[]string{"mariadb", "stop"}, 0},
+		{[]string{"mariadb", "status", "2"}, 0},
+	}
+	for _, tt := range tests {
+		err := exec.Command("/bin/sh", append([]string{path}, tt.args...)...).Run()
+		got := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			got = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("policy-rc.d %v: exit %d, want %d", tt.args, got, tt.want)
+		}
 	}
 }

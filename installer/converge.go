@@ -403,6 +403,12 @@ func (l *lab) waitTier(ctx context.Context, phase string, t openstack.Tier, time
 			if err == nil {
 				break
 			}
+			// A unit that has stopped will not start answering: say so now
+			// rather than after the whole deadline (nova-compute exits when
+			// libvirt refuses it, and the wait was 5 minutes of nothing).
+			if dead := l.deadUnit(wctx, t); dead != "" {
+				return l.probeError(ctx, phase, t, pr, timeout, fmt.Errorf("%s while its tier was awaited: %w", dead, err))
+			}
 			select {
 			case <-tick.C:
 				continue
@@ -415,6 +421,28 @@ func (l *lab) waitTier(ctx context.Context, phase string, t openstack.Tier, time
 		}
 	}
 	return nil
+}
+
+// idleExit reports units that stop by design when idle and are started
+// again by their socket: Debian's libvirtd exits after 120 s without clients.
+func idleExit(unit string) bool { return strings.TrimSuffix(unit, ".service") == "libvirtd" }
+
+// deadUnit names the first unit of t that is inactive or failed, as opposed
+// to running or on its way (activating, auto-restart), or "" if none is.
+func (l *lab) deadUnit(ctx context.Context, t openstack.Tier) string {
+	st, err := l.h.Units.States(ctx, t.Units...)
+	if err != nil {
+		return ""
+	}
+	for _, s := range st {
+		if idleExit(s.Name) {
+			continue
+		}
+		if s.ActiveState == "inactive" || s.ActiveState == "failed" {
+			return s.Name + " stopped (" + s.ActiveState + ")"
+		}
+	}
+	return ""
 }
 
 func (l *lab) probeError(ctx context.Context, phase string, t openstack.Tier, pr openstack.Probe, timeout time.Duration, cause error) error {

@@ -279,6 +279,31 @@ func TestProbeFailureNamesPhaseJournalAndFix(t *testing.T) {
 	}
 }
 
+// A unit that exits while its tier is awaited ends the wait at once, named
+// with its journal; libvirtd, which exits when idle by design, does not.
+func TestStoppedUnitEndsTheWait(t *testing.T) {
+	p := labParams()
+	m := NewMemHost(p)
+	m.ExitAfterStart["nova-compute"] = true
+	m.ExitAfterStart["libvirtd"] = true
+	m.FailProbes[p.Hostname] = true
+	m.Journal["nova-compute"] = []string{"nova.exception.HypervisorUnavailable: Connection to the hypervisor is broken on host"}
+	_, err := runLab(t, m, false, Selection{})
+	var probe *ProbeError
+	if !errors.As(err, &probe) || probe.Tier != openstack.TierCompute {
+		t.Fatalf("err %v, want a ProbeError of tier compute", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"nova-compute.service stopped (inactive)", "HypervisorUnavailable"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "libvirtd.service stopped") {
+		t.Errorf("an idle libvirtd was blamed:\n%s", msg)
+	}
+}
+
 func TestDryRunPerformsNothing(t *testing.T) {
 	for _, name := range []string{"fresh", "installed"} {
 		t.Run(name, func(t *testing.T) {

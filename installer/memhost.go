@@ -34,6 +34,9 @@ type MemHost struct {
 	FailProbes map[string]bool
 	// FailStart makes starting these units fail.
 	FailStart map[string]bool
+	// ExitAfterStart makes these units start and then exit, as
+	// nova-compute does when libvirt refuses it.
+	ExitAfterStart map[string]bool
 	// Journal is what JournalTail returns per unit.
 	Journal map[string][]string
 	// Log lists the changing side effects in order.
@@ -49,7 +52,8 @@ type MemHost struct {
 func NewMemHost(p openstack.Params) *MemHost {
 	return &MemHost{
 		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Units: map[string]string{},
-		FailProbes: map[string]bool{}, FailStart: map[string]bool{}, Journal: map[string][]string{},
+		FailProbes: map[string]bool{}, FailStart: map[string]bool{}, ExitAfterStart: map[string]bool{},
+		Journal: map[string][]string{},
 		unlessOK: map[string]bool{},
 	}
 }
@@ -141,6 +145,9 @@ func (m *MemHost) start(u, op string) error {
 		return fmt.Errorf("%s %s.service: job failed (result: failed)", op, u)
 	}
 	m.Units[u] = "active"
+	if m.ExitAfterStart[u] {
+		m.Units[u] = "inactive"
+	}
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/stacklab/stacklab/checks/host"
+	"github.com/stacklab/stacklab/internal/systemd"
 	"github.com/stacklab/stacklab/netcfg"
 )
 
@@ -128,6 +129,8 @@ type env struct {
 	network func() (netcfg.Host, error)
 	// readings reads the hardware and OS.
 	readings func() host.Readings
+	// units connects to systemd.
+	units func(ctx context.Context) (unitController, error)
 }
 
 func defaultEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
@@ -135,6 +138,13 @@ func defaultEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
 		stdin: stdin, stdout: stdout, stderr: stderr,
 		network:  hostNetwork,
 		readings: func() host.Readings { return host.NewSystem() },
+		units: func(ctx context.Context) (unitController, error) {
+			c, err := systemd.Connect(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("connect to systemd: %w (is this the lab host, and are you root?)", err)
+			}
+			return c, nil
+		},
 	}
 }
 
@@ -145,5 +155,6 @@ func (e *env) commands() []*cli.Command {
 		e.configCommand(),
 		e.imageCommand(),
 		e.installCommand(),
+		e.servicesCommand(),
 	}
 }

@@ -53,7 +53,7 @@ func NewMemHost(p openstack.Params) *MemHost {
 	return &MemHost{
 		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Units: map[string]string{},
 		FailProbes: map[string]bool{}, FailStart: map[string]bool{}, ExitAfterStart: map[string]bool{},
-		Journal: map[string][]string{},
+		Journal:  map[string][]string{},
 		unlessOK: map[string]bool{},
 	}
 }

@@ -90,6 +90,13 @@ func (r RootFiles) Remove(p string) error {
 	return err
 }
 
+func (r RootFiles) RemoveAll(p string) error {
+	if p == "" || p == "/" {
+		return fmt.Errorf("refusing to remove %q", p)
+	}
+	return os.RemoveAll(r.abs(p))
+}
+
 // WriteFile writes atomically (temporary file, fsync, rename). A symlink
 // (Debian's /etc/neutron/plugin.ini) is followed and its target replaced;
 // an existing file keeps its mode and owner.
@@ -210,6 +217,10 @@ func (p *realPackages) Preseed(ctx context.Context, sels []apt.Selection) (bool,
 
 func (p *realPackages) Install(ctx context.Context, pkgs []string, opts apt.InstallOptions) error {
 	return p.m.Install(ctx, pkgs, opts)
+}
+
+func (p *realPackages) Purge(ctx context.Context, pkgs []string, opts apt.InstallOptions) error {
+	return p.m.Purge(ctx, pkgs, opts)
 }
 
 func (p *realPackages) HoldServices() (func() error, error) { return apt.HoldServices(p.root) }
@@ -374,5 +385,12 @@ func (r *realCloud) ConvergeIdentity(ctx context.Context, _ cloud.CloudEntry, sp
 		return nil, err
 	}
 	res, err := identity.Converge(ctx, c.IdentityAtAuthURL(), spec, dryRun)
+	if len(res.Changes) > 0 && !dryRun {
+		// The cached cloud's token carries the catalog from before these
+		// changes; the next use must authenticate again to see them.
+		r.mu.Lock()
+		r.c = nil
+		r.mu.Unlock()
+	}
 	return res.Changes, err
 }

@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stacklab/stacklab/installer/identity"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/cloud/cloudtest"
 )
 
 func TestRootFiles(t *testing.T) {
@@ -138,5 +141,48 @@ func TestRealProberTCPAndHTTP(t *testing.T) {
 		if time.Since(start) > 5*time.Second {
 			t.Errorf("%v took %s", tt.p, time.Since(start))
 		}
+	}
+}
+
+// TestCloudSeesEndpointsCreatedAfterItOpened: the keystone phase opens the
+// cloud before identity.Converge creates the other services' endpoints, and
+// gophercloud keeps the first token's catalog. Unless the cached cloud is
+// dropped after a converge that changed things, the compute probe never
+// finds compute (seen in the e2e lab: nova waited out its deadline).
+func TestCloudSeesEndpointsCreatedAfterItOpened(t *testing.T) {
+	k := cloudtest.NewKeystone(t)
+	root := t.TempDir()
+	r := &realCloud{root: root}
+	entry := cloud.CloudEntry{
+		AuthURL: k.AuthURL(), Username: cloudtest.AdminUser, Password: cloud.Secret(cloudtest.AdminPassword),
+		ProjectName: cloudtest.AdminProject, UserDomainName: "Default", ProjectDomainName: "Default",
+		RegionName: cloudtest.Region,
+	}
+	if _, err := r.WriteCredentials(entry, false); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := r.open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Compute(); err == nil {
+		t.Fatal("compute found before it exists: the test proves nothing")
+	}
+	spec := identity.Spec{
+		DomainID: "default", Region: cloudtest.Region,
+		Services: []identity.Service{{Name: "nova", Type: "compute", Description: "Compute",
+			Endpoints: identity.Endpoints{Public: "http://192.0.2.10:8774/v2.1", Internal: "http://192.0.2.10:8774/v2.1", Admin: "http://192.0.2.10:8774/v2.1"}}},
+	}
+	changes, err := r.ConvergeIdentity(ctx, entry, spec, false)
+	if err != nil || len(changes) == 0 {
+		t.Fatalf("converge: %v %v", changes, err)
+	}
+	c, err = r.open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Compute(); err != nil {
+		t.Fatalf("compute endpoint created by converge not seen: %v", err)
 	}
 }

@@ -398,10 +398,16 @@ func (l *lab) waitTier(ctx context.Context, phase string, t openstack.Tier, time
 	tick := time.NewTicker(l.cfg.pollEvery)
 	defer tick.Stop()
 	for _, pr := range t.Probes {
+		lastSaid := time.Now()
 		for {
 			err := l.h.Probes.Probe(wctx, pr)
 			if err == nil {
 				break
+			}
+			// A long wait says why it is still waiting.
+			if time.Since(lastSaid) > 15*time.Second {
+				l.cfg.notify(phase, fmt.Sprintf("waiting for %s: %s probe %s: %v", t.Name, pr.Kind, pr.Target, err))
+				lastSaid = time.Now()
 			}
 			// A unit that has stopped will not start answering: say so now
 			// rather than after the whole deadline (nova-compute exits when

@@ -51,15 +51,18 @@ type installDeps struct {
 	labOpts []installer.LabOption
 }
 
-func (e *env) installCommand() *cli.Command {
-	return e.installCommandWith(installDeps{
+func (e *env) installCommand() *cli.Command { return e.installCommandWith(e.realInstallDeps()) }
+
+// realInstallDeps wires install and uninstall to this machine.
+func (e *env) realInstallDeps() installDeps {
+	return installDeps{
 		root:  "/",
 		facts: e.hostFacts,
 		host: func(ctx context.Context, p openstack.Params, notify func(string)) (installer.Host, func(), error) {
 			return installer.NewHost(ctx, installer.HostOptions{Root: "/", Hostname: p.Hostname, Notify: notify})
 		},
 		hooks: e.installHooks,
-	})
+	}
 }
 
 func (e *env) installCommandWith(d installDeps) *cli.Command {
@@ -109,7 +112,7 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 		return &failure{code: exitFailed, err: err}
 	}
 	if !dryRun && !c.Bool("yes") {
-		if err := e.confirm(); err != nil {
+		if err := e.confirm("install", "This installs OpenStack and reconfigures this machine's services."); err != nil {
 			return err
 		}
 	}
@@ -141,7 +144,21 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 	}
 
 	rep := newInstallReporter(e.stdout, jsonOut, dryRun, c.Bool("no-color"), c.Bool("verbose"))
-	h, closeHost, err := d.host(ctx, p, func(msg string) { rep.note(msg) })
+	if !dryRun {
+		// The full story, for after the fact: the terminal shows notes
+		// only beside a spinner, and CI has no terminal.
+		logPath := filepath.Join(d.root, cfg.Paths.LogDir, "install.log")
+		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+			return err
+		}
+		lf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("install log: %w", err)
+		}
+		defer lf.Close()
+		rep.log, rep.redact = lf, secrets.Redactor().Redact
+	}
+	h, closeHost, err := d.host(ctx, p, func(msg string) { rep.note("", msg) })
 	if err != nil {
 		return &failure{code: exitFailed, err: fmt.Errorf("connect to this host's services: %w", err)}
 	}
@@ -153,7 +170,7 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 		installer.WithLogDir(cfg.Paths.LogDir),
 		installer.WithPreflight(pre),
 		installer.WithNet(netHook),
-		installer.WithNotify(func(_, msg string) { rep.note(msg) }),
+		installer.WithNotify(rep.note),
 	}, d.labOpts...)
 	all := installer.LabPhases(h, p, opts...)
 	phases, err := installer.Select(all, sel)
@@ -202,20 +219,20 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 	return nil
 }
 
-// confirm asks on a terminal; elsewhere --yes is required, because
-// install changes the machine.
-func (e *env) confirm() error {
+// confirm asks on a terminal; elsewhere --yes is required, because the
+// command changes the machine.
+func (e *env) confirm(cmd, what string) error {
 	f, ok := e.stdin.(*os.File)
 	if !ok || !xterm.IsTerminal(int(f.Fd())) {
-		return usagef("install changes this machine: pass --yes to confirm (or --dry-run to see the plan)")
+		return usagef("%s changes this machine: pass --yes to confirm (or --dry-run to see the plan)", cmd)
 	}
-	fmt.Fprint(e.stderr, "This installs OpenStack and reconfigures this machine's services. Continue? [y/N] ")
+	fmt.Fprint(e.stderr, what+" Continue? [y/N] ")
 	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
 		return nil
 	}
-	return &failure{code: exitFailed, err: errors.New("install: not confirmed")}
+	return &failure{code: exitFailed, err: errors.New(cmd + ": not confirmed")}
 }
 
 // installSecrets loads the lab's passwords, generating missing ones. A dry
@@ -441,6 +458,20 @@ type installReporter struct {
 	steps   *term.Steps
 	mu      sync.Mutex
 	cur     *term.Step
+	// log, when set, receives every event with a timestamp, redacted.
+	log    io.Writer
+	redact func(string) string
+}
+
+func (r *installReporter) logf(format string, a ...any) {
+	if r.log == nil {
+		return
+	}
+	line := fmt.Sprintf(format, a...)
+	if r.redact != nil {
+		line = r.redact(line)
+	}
+	fmt.Fprintf(r.log, "%s %s\n", time.Now().UTC().Format(time.RFC3339), line)
 }
 
 func newInstallReporter(w io.Writer, jsonOut, dryRun, noColor, verbose bool) *installReporter {
@@ -451,27 +482,35 @@ func newInstallReporter(w io.Writer, jsonOut, dryRun, noColor, verbose bool) *in
 }
 
 func (r *installReporter) PhaseStarted(name, _ string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logf("%s: started", name)
 	if r.json {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.cur = r.steps.Start(name)
 }
 
-func (r *installReporter) note(msg string) {
+func (r *installReporter) note(phase, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.logf("%s: %s", phase, msg)
 	if r.cur != nil {
 		r.cur.Note("%s", msg)
 	}
 }
 
-func (r *installReporter) PhaseDone(_ string, o installer.Outcome, _ time.Duration, err error) {
+func (r *installReporter) PhaseDone(name string, o installer.Outcome, el time.Duration, err error) {
+	r.mu.Lock()
+	if err != nil {
+		r.logf("%s: failed after %s: %v", name, el.Round(100*time.Millisecond), err)
+	} else {
+		r.logf("%s: done in %s: %d changes %q", name, el.Round(100*time.Millisecond), len(o.Changes), o.Changes)
+	}
 	if r.json {
+		r.mu.Unlock()
 		return
 	}
-	r.mu.Lock()
 	st := r.cur
 	r.cur = nil
 	r.mu.Unlock()

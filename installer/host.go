@@ -38,6 +38,9 @@ type Files interface {
 	Exists(path string) (bool, error)
 	// Remove deletes path; a missing path is success.
 	Remove(path string) error
+	// RemoveAll deletes path and everything below it; a missing path is
+	// success.
+	RemoveAll(path string) error
 }
 
 // Perm is the mode and owner of a file we create.
@@ -53,6 +56,7 @@ type Units interface {
 	States(ctx context.Context, units ...string) ([]systemd.UnitState, error)
 	Start(ctx context.Context, unit string) error
 	Restart(ctx context.Context, unit string) error
+	Stop(ctx context.Context, unit string) error
 	JournalTail(ctx context.Context, unit string, n int) ([]string, error)
 }
 
@@ -136,6 +140,8 @@ type Packages interface {
 	Missing(ctx context.Context, pkgs []string) ([]string, error)
 	Preseed(ctx context.Context, sels []apt.Selection) (changed bool, err error)
 	Install(ctx context.Context, pkgs []string, opts apt.InstallOptions) error
+	// Purge removes packages with their configuration and data.
+	Purge(ctx context.Context, pkgs []string, opts apt.InstallOptions) error
 	// HoldServices keeps maintainer scripts from starting services until
 	// release is called (apt.HoldServices).
 	HoldServices() (release func() error, err error)

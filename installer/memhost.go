@@ -103,7 +103,27 @@ func (m *MemHost) Exists(p string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	_, ok := m.Files[p]
+	if !ok {
+		// A directory exists while it holds a file.
+		for f := range m.Files {
+			if strings.HasPrefix(f, strings.TrimSuffix(p, "/")+"/") {
+				return true, nil
+			}
+		}
+	}
 	return ok, nil
+}
+
+func (m *MemHost) RemoveAll(p string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for f := range m.Files {
+		if f == p || strings.HasPrefix(f, strings.TrimSuffix(p, "/")+"/") {
+			delete(m.Files, f)
+			m.logf("remove %s", f)
+		}
+	}
+	return nil
 }
 
 func (m *MemHost) Remove(p string) error {
@@ -153,6 +173,16 @@ func (m *MemHost) start(u, op string) error {
 
 func (m *MemHost) Start(_ context.Context, u string) error   { return m.start(u, "start") }
 func (m *MemHost) Restart(_ context.Context, u string) error { return m.start(u, "restart") }
+
+func (m *MemHost) Stop(_ context.Context, u string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Units[u] != "" && m.Units[u] != "inactive" {
+		m.Units[u] = "inactive"
+		m.logf("stop %s", u)
+	}
+	return nil
+}
 
 func (m *MemHost) JournalTail(_ context.Context, u string, n int) ([]string, error) {
 	m.mu.Lock()
@@ -236,6 +266,16 @@ func (m *MemHost) Preseed(_ context.Context, sels []apt.Selection) (bool, error)
 	defer m.mu.Unlock()
 	m.logf("preseed %d", len(sels))
 	return true, nil
+}
+
+func (m *MemHost) Purge(_ context.Context, pkgs []string, _ apt.InstallOptions) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.logf("purge %s", strings.Join(pkgs, " "))
+	for _, p := range pkgs {
+		delete(m.Installed, p)
+	}
+	return nil
 }
 
 // Install installs pkgs and, as the real packages do, ships the

@@ -156,5 +156,6 @@ func (e *env) commands() []*cli.Command {
 		e.imageCommand(),
 		e.installCommand(),
 		e.servicesCommand(),
+		e.uninstallCommand(),
 	}
 }

@@ -283,6 +283,34 @@ func (m *Manager) Install(ctx context.Context, pkgs []string, opts InstallOption
 	return m.run(ctx, "install", InstallArgs(pkgs, opts, left), opts.LogPath, opts.Progress, opts.DownloadOnly)
 }
 
+// PurgeArgs is the apt-get command line Purge runs: the packages and what
+// only they pulled in (--autoremove), with their configuration and data.
+func PurgeArgs(pkgs []string, lockTimeout time.Duration) []string {
+	args := []string{
+		"-y", "-q",
+		"-o", fmt.Sprintf("APT::Status-Fd=%d", StatusFD),
+		"-o", fmt.Sprintf("DPkg::Lock::Timeout=%d", int(lockTimeout.Seconds())),
+		"purge", "--autoremove",
+	}
+	return append(args, pkgs...)
+}
+
+// Purge removes pkgs, their configuration files and the dependencies only
+// they needed. Progress and logging work as for Install.
+func (m *Manager) Purge(ctx context.Context, pkgs []string, opts InstallOptions) error {
+	if len(pkgs) == 0 {
+		return nil
+	}
+	if err := checkPackages(pkgs); err != nil {
+		return fmt.Errorf("apt-get purge: %w", err)
+	}
+	left, err := m.waitForLocks(ctx, lockFrontend, lockDpkg)
+	if err != nil {
+		return fmt.Errorf("apt-get purge: %w", err)
+	}
+	return m.run(ctx, "purge", PurgeArgs(pkgs, left), opts.LogPath, opts.Progress, false)
+}
+
 // UpdateOptions tune Update.
 type UpdateOptions struct {
 	LogPath  string

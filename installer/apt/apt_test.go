@@ -217,6 +217,25 @@ func TestInstallCommandLine(t *testing.T) {
 	}
 }
 
+func TestPurgeCommandLine(t *testing.T) {
+	f := &fakeRunner{}
+	m := &Manager{Root: t.TempDir(), Runner: f, Locks: freeLocks{}, LockWait: time.Minute}
+	if err := m.Purge(context.Background(), []string{"keystone", "mariadb-server"}, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Join(f.calls[0].Args, " ")
+	if !strings.HasSuffix(args, "purge --autoremove keystone mariadb-server") || !strings.Contains(args, "APT::Status-Fd=3") {
+		t.Errorf("purge args %q", args)
+	}
+	f.calls = nil
+	if err := m.Purge(context.Background(), nil, InstallOptions{}); err != nil || len(f.calls) != 0 {
+		t.Errorf("purging nothing ran apt-get: %v %v", f.calls, err)
+	}
+	if err := m.Purge(context.Background(), []string{"--force-all"}, InstallOptions{}); err == nil {
+		t.Error("option-like package name accepted")
+	}
+}
+
 func TestInstallRejectsOptionLikeNames(t *testing.T) {
 	f := &fakeRunner{}
 	m := &Manager{Runner: f, Locks: freeLocks{}}

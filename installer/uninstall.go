@@ -1,0 +1,102 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/stacklab/stacklab/installer/apt"
+	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/systemd"
+)
+
+// stacklabPaths are the files and directories stacklab itself creates
+// outside the packages: configuration and secrets, state, logs and the
+// admin credentials.
+var stacklabPaths = []string{
+	"/etc/stacklab",
+	"/var/lib/stacklab",
+	"/var/log/stacklab",
+	"/etc/openstack/clouds.yaml",
+	"/root/admin-openrc",
+}
+
+// Uninstall returns the host to its state before install: it stops the
+// lab's units (dependents first), removes the files stacklab wrote of its
+// own, then purges the lab's packages with their configuration and data
+// (MariaDB's databases included) and what only they pulled in. It does not
+// touch the NIC configuration (`stacklab net` owns that) and deletes nothing
+// it cannot attribute to the lab. With dryRun it only lists the steps.
+func Uninstall(ctx context.Context, h Host, p openstack.Params, logDir string, dryRun bool) (Outcome, error) {
+	var o Outcome
+	units := openstack.Units(p)
+	slices.Reverse(units)
+	states, err := h.Units.States(ctx, units...)
+	if err != nil {
+		return o, fmt.Errorf("uninstall: read units: %w", err)
+	}
+	for i, s := range states {
+		if !s.Found() || s.ActiveState == "inactive" {
+			continue
+		}
+		o.Changes = append(o.Changes, "stop "+units[i])
+		if dryRun {
+			continue
+		}
+		if err := h.Units.Stop(ctx, units[i]); err != nil && !errors.Is(err, systemd.ErrNoSuchUnit) {
+			return o, fmt.Errorf("uninstall: %w", err)
+		}
+	}
+
+	// Our own files first: dpkg removes a package's directories only when
+	// they are empty.
+	var own []string
+	for _, f := range openstack.Files(p) {
+		if f.Kind == openstack.Text {
+			own = append(own, f.Path)
+		}
+	}
+	for _, path := range append(own, stacklabPaths...) {
+		ok, err := h.Files.Exists(path)
+		if err != nil {
+			return o, fmt.Errorf("uninstall: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		o.Changes = append(o.Changes, "remove "+path)
+		if dryRun {
+			continue
+		}
+		if err := h.Files.RemoveAll(path); err != nil {
+			return o, fmt.Errorf("uninstall: remove %s: %w", path, err)
+		}
+	}
+
+	pkgs := openstack.Packages(p)
+	missing, err := h.Packages.Missing(ctx, pkgs)
+	if err != nil {
+		return o, fmt.Errorf("uninstall: %w", err)
+	}
+	installed := slices.DeleteFunc(slices.Clone(pkgs), func(s string) bool { return slices.Contains(missing, s) })
+	if len(installed) == 0 {
+		return o, nil
+	}
+	o.Changes = append(o.Changes, fmt.Sprintf("purge %d packages and what only they pulled in: %v", len(installed), installed))
+	if dryRun {
+		return o, nil
+	}
+	// Without this answer MariaDB's postrm keeps /var/lib/mysql, and the
+	// lab's databases (with their passwords) would outlive the lab.
+	if _, err := h.Packages.Preseed(ctx, []apt.Selection{{
+		Owner: "mariadb-server", Question: "mariadb-server/postrm_remove_databases", Type: "boolean", Value: "true",
+	}}); err != nil {
+		return o, fmt.Errorf("uninstall: %w", err)
+	}
+	if err := h.Packages.Purge(ctx, installed, apt.InstallOptions{LogPath: filepath.Join(logDir, "apt-purge.log")}); err != nil {
+		return o, fmt.Errorf("uninstall: %w", err)
+	}
+	return o, nil
+}

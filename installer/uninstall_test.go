@@ -1,0 +1,68 @@
+package installer
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stacklab/stacklab/installer/openstack"
+)
+
+func TestUninstallReturnsTheHostToBeforeInstall(t *testing.T) {
+	m := installed(t)
+	// What the CLI writes besides the phases.
+	m.Files["/etc/stacklab/secrets.yaml"] = []byte("admin: x\n")
+	m.Files["/var/lib/stacklab/last-run.json"] = []byte("{}")
+	m.Files["/root/admin-openrc"] = []byte("export OS_PASSWORD=x\n")
+	m.Files["/etc/unrelated.conf"] = []byte("keep me\n")
+	m.TakeLog()
+
+	dry, err := Uninstall(context.Background(), m.Host(), m.p, "/var/log/stacklab", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log := m.TakeLog(); len(log) != 0 {
+		t.Fatalf("dry run acted: %q", log)
+	}
+	o, err := Uninstall(context.Background(), m.Host(), m.p, "/var/log/stacklab", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(dry.Changes, o.Changes) {
+		t.Errorf("dry run planned\n%q\nbut the run did\n%q", dry.Changes, o.Changes)
+	}
+	log := m.TakeLog()
+	idx := func(prefix string) int {
+		return slices.IndexFunc(log, func(s string) bool { return strings.HasPrefix(s, prefix) })
+	}
+	// Dependents stop first, the database last; files go before the purge
+	// so dpkg can remove the directories they were in.
+	if a, db := idx("stop apache2"), idx("stop mariadb"); a < 0 || db < 0 || a > db {
+		t.Errorf("stop order: apache2 at %d, mariadb at %d in %q", a, db, log)
+	}
+	if r, p := idx("remove /etc/stacklab/secrets.yaml"), idx("purge "); r < 0 || p < 0 || r > p {
+		t.Errorf("remove at %d, purge at %d in %q", r, p, log)
+	}
+	for _, u := range openstack.Units(m.p) {
+		if st := m.Units[u]; st != "inactive" && st != "" {
+			t.Errorf("%s left %s", u, st)
+		}
+	}
+	for f := range m.Files {
+		if strings.HasPrefix(f, "/etc/stacklab") || strings.HasPrefix(f, "/var/lib/stacklab") || f == "/root/admin-openrc" {
+			t.Errorf("%s left behind", f)
+		}
+	}
+	if _, ok := m.Files["/etc/unrelated.conf"]; !ok {
+		t.Error("a file that is not the lab's was removed")
+	}
+	for _, p := range openstack.Packages(m.p) {
+		if _, ok := m.Installed[p]; ok {
+			t.Errorf("package %s not purged", p)
+		}
+	}
+	if again, err := Uninstall(context.Background(), m.Host(), m.p, "/var/log/stacklab", false); err != nil || len(again.Changes) != 0 {
+		t.Errorf("second uninstall: %q %v", again.Changes, err)
+	}
+}

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stacklab/stacklab/internal/atomicfile"
+
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/agents"
 
@@ -121,37 +123,7 @@ func (r RootFiles) WriteFile(p string, data []byte, perm Perm) (err error) {
 	} else if uid, gid, err = lookupOwner(perm.Owner, perm.Group); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".stacklab-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if uid >= 0 {
-		if err := tmp.Chown(uid, gid); err != nil {
-			_ = tmp.Close()
-			return fmt.Errorf("write %s: %w", p, err)
-		}
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), target)
+	return atomicfile.Write(target, data, atomicfile.Options{Mode: mode, SetOwner: uid >= 0, UID: uid, GID: gid})
 }
 
 func lookupOwner(owner, group string) (uid, gid int, err error) {

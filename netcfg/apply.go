@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stacklab/stacklab/internal/atomicfile"
+
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -189,24 +191,8 @@ func (h Host) writeFile(c Change) (bool, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return false, fmt.Errorf("netcfg: create %s: %w", filepath.Dir(c.Path), err)
 	}
-	tmp, err := os.CreateTemp(dir, ".stacklab-*")
-	if err != nil {
-		return false, fmt.Errorf("netcfg: write %s: %w", c.Path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if _, err := tmp.WriteString(c.Content); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("netcfg: write %s: %w", c.Path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("netcfg: chmod %s: %w", c.Path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return false, fmt.Errorf("netcfg: write %s: %w", c.Path, err)
-	}
-	if err := os.Rename(tmp.Name(), full); err != nil {
-		return false, fmt.Errorf("netcfg: write %s: %w", c.Path, err)
+	if err := atomicfile.Write(full, []byte(c.Content), atomicfile.Options{Mode: mode}); err != nil {
+		return false, fmt.Errorf("netcfg: %w", err)
 	}
 	return true, nil
 }

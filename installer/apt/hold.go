@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/stacklab/stacklab/internal/atomicfile"
 )
 
 // PolicyRCPath is consulted by invoke-rc.d and deb-systemd-invoke before a
@@ -79,37 +81,8 @@ func releaseHold(path string) error {
 	return nil
 }
 
-// writeScript creates the file under a temporary name and renames it, so
-// invoke-rc.d never runs a half-written script.
-func writeScript(path string, data []byte) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".policy-rc.d.stacklab-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	// Link, not rename: if a policy-rc.d appeared meanwhile, fail rather
-	// than replace it.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return err
-	}
-	return os.Remove(tmp.Name())
+// writeScript creates the script atomically, so invoke-rc.d never runs a
+// half-written one, and never over a policy-rc.d that appeared meanwhile.
+func writeScript(path string, data []byte) error {
+	return atomicfile.Write(path, data, atomicfile.Options{Mode: 0o755, NoReplace: true})
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/stacklab/stacklab/internal/atomicfile"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -289,45 +291,5 @@ func writeSecrets(path string, values map[SecretName]Secret, extra []SecretName)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b.Bytes(), 0o600)
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory and
-// renames it over path, so readers see the old or the new content, never
-// a partial one. CreateTemp makes the file 0600 from the start, so a secret
-// is never readable by others even for a moment.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(path, b.Bytes(), atomicfile.Options{Mode: 0o600})
 }

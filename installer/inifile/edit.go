@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/stacklab/stacklab/internal/atomicfile"
 )
 
 // Edit applies sets to the INI file at path and reports whether its content
@@ -57,55 +59,16 @@ func Get(path, section, key string) (value string, ok bool, err error) {
 	return value, ok, nil
 }
 
-// replaceFile writes data next to path and renames it over path, so a crash
-// leaves either the old or the new file, never half of one.
-func replaceFile(path string, data []byte) (err error) {
+// replaceFile replaces path atomically, keeping its owner and mode: the
+// packages install their configs root:nova 0640 and the like.
+func replaceFile(path string, data []byte) error {
 	info, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".stacklab-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	// chown before chmod: chown may clear mode bits.
+	o := atomicfile.Options{Mode: info.Mode().Perm()}
 	if st, ok := info.Sys().(*syscall.Stat_t); ok {
-		if err := tmp.Chown(int(st.Uid), int(st.Gid)); err != nil {
-			_ = tmp.Close()
-			return fmt.Errorf("keep owner of %s: %w", path, err)
-		}
+		o.SetOwner, o.UID, o.GID = true, int(st.Uid), int(st.Gid)
 	}
-	if err := tmp.Chmod(info.Mode().Perm()); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(path, data, o)
 }

@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/stacklab/stacklab/internal/atomicfile"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -284,48 +286,11 @@ func readExisting(file string) ([]byte, fs.FileMode, error) {
 	return b, fi.Mode().Perm(), nil
 }
 
-// writeAtomic replaces file with data: write a temporary file in the same
-// directory (same file system, so rename is atomic), fsync it, rename it over
-// the target, fsync the directory so the rename itself is durable. The
-// temporary file is created 0600 by os.CreateTemp, so the secret is never
-// readable by others even for a moment.
+// writeAtomic replaces file with data atomically; the temporary file is
+// 0600 until it gets mode, so the password is never readable by others.
 func writeAtomic(file string, data []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(file)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(file), err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(file)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("create temporary file in %s: %w", dir, err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // no-op after a successful rename
-
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmpName, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("chmod %s: %w", tmpName, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", tmpName, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmpName, err)
-	}
-	if err := os.Rename(tmpName, file); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmpName, file, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open %s to sync: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.Write(file, data, atomicfile.Options{Mode: mode})
 }

@@ -167,6 +167,11 @@ func Run(ctx context.Context, phases []Phase, dryRun bool, rep Reporter) (RunRes
 	return res, nil
 }
 
+// LockPath is where install and uninstall take their lock. It lives under
+// /run, not the state directory: uninstall removes that directory, and a
+// lock needs no persistence (the kernel drops an flock with its holder).
+const LockPath = "/run/stacklab/install.lock"
+
 // Lock guarantees one install at a time. The lock file records the holder so
 // the second run can name it.
 type Lock struct {

@@ -50,18 +50,30 @@ func Uninstall(ctx context.Context, h Host, p openstack.Params, logDir string, d
 		}
 	}
 
-	// Our own files first: dpkg removes a package's directories only when
-	// they are empty.
 	var own []string
 	for _, f := range openstack.Files(p) {
 		if f.Kind == openstack.Text {
 			own = append(own, f.Path)
 		}
 	}
-	for _, path := range append(own, stacklabPaths...) {
+	// Our files in the packages' directories go first: dpkg removes a
+	// package's directory only when it is empty.
+	if err := removeAll(h, own, &o, dryRun); err != nil {
+		return o, err
+	}
+	if err := purge(ctx, h, p, logDir, &o, dryRun); err != nil {
+		return o, err
+	}
+	// stacklab's own state and logs go last, so that a failed purge leaves
+	// its log behind for the user.
+	return o, removeAll(h, stacklabPaths, &o, dryRun)
+}
+
+func removeAll(h Host, paths []string, o *Outcome, dryRun bool) error {
+	for _, path := range paths {
 		ok, err := h.Files.Exists(path)
 		if err != nil {
-			return o, fmt.Errorf("uninstall: %w", err)
+			return fmt.Errorf("uninstall: %w", err)
 		}
 		if !ok {
 			continue
@@ -71,32 +83,35 @@ func Uninstall(ctx context.Context, h Host, p openstack.Params, logDir string, d
 			continue
 		}
 		if err := h.Files.RemoveAll(path); err != nil {
-			return o, fmt.Errorf("uninstall: remove %s: %w", path, err)
+			return fmt.Errorf("uninstall: remove %s: %w", path, err)
 		}
 	}
+	return nil
+}
 
+func purge(ctx context.Context, h Host, p openstack.Params, logDir string, o *Outcome, dryRun bool) error {
 	pkgs := openstack.Packages(p)
 	missing, err := h.Packages.Missing(ctx, pkgs)
 	if err != nil {
-		return o, fmt.Errorf("uninstall: %w", err)
+		return fmt.Errorf("uninstall: %w", err)
 	}
 	installed := slices.DeleteFunc(slices.Clone(pkgs), func(s string) bool { return slices.Contains(missing, s) })
 	if len(installed) == 0 {
-		return o, nil
+		return nil
 	}
 	o.Changes = append(o.Changes, fmt.Sprintf("purge %d packages and what only they pulled in: %v", len(installed), installed))
 	if dryRun {
-		return o, nil
+		return nil
 	}
 	// Without this answer MariaDB's postrm keeps /var/lib/mysql, and the
 	// lab's databases (with their passwords) would outlive the lab.
 	if _, err := h.Packages.Preseed(ctx, []apt.Selection{{
 		Owner: "mariadb-server", Question: "mariadb-server/postrm_remove_databases", Type: "boolean", Value: "true",
 	}}); err != nil {
-		return o, fmt.Errorf("uninstall: %w", err)
+		return fmt.Errorf("uninstall: %w", err)
 	}
 	if err := h.Packages.Purge(ctx, installed, apt.InstallOptions{LogPath: filepath.Join(logDir, "apt-purge.log")}); err != nil {
-		return o, fmt.Errorf("uninstall: %w", err)
+		return fmt.Errorf("uninstall: %w", err)
 	}
-	return o, nil
+	return nil
 }

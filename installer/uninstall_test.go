@@ -41,8 +41,11 @@ func TestUninstallReturnsTheHostToBeforeInstall(t *testing.T) {
 	if a, db := idx("stop apache2"), idx("stop mariadb"); a < 0 || db < 0 || a > db {
 		t.Errorf("stop order: apache2 at %d, mariadb at %d in %q", a, db, log)
 	}
-	if r, p := idx("remove /etc/stacklab/secrets.yaml"), idx("purge "); r < 0 || p < 0 || r > p {
-		t.Errorf("remove at %d, purge at %d in %q", r, p, log)
+	// Our files in package directories go before the purge (so dpkg can
+	// remove the directories); stacklab's own state after it (so a failed
+	// purge leaves its log).
+	if r, p, s := idx("remove /etc/memcached.conf"), idx("purge "), idx("remove /etc/stacklab/secrets.yaml"); r < 0 || p < 0 || s < 0 || r > p || p > s {
+		t.Errorf("remove own file at %d, purge at %d, remove state at %d in %q", r, p, s, log)
 	}
 	for _, u := range openstack.Units(m.p) {
 		if st := m.Units[u]; st != "inactive" && st != "" {

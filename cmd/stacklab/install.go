@@ -119,7 +119,7 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 
 	var lock *installer.Lock
 	if !dryRun {
-		lock, err = installer.Acquire(filepath.Join(d.root, cfg.Paths.StateDir, "install.lock"), "stacklab install")
+		lock, err = installer.Acquire(filepath.Join(d.root, installer.LockPath), "stacklab install")
 		var le *installer.LockedError
 		if errors.As(err, &le) {
 			return &failure{code: exitFailed, err: err}

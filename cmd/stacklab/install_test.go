@@ -197,7 +197,7 @@ func TestInstallFailureExits1WithPhaseCauseAndFix(t *testing.T) {
 
 func TestInstallLockNamesHolder(t *testing.T) {
 	l := newInstallLab(t)
-	lock, err := installer.Acquire(filepath.Join(l.root, "var/lib/stacklab/install.lock"), "stacklab install (test)")
+	lock, err := installer.Acquire(filepath.Join(l.root, installer.LockPath), "stacklab install (test)")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func (e *env) uninstallCommandWith(d installDeps) *cli.Command {
 				}
 			}
 			if !dryRun {
-				lock, err := installer.Acquire(filepath.Join(d.root, cfg.Paths.StateDir, "install.lock"), "stacklab uninstall")
+				lock, err := installer.Acquire(filepath.Join(d.root, installer.LockPath), "stacklab uninstall")
 				var le *installer.LockedError
 				if errors.As(err, &le) {
 					return &failure{code: exitFailed, err: err}

@@ -31,7 +31,7 @@ test: fmt vet
 
 lint:
 	$(GO) run $(GOLANGCI_LINT) run ./...
-	shellcheck e2e/labhost e2e/smoke.sh .ci/run
+	shellcheck e2e/labhost e2e/smoke.sh e2e/install.sh .ci/run
 
 # The end-to-end proof in a freshly built lab host (root): a debootstrap'd
 # Debian 12 booted by systemd-nspawn in its own network namespace.
@@ -39,6 +39,7 @@ e2e: build
 	bash e2e/labhost deps
 	bash e2e/labhost rootfs
 	bash e2e/smoke.sh
+	bash e2e/install.sh
 
 deps:
 	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \

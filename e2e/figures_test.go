@@ -50,9 +50,13 @@ func TestRerunChangedNothing(t *testing.T) {
 	t.Logf("re-run: %d phases, %.1f s, no changes", len(r.Phases), r.Seconds)
 }
 
-// service groups processes by the lab service they belong to, from ps's
-// comm column (uwsgi and python processes carry their service's name).
-func service(comm string) string {
+// service groups a process by the lab service it belongs to: its systemd
+// unit (uwsgi runs keystone, placement, nova-api and neutron-api under one
+// binary name), else its comm.
+func service(unit, comm string) string {
+	if u := strings.TrimSuffix(unit, ".service"); u != "-" && u != "" && !strings.HasSuffix(unit, ".scope") {
+		return u
+	}
 	for _, p := range []string{"nova", "neutron", "glance", "keystone", "placement", "libvirt", "qemu", "apache2", "mariadbd", "mysqld", "beam.smp", "memcached", "erl", "epmd"} {
 		if strings.Contains(comm, p) {
 			return p
@@ -80,22 +84,24 @@ func TestFigures(t *testing.T) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
+		if len(fields) < 3 {
 			continue
 		}
 		kb, err := strconv.ParseFloat(fields[0], 64)
 		if err != nil {
 			continue
 		}
-		rss[service(fields[1])] += kb / 1024
+		rss[service(fields[1], fields[2])] += kb / 1024
 		total += kb / 1024
 	}
 	if total == 0 {
 		t.Fatal("no process memory read")
 	}
 
+	fresh, _ := strconv.ParseFloat(os.Getenv("STACKLAB_E2E_FRESH_SECONDS"), 64)
 	metrics := map[string]any{
-		"install_seconds":        first.Seconds,
+		"fresh_install_seconds":  fresh,
+		"resumed_run_seconds":    first.Seconds,
 		"rerun_seconds":          rerun.Seconds,
 		"phase_seconds":          map[string]float64{},
 		"rerun_phase_seconds":    map[string]float64{},
@@ -104,7 +110,8 @@ func TestFigures(t *testing.T) {
 		"install_target_seconds": 720,
 		"rerun_target_seconds":   60,
 	}
-	fmt.Printf("%-12s %9s %9s\n", "phase", "install", "re-run")
+	fmt.Printf("fresh install, killed once and resumed: %.0f s (target ≤ 720 s with a warm package cache)\n\n", fresh)
+	fmt.Printf("%-12s %9s %9s\n", "phase", "resumed", "re-run")
 	re := map[string]float64{}
 	for _, p := range rerun.Phases {
 		re[p.Name] = p.Seconds
@@ -114,7 +121,7 @@ func TestFigures(t *testing.T) {
 		metrics["phase_seconds"].(map[string]float64)[p.Name] = p.Seconds
 		fmt.Printf("%-12s %8.1fs %8.1fs\n", p.Name, p.Seconds, re[p.Name])
 	}
-	fmt.Printf("%-12s %8.1fs %8.1fs   (targets: ≤ 720 s fresh with a warm cache, ≤ 60 s re-run)\n", "total", first.Seconds, rerun.Seconds)
+	fmt.Printf("%-12s %8.1fs %8.1fs   (re-run target ≤ 60 s)\n", "total", first.Seconds, rerun.Seconds)
 	names := make([]string, 0, len(rss))
 	for n := range rss {
 		names = append(names, n)

@@ -64,7 +64,7 @@ until grep -qE "^✓ $KILL_AFTER " "$RESULTS/install-1.log"; do
 	[ $SECONDS -lt $deadline ] || { echo "install #1 never reached $KILL_IN"; exit 1; }
 	sleep 2
 done
-sleep 5
+sleep 1
 "${LH[@]}" exec pkill -KILL -f '^/stacklab/stacklab install' || true
 wait "$first" || true
 if grep -qE "^✓ $KILL_IN " "$RESULTS/install-1.log"; then
@@ -77,7 +77,8 @@ say "install #2 (resumes and completes)"
 t1=$(now)
 "${LH[@]}" exec /stacklab/stacklab install --yes --config /stacklab/e2e.yaml 2>&1 | tee "$RESULTS/install-2.log"
 cp "$ROOT/var/lib/stacklab/last-run.json" "$RESULTS/install-2.json"
-echo "install #2 took $(elapsed "$t1") s; killed + resumed install in all: $(elapsed "$t0") s"
+fresh=$(elapsed "$t0")
+echo "install #2 took $(elapsed "$t1") s; killed + resumed install in all: $fresh s"
 
 say "assertions through the real APIs"
 cp "$ROOT/etc/openstack/clouds.yaml" "$RESULTS/.clouds.yaml"
@@ -93,9 +94,28 @@ echo "re-run took $(elapsed "$t2") s"
 STACKLAB_E2E_RERUN=$RESULTS/install-3.json go test -tags e2e -count=1 -v -run TestRerunChangedNothing ./e2e/
 
 say "figures"
-"${LH[@]}" exec ps -eo rss=,comm= >"$RESULTS/ps.txt"
-STACKLAB_E2E_FIRST=$RESULTS/install-2.json STACKLAB_E2E_RERUN=$RESULTS/install-3.json \
+"${LH[@]}" exec ps -eo rss=,unit=,comm= >"$RESULTS/ps.txt"
+STACKLAB_E2E_FRESH_SECONDS=$fresh STACKLAB_E2E_FIRST=$RESULTS/install-2.json STACKLAB_E2E_RERUN=$RESULTS/install-3.json \
 	STACKLAB_E2E_PS=$RESULTS/ps.txt STACKLAB_E2E_METRICS=$RESULTS/metrics.json \
 	go test -tags e2e -count=1 -v -run TestFigures ./e2e/
 rm -f "$RESULTS/.clouds.yaml"
 cat "$RESULTS/metrics.json"
+
+say "uninstall (returns the host to before install)"
+t3=$(now)
+"${LH[@]}" exec /stacklab/stacklab uninstall --yes --config /stacklab/e2e.yaml 2>&1 | tee "$RESULTS/uninstall.log"
+echo "uninstall took $(elapsed "$t3") s"
+# shellcheck disable=SC2016 # expanded inside the lab host, not here
+"${LH[@]}" exec sh -ec '
+	left=$(dpkg-query -W -f="\${Status} \${Package}\n" 2>/dev/null |
+		awk "/ installed / && \$4 ~ /^(keystone|glance|placement-api|nova-|neutron-|openstack-dashboard|mariadb-server|rabbitmq-server|memcached|libvirt-daemon)/ { print \$4 }")
+	[ -z "$left" ] || { echo "FAIL: packages left: $left"; exit 1; }
+	for p in /var/lib/mysql/keystone /etc/stacklab /var/lib/stacklab /etc/openstack/clouds.yaml /root/admin-openrc; do
+		[ ! -e "$p" ] || { echo "FAIL: $p left"; exit 1; }
+	done
+	for u in keystone nova-api neutron-api mariadb apache2; do
+		[ "$(systemctl is-active "$u" 2>/dev/null)" != active ] || { echo "FAIL: $u still active"; exit 1; }
+	done
+	echo "ok    nothing of the lab is left"'
+"${LH[@]}" exec /stacklab/stacklab uninstall --yes --config /stacklab/e2e.yaml | tee "$RESULTS/uninstall-2.log"
+grep -q "nothing of the lab is left" "$RESULTS/uninstall-2.log" || { echo "FAIL: a second uninstall found work"; exit 1; }

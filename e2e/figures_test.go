@@ -129,9 +129,9 @@ func TestFigures(t *testing.T) {
 	sort.Slice(names, func(i, j int) bool { return rss[names[i]] > rss[names[j]] })
 	fmt.Println("\nresident memory by service:")
 	for _, n := range names {
-		fmt.Printf("  %-10s %7.0f MiB\n", n, rss[n])
+		fmt.Printf("  %-26s %7.0f MiB\n", n, rss[n])
 	}
-	fmt.Printf("  %-10s %7.0f MiB\n", "total", total)
+	fmt.Printf("  %-26s %7.0f MiB\n", "total", total)
 	b, _ := json.MarshalIndent(metrics, "", "  ")
 	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)

@@ -157,5 +157,6 @@ func (e *env) commands() []*cli.Command {
 		e.installCommand(),
 		e.servicesCommand(),
 		e.uninstallCommand(),
+		e.doctorCommand(),
 	}
 }

@@ -1,0 +1,472 @@
+package doctor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/endpoints"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/agents"
+	"github.com/gophercloud/gophercloud/v2/openstack/placement/v1/resourceproviders"
+
+	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/installer/identity"
+	"github.com/stacklab/stacklab/internal/cloud"
+)
+
+func (dr *doctor) apiChecks() []checks.Check {
+	compute := []string{IDNova, UnitID("nova-conductor"), UnitID("nova-compute"), UnitID("libvirtd")}
+	agentDeps := []string{IDNeutron, UnitID("neutron-rpc-server")}
+	for _, u := range dr.cfg.Units {
+		if strings.HasPrefix(u, "neutron-") && strings.HasSuffix(u, "-agent") {
+			agentDeps = append(agentDeps, UnitID(u))
+		}
+	}
+	api := func(id, title, unit, typ string, extra ...string) checks.Check {
+		return checks.Check{
+			ID: id, Title: title,
+			DependsOn: dr.deps(append([]string{IDKeystoneAuth, IDCatalog, UnitID(unit)}, extra...)...),
+			Run:       func(ctx context.Context) checks.Result { return dr.checkAPI(ctx, typ, unit) },
+		}
+	}
+	return []checks.Check{
+		{ID: IDKeystone, Title: "keystone answers its version document",
+			DependsOn: dr.deps(UnitID("keystone"), IDMariaDB, IDMemcached), Run: dr.checkKeystone},
+		{ID: IDKeystoneAuth, Title: "keystone issues a token for the admin credentials",
+			DependsOn: []string{IDKeystone}, Run: dr.checkAuth},
+		{ID: IDCatalog, Title: "every catalog endpoint is on the management address and answers",
+			DependsOn: []string{IDKeystoneAuth}, Run: dr.checkCatalog},
+		api(IDGlance, "glance answers with a token", "glance-api", "image"),
+		api(IDPlacement, "placement answers with a token", "placement-api", "placement"),
+		api(IDNova, "nova answers with a token", "nova-api", "compute", IDRabbitMQ),
+		api(IDNeutron, "neutron answers with a token", "neutron-api", "network", IDRabbitMQ),
+		{ID: IDComputeServices, Title: "every compute service is up",
+			DependsOn: dr.deps(compute...), Run: dr.checkComputeServices},
+		{ID: IDCellMapping, Title: "the compute host is mapped to a cell",
+			DependsOn: []string{IDComputeServices, IDMariaDB}, Run: dr.checkCellMapping},
+		{ID: IDPlacementInv, Title: "the hypervisor is in placement with inventory",
+			DependsOn: []string{IDPlacement, IDComputeServices}, Run: dr.checkPlacementInventory},
+		{ID: IDNetworkAgents, Title: "every neutron agent is alive",
+			DependsOn: dr.deps(agentDeps...), Run: dr.checkAgents},
+	}
+}
+
+// get GETs u under its own timeout and drains the body; body is its first
+// 64 KiB.
+func (dr *doctor) get(ctx context.Context, u string, hdr http.Header) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	resp, err := dr.d.http().Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// hungOrDown explains a probe error: a timeout means the service accepts
+// connections and never answers (the keystone worker deadlock).
+func hungOrDown(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		return "accepts connections but never answers (hung)"
+	}
+	return "does not answer"
+}
+
+func (dr *doctor) checkKeystone(ctx context.Context) checks.Result {
+	u := dr.cfg.KeystoneURL
+	if u == "" {
+		return checks.Failf("no keystone URL known", "pass --cloud NAME or run on the lab host")
+	}
+	start := time.Now()
+	status, body, err := dr.get(ctx, u, nil)
+	ev := []string{"GET " + u}
+	if err != nil {
+		ev = append(ev, err.Error())
+		if dr.cfg.Lab && dr.d.Units != nil {
+			if lines, jerr := dr.d.Units.JournalTail(ctx, "keystone", 50); jerr == nil {
+				if sig, ok := MatchSignature(lines); ok {
+					ev = append(ev, "known problem in keystone's journal: "+sig.Meaning)
+				}
+			}
+		}
+		return checks.Failf("keystone "+hungOrDown(err)+" at "+u,
+			"systemctl restart keystone   (or: stacklab doctor --fix); then journalctl -u keystone -n 50", ev...)
+	}
+	ev = append(ev, fmt.Sprintf("HTTP %d in %s", status, time.Since(start).Round(time.Millisecond)))
+	var doc struct {
+		Version struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"version"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &doc) != nil || doc.Version.ID == "" {
+		return checks.Failf(fmt.Sprintf("keystone answers HTTP %d without a version document", status),
+			"journalctl -u keystone -n 50; systemctl restart keystone", append(ev, "body: "+firstLines(string(body), 2))...)
+	}
+	return checks.Pass("keystone "+doc.Version.ID+" ("+doc.Version.Status+")", ev...)
+}
+
+func (dr *doctor) cloudConn(ctx context.Context) (*cloud.Cloud, error) {
+	return dr.cloud.get(ctx, func(ctx context.Context) (*cloud.Cloud, error) {
+		if dr.d.Cloud == nil {
+			return nil, errors.New("no cloud configured")
+		}
+		return dr.d.Cloud(ctx)
+	})
+}
+
+func (dr *doctor) checkAuth(ctx context.Context) checks.Result {
+	c, err := dr.cloudConn(ctx)
+	if err != nil {
+		var ae *cloud.AuthError
+		var nf *cloud.NoCloudsFileError
+		var uc *cloud.UnknownCloudError
+		switch {
+		case errors.As(err, &ae):
+			return checks.Failf("keystone refuses the admin credentials", "compare the password in clouds.yaml with /etc/stacklab/secrets.yaml; stacklab install --yes re-asserts it", err.Error())
+		case errors.As(err, &nf), errors.As(err, &uc):
+			return checks.Failf("no usable clouds.yaml entry", "pass --cloud NAME (and OS_CLIENT_CONFIG_FILE), or run on the lab host as root", err.Error())
+		}
+		return checks.Failf("no token: "+err.Error(), "systemctl restart keystone; journalctl -u keystone -n 50", err.Error())
+	}
+	return checks.Pass("token issued for cloud "+c.Name, "auth_url "+c.AuthURL, "clouds.yaml "+c.File, "region "+c.Region())
+}
+
+// EndpointProbe is one catalog endpoint and whether it answered.
+type EndpointProbe struct {
+	Service, Interface, URL string
+	Err                     error
+}
+
+// CatalogVerdict grades the catalog: endpoints off the management address
+// fail (doctor --fix re-points them); at the right address, endpoints that
+// do not answer are left to the service's own API check.
+func CatalogVerdict(mgmtIP string, mism []identity.Mismatch, probes []EndpointProbe) checks.Result {
+	var ev []string
+	for _, m := range mism {
+		ev = append(ev, "wrong address: "+m.String())
+	}
+	var dead []string
+	for _, p := range probes {
+		if p.Err != nil {
+			ev = append(ev, fmt.Sprintf("not answering: %s %s %s: %v", p.Service, p.Interface, p.URL, p.Err))
+			if mgmtIP == "" || endpointHostOf(p.URL) != mgmtIP {
+				dead = append(dead, p.URL)
+			}
+		}
+	}
+	if len(mism) > 0 {
+		return checks.Failf(fmt.Sprintf("%d catalog endpoint(s) not on the management address %s", len(mism), mgmtIP),
+			"stacklab doctor --fix   (re-points the catalog: identity converge with the current address)", ev...)
+	}
+	if len(dead) > 0 {
+		return checks.Failf(fmt.Sprintf("%d catalog endpoint(s) do not answer", len(dead)),
+			"check each service's host, or correct the endpoint: openstack endpoint set --url URL ID", ev...)
+	}
+	return checks.Pass(fmt.Sprintf("%d endpoints checked", len(probes)), ev...)
+}
+
+func endpointHostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+func (dr *doctor) checkCatalog(ctx context.Context) checks.Result {
+	c, err := dr.cloudConn(ctx)
+	if err != nil {
+		return checks.Failf("no token", "", err.Error())
+	}
+	ic := c.IdentityAtAuthURL()
+	var mism []identity.Mismatch
+	if dr.cfg.MgmtIP != "" {
+		if mism, err = identity.CheckEndpoints(ctx, ic, dr.cfg.MgmtIP); err != nil {
+			return checks.Failf("cannot read the catalog", "check that the cloud's user has the admin role", err.Error())
+		}
+	}
+	page, err := endpoints.List(ic, nil).AllPages(ctx)
+	if err != nil {
+		return checks.Failf("cannot list endpoints", "check that the cloud's user has the admin role", err.Error())
+	}
+	eps, err := endpoints.ExtractEndpoints(page)
+	if err != nil {
+		return checks.Failf("cannot list endpoints", "", err.Error())
+	}
+	probes := make([]EndpointProbe, len(eps))
+	var wg sync.WaitGroup
+	for i, e := range eps {
+		probes[i] = EndpointProbe{Service: e.ServiceID, Interface: string(e.Availability), URL: e.URL}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Any HTTP answer counts: unauthenticated roots answer 300/401.
+			_, _, probes[i].Err = dr.get(ctx, e.URL, nil)
+		}()
+	}
+	wg.Wait()
+	slices.SortFunc(probes, func(a, b EndpointProbe) int { return strings.Compare(a.URL+a.Interface, b.URL+b.Interface) })
+	return CatalogVerdict(dr.cfg.MgmtIP, mism, probes)
+}
+
+func (dr *doctor) client(ctx context.Context, typ string) (*gophercloud.ServiceClient, error) {
+	c, err := dr.cloudConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch typ {
+	case "image":
+		return c.Image()
+	case "placement":
+		return c.Placement()
+	case "compute":
+		return c.Compute()
+	case "network":
+		return c.Network()
+	}
+	return nil, fmt.Errorf("unknown service type %s", typ)
+}
+
+// apiPath is a cheap authenticated read for each service type.
+var apiPath = map[string]string{
+	"image":     "images?limit=1",
+	"placement": "resource_providers",
+	"compute":   "flavors?limit=1",
+	"network":   "networks?limit=1",
+}
+
+func (dr *doctor) checkAPI(ctx context.Context, typ, unit string) checks.Result {
+	fix := "systemctl restart " + unit + "; journalctl -u " + unit + " -n 50"
+	sc, err := dr.client(ctx, typ)
+	if err != nil {
+		return checks.Failf(typ+" API: no client", fix, err.Error())
+	}
+	u := sc.ResourceBaseURL() + apiPath[typ]
+	ctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
+	defer cancel()
+	start := time.Now()
+	resp, err := sc.Request(ctx, http.MethodGet, u, &gophercloud.RequestOpts{OkCodes: []int{200}, KeepResponseBody: true})
+	if err != nil {
+		return checks.Failf(typ+" API "+hungOrDown(err)+" correctly", fix, "GET "+u, err.Error())
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return checks.Pass(fmt.Sprintf("%s API answers (HTTP %d in %s)", typ, resp.StatusCode, time.Since(start).Round(time.Millisecond)), "GET "+u)
+}
+
+// ComputeVerdict grades nova's compute services.
+func ComputeVerdict(list []services.Service) checks.Result {
+	var ev, down []string
+	n := 0
+	for _, s := range list {
+		ev = append(ev, fmt.Sprintf("%s on %s: %s/%s", s.Binary, s.Host, s.Status, s.State))
+		if s.Binary != "nova-compute" {
+			continue
+		}
+		n++
+		if s.State != "up" || s.Status != "enabled" {
+			down = append(down, s.Host+" ("+s.Status+"/"+s.State+")")
+		}
+	}
+	switch {
+	case n == 0:
+		return checks.Failf("nova lists no nova-compute service", "systemctl restart nova-compute; journalctl -u nova-compute -n 50", ev...)
+	case len(down) > 0:
+		return checks.Failf("nova-compute down or disabled: "+strings.Join(down, ", "),
+			"systemctl restart nova-compute (down); openstack compute service set --enable HOST nova-compute (disabled)", ev...)
+	}
+	return checks.Pass(fmt.Sprintf("%d compute service(s) up", n), ev...)
+}
+
+func (dr *doctor) computeServices(ctx context.Context) ([]services.Service, error) {
+	sc, err := dr.client(ctx, "compute")
+	if err != nil {
+		return nil, err
+	}
+	page, err := services.List(sc, nil).AllPages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return services.ExtractServices(page)
+}
+
+func (dr *doctor) checkComputeServices(ctx context.Context) checks.Result {
+	list, err := dr.computeServices(ctx)
+	if err != nil {
+		return checks.Failf("cannot list compute services", "journalctl -u nova-api -n 50", err.Error())
+	}
+	return ComputeVerdict(list)
+}
+
+// CellVerdict: every nova-compute host must be in nova_api.host_mappings.
+func CellVerdict(computeHosts, mapped []string) checks.Result {
+	var missing []string
+	for _, h := range computeHosts {
+		if !slices.Contains(mapped, h) {
+			missing = append(missing, h)
+		}
+	}
+	ev := []string{"compute hosts: " + strings.Join(computeHosts, " "), "mapped: " + strings.Join(mapped, " ")}
+	if len(missing) > 0 {
+		return checks.Failf("not mapped to a cell: "+strings.Join(missing, ", ")+" (instances fail: Host is not mapped to any cell)",
+			"su -s /bin/sh -c 'nova-manage cell_v2 discover_hosts --verbose' nova   (or: stacklab doctor --fix)", ev...)
+	}
+	return checks.Pass("every compute host is mapped to a cell", ev...)
+}
+
+func (dr *doctor) checkCellMapping(ctx context.Context) checks.Result {
+	if r, ok := dr.notLab(); ok {
+		return checks.Skipped(r.Summary + " (reads nova_api's host mappings)")
+	}
+	list, err := dr.computeServices(ctx)
+	if err != nil {
+		return checks.Failf("cannot list compute services", "", err.Error())
+	}
+	var hosts []string
+	for _, s := range list {
+		if s.Binary == "nova-compute" {
+			hosts = append(hosts, s.Host)
+		}
+	}
+	out, err := dr.d.Host.Run(ctx, "mysql", "--batch", "--skip-column-names", "-e", "SELECT host FROM nova_api.host_mappings")
+	if err != nil {
+		return checks.Failf("cannot read nova_api.host_mappings", "", err.Error(), string(out))
+	}
+	return CellVerdict(hosts, strings.Fields(string(out)))
+}
+
+// ProviderInventory is one resource provider and its resource classes.
+type ProviderInventory struct {
+	Name    string
+	Classes []string
+}
+
+// InventoryVerdict: each compute host needs a provider with VCPU,
+// MEMORY_MB and DISK_GB inventory.
+func InventoryVerdict(computeHosts []string, provs []ProviderInventory) checks.Result {
+	var ev, bad []string
+	for _, p := range provs {
+		ev = append(ev, p.Name+": "+strings.Join(p.Classes, " "))
+	}
+	for _, h := range computeHosts {
+		i := slices.IndexFunc(provs, func(p ProviderInventory) bool {
+			return p.Name == h || strings.HasPrefix(p.Name, h+".")
+		})
+		if i < 0 {
+			bad = append(bad, h+" has no resource provider")
+			continue
+		}
+		for _, rc := range []string{"VCPU", "MEMORY_MB", "DISK_GB"} {
+			if !slices.Contains(provs[i].Classes, rc) {
+				bad = append(bad, h+" lacks "+rc)
+			}
+		}
+	}
+	if len(bad) > 0 {
+		return checks.Failf(strings.Join(bad, "; "), "systemctl restart nova-compute (it reports its inventory at start); journalctl -u nova-compute -n 50", ev...)
+	}
+	return checks.Pass(fmt.Sprintf("%d resource provider(s) with inventory", len(provs)), ev...)
+}
+
+func (dr *doctor) checkPlacementInventory(ctx context.Context) checks.Result {
+	list, err := dr.computeServices(ctx)
+	if err != nil {
+		return checks.Failf("cannot list compute services", "", err.Error())
+	}
+	var hosts []string
+	for _, s := range list {
+		if s.Binary == "nova-compute" {
+			hosts = append(hosts, s.Host)
+		}
+	}
+	sc, err := dr.client(ctx, "placement")
+	if err != nil {
+		return checks.Failf("no placement client", "", err.Error())
+	}
+	page, err := resourceproviders.List(sc, nil).AllPages(ctx)
+	if err != nil {
+		return checks.Failf("cannot list resource providers", "", err.Error())
+	}
+	rps, err := resourceproviders.ExtractResourceProviders(page)
+	if err != nil {
+		return checks.Failf("cannot list resource providers", "", err.Error())
+	}
+	var provs []ProviderInventory
+	for _, rp := range rps {
+		inv, err := resourceproviders.GetInventories(ctx, sc, rp.UUID).Extract()
+		if err != nil {
+			return checks.Failf("cannot read inventory of "+rp.Name, "", err.Error())
+		}
+		p := ProviderInventory{Name: rp.Name}
+		for rc := range inv.Inventories {
+			p.Classes = append(p.Classes, rc)
+		}
+		slices.Sort(p.Classes)
+		provs = append(provs, p)
+	}
+	return InventoryVerdict(hosts, provs)
+}
+
+// AgentsVerdict grades neutron's agents.
+func AgentsVerdict(list []agents.Agent) checks.Result {
+	var ev, dead []string
+	for _, a := range list {
+		state := "alive"
+		if !a.Alive {
+			state = "DEAD"
+			dead = append(dead, a.AgentType+" on "+a.Host)
+		}
+		if !a.AdminStateUp {
+			state += ", admin down"
+			dead = append(dead, a.AgentType+" on "+a.Host+" (admin down)")
+		}
+		ev = append(ev, fmt.Sprintf("%s (%s) on %s: %s", a.AgentType, a.Binary, a.Host, state))
+	}
+	if len(list) == 0 {
+		return checks.Failf("neutron lists no agents", "systemctl restart the neutron-*-agent units; journalctl -u neutron-rpc-server -n 50")
+	}
+	if len(dead) > 0 {
+		return checks.Failf("not alive: "+strings.Join(dead, ", "),
+			"systemctl restart the agent's unit (stacklab services restart UNIT); neutron marks it alive within 75 s", ev...)
+	}
+	return checks.Pass(fmt.Sprintf("%d agent(s) alive", len(list)), ev...)
+}
+
+func (dr *doctor) checkAgents(ctx context.Context) checks.Result {
+	sc, err := dr.client(ctx, "network")
+	if err != nil {
+		return checks.Failf("no network client", "", err.Error())
+	}
+	page, err := agents.List(sc, agents.ListOpts{}).AllPages(ctx)
+	if err != nil {
+		return checks.Failf("cannot list neutron agents", "journalctl -u neutron-api -n 50", err.Error())
+	}
+	list, err := agents.ExtractAgents(page)
+	if err != nil {
+		return checks.Failf("cannot list neutron agents", "", err.Error())
+	}
+	return AgentsVerdict(list)
+}

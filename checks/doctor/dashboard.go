@@ -1,0 +1,348 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/stacklab/stacklab/checks"
+)
+
+func (dr *doctor) dashboardChecks() []checks.Check {
+	return []checks.Check{
+		{ID: IDApache, Title: "Apache runs and its configuration parses",
+			DependsOn: dr.deps(IDLabHost, UnitID("apache2")), Run: dr.checkApache},
+		{ID: IDDashboardPage, Title: "the dashboard's login page answers 200 at the management address",
+			DependsOn: []string{IDApache, IDMemcached}, Run: dr.checkLoginPage},
+		{ID: IDDashboardStatic, Title: "the dashboard's CSS and JavaScript are served",
+			DependsOn: []string{IDDashboardPage}, Run: dr.checkStatic},
+		{ID: IDDashboardKeystone, Title: "the keystone URL Horizon is configured with answers",
+			DependsOn: []string{IDLabHost, IDKeystone}, Run: dr.checkHorizonKeystone},
+		{ID: IDDashboardLogin, Title: "a real dashboard login with the admin credentials works",
+			DependsOn: []string{IDDashboardPage, IDDashboardKeystone, IDKeystoneAuth, IDMemcached},
+			Timeout:   2*dr.cfg.probe() + time.Second, Run: dr.checkLogin},
+	}
+}
+
+func (dr *doctor) notDashboard() (checks.Result, bool) {
+	if r, ok := dr.notLab(); ok {
+		return checks.Skipped(r.Summary + " (the dashboard is checked on the lab host)"), true
+	}
+	return checks.Result{}, false
+}
+
+func (dr *doctor) checkApache(ctx context.Context) checks.Result {
+	if r, ok := dr.notDashboard(); ok {
+		return r
+	}
+	out, err := dr.d.Host.Run(ctx, "apache2ctl", "configtest")
+	text := strings.TrimSpace(string(out))
+	if err != nil || !strings.Contains(text, "Syntax OK") {
+		ev := []string{"apache2ctl configtest"}
+		if err != nil {
+			ev = append(ev, err.Error())
+		}
+		ev = append(ev, strings.Split(text, "\n")...)
+		return checks.Failf("Apache's configuration does not parse",
+			"fix the file named above; stacklab install --yes --only dashboard restores the lab's site", ev...)
+	}
+	return checks.Pass("apache2ctl configtest: Syntax OK")
+}
+
+func (dr *doctor) loginURL() string {
+	return strings.TrimSuffix(dr.cfg.HorizonURL, "/") + "/auth/login/"
+}
+
+// PageVerdict reads the login page's answer: a 400 is Django refusing the
+// Host header (ALLOWED_HOSTS), a 500 with OfflineGenerationError is a
+// missing compressed-assets manifest.
+func PageVerdict(u, host string, status int, body []byte) checks.Result {
+	ev := []string{fmt.Sprintf("GET %s (Host: %s) → HTTP %d", u, host, status)}
+	switch {
+	case status == http.StatusOK:
+		return checks.Pass("login page answers 200", ev...)
+	case status == http.StatusBadRequest:
+		return checks.Failf("Horizon refuses the Host "+host+": ALLOWED_HOSTS lacks the management address",
+			"add '"+host+"' to ALLOWED_HOSTS in /etc/openstack-dashboard/local_settings.py and systemctl reload apache2 (or: stacklab doctor --fix)", ev...)
+	case status >= 500 && bytes.Contains(body, []byte("OfflineGenerationError")):
+		return checks.Failf("Horizon's compressed assets are missing (OfflineGenerationError)",
+			"/usr/share/openstack-dashboard/manage.py compress --force && systemctl reload apache2", append(ev, "body mentions OfflineGenerationError")...)
+	case status == http.StatusNotFound:
+		return checks.Failf("no dashboard at "+u, "check the WSGIScriptAlias in /etc/apache2/sites-enabled; stacklab install --yes --only dashboard", ev...)
+	}
+	return checks.Failf(fmt.Sprintf("login page answers HTTP %d", status),
+		"tail -50 /var/log/apache2/error.log; tail -50 /var/log/apache2/*horizon*", append(ev, "body: "+firstLines(string(body), 3))...)
+}
+
+func (dr *doctor) checkLoginPage(ctx context.Context) checks.Result {
+	if r, ok := dr.notDashboard(); ok {
+		return r
+	}
+	u := dr.loginURL()
+	status, body, err := dr.get(ctx, u, nil)
+	if err != nil {
+		return checks.Failf("the dashboard "+hungOrDown(err), "systemctl restart apache2", "GET "+u, err.Error())
+	}
+	return PageVerdict(u, dr.cfg.MgmtIP, status, body)
+}
+
+var assetRE = regexp.MustCompile(`(?:href|src)=['"]([^'"]+\.(?:css|js))['"]`)
+
+// Assets returns the first CSS and the first JS asset a page links.
+func Assets(body []byte) []string {
+	var css, js string
+	for _, m := range assetRE.FindAllSubmatch(body, -1) {
+		a := string(m[1])
+		switch {
+		case strings.HasSuffix(a, ".css") && css == "":
+			css = a
+		case strings.HasSuffix(a, ".js") && js == "":
+			js = a
+		}
+	}
+	var out []string
+	for _, a := range []string{css, js} {
+		if a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (dr *doctor) checkStatic(ctx context.Context) checks.Result {
+	if r, ok := dr.notDashboard(); ok {
+		return r
+	}
+	base, err := url.Parse(dr.loginURL())
+	if err != nil {
+		return checks.Failf("bad dashboard URL", "", err.Error())
+	}
+	_, body, err := dr.get(ctx, base.String(), nil)
+	if err != nil {
+		return checks.Failf("the login page "+hungOrDown(err), "systemctl restart apache2", err.Error())
+	}
+	assets := Assets(body)
+	if len(assets) == 0 {
+		return checks.Failf("the login page links no CSS or JavaScript", "/usr/share/openstack-dashboard/manage.py compress --force && systemctl reload apache2")
+	}
+	var ev, bad []string
+	for _, a := range assets {
+		ref, err := url.Parse(a)
+		if err != nil {
+			bad = append(bad, a)
+			continue
+		}
+		u := base.ResolveReference(ref).String()
+		status, body, err := dr.get(ctx, u, nil)
+		switch {
+		case err != nil:
+			bad = append(bad, u)
+			ev = append(ev, u+": "+err.Error())
+		case status != http.StatusOK:
+			bad = append(bad, u)
+			ev = append(ev, fmt.Sprintf("%s: HTTP %d", u, status))
+			if bytes.Contains(body, []byte("OfflineGenerationError")) {
+				return checks.Failf("static assets fail with OfflineGenerationError: compress has not run",
+					"/usr/share/openstack-dashboard/manage.py compress --force && systemctl reload apache2", ev...)
+			}
+		default:
+			ev = append(ev, fmt.Sprintf("%s: 200, %d bytes", u, len(body)))
+		}
+	}
+	if len(bad) > 0 {
+		return checks.Failf("static assets not served: "+strings.Join(bad, ", "),
+			"check 'Alias /static /var/lib/openstack-dashboard/static' in Apache; /usr/share/openstack-dashboard/manage.py collectstatic --noinput && manage.py compress --force", ev...)
+	}
+	return checks.Pass(fmt.Sprintf("%d static asset(s) served", len(assets)), ev...)
+}
+
+var keystoneURLRE = regexp.MustCompile(`(?m)^OPENSTACK_KEYSTONE_URL\s*=\s*['"]([^'"]+)['"]`)
+
+func (dr *doctor) checkHorizonKeystone(ctx context.Context) checks.Result {
+	if r, ok := dr.notDashboard(); ok {
+		return r
+	}
+	f := HorizonSettingsFiles[0]
+	b, err := dr.d.Host.ReadFile(f)
+	if err != nil {
+		return checks.Failf("cannot read Horizon's settings", "stacklab install --yes --only dashboard", err.Error())
+	}
+	m := keystoneURLRE.FindSubmatch(b)
+	if m == nil {
+		return checks.Failf("OPENSTACK_KEYSTONE_URL is not set in "+f, "stacklab install --yes --only dashboard")
+	}
+	u := string(m[1])
+	status, _, err := dr.get(ctx, u, nil)
+	ev := []string{f + ": OPENSTACK_KEYSTONE_URL = " + u}
+	if err != nil || status != http.StatusOK {
+		if err != nil {
+			ev = append(ev, err.Error())
+		} else {
+			ev = append(ev, fmt.Sprintf("HTTP %d", status))
+		}
+		return checks.Failf("Horizon's keystone URL does not answer",
+			fmt.Sprintf("set OPENSTACK_KEYSTONE_URL = \"http://%s:5000/v3\" in %s; systemctl reload apache2", dr.cfg.MgmtIP, f), ev...)
+	}
+	if h := endpointHostOf(u); h != dr.cfg.MgmtIP {
+		return checks.Warnf("Horizon's keystone URL answers but is not on the management address "+dr.cfg.MgmtIP,
+			fmt.Sprintf("set OPENSTACK_KEYSTONE_URL = \"http://%s:5000/v3\" in %s", dr.cfg.MgmtIP, f), ev...)
+	}
+	return checks.Pass("Horizon's keystone URL answers", ev...)
+}
+
+var (
+	inputRE = regexp.MustCompile(`(?is)<input\b[^>]*>`)
+	attrRE  = regexp.MustCompile(`(?is)\b(name|value|type)\s*=\s*("[^"]*"|'[^']*')`)
+)
+
+// FormFields returns the hidden inputs of an HTML page (the CSRF token and
+// Horizon's region), by name.
+func FormFields(body []byte) map[string]string {
+	out := map[string]string{}
+	for _, tag := range inputRE.FindAll(body, -1) {
+		attrs := map[string]string{}
+		for _, a := range attrRE.FindAllSubmatch(tag, -1) {
+			attrs[strings.ToLower(string(a[1]))] = strings.Trim(string(a[2]), `"'`)
+		}
+		if attrs["name"] != "" && strings.EqualFold(attrs["type"], "hidden") {
+			out[attrs["name"]] = attrs["value"]
+		}
+	}
+	return out
+}
+
+// ErrLoginRefused: Horizon showed the login form again.
+var ErrLoginRefused = errors.New("horizon: login refused")
+
+// DashboardLogin logs in to Horizon at loginURL as user, CSRF handled, and
+// follows the redirect to prove the session holds (a session backend that
+// loses it bounces back to the login page). It returns evidence lines.
+func DashboardLogin(ctx context.Context, base *http.Client, loginURL, user, password string) ([]string, error) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{
+		Transport: base.Transport, Jar: jar, Timeout: base.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	type answer struct {
+		StatusCode int
+		Header     http.Header
+	}
+	do := func(req *http.Request) (answer, []byte, error) {
+		resp, err := c.Do(req)
+		if err != nil {
+			return answer{}, nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10))
+		return answer{resp.StatusCode, resp.Header}, b, err
+	}
+	var ev []string
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, loginURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, body, err := do(req)
+	if err != nil {
+		return ev, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return ev, fmt.Errorf("GET %s: HTTP %d", loginURL, resp.StatusCode)
+	}
+	fields := FormFields(body)
+	if fields["csrfmiddlewaretoken"] == "" {
+		return ev, errors.New("the login page has no csrfmiddlewaretoken")
+	}
+	ev = append(ev, "GET login page: 200, CSRF token found")
+	form := url.Values{}
+	for k, v := range fields {
+		form.Set(k, v)
+	}
+	form.Set("username", user)
+	form.Set("password", password)
+	req, err = http.NewRequestWithContext(ctx, http.MethodPost, loginURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return ev, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Referer", loginURL)
+	resp, body, err = do(req)
+	if err != nil {
+		return ev, err
+	}
+	loc := resp.Header.Get("Location")
+	ev = append(ev, fmt.Sprintf("POST login as %s: HTTP %d %s", user, resp.StatusCode, loc))
+	switch {
+	case resp.StatusCode == http.StatusForbidden:
+		return ev, fmt.Errorf("CSRF verification failed (HTTP 403): %s", firstLines(string(body), 2))
+	case resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther:
+		msg := "no redirect"
+		for _, s := range []string{"Invalid credentials", "An error occurred authenticating", "Unable to establish connection", "Unable to retrieve authorized projects"} {
+			if bytes.Contains(body, []byte(s)) {
+				msg = s
+			}
+		}
+		return ev, fmt.Errorf("%w: %s", ErrLoginRefused, msg)
+	case strings.Contains(loc, "/auth/login"):
+		return ev, fmt.Errorf("%w: redirected back to the login page", ErrLoginRefused)
+	}
+	base2, _ := url.Parse(loginURL)
+	next, err := base2.Parse(loc)
+	if err != nil {
+		return ev, err
+	}
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, next.String(), nil)
+	if err != nil {
+		return ev, err
+	}
+	// Follow up to two redirects (/horizon/ → /horizon/project/) without
+	// ever landing on the login page again.
+	for range 3 {
+		resp, _, err = do(req)
+		if err != nil {
+			return ev, err
+		}
+		loc = resp.Header.Get("Location")
+		ev = append(ev, fmt.Sprintf("GET %s: HTTP %d %s", req.URL.Path, resp.StatusCode, loc))
+		if resp.StatusCode == http.StatusOK {
+			return ev, nil
+		}
+		if loc == "" || strings.Contains(loc, "/auth/login") {
+			break
+		}
+		nu, err := req.URL.Parse(loc)
+		if err != nil {
+			return ev, err
+		}
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, nu.String(), nil)
+		if err != nil {
+			return ev, err
+		}
+	}
+	return ev, errors.New("the session did not hold: the page after login sent us back to the login form (session backend)")
+}
+
+func (dr *doctor) checkLogin(ctx context.Context) checks.Result {
+	if r, ok := dr.notDashboard(); ok {
+		return r
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*dr.cfg.probe())
+	defer cancel()
+	ev, err := DashboardLogin(ctx, dr.d.http(), dr.loginURL(), dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
+	if err != nil {
+		ev = append(ev, err.Error())
+		fix := "tail -50 /var/log/apache2/error.log; check SESSION_ENGINE/CACHES in local_settings.py and memcached"
+		if errors.Is(err, ErrLoginRefused) {
+			fix = "check the admin password (/etc/stacklab/secrets.yaml) and OPENSTACK_KEYSTONE_URL; tail -50 /var/log/apache2/error.log"
+		}
+		return checks.Failf("dashboard login fails: "+err.Error(), fix, ev...)
+	}
+	return checks.Pass("logged in as "+dr.cfg.AdminUser+" and the session held", ev...)
+}

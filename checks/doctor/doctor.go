@@ -1,0 +1,174 @@
+// Package doctor answers "the lab was working and now it is not": it checks
+// the lab's units, infrastructure, APIs and dashboard with the checks
+// framework, ordered by dependency so the report leads with the root cause,
+// and plans the safe, reversible repairs `stacklab doctor --fix` applies.
+//
+// Every side effect (systemd, files, commands, the network, the cloud) comes
+// through Deps, so each verdict is table-tested with fakes.
+package doctor
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/systemd"
+)
+
+// Stable check IDs that others (fixes, scripts) refer to.
+const (
+	IDLabHost           = "lab-host"
+	IDDisk              = "disk"
+	IDMgmtAddress       = "mgmt-address"
+	IDMariaDB           = "mariadb"
+	IDRabbitMQ          = "rabbitmq"
+	IDMemcached         = "memcached"
+	IDKeystone          = "keystone"
+	IDKeystoneAuth      = "keystone-auth"
+	IDCatalog           = "catalog"
+	IDGlance            = "glance-api"
+	IDPlacement         = "placement-api"
+	IDNova              = "nova-api"
+	IDNeutron           = "neutron-api"
+	IDComputeServices   = "compute-services"
+	IDCellMapping       = "cell-mapping"
+	IDPlacementInv      = "placement-inventory"
+	IDNetworkAgents     = "network-agents"
+	IDVirtType          = "virt-type"
+	IDApache            = "apache"
+	IDDashboardPage     = "dashboard-page"
+	IDDashboardStatic   = "dashboard-static"
+	IDDashboardKeystone = "dashboard-keystone"
+	IDDashboardLogin    = "dashboard-login"
+)
+
+// UnitID is the check ID of a lab unit.
+func UnitID(unit string) string { return "unit-" + unit }
+
+// Config is what the lab should look like. On a remote cloud (--cloud) only
+// KeystoneURL matters and Lab is false.
+type Config struct {
+	// Lab: doctor runs on the lab host; host checks run.
+	Lab bool
+	// NotLabReason explains why host checks cannot run (Lab false but
+	// no --cloud was given); empty on a remote cloud.
+	NotLabReason string
+	MgmtIP       string
+	Hostname     string
+	// Units in start (dependency) order.
+	Units []string
+	// KeystoneURL is the identity endpoint to probe (…/v3).
+	KeystoneURL string
+	// HorizonURL is the dashboard's root, e.g. http://10.0.0.2/horizon.
+	HorizonURL string
+	// AdminUser/AdminPassword/AdminDomain log in to the dashboard.
+	AdminUser     string
+	AdminPassword cloud.Secret
+	// RabbitUser/RabbitPassword is the lab's RabbitMQ account.
+	RabbitUser     string
+	RabbitPassword cloud.Secret
+	RabbitAddr     string
+	// VirtType is nova's configured virt_type when known ("" = unknown);
+	// HostVirt is what this host supports, with the reason.
+	VirtType   string
+	HostVirt   string
+	HostReason string
+	// DiskPaths are the paths whose file systems are watched.
+	DiskPaths []string
+	// Probe bounds one network probe; zero means 3 s.
+	Probe time.Duration
+}
+
+// DefaultDiskPaths are the file systems the lab fills.
+var DefaultDiskPaths = []string{"/", "/var/lib/mysql", "/var/lib/glance", "/var/lib/nova", "/var/lib/rabbitmq"}
+
+// Units is the slice of systemd doctor reads.
+type Units interface {
+	States(ctx context.Context, units ...string) ([]systemd.UnitState, error)
+	JournalTail(ctx context.Context, unit string, n int) ([]string, error)
+}
+
+// Host is the lab host's files and commands.
+type Host interface {
+	// DiskUsage is the used share (0–100) of the file system holding path.
+	DiskUsage(path string) (float64, error)
+	ReadFile(path string) ([]byte, error)
+	// Run runs a command and returns its combined output.
+	Run(ctx context.Context, name string, args ...string) ([]byte, error)
+}
+
+// Deps are doctor's side effects.
+type Deps struct {
+	Units Units // nil when systemd is unreachable
+	Host  Host  // nil off the lab host
+	HTTP  *http.Client
+	Dial  func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Cloud authenticates (called at most once per run by Checks).
+	Cloud func(ctx context.Context) (*cloud.Cloud, error)
+}
+
+func (d Deps) dial(ctx context.Context, addr string) (net.Conn, error) {
+	if d.Dial != nil {
+		return d.Dial(ctx, "tcp", addr)
+	}
+	var nd net.Dialer
+	return nd.DialContext(ctx, "tcp", addr)
+}
+
+func (d Deps) http() *http.Client {
+	if d.HTTP != nil {
+		return d.HTTP
+	}
+	return http.DefaultClient
+}
+
+// memo runs f once and hands every caller its result; the first caller's
+// context bounds it.
+type memo[T any] struct {
+	once sync.Once
+	v    T
+	err  error
+}
+
+func (m *memo[T]) get(ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	m.once.Do(func() { m.v, m.err = f(ctx) })
+	return m.v, m.err
+}
+
+// doctor holds one run's shared readings.
+type doctor struct {
+	cfg    Config
+	d      Deps
+	states memo[map[string]systemd.UnitState]
+	cloud  memo[*cloud.Cloud]
+}
+
+func (c Config) probe() time.Duration {
+	if c.Probe > 0 {
+		return c.Probe
+	}
+	return 3 * time.Second
+}
+
+// Checks returns doctor's checks in report order.
+func Checks(cfg Config, d Deps) []checks.Check {
+	dr := &doctor{cfg: cfg, d: d}
+	var list []checks.Check
+	list = append(list, dr.hostChecks()...)
+	list = append(list, dr.infraChecks()...)
+	list = append(list, dr.apiChecks()...)
+	list = append(list, dr.dashboardChecks()...)
+	return list
+}
+
+// notLab is the result of a host check off the lab host.
+func (dr *doctor) notLab() (checks.Result, bool) {
+	if dr.cfg.Lab {
+		return checks.Result{}, false
+	}
+	return checks.Skipped("not the lab host: host checks do not apply to a remote cloud"), true
+}

@@ -1,0 +1,151 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stacklab/stacklab/checks"
+)
+
+// Fixer performs the safe, reversible repairs. Each method converges: it
+// does nothing when there is nothing to do.
+type Fixer interface {
+	// Restart (re)starts a unit and waits for systemd's job to finish.
+	Restart(ctx context.Context, unit string) error
+	// ConvergeCatalog re-points the catalog to the current management
+	// address (identity.Converge with LabSpec) and returns the changes.
+	ConvergeCatalog(ctx context.Context) ([]string, error)
+	// AllowMgmtHost adds the management address to Horizon's ALLOWED_HOSTS.
+	AllowMgmtHost(ctx context.Context) (bool, error)
+	// RestoreMemcached rewrites memcached's configuration with the lab's
+	// listen addresses.
+	RestoreMemcached(ctx context.Context) (bool, error)
+	// DiscoverHosts runs nova-manage cell_v2 discover_hosts.
+	DiscoverHosts(ctx context.Context) error
+}
+
+// AgentUnits maps neutron's agent types to the lab's units.
+var AgentUnits = map[string]string{
+	"Linux bridge agent": "neutron-linuxbridge-agent",
+	"DHCP agent":         "neutron-dhcp-agent",
+	"L3 agent":           "neutron-l3-agent",
+	"Metadata agent":     "neutron-metadata-agent",
+}
+
+// Repair is one planned fix, shown before it runs.
+type Repair struct {
+	// For names the check the repair addresses.
+	For         string
+	Description string
+	Run         func(ctx context.Context) error
+}
+
+// Plan lists the repairs for a report's failures, in the order they must
+// run: units in dependency (start) order first, then what needs them
+// running. Nothing destructive is ever planned; a failure without a safe
+// repair gets none (its fix text tells the user what to do).
+func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
+	failed := func(id string) bool {
+		e, ok := rep.Get(id)
+		return ok && e.Status == checks.Fail
+	}
+	var out []Repair
+	restarted := map[string]bool{}
+	restart := func(unit, forID, why string) {
+		if restarted[unit] {
+			return
+		}
+		restarted[unit] = true
+		out = append(out, Repair{For: forID, Description: "restart " + unit + " (" + why + ")",
+			Run: func(ctx context.Context) error { return f.Restart(ctx, unit) }})
+	}
+	for _, u := range cfg.Units {
+		if failed(UnitID(u)) {
+			e, _ := rep.Get(UnitID(u))
+			restart(u, UnitID(u), e.Summary)
+		}
+	}
+	if failed(IDMemcached) && !failed(UnitID("memcached")) {
+		out = append(out, Repair{For: IDMemcached, Description: "restore memcached's listen address 127.0.0.1," + cfg.MgmtIP + " in /etc/memcached.conf and restart memcached",
+			Run: func(ctx context.Context) error {
+				if _, err := f.RestoreMemcached(ctx); err != nil {
+					return err
+				}
+				return f.Restart(ctx, "memcached")
+			}})
+	}
+	if failed(IDKeystone) && !failed(UnitID("keystone")) {
+		restart("keystone", IDKeystone, "running but not answering")
+	}
+	if failed(IDCatalog) {
+		if e, _ := rep.Get(IDCatalog); slices.ContainsFunc(e.Evidence, func(s string) bool { return strings.HasPrefix(s, "wrong address:") }) {
+			out = append(out, Repair{For: IDCatalog, Description: "re-point the catalog's endpoints to " + cfg.MgmtIP + " (identity converge)",
+				Run: func(ctx context.Context) error {
+					_, err := f.ConvergeCatalog(ctx)
+					return err
+				}})
+		}
+	}
+	if failed(IDDashboardPage) {
+		if e, _ := rep.Get(IDDashboardPage); strings.Contains(e.Summary, "ALLOWED_HOSTS") {
+			out = append(out, Repair{For: IDDashboardPage, Description: "add " + cfg.MgmtIP + " to Horizon's ALLOWED_HOSTS and restart apache2",
+				Run: func(ctx context.Context) error {
+					if _, err := f.AllowMgmtHost(ctx); err != nil {
+						return err
+					}
+					return f.Restart(ctx, "apache2")
+				}})
+		}
+	}
+	// A service whose unit runs but that stopped reporting in: restart it.
+	if failed(IDComputeServices) && !failed(UnitID("nova-compute")) && slices.Contains(cfg.Units, "nova-compute") {
+		if e, _ := rep.Get(IDComputeServices); strings.Contains(e.Summary, "down") {
+			restart("nova-compute", IDComputeServices, "running but reported down")
+		}
+	}
+	if failed(IDNetworkAgents) {
+		e, _ := rep.Get(IDNetworkAgents)
+		for _, unit := range cfg.Units { // in dependency order
+			for typ, u := range AgentUnits {
+				if u == unit && strings.Contains(e.Summary, typ+" on ") && !failed(UnitID(unit)) {
+					restart(unit, IDNetworkAgents, "running but not alive in neutron")
+				}
+			}
+		}
+	}
+	if failed(IDCellMapping) {
+		out = append(out, Repair{For: IDCellMapping, Description: "map the compute host to its cell (nova-manage cell_v2 discover_hosts)",
+			Run: f.DiscoverHosts})
+	}
+	return out
+}
+
+// Change is one check whose status a repair changed.
+type Change struct {
+	ID            string
+	Before, After checks.Status
+	AfterSummary  string
+	BeforeSummary string
+	StillFailing  bool
+}
+
+// Compare lists the checks whose status differs between two reports.
+func Compare(before, after checks.Report) []Change {
+	var out []Change
+	for _, b := range before.Entries {
+		a, ok := after.Get(b.ID)
+		if !ok || a.Status == b.Status {
+			continue
+		}
+		out = append(out, Change{ID: b.ID, Before: b.Status, After: a.Status, BeforeSummary: b.Summary, AfterSummary: a.Summary,
+			StillFailing: a.Status == checks.Fail})
+	}
+	return out
+}
+
+// String renders a change as "id: fail → ok (summary)".
+func (c Change) String() string {
+	return fmt.Sprintf("%s: %s → %s (%s)", c.ID, c.Before, c.After, c.AfterSummary)
+}

@@ -1,0 +1,496 @@
+package doctor
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/systemd"
+)
+
+func listen(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func longstr(b *bytes.Buffer, s string) {
+	_ = binary.Write(b, binary.BigEndian, uint32(len(s)))
+	b.WriteString(s)
+}
+
+// fakeBroker speaks just enough AMQP 0-9-1 to accept user/password.
+func fakeBroker(user, password string) func(net.Conn) {
+	return func(c net.Conn) {
+		hdr := make([]byte, 8)
+		if _, err := io.ReadFull(c, hdr); err != nil || string(hdr) != "AMQP\x00\x00\x09\x01" {
+			return
+		}
+		var props bytes.Buffer
+		props.WriteByte(7)
+		props.WriteString("product")
+		props.WriteByte('S')
+		longstr(&props, "RabbitMQ")
+		props.WriteByte(7)
+		props.WriteString("version")
+		props.WriteByte('S')
+		longstr(&props, "3.10.8")
+		var start bytes.Buffer
+		_ = binary.Write(&start, binary.BigEndian, []uint16{10, 10})
+		start.Write([]byte{0, 9})
+		longstr(&start, props.String())
+		longstr(&start, "PLAIN AMQPLAIN")
+		longstr(&start, "en_US")
+		_ = writeFrame(c, start.Bytes())
+		class, method, payload, err := readMethod(bufio.NewReader(c))
+		if err != nil || class != 10 || method != 11 {
+			return
+		}
+		// client-properties table, mechanism, response
+		n := binary.BigEndian.Uint32(payload[0:4])
+		p := payload[4+n:]
+		mech := string(p[1 : 1+p[0]])
+		p = p[1+p[0]:]
+		rn := binary.BigEndian.Uint32(p[0:4])
+		resp := string(p[4 : 4+rn])
+		if mech != "PLAIN" || resp != "\x00"+user+"\x00"+password {
+			return // RabbitMQ closes the socket on a refused login
+		}
+		var tune bytes.Buffer
+		_ = binary.Write(&tune, binary.BigEndian, []uint16{10, 30, 2047})
+		_ = binary.Write(&tune, binary.BigEndian, uint32(131072))
+		_ = binary.Write(&tune, binary.BigEndian, uint16(60))
+		_ = writeFrame(c, tune.Bytes())
+		_, _ = io.Copy(io.Discard, c)
+	}
+}
+
+func TestAMQPLogin(t *testing.T) {
+	addr := listen(t, fakeBroker("openstack", "s3cret"))
+	for _, tt := range []struct {
+		pw      string
+		wantErr error
+	}{{"s3cret", nil}, {"wrong", ErrAMQPAuth}} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		server, err := AMQPLogin(c, "openstack", tt.pw)
+		c.Close()
+		if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
+			t.Errorf("password %q: err %v, want %v", tt.pw, err, tt.wantErr)
+		}
+		if server != "RabbitMQ 3.10.8" {
+			t.Errorf("server %q", server)
+		}
+	}
+}
+
+func fakeMemcached(c net.Conn) {
+	sc := bufio.NewScanner(c)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "stats" {
+			_, _ = io.WriteString(c, "STAT pid 1\r\nSTAT uptime 5\r\nEND\r\n")
+		}
+	}
+}
+
+// silent accepts connections and never answers: a hung service.
+func silent(c net.Conn) { _, _ = io.Copy(io.Discard, c) }
+
+type fakeUnits struct {
+	states map[string]string // unit -> active state
+}
+
+func (f fakeUnits) States(_ context.Context, units ...string) ([]systemd.UnitState, error) {
+	var out []systemd.UnitState
+	for _, u := range units {
+		st := f.states[u]
+		if st == "" {
+			st = "active"
+		}
+		out = append(out, systemd.UnitState{Name: u + ".service", LoadState: "loaded", ActiveState: st, SubState: "x"})
+	}
+	return out, nil
+}
+
+func (f fakeUnits) JournalTail(_ context.Context, unit string, _ int) ([]string, error) {
+	return []string{unit + ": last words"}, nil
+}
+
+type fakeHost struct {
+	files map[string]string
+	run   func(name string, args ...string) ([]byte, error)
+}
+
+func (h fakeHost) DiskUsage(string) (float64, error) { return 50, nil }
+func (h fakeHost) ReadFile(p string) ([]byte, error) {
+	if s, ok := h.files[p]; ok {
+		return []byte(s), nil
+	}
+	return nil, fmt.Errorf("open %s: no such file", p)
+}
+func (h fakeHost) Run(_ context.Context, name string, args ...string) ([]byte, error) {
+	if h.run != nil {
+		return h.run(name, args...)
+	}
+	switch name {
+	case "mysql":
+		return []byte("1\n"), nil
+	case "apache2ctl":
+		return []byte("Syntax OK\n"), nil
+	}
+	return nil, errors.New("unexpected command " + name)
+}
+
+// fakeHorizon is a Django-like login: CSRF cookie and token, a session
+// cookie stored in sessions (the "memcached"), redirect to the project page.
+type fakeHorizon struct {
+	mu         sync.Mutex
+	sessions   map[string]bool
+	loseAll    bool // the session backend forgets everything
+	allowed    string
+	password   string
+	staticCode int
+}
+
+func (h *fakeHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	host, _, _ := net.SplitHostPort(r.Host)
+	if host != h.allowed {
+		http.Error(w, "Bad Request (400)", http.StatusBadRequest)
+		return
+	}
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/horizon/static/"):
+		if h.staticCode != 0 {
+			http.Error(w, "OfflineGenerationError: manifest", h.staticCode)
+			return
+		}
+		_, _ = io.WriteString(w, "body{}")
+	case r.URL.Path == "/horizon/auth/login/" && r.Method == http.MethodGet:
+		http.SetCookie(w, &http.Cookie{Name: "csrftoken", Value: "CSRF", Path: "/"})
+		_, _ = io.WriteString(w, `<link href="/horizon/static/a.css"><script src="/horizon/static/b.js"></script>
+<input type="hidden" name="csrfmiddlewaretoken" value="FORMTOKEN"><input type="hidden" name="region" value="http://k:5000/v3">`)
+	case r.URL.Path == "/horizon/auth/login/" && r.Method == http.MethodPost:
+		c, err := r.Cookie("csrftoken")
+		if err != nil || c.Value != "CSRF" || r.FormValue("csrfmiddlewaretoken") != "FORMTOKEN" {
+			http.Error(w, "CSRF verification failed", http.StatusForbidden)
+			return
+		}
+		if r.FormValue("username") != "admin" || r.FormValue("password") != h.password || r.FormValue("region") == "" {
+			_, _ = io.WriteString(w, "Invalid credentials.")
+			return
+		}
+		h.sessions["S1"] = !h.loseAll
+		http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: "S1", Path: "/"})
+		http.Redirect(w, r, "/horizon/", http.StatusFound)
+	case r.URL.Path == "/horizon/":
+		http.Redirect(w, r, "/horizon/project/", http.StatusFound)
+	case r.URL.Path == "/horizon/project/":
+		if c, err := r.Cookie("sessionid"); err != nil || !h.sessions[c.Value] {
+			http.Redirect(w, r, "/horizon/auth/login/?next=/horizon/project/", http.StatusFound)
+			return
+		}
+		_, _ = io.WriteString(w, "Overview")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func TestDashboardLogin(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		password string
+		loseAll  bool
+		want     string
+	}{
+		{"ok", "pw", false, ""},
+		{"wrong password", "nope", false, "Invalid credentials"},
+		{"session lost", "pw", true, "session did not hold"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &fakeHorizon{sessions: map[string]bool{}, allowed: "127.0.0.1", password: "pw", loseAll: tt.loseAll}
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			ev, err := DashboardLogin(context.Background(), srv.Client(), srv.URL+"/horizon/auth/login/", "admin", tt.password)
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("err %v, want %q; evidence %v", err, tt.want, ev)
+			}
+		})
+	}
+}
+
+// world is a whole fake lab for Checks: systemd, files, commands,
+// memcached, RabbitMQ, keystone's version document and Horizon.
+type world struct {
+	cfg     Config
+	deps    Deps
+	horizon *fakeHorizon
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	h := &fakeHorizon{sessions: map[string]bool{}, allowed: "127.0.0.1", password: "pw"}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v3", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"version":{"id":"v3.14","status":"stable"}}`)
+	})
+	mux.Handle("/horizon/", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	mc := listen(t, fakeMemcached)
+	rabbit := listen(t, fakeBroker("openstack", "rpw"))
+	w := &world{horizon: h}
+	w.cfg = Config{
+		Lab: true, MgmtIP: "127.0.0.1", Hostname: "lab",
+		Units:       []string{"mariadb", "rabbitmq-server", "memcached", "keystone", "apache2"},
+		KeystoneURL: srv.URL + "/v3", HorizonURL: srv.URL + "/horizon",
+		AdminUser: "admin", AdminPassword: "pw",
+		RabbitUser: "openstack", RabbitPassword: "rpw", RabbitAddr: rabbit,
+		DiskPaths: []string{"/"}, Probe: 500 * time.Millisecond,
+	}
+	w.deps = Deps{
+		Units: fakeUnits{states: map[string]string{}},
+		Host: fakeHost{files: map[string]string{
+			HorizonSettingsFiles[1]:                      "CACHES = {'default': {'LOCATION': '" + mc + "'}}\n",
+			"/etc/openstack-dashboard/local_settings.py": "OPENSTACK_KEYSTONE_URL = \"" + srv.URL + "/v3\"\n",
+		}},
+		HTTP:  srv.Client(),
+		Cloud: func(context.Context) (*cloud.Cloud, error) { return nil, errors.New("no cloud in this test") },
+	}
+	return w
+}
+
+// run runs the checks that do not need a cloud (API checks are skipped).
+func (w *world) run(t *testing.T) checks.Report {
+	t.Helper()
+	skip := []string{IDKeystoneAuth, IDCatalog, IDGlance, IDPlacement, IDNova, IDNeutron,
+		IDComputeServices, IDCellMapping, IDPlacementInv, IDNetworkAgents}
+	rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{Skip: skip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func status(rep checks.Report, id string) (checks.Status, []string) {
+	e, _ := rep.Get(id)
+	return e.Status, e.RootCauses
+}
+
+func TestChecksHealthyWorld(t *testing.T) {
+	w := newWorld(t)
+	rep := w.run(t)
+	for _, id := range []string{IDLabHost, IDDisk, UnitID("memcached"), IDMariaDB, IDRabbitMQ, IDMemcached, IDKeystone,
+		IDApache, IDDashboardPage, IDDashboardStatic, IDDashboardKeystone} {
+		if s, _ := status(rep, id); s != checks.OK {
+			e, _ := rep.Get(id)
+			t.Errorf("%s: %s %s %v", id, s, e.Summary, e.Evidence)
+		}
+	}
+	if rep.Failed() {
+		var b strings.Builder
+		_ = rep.WriteText(&b, checks.TextOptions{})
+		t.Errorf("healthy world failed:\n%s", b.String())
+	}
+}
+
+func TestRootCauses(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(w *world)
+		root   string
+		skips  []string // checks skipped naming root
+	}{
+		{"memcached stopped", func(w *world) { w.deps.Units.(fakeUnits).states["memcached"] = "failed" },
+			UnitID("memcached"), []string{IDMemcached, IDKeystone, IDDashboardLogin, IDDashboardKeystone}},
+		{"mariadb stopped", func(w *world) { w.deps.Units.(fakeUnits).states["mariadb"] = "inactive" },
+			UnitID("mariadb"), []string{IDMariaDB, IDKeystone}},
+		{"apache stopped", func(w *world) { w.deps.Units.(fakeUnits).states["apache2"] = "failed" },
+			UnitID("apache2"), []string{IDApache, IDDashboardPage, IDDashboardStatic, IDDashboardLogin}},
+		{"ALLOWED_HOSTS", func(w *world) { w.horizon.allowed = "10.9.9.9" },
+			IDDashboardPage, []string{IDDashboardStatic, IDDashboardLogin}},
+		{"static 500", func(w *world) { w.horizon.staticCode = 500 }, IDDashboardStatic, nil},
+		{"memcached moved", func(w *world) {
+			w.deps.Host.(fakeHost).files[HorizonSettingsFiles[1]] = "CACHES = {'default': {'LOCATION': '127.0.0.1:1'}}\n"
+		}, IDMemcached, []string{IDKeystone, IDDashboardLogin}},
+		{"mysql refuses", func(w *world) {
+			h := w.deps.Host.(fakeHost)
+			h.run = func(name string, _ ...string) ([]byte, error) {
+				if name == "mysql" {
+					return []byte("ERROR 2002 (HY000): Can't connect"), errors.New("exit status 1")
+				}
+				return []byte("Syntax OK"), nil
+			}
+			w.deps.Host = h
+		}, IDMariaDB, []string{IDKeystone}},
+		{"rabbit wrong password", func(w *world) { w.cfg.RabbitPassword = "old" }, IDRabbitMQ, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			tt.break_(w)
+			rep := w.run(t)
+			roots := rep.RootCauses()
+			if len(roots) != 1 || roots[0] != tt.root {
+				var b strings.Builder
+				_ = rep.WriteText(&b, checks.TextOptions{})
+				t.Fatalf("root causes %v, want [%s]\n%s", roots, tt.root, b.String())
+			}
+			for _, id := range tt.skips {
+				if s, rc := status(rep, id); s != checks.Skip || len(rc) != 1 || rc[0] != tt.root {
+					t.Errorf("%s: %s %v, want skipped naming %s", id, s, rc, tt.root)
+				}
+			}
+		})
+	}
+}
+
+// TestHungKeystoneReportedFast: keystone accepts TCP and never answers;
+// doctor must say so within its probe timeout, not hang.
+func TestHungKeystoneReportedFast(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.KeystoneURL = "http://" + listen(t, silent) + "/v3"
+	start := time.Now()
+	rep := w.run(t)
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("took %s", el)
+	}
+	e, _ := rep.Get(IDKeystone)
+	if e.Status != checks.Fail || !strings.Contains(e.Summary, "never answers") {
+		t.Errorf("keystone: %+v", e)
+	}
+	plan := Plan(rep, w.cfg, &recordingFixer{})
+	if len(plan) != 1 || plan[0].Description != "restart keystone (running but not answering)" {
+		t.Errorf("plan: %+v", plan)
+	}
+}
+
+func TestNotLabHost(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Lab, w.cfg.NotLabReason = false, "no /etc/stacklab/secrets.yaml"
+	rep := w.run(t)
+	if roots := rep.RootCauses(); len(roots) != 1 || roots[0] != IDLabHost {
+		t.Errorf("roots %v", roots)
+	}
+	// A remote cloud: host checks are not applicable, not failed.
+	w.cfg.NotLabReason = ""
+	rep = w.run(t)
+	for _, id := range []string{IDLabHost, IDDisk, UnitID("mariadb"), IDMariaDB, IDDashboardLogin} {
+		if s, _ := status(rep, id); s != checks.Skip {
+			t.Errorf("remote: %s is %s, want skip", id, s)
+		}
+	}
+}
+
+type recordingFixer struct{ log []string }
+
+func (f *recordingFixer) Restart(_ context.Context, u string) error {
+	f.log = append(f.log, "restart "+u)
+	return nil
+}
+func (f *recordingFixer) ConvergeCatalog(context.Context) ([]string, error) {
+	f.log = append(f.log, "converge")
+	return nil, nil
+}
+func (f *recordingFixer) AllowMgmtHost(context.Context) (bool, error) {
+	f.log = append(f.log, "allow")
+	return true, nil
+}
+func (f *recordingFixer) RestoreMemcached(context.Context) (bool, error) {
+	f.log = append(f.log, "memcached.conf")
+	return true, nil
+}
+func (f *recordingFixer) DiscoverHosts(context.Context) error {
+	f.log = append(f.log, "discover")
+	return nil
+}
+
+func TestPlan(t *testing.T) {
+	fail := func(id, summary string, ev ...string) checks.Entry {
+		return checks.Entry{ID: id, Result: checks.Failf(summary, "", ev...)}
+	}
+	rep := checks.Report{Entries: []checks.Entry{
+		fail(UnitID("apache2"), "apache2 is failed/failed"),
+		fail(UnitID("mariadb"), "mariadb is inactive/dead"),
+		fail(IDCatalog, "1 endpoint", "wrong address: glance"),
+		fail(IDDashboardPage, "Horizon refuses the Host: ALLOWED_HOSTS lacks it"),
+		fail(IDCellMapping, "not mapped"),
+		fail(IDMemcached, "memcached does not accept connections"),
+	}}
+	cfg := Config{Units: []string{"mariadb", "memcached", "keystone", "apache2"}, MgmtIP: "10.0.0.2"}
+	f := &recordingFixer{}
+	for _, r := range Plan(rep, cfg, f) {
+		if err := r.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "restart mariadb|restart apache2|memcached.conf|restart memcached|converge|allow|restart apache2|discover"
+	if got := strings.Join(f.log, "|"); got != want {
+		t.Errorf("repairs\n got %s\nwant %s", got, want)
+	}
+	// Nothing failed: nothing to do.
+	if p := Plan(checks.Report{}, cfg, f); len(p) != 0 {
+		t.Errorf("plan for a healthy report: %v", p)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	before := checks.Report{Entries: []checks.Entry{
+		{ID: "a", Result: checks.Failf("x", "")}, {ID: "b", Result: checks.Pass("y")},
+	}}
+	after := checks.Report{Entries: []checks.Entry{
+		{ID: "a", Result: checks.Pass("fine")}, {ID: "b", Result: checks.Pass("y")},
+	}}
+	ch := Compare(before, after)
+	if len(ch) != 1 || ch[0].String() != "a: fail → ok (fine)" {
+		t.Errorf("%v", ch)
+	}
+}
+
+func TestPlanRestartsSilentServices(t *testing.T) {
+	rep := checks.Report{Entries: []checks.Entry{
+		{ID: IDComputeServices, Result: checks.Failf("nova-compute down or disabled: lab (enabled/down)", "")},
+		{ID: IDNetworkAgents, Result: checks.Failf("not alive: DHCP agent on lab", "")},
+	}}
+	cfg := Config{Units: []string{"nova-compute", "neutron-dhcp-agent", "neutron-l3-agent"}}
+	f := &recordingFixer{}
+	for _, r := range Plan(rep, cfg, f) {
+		_ = r.Run(context.Background())
+	}
+	if got := strings.Join(f.log, "|"); got != "restart nova-compute|restart neutron-dhcp-agent" {
+		t.Errorf("repairs: %s", got)
+	}
+}

@@ -1,0 +1,165 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stacklab/stacklab/installer/identity"
+	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/cloud"
+)
+
+// System is the real Host: this machine's files and commands under Root.
+type System struct{ Root string }
+
+func (s System) path(p string) string { return filepath.Join(s.Root, p) }
+
+// DiskUsage is df's "Use%": used / (used + available to users).
+func (s System) DiskUsage(path string) (float64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.path(path), &st); err != nil {
+		return 0, &os.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	used := float64(st.Blocks - st.Bfree)
+	total := used + float64(st.Bavail)
+	if total == 0 {
+		return 0, nil
+	}
+	return 100 * used / total, nil
+}
+
+func (s System) ReadFile(path string) ([]byte, error) { return os.ReadFile(s.path(path)) }
+
+func (s System) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return out, nil
+}
+
+// Restarter is the slice of systemd repairs need.
+type Restarter interface {
+	Restart(ctx context.Context, unit string) error
+}
+
+// HostFixer is the real Fixer on the lab host.
+type HostFixer struct {
+	Units  Restarter
+	Host   System
+	Params openstack.Params
+	// Cloud opens a fresh authenticated connection.
+	Cloud func(ctx context.Context) (*cloud.Cloud, error)
+}
+
+func (h HostFixer) Restart(ctx context.Context, unit string) error { return h.Units.Restart(ctx, unit) }
+
+func (h HostFixer) ConvergeCatalog(ctx context.Context) ([]string, error) {
+	p := h.Params
+	spec, err := identity.LabSpec(identity.LabParams{
+		MgmtIP: p.MgmtIP, Region: p.Region,
+		Passwords: map[string]cloud.Secret{
+			"glance": cloud.Secret(p.GlanceUser), "placement": cloud.Secret(p.PlacementUser),
+			"nova": cloud.Secret(p.NovaUser), "neutron": cloud.Secret(p.NeutronUser),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	c, err := h.Cloud(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := identity.Converge(ctx, c.IdentityAtAuthURL(), spec, false)
+	return res.Changes, err
+}
+
+var allowedHostsRE = regexp.MustCompile(`(?m)^ALLOWED_HOSTS\s*=\s*\[([^\]]*)\]`)
+
+// AllowedHostsExpr returns the ALLOWED_HOSTS expression with host added,
+// keeping the hosts already allowed; ok is false when host (or '*') is
+// already there.
+func AllowedHostsExpr(settings, host string) (string, bool) {
+	m := allowedHostsRE.FindStringSubmatch(settings)
+	if m == nil {
+		return "[" + strconv.Quote(host) + "]", true
+	}
+	var items []string
+	for _, it := range strings.Split(m[1], ",") {
+		it = strings.TrimSpace(it)
+		if it == "" {
+			continue
+		}
+		if v := strings.Trim(it, `'"`); v == host || v == "*" {
+			return "", false
+		}
+		items = append(items, it)
+	}
+	items = append(items, strconv.Quote(host))
+	return "[" + strings.Join(items, ", ") + "]", true
+}
+
+func (h HostFixer) AllowMgmtHost(context.Context) (bool, error) {
+	file := h.Host.path(openstack.HorizonSettings)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return false, err
+	}
+	expr, add := AllowedHostsExpr(string(b), h.Params.MgmtIP)
+	if !add {
+		return false, nil
+	}
+	out, changed := openstack.EditPythonSettings(string(b), []openstack.PySetting{{Name: "ALLOWED_HOSTS", Expr: expr}})
+	if !changed {
+		return false, errors.New(openstack.HorizonSettings + ": cannot edit ALLOWED_HOSTS (unbalanced Python?)")
+	}
+	return true, writeKeepMode(file, []byte(out))
+}
+
+func (h HostFixer) RestoreMemcached(context.Context) (bool, error) {
+	for _, f := range openstack.Files(h.Params) {
+		if f.Path != "/etc/memcached.conf" {
+			continue
+		}
+		file := h.Host.path(f.Path)
+		if cur, err := os.ReadFile(file); err == nil && string(cur) == f.Content {
+			return false, nil
+		}
+		return true, writeKeepMode(file, []byte(f.Content))
+	}
+	return false, errors.New("the lab has no memcached configuration")
+}
+
+func (h HostFixer) DiscoverHosts(ctx context.Context) error {
+	_, err := h.Host.Run(ctx, "runuser", "-u", "nova", "--", "nova-manage", "cell_v2", "discover_hosts", "--verbose")
+	return err
+}
+
+// writeKeepMode replaces file atomically, keeping its mode and owner.
+func writeKeepMode(file string, data []byte) error {
+	st, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	tmp := file + ".stacklab-doctor"
+	if err := os.WriteFile(tmp, data, st.Mode().Perm()); err != nil {
+		return err
+	}
+	if sys, ok := st.Sys().(*unix.Stat_t); ok {
+		_ = os.Chown(tmp, int(sys.Uid), int(sys.Gid))
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package doctor
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/internal/systemd/systemdtest"
+)
+
+// TestUnitsAgainstRealSystemd reads unit states and the journal from a real
+// systemd, then repairs the failed unit through HostFixer as --fix does.
+func TestUnitsAgainstRealSystemd(t *testing.T) {
+	inst := systemdtest.Boot(t)
+	inst.WriteUnit("memcached.service", "[Service]\nExecStart=/bin/sleep infinity\n")
+	// Fails once with a message, then runs: a crash that a restart cures.
+	inst.WriteUnit("apache2.service", "[Service]\nExecStart=/bin/sh -c 'if [ -e /run/doctor-crashed ]; then exec sleep infinity; fi; echo AH00526: syntax error; touch /run/doctor-crashed; exit 3'\n")
+	ctx := context.Background()
+	c := inst.Client()
+	if err := c.Start(ctx, "memcached"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Start(ctx, "apache2") // fails, as intended
+
+	cfg := Config{Lab: true, Units: []string{"memcached", "apache2"}}
+	only := func() []checks.Check {
+		var out []checks.Check
+		for _, ch := range Checks(cfg, Deps{Units: c, Host: fakeHost{}}) {
+			if ch.ID == IDLabHost || strings.HasPrefix(ch.ID, "unit-") {
+				out = append(out, ch)
+			}
+		}
+		return out
+	}
+	rep, err := checks.Run(ctx, only(), checks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := rep.Get(UnitID("memcached")); e.Status != checks.OK {
+		t.Errorf("memcached: %+v", e)
+	}
+	e, _ := rep.Get(UnitID("apache2"))
+	if e.Status != checks.Fail || !strings.Contains(strings.Join(e.Evidence, "\n"), "AH00526") {
+		t.Fatalf("apache2: %+v", e)
+	}
+	plan := Plan(rep, cfg, HostFixer{Units: c})
+	if len(plan) != 1 {
+		t.Fatalf("plan: %+v", plan)
+	}
+	if err := plan[0].Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := checks.Run(ctx, only(), checks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := Compare(rep, after); len(ch) != 1 || ch[0].ID != UnitID("apache2") || ch[0].After != checks.OK {
+		t.Errorf("before → after: %v", ch)
+	}
+}

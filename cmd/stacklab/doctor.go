@@ -1,0 +1,413 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
+	"github.com/urfave/cli/v3"
+
+	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/checks/doctor"
+	"github.com/stacklab/stacklab/checks/host"
+	"github.com/stacklab/stacklab/checks/nics"
+	"github.com/stacklab/stacklab/installer/config"
+	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/systemd"
+)
+
+// doctorSetup is what one doctor run checks and repairs with.
+type doctorSetup struct {
+	cfg   doctor.Config
+	deps  doctor.Deps
+	fixer doctor.Fixer // nil when repairs are impossible (remote cloud, not the lab host)
+	// extra returns more checks for each run (the NIC layout on the lab
+	// host); nil for none.
+	extra func() []checks.Check
+	// redact and files feed --bundle (lab host only).
+	redact func(string) string
+	files  []string
+	close  func()
+}
+
+func (s doctorSetup) checks() []checks.Check {
+	list := doctor.Checks(s.cfg, s.deps)
+	if s.extra != nil {
+		list = append(list, s.extra()...)
+	}
+	return list
+}
+
+// doctorDeps builds the setup; tests replace it.
+type doctorDeps struct {
+	setup func(ctx context.Context, c *cli.Command) (doctorSetup, error)
+	// settle bounds the wait for repaired services to answer; poll is the
+	// interval between re-runs.
+	settle, poll time.Duration
+}
+
+func (e *env) doctorCommand() *cli.Command {
+	return e.doctorCommandWith(doctorDeps{setup: e.doctorSetup, settle: 90 * time.Second, poll: 3 * time.Second})
+}
+
+func (e *env) doctorCommandWith(d doctorDeps) *cli.Command {
+	return &cli.Command{
+		Name:  "doctor",
+		Usage: "find why the lab stopped working: root cause, evidence and fix (--fix repairs what is safe)",
+		Description: "Checks the lab's units, MariaDB, RabbitMQ, memcached, keystone and the catalog,\n" +
+			"the glance/placement/nova/neutron APIs, compute services, cells, placement\n" +
+			"inventory, neutron agents and the dashboard (a real login), in dependency\n" +
+			"order: a check whose dependency failed is skipped and names that root\n" +
+			"cause. With --cloud NAME only the API checks run, against that cloud.\n" +
+			"--fix applies only safe, reversible repairs (start/restart units in\n" +
+			"dependency order, re-point catalog endpoints, ALLOWED_HOSTS, memcached's\n" +
+			"listen address, cell host discovery), shows each first, then re-runs the\n" +
+			"checks and shows before → after. Exit code 1 when a check failed.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "cloud", Usage: "check this clouds.yaml cloud's APIs (host checks are skipped)"},
+			&cli.StringSliceFlag{Name: "skip", Usage: "skip a check by its ID (repeatable)"},
+			&cli.BoolFlag{Name: "fix", Usage: "apply the safe repairs for what failed, then check again"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "with --fix: only show the repairs"},
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --fix: do not ask for confirmation"},
+			&cli.StringFlag{Name: "bundle", Usage: "also write a support bundle (report, unit journals, configuration; secrets redacted) to this .tar.gz"},
+			configFlag(),
+		},
+		Action: func(ctx context.Context, c *cli.Command) error { return e.doctor(ctx, c, d) },
+	}
+}
+
+func (e *env) doctor(ctx context.Context, c *cli.Command, d doctorDeps) error {
+	s, err := d.setup(ctx, c)
+	if err != nil {
+		return err
+	}
+	if s.close != nil {
+		defer s.close()
+	}
+	opts := checks.Options{Skip: c.StringSlice("skip")}
+	if err := checks.Validate(s.checks(), opts.Skip); err != nil {
+		return &usageError{err: err}
+	}
+	runOnce := func(ctx context.Context) (checks.Report, time.Duration, error) {
+		start := time.Now()
+		rep, err := checks.Run(ctx, s.checks(), opts)
+		return rep, time.Since(start), err
+	}
+	before, took, err := runOnce(ctx)
+	if err != nil {
+		return err
+	}
+	jsonOut := c.String("output") == "json"
+	if f := c.String("bundle"); f != "" {
+		if err := e.writeBundle(ctx, f, s, before); err != nil {
+			return &failure{code: exitFailed, err: fmt.Errorf("bundle: %w", err)}
+		}
+		fmt.Fprintln(e.stderr, "stacklab: support bundle written to", f)
+	}
+	if !c.Bool("fix") {
+		if err := e.writeReport(c, before); err != nil {
+			return err
+		}
+		if !jsonOut {
+			fmt.Fprintf(e.stdout, "checked in %.2f s\n", took.Seconds())
+		}
+		return verdict(before)
+	}
+	return e.doctorFix(ctx, c, d, s, before, runOnce)
+}
+
+func verdict(rep checks.Report) error {
+	if rep.Failed() {
+		return &failure{code: exitFailed, err: errors.New("")}
+	}
+	return nil
+}
+
+type repairOutcome struct {
+	For         string `json:"for"`
+	Description string `json:"description"`
+	Status      string `json:"status"` // planned, done, failed
+	Error       string `json:"error,omitempty"`
+}
+
+type changeJSON struct {
+	ID     string        `json:"id"`
+	Before checks.Status `json:"before"`
+	After  checks.Status `json:"after"`
+}
+
+func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doctorSetup,
+	before checks.Report, runOnce func(context.Context) (checks.Report, time.Duration, error)) error {
+	jsonOut := c.String("output") == "json"
+	dryRun := c.Bool("dry-run")
+	var plan []doctor.Repair
+	if s.fixer != nil {
+		plan = doctor.Plan(before, s.cfg, s.fixer)
+	}
+	outcomes := make([]repairOutcome, len(plan))
+	for i, r := range plan {
+		outcomes[i] = repairOutcome{For: r.For, Description: r.Description, Status: "planned"}
+	}
+	if !jsonOut {
+		if err := e.writeReport(c, before); err != nil {
+			return err
+		}
+		switch {
+		case s.fixer == nil && before.Failed():
+			fmt.Fprintln(e.stdout, "\nno repairs here: --fix works on the lab host only (as root)")
+		case len(plan) == 0 && before.Failed():
+			fmt.Fprintln(e.stdout, "\nno safe repair for these failures: follow each fix above")
+		case len(plan) == 0:
+			fmt.Fprintln(e.stdout, "\nnothing to repair")
+		default:
+			fmt.Fprintln(e.stdout, "\nrepairs:")
+			for _, r := range plan {
+				fmt.Fprintf(e.stdout, "  - %s   [for %s]\n", r.Description, r.For)
+			}
+		}
+	}
+	if len(plan) == 0 || dryRun {
+		if jsonOut {
+			return e.writeFixJSON(before, outcomes, nil, verdict(before))
+		}
+		if dryRun && len(plan) > 0 {
+			fmt.Fprintln(e.stdout, "dry run: nothing was changed")
+		}
+		return verdict(before)
+	}
+	if !c.Bool("yes") {
+		if err := e.confirm("doctor --fix", "Apply these repairs?"); err != nil {
+			return err
+		}
+	}
+	for i, r := range plan {
+		if !jsonOut {
+			fmt.Fprintf(e.stdout, "… %s\n", r.Description)
+		}
+		if err := r.Run(ctx); err != nil {
+			outcomes[i].Status, outcomes[i].Error = "failed", err.Error()
+			if !jsonOut {
+				fmt.Fprintf(e.stdout, "✗ %s: %v\n", r.Description, err)
+			}
+			continue
+		}
+		outcomes[i].Status = "done"
+		if !jsonOut {
+			fmt.Fprintf(e.stdout, "✓ %s\n", r.Description)
+		}
+	}
+	// Repaired services take a moment to answer (and neutron agents to
+	// report in): re-check until green or the settle time is up.
+	after, err := e.settle(ctx, d, runOnce, jsonOut)
+	if err != nil {
+		return err
+	}
+	changes := doctor.Compare(before, after)
+	if jsonOut {
+		return e.writeFixJSON(before, outcomes, &after, verdict(after))
+	}
+	fmt.Fprintln(e.stdout, "\nafter the repairs:")
+	if err := e.writeReport(c, after); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "\nbefore → after:")
+	if len(changes) == 0 {
+		fmt.Fprintln(e.stdout, "  no check changed")
+	}
+	for _, ch := range changes {
+		fmt.Fprintf(e.stdout, "  %s\n", ch)
+	}
+	return verdict(after)
+}
+
+func (e *env) settle(ctx context.Context, d doctorDeps, runOnce func(context.Context) (checks.Report, time.Duration, error), quiet bool) (checks.Report, error) {
+	deadline := time.Now().Add(d.settle)
+	t := time.NewTicker(d.poll)
+	defer t.Stop()
+	for {
+		rep, _, err := runOnce(ctx)
+		if err != nil || !rep.Failed() || time.Now().After(deadline) {
+			return rep, err
+		}
+		if !quiet {
+			fmt.Fprintf(e.stdout, "  waiting for %s to recover …\n", strings.Join(rep.RootCauses(), ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return rep, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (e *env) writeFixJSON(before checks.Report, outcomes []repairOutcome, after *checks.Report, v error) error {
+	raw := func(r checks.Report) (json.RawMessage, error) {
+		var b bytes.Buffer
+		err := r.WriteJSON(&b)
+		return b.Bytes(), err
+	}
+	out := struct {
+		Before  json.RawMessage `json:"before"`
+		Repairs []repairOutcome `json:"repairs"`
+		After   json.RawMessage `json:"after,omitempty"`
+		Changes []changeJSON    `json:"changes"`
+	}{Repairs: outcomes, Changes: []changeJSON{}}
+	var err error
+	if out.Before, err = raw(before); err != nil {
+		return err
+	}
+	if after != nil {
+		if out.After, err = raw(*after); err != nil {
+			return err
+		}
+		for _, ch := range doctor.Compare(before, *after) {
+			out.Changes = append(out.Changes, changeJSON{ID: ch.ID, Before: ch.Before, After: ch.After})
+		}
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	return v
+}
+
+// writeBundle writes the support bundle; secrets never leave unredacted.
+func (e *env) writeBundle(ctx context.Context, file string, s doctorSetup, rep checks.Report) error {
+	var js, txt bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		return err
+	}
+	if err := rep.WriteText(&txt, checks.TextOptions{Verbose: true}); err != nil {
+		return err
+	}
+	redact := s.redact
+	if redact == nil {
+		redact = func(v string) string { return v } // a remote cloud: we hold no secrets of it
+	}
+	src := doctor.BundleSource{
+		ReportJSON: js.Bytes(), ReportText: txt.Bytes(), Files: s.files,
+		ReadFile: os.ReadFile, Redact: redact, Now: time.Now(),
+	}
+	if s.deps.Units != nil {
+		src.Units, src.Journal = s.cfg.Units, s.deps.Units.JournalTail
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := doctor.WriteBundle(ctx, f, src); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// doctorHTTP bounds every phase of a probe, so a service that accepts TCP
+// and never answers fails within the probe's timeout.
+func doctorHTTP() *http.Client {
+	t := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		ResponseHeaderTimeout: 3 * time.Second,
+		MaxIdleConnsPerHost:   4,
+	}
+	return &http.Client{Transport: t}
+}
+
+// doctorSetup reads the lab (or the cloud named by --cloud) and connects
+// the side effects.
+func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, error) {
+	hc := doctorHTTP()
+	openCloud := func(name string) func(ctx context.Context) (*cloud.Cloud, error) {
+		return func(ctx context.Context) (*cloud.Cloud, error) {
+			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP()})
+		}
+	}
+	if name := c.String("cloud"); name != "" {
+		cfg := doctor.Config{Units: nil}
+		opts := []clouds.ParseOption{clouds.WithCloudName(name)}
+		if f := os.Getenv("OS_CLIENT_CONFIG_FILE"); f != "" {
+			opts = append(opts, clouds.WithLocations(f))
+		}
+		if ao, _, _, err := clouds.Parse(opts...); err == nil {
+			cfg.KeystoneURL = ao.IdentityEndpoint
+		}
+		return doctorSetup{cfg: cfg, deps: doctor.Deps{HTTP: hc, Cloud: openCloud(name)}}, nil
+	}
+
+	labCfg, err := loadConfig(c)
+	if err != nil {
+		return doctorSetup{}, err
+	}
+	var reasons []string
+	var secrets config.Secrets
+	if _, err := os.Stat(config.SecretsPath); errors.Is(err, fs.ErrNotExist) {
+		reasons = append(reasons, "no "+config.SecretsPath+" (stacklab install has not run here)")
+	} else if secrets, err = config.EnsureSecrets("/", nil, nil); err != nil {
+		reasons = append(reasons, err.Error())
+	}
+	facts, err := e.hostFacts(ctx, labCfg)
+	if err != nil {
+		reasons = append(reasons, "read the NICs: "+err.Error())
+	}
+	p := labParams(labCfg, secrets, facts)
+	s := doctorSetup{deps: doctor.Deps{HTTP: hc, Host: doctor.System{Root: "/"}, Cloud: openCloud("")}}
+	var sd *systemd.Client
+	if len(reasons) == 0 {
+		if sd, err = systemd.Connect(ctx); err != nil {
+			reasons = append(reasons, "connect to systemd: "+err.Error()+" (run as root on the lab host)")
+		} else {
+			s.deps.Units = sd
+			s.close = sd.Close
+		}
+	}
+	virt, why := host.VirtType(e.readings())
+	s.cfg = doctor.Config{
+		Lab:            len(reasons) == 0,
+		NotLabReason:   strings.Join(reasons, "; "),
+		MgmtIP:         p.MgmtIP,
+		Hostname:       p.Hostname,
+		Units:          openstack.Units(p),
+		KeystoneURL:    "http://" + net.JoinHostPort(p.MgmtIP, "5000") + "/v3",
+		HorizonURL:     "http://" + p.MgmtIP + p.HorizonWebRoot,
+		AdminUser:      p.AdminUser,
+		AdminPassword:  cloud.Secret(p.AdminPassword),
+		RabbitUser:     openstack.RabbitUser,
+		RabbitPassword: cloud.Secret(p.Rabbit),
+		RabbitAddr:     "127.0.0.1:5672",
+		HostVirt:       virt,
+		HostReason:     why,
+		DiskPaths:      doctor.DefaultDiskPaths,
+	}
+	s.redact = secrets.Redactor().Redact
+	for _, f := range openstack.Files(p) {
+		s.files = append(s.files, f.Path)
+	}
+	if s.cfg.Lab {
+		if src, err := e.network(); err == nil {
+			o := nics.Options{MgmtIf: labCfg.Network.ManagementInterface, ExtIf: p.ExtIf}
+			s.extra = func() []checks.Check {
+				// The external NIC must still be up and unaddressed for
+				// neutron's bridge; only on the lab host.
+				list := nics.Checks(src, o)
+				for i := range list {
+					list[i].DependsOn = append(list[i].DependsOn, doctor.IDLabHost)
+				}
+				return list
+			}
+		}
+		s.fixer = doctor.HostFixer{Units: sd, Host: doctor.System{Root: "/"}, Params: p, Cloud: openCloud("")}
+	}
+	return s, nil
+}

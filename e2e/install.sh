@@ -101,6 +101,12 @@ STACKLAB_E2E_FRESH_SECONDS=$fresh STACKLAB_E2E_FIRST=$RESULTS/install-2.json STA
 rm -f "$RESULTS/.clouds.yaml"
 cat "$RESULTS/metrics.json"
 
+say "doctor: fault matrix (inject, name the root cause, repair)"
+STACKLAB_CONFIG=/stacklab/e2e.yaml bash e2e/doctor.sh 2>&1 | tee "$RESULTS/doctor-matrix.txt"
+t4=$(now)
+"${LH[@]}" exec /stacklab/stacklab doctor --config /stacklab/e2e.yaml >"$RESULTS/doctor-healthy.txt"
+echo "doctor on the healthy lab: $(elapsed "$t4") s (target ≤ 2 s; includes entering the lab host)"
+
 say "uninstall (returns the host to before install)"
 t3=$(now)
 "${LH[@]}" exec /stacklab/stacklab uninstall --yes --config /stacklab/e2e.yaml 2>&1 | tee "$RESULTS/uninstall.log"

@@ -73,15 +73,22 @@ func TestRealDownloadReportsProgress(t *testing.T) {
 	if len(reports) < 2 {
 		t.Fatalf("progress reports: %+v", reports)
 	}
-	var sawTotal bool
+	// The package's name during a download comes from apt's "Get:" text
+	// line, which travels on another pipe than the status lines: whether
+	// it arrives first is a race (seen both ways), so the name is best
+	// effort and only the count is asserted.
+	var sawDone bool
 	for _, p := range reports {
 		if p.Phase != PhaseDownload {
 			t.Errorf("install phase during a download: %+v", p)
 		}
-		sawTotal = sawTotal || (p.Total == 1 && p.Package == "hostname")
+		if p.Package != "" && p.Package != "hostname" {
+			t.Errorf("report names the wrong package: %+v", p)
+		}
+		sawDone = sawDone || (p.Total == 1 && p.Done == 1)
 	}
-	if !sawTotal {
-		t.Errorf("no report named hostname as 1 of 1: %+v", reports)
+	if !sawDone {
+		t.Errorf("no report of 1 of 1 downloaded: %+v", reports)
 	}
 	if last := reports[len(reports)-1]; last.Percent != 100 {
 		t.Errorf("last report %+v", last)

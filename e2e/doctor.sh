@@ -17,6 +17,10 @@ STACKLAB=${STACKLAB:-/stacklab/stacklab}
 MGMT_IP=10.231.0.2
 DEAD_IP=10.231.0.99
 SETTINGS=/etc/openstack-dashboard/local_settings.py
+APACHE_CONF=/etc/apache2/apache2.conf
+BOGUS=StacklabE2EBogusDirective
+# Where the hand-restored faults keep what they moved away (inside the lab).
+STASH=/root/doctor-e2e-stash
 CFG=()
 [[ -n ${STACKLAB_CONFIG:-} ]] && CFG=(--config "$STACKLAB_CONFIG")
 
@@ -38,6 +42,28 @@ inject() {
 	allowed-hosts) sh_lab "sed -i \"/^ALLOWED_HOSTS/s/'$MGMT_IP', //; /^ALLOWED_HOSTS/s/\\\"$MGMT_IP\\\", //\" $SETTINGS && grep ^ALLOWED_HOSTS $SETTINGS && systemctl restart apache2" ;;
 	memcached-listen) sh_lab "sed -i 's/^-l .*/-l 127.0.0.1/' /etc/memcached.conf && systemctl restart memcached" ;;
 	endpoint-dead) sh_lab ". /root/admin-openrc && id=\$(openstack endpoint list --service glance --interface public -f value -c ID) && openstack endpoint set --url http://$DEAD_IP:9292 \$id" ;;
+	apache-config)
+		# The restart fails by design: that is the fault.
+		sh_lab "echo '$BOGUS on' >>$APACHE_CONF && { systemctl restart apache2 || true; }"
+		# configtest reports the directive's line: the last one.
+		APACHE_LINE=$(in_lab wc -l "$APACHE_CONF" | awk '{print $1}')
+		;;
+	static-missing)
+		# Move away the first CSS file the login page links (Apache then
+		# answers 404 for it) and remember where it was.
+		# shellcheck disable=SC2016 # expanded by the lab's bash
+		in_lab bash -c 'set -e
+css=$(curl -fsS "http://$1/horizon/auth/login/" | grep -o "href=\"[^\"]*\.css\"" | head -1 |
+	sed "s/^href=\"//; s/\"\$//; s|^/horizon/static/||; s|^/static/||")
+f=/var/lib/openstack-dashboard/static/$css
+test -f "$f"
+mkdir -p "$2"
+echo "$f" >"$2/static.path"
+mv "$f" "$2/static.file"' static-missing "$MGMT_IP" "$STASH"
+		;;
+	horizon-keystone-url)
+		sh_lab "set -e; mkdir -p $STASH; cp -p $SETTINGS $STASH/local_settings.py; sed -i 's|^OPENSTACK_KEYSTONE_URL.*|OPENSTACK_KEYSTONE_URL = \"http://$MGMT_IP:5999/v3\"|' $SETTINGS; grep -q 5999 $SETTINGS; systemctl reload apache2"
+		;;
 	*)
 		echo "unknown fault $1" >&2
 		return 2
@@ -54,6 +80,9 @@ restore() {
 	rabbitmq-stopped) in_lab systemctl start rabbitmq-server ;;
 	nova-compute-stopped) in_lab systemctl start nova-compute ;;
 	dhcp-agent-stopped) in_lab systemctl start neutron-dhcp-agent ;;
+	apache-config) sh_lab "sed -i '/^$BOGUS/d' $APACHE_CONF && systemctl restart apache2" ;;
+	static-missing) sh_lab "if [ -f $STASH/static.file ]; then mv $STASH/static.file \$(cat $STASH/static.path) && rm -f $STASH/static.path; fi" ;;
+	horizon-keystone-url) sh_lab "if [ -f $STASH/local_settings.py ]; then mv $STASH/local_settings.py $SETTINGS && systemctl reload apache2; fi" ;;
 	*) : ;; # file and catalog faults: install converges them
 	esac
 	in_lab "$STACKLAB" install --yes "${CFG[@]}" >/dev/null
@@ -73,11 +102,32 @@ expect() {
 	allowed-hosts) echo dashboard-page ;;
 	memcached-listen) echo memcached ;;
 	endpoint-dead) echo catalog ;;
+	apache-config) echo unit-apache2 ;; # apache2 does not start; the apache check is skipped behind it
+	static-missing) echo dashboard-static ;;
+	horizon-keystone-url) echo dashboard-keystone ;;
 	esac
 }
 
+# what the root cause's fix must say (empty: not asserted)
+expect_fix() {
+	case $1 in
+	apache-config) echo "line $APACHE_LINE of $APACHE_CONF" ;;
+	static-missing) echo "collectstatic" ;;
+	horizon-keystone-url) echo "OPENSTACK_KEYSTONE_URL = \"http://$MGMT_IP:5000/v3\" in $SETTINGS" ;;
+	esac
+}
+
+# faults doctor --fix cannot repair (no safe repair exists): restored by hand
+manual() {
+	case $1 in
+	apache-config | static-missing | horizon-keystone-url) return 0 ;;
+	esac
+	return 1
+}
+
 ALL=(memcached-stopped apache-stopped keystone-stopped keystone-hung mariadb-stopped rabbitmq-stopped
-	nova-compute-stopped dhcp-agent-stopped allowed-hosts memcached-listen endpoint-dead)
+	nova-compute-stopped dhcp-agent-stopped allowed-hosts memcached-listen endpoint-dead
+	apache-config static-missing horizon-keystone-url)
 FAULTS=("$@")
 ((${#FAULTS[@]})) || FAULTS=("${ALL[@]}")
 
@@ -102,28 +152,62 @@ fi
 
 rows=()
 fails=0
+# The fault in place, if any: restored on any exit (a failed assertion, a
+# jq error under set -e, ^C), so a broken run never leaves the lab broken.
+CURRENT=
+APACHE_LINE=
+cleanup() {
+	if [[ -n $CURRENT ]]; then
+		echo "-- restoring $CURRENT (the run stopped with the fault in place)" >&2
+		restore "$CURRENT" || true
+	fi
+}
+trap cleanup EXIT
 for f in "${FAULTS[@]}"; do
 	want=$(expect "$f")
 	echo "== $f (expect root cause $want)"
-	inject "$f" >/dev/null
+	CURRENT=$f
+	if ! inject "$f" >/dev/null; then
+		echo "-- could not inject $f; restoring"
+		restore "$f" || true
+		CURRENT=
+		fails=$((fails + 1))
+		rows+=("$(printf '%-22s %-30s %-4s %-7s %s' "$f" "(inject failed)" NO - -)")
+		continue
+	fi
 	t0=$(now_ms)
 	json=$(in_lab "$STACKLAB" doctor "${CFG[@]}" --output json 2>/dev/null || true)
 	took=$(($(now_ms) - t0))
 	roots=$(jq -r '[.checks[] | select(.status == "fail") | .id] | join(",")' <<<"$json")
 	[[ $roots == "$want" ]] && rc_ok=yes || rc_ok=NO
+	wantfix=$(expect_fix "$f")
+	if [[ -n $wantfix ]]; then
+		fix=$(jq -r --arg id "$want" '.checks[] | select(.id == $id) | .fix' <<<"$json")
+		if [[ $fix != *"$wantfix"* ]]; then
+			echo "   fix of $want does not say '$wantfix':"
+			printf '   %s\n' "$fix"
+			rc_ok=NO
+		fi
+	fi
 	fixed=no
 	if in_lab "$STACKLAB" doctor "${CFG[@]}" --fix --yes >"/tmp/doctor-e2e-$f.txt" 2>&1; then
 		fixed=yes
 	else
-		tail -n 30 "/tmp/doctor-e2e-$f.txt"
+		manual "$f" || tail -n 30 "/tmp/doctor-e2e-$f.txt"
 		echo "-- restoring $f by hand"
 		restore "$f" || true
+		manual "$f" && fixed=manual
 	fi
 	# Whatever happened, the lab must be green before the next fault.
 	if ! in_lab "$STACKLAB" doctor "${CFG[@]}" >/dev/null 2>&1; then
 		restore "$f" || true
+		if ! in_lab "$STACKLAB" doctor "${CFG[@]}" >"/tmp/doctor-e2e-$f-after.txt" 2>&1; then
+			tail -n 30 "/tmp/doctor-e2e-$f-after.txt"
+			fixed="$fixed,RED"
+		fi
 	fi
-	[[ $rc_ok == yes && $fixed == yes ]] || fails=$((fails + 1))
+	CURRENT=
+	[[ $rc_ok == yes && ($fixed == yes || $fixed == manual) ]] || fails=$((fails + 1))
 	rows+=("$(printf '%-22s %-30s %-4s %-7s %s' "$f" "${roots:-none}" "$rc_ok" "$fixed" "$(printf '%d.%03d s' $((took / 1000)) $((took % 1000)))")")
 done
 
@@ -133,5 +217,47 @@ printf '%s\n' "${rows[@]}"
 t0=$(now_ms)
 in_lab "$STACKLAB" doctor "${CFG[@]}" >/dev/null
 echo "healthy lab: full doctor in $(($(now_ms) - t0)) ms (including labhost exec)"
+
+# No secret may leave in a bundle or in any output. Done inside the lab so
+# the secrets never cross to this host; a leak is reported by the secret's
+# name and the file, never its value.
+# shellcheck disable=SC2016 # expanded by the lab's bash
+leak_check='
+set -uo pipefail
+S=$1
+shift
+d=$(mktemp -d)
+trap "rm -rf $d" EXIT
+"$S" doctor "$@" --bundle "$d/bundle.tgz" >"$d/out-bundle.txt" 2>&1
+"$S" doctor "$@" --output json >"$d/out-json.txt" 2>&1
+"$S" doctor "$@" >"$d/out-text.txt" 2>&1
+"$S" doctor "$@" --fix --dry-run >"$d/out-fix-dry-run.txt" 2>&1
+mkdir "$d/x"
+tar -xzf "$d/bundle.tgz" -C "$d/x" || { echo "FAIL  cannot extract the bundle"; exit 1; }
+n=0 leaks=0
+sq=$(printf "\047")
+while IFS= read -r line; do
+	name=${line%%:*}
+	v=${line#*:}
+	v=${v#"${v%%[![:space:]]*}"}
+	v=${v%"${v##*[![:space:]]}"}
+	v=${v#[\"$sq]}
+	v=${v%[\"$sq]}
+	[[ -n $v && $name != "$line" ]] || continue
+	n=$((n + 1))
+	while IFS= read -r hit; do
+		echo "FAIL  secret $name appears in ${hit#"$d"/}"
+		leaks=$((leaks + 1))
+	done < <(grep -rlF -- "$v" "$d/x" "$d"/out-*.txt)
+done < <(grep -E "^[A-Za-z0-9_.-]+:" /etc/stacklab/secrets.yaml)
+m=$(find "$d/x" "$d"/out-*.txt -type f | wc -l)
+((n > 0)) || { echo "FAIL  no secrets read from /etc/stacklab/secrets.yaml"; exit 1; }
+((leaks == 0)) || exit 1
+echo "ok    no secret in bundle or output ($n secrets, $m files checked)"
+'
+if ! in_lab bash -c "$leak_check" leak-check "$STACKLAB" "${CFG[@]}"; then
+	echo "secret-leak check failed"
+	fails=$((fails + 1))
+fi
 ((fails == 0)) && echo "doctor.sh: PASS" || echo "doctor.sh: FAIL ($fails fault(s))"
 ((fails == 0))

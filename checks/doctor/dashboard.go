@@ -51,10 +51,34 @@ func (dr *doctor) checkApache(ctx context.Context) checks.Result {
 			ev = append(ev, err.Error())
 		}
 		ev = append(ev, strings.Split(text, "\n")...)
-		return checks.Failf("Apache's configuration does not parse",
-			"fix the file named above; stacklab install --yes --only dashboard restores the lab's site", ev...)
+		fix := "fix the file named above; stacklab install --yes --only dashboard restores the lab's site"
+		if f, ok := ApacheSyntaxFix(ev); ok {
+			fix = f
+		}
+		return checks.Failf("Apache's configuration does not parse", fix, ev...)
 	}
 	return checks.Pass("apache2ctl configtest: Syntax OK")
+}
+
+var apacheSyntaxRE = regexp.MustCompile(`Syntax error on line (\d+) of ([^\s:]+)`)
+
+// ApacheSyntaxFix reads Apache's "Syntax error on line N of FILE:" (from
+// apache2ctl configtest or the unit's journal) into a fix naming the file
+// and line, so nobody has to rerun configtest to learn where to look.
+// Apache puts the reason on the line after; it is quoted when present.
+func ApacheSyntaxFix(lines []string) (string, bool) {
+	for i, l := range lines {
+		m := apacheSyntaxRE.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		why := ""
+		if i+1 < len(lines) && !apacheSyntaxRE.MatchString(lines[i+1]) {
+			why = " (" + strings.TrimSpace(strings.TrimPrefix(lines[i+1], "apache2ctl configtest: ")) + ")"
+		}
+		return fmt.Sprintf("fix line %s of %s%s; apache2ctl configtest must say Syntax OK, then systemctl restart apache2", m[1], m[2], why), true
+	}
+	return "", false
 }
 
 func (dr *doctor) loginURL() string {

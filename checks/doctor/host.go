@@ -145,6 +145,9 @@ func UnitVerdict(unit string, s systemd.UnitState, journal []string) checks.Resu
 	if sig, ok := MatchSignature(journal); ok {
 		return checks.Failf(what+": "+sig.Meaning, sig.Fix+"\n"+fix, append(ev, "known problem: "+sig.Match)...)
 	}
+	if afix, ok := ApacheSyntaxFix(journal); ok {
+		return checks.Failf(what+": its configuration does not parse", afix, ev...)
+	}
 	return checks.Failf(what, fix, ev...)
 }
 
@@ -163,6 +166,16 @@ func (dr *doctor) checkUnit(ctx context.Context, unit string) checks.Result {
 	var journal []string
 	if !s.Active() && s.Found() && dr.d.Units != nil {
 		journal, _ = dr.d.Units.JournalTail(ctx, unit, JournalLines)
+	}
+	// A failed apache2 is most often a configuration that does not parse;
+	// the apache check that runs configtest is skipped behind this one, so
+	// the unit's verdict carries configtest's file and line itself.
+	if unit == "apache2" && !s.Active() && s.Found() && dr.d.Host != nil {
+		if out, err := dr.d.Host.Run(ctx, "apache2ctl", "configtest"); err != nil || !strings.Contains(string(out), "Syntax OK") {
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				journal = append(journal, "apache2ctl configtest: "+l)
+			}
+		}
 	}
 	return UnitVerdict(unit, s, journal)
 }

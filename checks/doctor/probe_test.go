@@ -182,6 +182,7 @@ type fakeHorizon struct {
 	allowed    string
 	password   string
 	staticCode int
+	noStatic   bool // the static files are gone: Apache answers 404
 }
 
 func (h *fakeHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -194,6 +195,10 @@ func (h *fakeHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/horizon/static/"):
+		if h.noStatic {
+			http.NotFound(w, r)
+			return
+		}
 		if h.staticCode != 0 {
 			http.Error(w, "OfflineGenerationError: manifest", h.staticCode)
 			return
@@ -333,19 +338,20 @@ func TestRootCauses(t *testing.T) {
 		break_ func(w *world)
 		root   string
 		skips  []string // checks skipped naming root
+		fix    string   // the root's fix contains this
 	}{
 		{"memcached stopped", func(w *world) { w.deps.Units.(fakeUnits).states["memcached"] = "failed" },
-			UnitID("memcached"), []string{IDMemcached, IDKeystone, IDDashboardLogin, IDDashboardKeystone}},
+			UnitID("memcached"), []string{IDMemcached, IDKeystone, IDDashboardLogin, IDDashboardKeystone}, ""},
 		{"mariadb stopped", func(w *world) { w.deps.Units.(fakeUnits).states["mariadb"] = "inactive" },
-			UnitID("mariadb"), []string{IDMariaDB, IDKeystone}},
+			UnitID("mariadb"), []string{IDMariaDB, IDKeystone}, ""},
 		{"apache stopped", func(w *world) { w.deps.Units.(fakeUnits).states["apache2"] = "failed" },
-			UnitID("apache2"), []string{IDApache, IDDashboardPage, IDDashboardStatic, IDDashboardLogin}},
+			UnitID("apache2"), []string{IDApache, IDDashboardPage, IDDashboardStatic, IDDashboardLogin}, ""},
 		{"ALLOWED_HOSTS", func(w *world) { w.horizon.allowed = "10.9.9.9" },
-			IDDashboardPage, []string{IDDashboardStatic, IDDashboardLogin}},
-		{"static 500", func(w *world) { w.horizon.staticCode = 500 }, IDDashboardStatic, nil},
+			IDDashboardPage, []string{IDDashboardStatic, IDDashboardLogin}, ""},
+		{"static 500", func(w *world) { w.horizon.staticCode = 500 }, IDDashboardStatic, nil, ""},
 		{"memcached moved", func(w *world) {
 			w.deps.Host.(fakeHost).files[HorizonSettingsFiles[1]] = "CACHES = {'default': {'LOCATION': '127.0.0.1:1'}}\n"
-		}, IDMemcached, []string{IDKeystone, IDDashboardLogin}},
+		}, IDMemcached, []string{IDKeystone, IDDashboardLogin}, ""},
 		{"mysql refuses", func(w *world) {
 			h := w.deps.Host.(fakeHost)
 			h.run = func(name string, _ ...string) ([]byte, error) {
@@ -355,8 +361,23 @@ func TestRootCauses(t *testing.T) {
 				return []byte("Syntax OK"), nil
 			}
 			w.deps.Host = h
-		}, IDMariaDB, []string{IDKeystone}},
-		{"rabbit wrong password", func(w *world) { w.cfg.RabbitPassword = "old" }, IDRabbitMQ, nil},
+		}, IDMariaDB, []string{IDKeystone}, ""},
+		{"rabbit wrong password", func(w *world) { w.cfg.RabbitPassword = "old" }, IDRabbitMQ, nil, ""},
+		{"apache config broken", func(w *world) {
+			w.deps.Units.(fakeUnits).states["apache2"] = "failed"
+			h := w.deps.Host.(fakeHost)
+			h.run = func(name string, _ ...string) ([]byte, error) {
+				if name == "apache2ctl" {
+					return []byte("AH00526: Syntax error on line 229 of /etc/apache2/apache2.conf:\nInvalid command 'Bogus'\n"), errors.New("exit status 1")
+				}
+				return []byte("1\n"), nil
+			}
+			w.deps.Host = h
+		}, UnitID("apache2"), []string{IDApache, IDDashboardPage}, "line 229 of /etc/apache2/apache2.conf (Invalid command 'Bogus')"},
+		{"static files missing", func(w *world) { w.horizon.noStatic = true }, IDDashboardStatic, nil, "collectstatic"},
+		{"horizon keystone URL dead", func(w *world) {
+			w.deps.Host.(fakeHost).files["/etc/openstack-dashboard/local_settings.py"] = "OPENSTACK_KEYSTONE_URL = \"http://127.0.0.1:1/v3\"\n"
+		}, IDDashboardKeystone, []string{IDDashboardLogin}, "OPENSTACK_KEYSTONE_URL = \"http://127.0.0.1:5000/v3\" in /etc/openstack-dashboard/local_settings.py"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -368,6 +389,9 @@ func TestRootCauses(t *testing.T) {
 				var b strings.Builder
 				_ = rep.WriteText(&b, checks.TextOptions{})
 				t.Fatalf("root causes %v, want [%s]\n%s", roots, tt.root, b.String())
+			}
+			if e, _ := rep.Get(tt.root); !strings.Contains(e.Fix, tt.fix) {
+				t.Errorf("fix %q, want it to contain %q", e.Fix, tt.fix)
 			}
 			for _, id := range tt.skips {
 				if s, rc := status(rep, id); s != checks.Skip || len(rc) != 1 || rc[0] != tt.root {

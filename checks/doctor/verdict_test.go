@@ -225,3 +225,33 @@ func TestUnitVerdictSignature(t *testing.T) {
 		t.Error("matched nothing known")
 	}
 }
+
+func TestApacheSyntaxFix(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  string // "" = no match
+	}{
+		{"configtest", []string{"AH00526: Syntax error on line 229 of /etc/apache2/apache2.conf:", "Invalid command 'Bogus', perhaps misspelled"},
+			"fix line 229 of /etc/apache2/apache2.conf (Invalid command 'Bogus', perhaps misspelled)"},
+		{"journal prefix", []string{"apachectl[42]: AH00526: Syntax error on line 3 of /etc/apache2/conf-enabled/x.conf:"},
+			"fix line 3 of /etc/apache2/conf-enabled/x.conf;"},
+		{"from checkUnit", []string{"apache2ctl configtest: AH00526: Syntax error on line 7 of /etc/apache2/ports.conf:", "apache2ctl configtest: Listen takes one argument"},
+			"fix line 7 of /etc/apache2/ports.conf (Listen takes one argument)"},
+		{"no file", []string{"AH00526: Syntax error on line 2: Invalid command 'SSLEngine'"}, ""},
+		{"healthy", []string{"Syntax OK"}, ""},
+	} {
+		fix, ok := ApacheSyntaxFix(tc.lines)
+		if ok != (tc.want != "") || !strings.Contains(fix, tc.want) {
+			t.Errorf("%s: %q %v, want %q", tc.name, fix, ok, tc.want)
+		}
+	}
+}
+
+func TestUnitVerdictApacheSyntax(t *testing.T) {
+	failed := systemd.UnitState{Name: "apache2.service", LoadState: "loaded", ActiveState: "failed", SubState: "failed"}
+	r := UnitVerdict("apache2", failed, []string{"apache2ctl configtest: AH00526: Syntax error on line 229 of /etc/apache2/apache2.conf:", "apache2ctl configtest: Invalid command 'Bogus'"})
+	if r.Status != checks.Fail || !strings.Contains(r.Summary, "does not parse") || !strings.Contains(r.Fix, "line 229 of /etc/apache2/apache2.conf") {
+		t.Errorf("%+v", r)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	suggestpkg "github.com/stacklab/stacklab/internal/suggest"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -195,37 +197,4 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, where string) {
 
 // suggest returns the candidate closest to s when it is close enough to
 // be a typo, else "".
-func suggest(s string, candidates []string) string {
-	best, bestD := "", -1
-	for _, c := range candidates {
-		dist := levenshtein(strings.ToLower(s), strings.ToLower(c))
-		if bestD < 0 || dist < bestD {
-			best, bestD = c, dist
-		}
-	}
-	limit := max(len(s)/3, 1)
-	if bestD >= 0 && bestD <= limit+1 && bestD < len(s) {
-		return best
-	}
-	return ""
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func suggest(s string, candidates []string) string { return suggestpkg.Closest(s, candidates) }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	suggestpkg "github.com/stacklab/stacklab/internal/suggest"
 )
 
 // Kinds of configuration error, for errors.Is.
@@ -180,7 +182,7 @@ func describe(n *yaml.Node) string {
 func suggest(got, prefix string, siblings []string) string {
 	best, bestDist := "", 0
 	for _, s := range siblings {
-		dist := levenshtein(strings.ToLower(got), s)
+		dist := suggestpkg.Distance(strings.ToLower(got), s)
 		if best == "" || dist < bestDist {
 			best, bestDist = s, dist
 		}
@@ -201,24 +203,4 @@ func suggest(got, prefix string, siblings []string) string {
 		return "; known sections: " + strings.Join(siblings, ", ")
 	}
 	return "; known keys here: " + strings.Join(siblings, ", ")
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

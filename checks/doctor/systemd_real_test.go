@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/internal/systemd/systemdtest"
@@ -22,6 +23,20 @@ func TestUnitsAgainstRealSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = c.Start(ctx, "apache2") // fails, as intended
+	// A Type=simple start returns once the process is forked, before it
+	// crashes: wait until systemd has seen it fail, or the checks race the
+	// crash (they lost under a loaded CI run).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := c.States(ctx, "apache2")
+		if err == nil && st[0].Failed() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("apache2 stand-in never failed: %+v %v", st, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling systemd with a deadline
+	}
 
 	cfg := Config{Lab: true, Units: []string{"memcached", "apache2"}}
 	only := func() []checks.Check {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // qemuInfo is the part of `qemu-img info --output=json` we compare against.
@@ -50,8 +51,10 @@ func run(t *testing.T, dir, name string, args ...string) []byte {
 	// qemu 7.2 times its LUKS key derivation with getrusage and gives up,
 	// instantly, when two readings are equal: "Unable to get accurate CPU
 	// usage" fails about one create in five. Nothing is wrong with the
-	// arguments, so try again a bounded number of times.
-	const attempts = 10
+	// arguments, so try again a bounded number of times, spread over a few
+	// seconds: back-to-back retries all landed in one burst of CI load and
+	// failed together.
+	const attempts = 30
 	for i := 1; ; i++ {
 		cmd := exec.Command(name, args...)
 		cmd.Dir = dir
@@ -62,6 +65,7 @@ func run(t *testing.T, dir, name string, args ...string) []byte {
 		if i == attempts || !bytes.Contains(out, []byte("Unable to get accurate CPU usage")) {
 			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 		}
+		time.Sleep(time.Duration(i) * 20 * time.Millisecond) // backoff for an external tool's flaw
 	}
 }
 

@@ -115,7 +115,7 @@ type PhaseResult struct {
 	Error   string   `json:"error,omitempty"`
 }
 
-// RunResult is what Run returns and what state.json keeps of the last run.
+// RunResult is what Run returns and what last-run.json keeps (SaveResult).
 type RunResult struct {
 	Started time.Time     `json:"started"`
 	Seconds float64       `json:"seconds"`

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/stacklab/stacklab/installer/apt"
 	"github.com/stacklab/stacklab/installer/identity"
+	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
 )
@@ -378,6 +381,32 @@ func (l *lab) identity(ctx context.Context, dryRun bool, o *outcome) error {
 		return withFix(err, "check keystone: journalctl -u keystone; then run: stacklab install --from keystone")
 	}
 	o.changes = append(o.changes, ch...)
+	return l.recordState(dryRun, o)
+}
+
+// recordState keeps the management address the catalog now points at in
+// the state dir. It is written here, once the catalog converged, because
+// the catalog is what ties the whole lab to one address; doctor compares
+// the host's current address with this record.
+func (l *lab) recordState(dryRun bool, o *outcome) error {
+	file := path.Join(l.cfg.stateDir, labstate.File)
+	want := labstate.State{MgmtIP: l.p.MgmtIP}
+	b, err := l.h.Files.ReadFile(file)
+	switch {
+	case err == nil:
+		if cur, derr := labstate.Decode(b); derr == nil && cur == want {
+			return nil
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	o.add("record management address %s in %s", want.MgmtIP, file)
+	if dryRun {
+		return nil
+	}
+	if err := l.h.Files.WriteFile(file, want.Encode(), Perm{Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
+		return withFix(err, "check that %s is writable and the disk is not full", file)
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stacklab/stacklab/installer/inifile"
+	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/installer/openstack"
 )
 
@@ -417,5 +418,55 @@ func TestMarkerFollowsPackageVersion(t *testing.T) {
 	}
 	if got := filter(m.TakeLog(), "exec "); !slices.Equal(got, []string{"glance-manage db_sync"}) {
 		t.Errorf("after an upgrade ran %v, want glance's db_sync", got)
+	}
+}
+
+// The keystone phase records the management address the catalog was
+// converged for; doctor reads it (checks/doctor checkMgmtAddress).
+func TestRecordsMgmtAddress(t *testing.T) {
+	const file = "/var/lib/stacklab/" + labstate.File
+	m := installed(t)
+	got, err := labstate.Decode(m.Files[file])
+	if err != nil || got.MgmtIP != "192.0.2.10" {
+		t.Fatalf("after install: %s = %+v, %v; want mgmt_ip 192.0.2.10", file, got, err)
+	}
+
+	// A new address: a dry run says it would record it and writes nothing.
+	m.p.MgmtIP = "192.0.2.77"
+	m.TakeLog()
+	res, err := runLab(t, m, true, Selection{Only: []string{PhaseKeystone}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "record management address 192.0.2.77 in " + file
+	if !slices.Contains(res.Phases[0].Changes, want) {
+		t.Errorf("dry run changes %q lack %q", res.Phases[0].Changes, want)
+	}
+	if w := filter(m.TakeLog(), "write "); slices.Contains(w, file) {
+		t.Errorf("dry run wrote %s", file)
+	}
+
+	// The real run records it, once.
+	if _, err := runLab(t, m, false, Selection{Only: []string{PhaseKeystone}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := labstate.Decode(m.Files[file]); err != nil || got.MgmtIP != "192.0.2.77" {
+		t.Errorf("after the new address: %+v, %v", got, err)
+	}
+	m.TakeLog()
+	if _, err := runLab(t, m, false, Selection{Only: []string{PhaseKeystone}}); err != nil {
+		t.Fatal(err)
+	}
+	if w := filter(m.TakeLog(), "write "); slices.Contains(w, file) {
+		t.Errorf("an unchanged address rewrote %s", file)
+	}
+
+	// A torn record is rewritten, not trusted.
+	m.Files[file] = []byte(`{"mgmt_ip":"192.0`)
+	if _, err := runLab(t, m, false, Selection{Only: []string{PhaseKeystone}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := labstate.Decode(m.Files[file]); err != nil || got.MgmtIP != "192.0.2.77" {
+		t.Errorf("after a torn record: %+v, %v", got, err)
 	}
 }

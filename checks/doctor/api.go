@@ -16,7 +16,6 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
-	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/endpoints"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/agents"
 	"github.com/gophercloud/gophercloud/v2/openstack/placement/v1/resourceproviders"
 
@@ -201,25 +200,19 @@ func (dr *doctor) checkCatalog(ctx context.Context) checks.Result {
 	if err != nil {
 		return checks.Failf("no token", "", err.Error())
 	}
-	ic := c.IdentityAtAuthURL()
+	// One listing serves both the address check and the probes.
+	eps, err := identity.ListEndpoints(ctx, c.IdentityAtAuthURL())
+	if err != nil {
+		return checks.Failf("cannot read the catalog", "check that the cloud's user has the admin role", err.Error())
+	}
 	var mism []identity.Mismatch
 	if dr.cfg.MgmtIP != "" {
-		if mism, err = identity.CheckEndpoints(ctx, ic, dr.cfg.MgmtIP); err != nil {
-			return checks.Failf("cannot read the catalog", "check that the cloud's user has the admin role", err.Error())
-		}
-	}
-	page, err := endpoints.List(ic, nil).AllPages(ctx)
-	if err != nil {
-		return checks.Failf("cannot list endpoints", "check that the cloud's user has the admin role", err.Error())
-	}
-	eps, err := endpoints.ExtractEndpoints(page)
-	if err != nil {
-		return checks.Failf("cannot list endpoints", "", err.Error())
+		mism = identity.Mismatches(eps, dr.cfg.MgmtIP)
 	}
 	probes := make([]EndpointProbe, len(eps))
 	var wg sync.WaitGroup
 	for i, e := range eps {
-		probes[i] = EndpointProbe{Service: e.ServiceID, Interface: string(e.Availability), URL: e.URL}
+		probes[i] = EndpointProbe{Service: e.Service, Interface: e.Interface, URL: e.URL}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

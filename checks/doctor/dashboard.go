@@ -6,14 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/installer/openstack"
 )
 
 func (dr *doctor) dashboardChecks() []checks.Check {
@@ -190,6 +193,33 @@ func (dr *doctor) checkStatic(ctx context.Context) checks.Result {
 
 var keystoneURLRE = regexp.MustCompile(`(?m)^OPENSTACK_KEYSTONE_URL\s*=\s*['"]([^'"]+)['"]`)
 
+// Summaries of the dashboard-keystone failures that doctor --fix repairs
+// by rewriting the setting (Plan matches them).
+const (
+	keystoneURLDead  = "Horizon's keystone URL does not answer"
+	keystoneURLUnset = "OPENSTACK_KEYSTONE_URL is not set"
+)
+
+// HorizonKeystoneURL is the keystone URL the lab renders into Horizon.
+func HorizonKeystoneURL(mgmtIP string) string {
+	return "http://" + net.JoinHostPort(mgmtIP, "5000") + "/v3"
+}
+
+// SetKeystoneURL returns Horizon's settings with the top-level
+// OPENSTACK_KEYSTONE_URL statement replaced by one assigning u, whatever
+// its old expression or quoting; every other line stays byte for byte.
+// Commented-out and indented assignments are not Horizon's setting and are
+// left alone; without a top-level one, it is appended under stacklab's
+// marker, as the install does. A file that ends inside a bracket or a
+// string is refused: where the statement ends is unknowable.
+func SetKeystoneURL(settings, u string) (string, bool, error) {
+	if err := openstack.CheckPythonSettings(settings); err != nil {
+		return settings, false, fmt.Errorf("cannot edit OPENSTACK_KEYSTONE_URL safely: %w", err)
+	}
+	out, changed := openstack.EditPythonSettings(settings, []openstack.PySetting{{Name: "OPENSTACK_KEYSTONE_URL", Expr: strconv.Quote(u)}})
+	return out, changed, nil
+}
+
 func (dr *doctor) checkHorizonKeystone(ctx context.Context) checks.Result {
 	if r, ok := dr.notDashboard(); ok {
 		return r
@@ -199,9 +229,10 @@ func (dr *doctor) checkHorizonKeystone(ctx context.Context) checks.Result {
 	if err != nil {
 		return checks.Failf("cannot read Horizon's settings", "stacklab install --yes --only dashboard", err.Error())
 	}
+	fix := fmt.Sprintf("set OPENSTACK_KEYSTONE_URL = \"%s\" in %s; systemctl reload apache2   (or: stacklab doctor --fix)", HorizonKeystoneURL(dr.cfg.MgmtIP), f)
 	m := keystoneURLRE.FindSubmatch(b)
 	if m == nil {
-		return checks.Failf("OPENSTACK_KEYSTONE_URL is not set in "+f, "stacklab install --yes --only dashboard")
+		return checks.Failf(keystoneURLUnset+" in "+f, fix)
 	}
 	u := string(m[1])
 	status, _, err := dr.get(ctx, u, nil)
@@ -212,12 +243,11 @@ func (dr *doctor) checkHorizonKeystone(ctx context.Context) checks.Result {
 		} else {
 			ev = append(ev, fmt.Sprintf("HTTP %d", status))
 		}
-		return checks.Failf("Horizon's keystone URL does not answer",
-			fmt.Sprintf("set OPENSTACK_KEYSTONE_URL = \"http://%s:5000/v3\" in %s; systemctl reload apache2", dr.cfg.MgmtIP, f), ev...)
+		return checks.Failf(keystoneURLDead, fix, ev...)
 	}
 	if h := endpointHostOf(u); h != dr.cfg.MgmtIP {
 		return checks.Warnf("Horizon's keystone URL answers but is not on the management address "+dr.cfg.MgmtIP,
-			fmt.Sprintf("set OPENSTACK_KEYSTONE_URL = \"http://%s:5000/v3\" in %s", dr.cfg.MgmtIP, f), ev...)
+			fmt.Sprintf("set OPENSTACK_KEYSTONE_URL = \"%s\" in %s", HorizonKeystoneURL(dr.cfg.MgmtIP), f), ev...)
 	}
 	return checks.Pass("Horizon's keystone URL answers", ev...)
 }

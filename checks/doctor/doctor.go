@@ -79,6 +79,9 @@ type Config struct {
 	HostReason string
 	// DiskPaths are the paths whose file systems are watched.
 	DiskPaths []string
+	// StateFile is the install's record (labstate); empty means
+	// labstate.DefaultPath.
+	StateFile string
 	// Probe bounds one network probe; zero means 3 s.
 	Probe time.Duration
 }

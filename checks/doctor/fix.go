@@ -26,6 +26,21 @@ type Fixer interface {
 	DiscoverHosts(ctx context.Context) error
 }
 
+// KeystoneURLFixer is a Fixer that can also point Horizon at the lab's
+// keystone. It stands apart from Fixer so that Fixers written before it
+// (the CLI's test fakes) still compile; Plan offers the repair only when
+// the Fixer has it.
+type KeystoneURLFixer interface {
+	// SetHorizonKeystoneURL rewrites OPENSTACK_KEYSTONE_URL in Horizon's
+	// local_settings.py to HorizonKeystoneURL, keeping the previous file
+	// next to it (HorizonBackupSuffix); it reports whether it changed.
+	SetHorizonKeystoneURL(ctx context.Context) (bool, error)
+}
+
+// HorizonBackupSuffix names the copy of a Horizon settings file that a
+// repair keeps before editing it.
+const HorizonBackupSuffix = ".stacklab-bak"
+
 // AgentUnits maps neutron's agent types to the lab's units.
 var AgentUnits = map[string]string{
 	"Linux bridge agent": "neutron-linuxbridge-agent",
@@ -93,6 +108,22 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 			out = append(out, Repair{For: IDDashboardPage, Description: "add " + cfg.MgmtIP + " to Horizon's ALLOWED_HOSTS and restart apache2",
 				Run: func(ctx context.Context) error {
 					if _, err := f.AllowMgmtHost(ctx); err != nil {
+						return err
+					}
+					return f.Restart(ctx, "apache2")
+				}})
+		}
+	}
+	if kf, ok := f.(KeystoneURLFixer); ok && failed(IDDashboardKeystone) {
+		e, _ := rep.Get(IDDashboardKeystone)
+		if strings.HasPrefix(e.Summary, keystoneURLDead) || strings.HasPrefix(e.Summary, keystoneURLUnset) {
+			file := HorizonSettingsFiles[0]
+			out = append(out, Repair{For: IDDashboardKeystone,
+				Description: fmt.Sprintf("set OPENSTACK_KEYSTONE_URL = %q in %s (the old file kept as %s) and restart apache2",
+					HorizonKeystoneURL(cfg.MgmtIP), file, file+HorizonBackupSuffix),
+				Run: func(ctx context.Context) error {
+					changed, err := kf.SetHorizonKeystoneURL(ctx)
+					if err != nil || !changed {
 						return err
 					}
 					return f.Restart(ctx, "apache2")

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
 
@@ -214,13 +215,17 @@ func (dr *doctor) checkVirtType(context.Context) checks.Result {
 
 var openstackHostRE = regexp.MustCompile(`(?m)^OPENSTACK_HOST\s*=\s*['"]([^'"]+)['"]`)
 
-// MgmtAddressVerdict compares the address the lab was installed with (as
-// recorded in Horizon's OPENSTACK_HOST) with the current one.
-func MgmtAddressVerdict(installed, current string) checks.Result {
-	ev := []string{"installed with " + installed + " (OPENSTACK_HOST)", "current management address " + current}
+// MgmtAddressVerdict compares the address the lab was installed with with
+// the current one; source says where the installed address was read, and
+// note (when not empty) why that source is a second-best one.
+func MgmtAddressVerdict(installed, source, current, note string) checks.Result {
+	ev := []string{"installed with " + installed + " (" + source + ")", "current management address " + current}
+	if note != "" {
+		ev = append(ev, note)
+	}
 	switch {
 	case installed == "":
-		return checks.Skipped("no record of the address the lab was installed with")
+		return checks.Skipped("no record of the address the lab was installed with", ev[1:]...)
 	case installed != current:
 		return checks.Failf("the management address changed: installed with "+installed+", now "+current,
 			"stacklab install --yes   (re-renders every service for the new address), then stacklab doctor --fix (re-points the catalog)", ev...)
@@ -228,17 +233,43 @@ func MgmtAddressVerdict(installed, current string) checks.Result {
 	return checks.Pass("unchanged: "+current, ev...)
 }
 
+func (dr *doctor) stateFile() string {
+	if dr.cfg.StateFile != "" {
+		return dr.cfg.StateFile
+	}
+	return labstate.DefaultPath
+}
+
+// checkMgmtAddress reads the address stacklab install recorded. Labs
+// installed before the installer kept that record fall back to Horizon's
+// OPENSTACK_HOST, which the install also rendered but anyone may edit;
+// the evidence says which was used.
 func (dr *doctor) checkMgmtAddress(context.Context) checks.Result {
 	if r, ok := dr.notLab(); ok {
 		return r
 	}
-	b, err := dr.d.Host.ReadFile(HorizonSettingsFiles[0])
-	if err != nil {
-		return checks.Skipped("no record of the address the lab was installed with", err.Error())
+	file := dr.stateFile()
+	b, err := dr.d.Host.ReadFile(file)
+	if err == nil {
+		st, derr := labstate.Decode(b)
+		if derr == nil {
+			return MgmtAddressVerdict(st.MgmtIP, "recorded by stacklab install in "+file, dr.cfg.MgmtIP, "")
+		}
+		err = derr
+	}
+	why := err.Error()
+	if errors.Is(err, fs.ErrNotExist) {
+		why = "the lab was installed before stacklab recorded its address"
+	}
+	note := "no usable " + file + " (" + why + "): fell back to Horizon's OPENSTACK_HOST, which an edit of " +
+		HorizonSettingsFiles[0] + " changes; stacklab install --yes writes the record"
+	hb, herr := dr.d.Host.ReadFile(HorizonSettingsFiles[0])
+	if herr != nil {
+		return checks.Skipped("no record of the address the lab was installed with", note, herr.Error())
 	}
 	installed := ""
-	if m := openstackHostRE.FindSubmatch(b); m != nil {
+	if m := openstackHostRE.FindSubmatch(hb); m != nil {
 		installed = string(m[1])
 	}
-	return MgmtAddressVerdict(installed, dr.cfg.MgmtIP)
+	return MgmtAddressVerdict(installed, "Horizon's OPENSTACK_HOST in "+HorizonSettingsFiles[0], dr.cfg.MgmtIP, note)
 }

@@ -6,8 +6,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,30 +18,9 @@ import (
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/nettest"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
-
-func listen(t *testing.T, serve func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 func longstr(b *bytes.Buffer, s string) {
 	_ = binary.Write(b, binary.BigEndian, uint32(len(s)))
@@ -95,7 +74,7 @@ func fakeBroker(user, password string) func(net.Conn) {
 }
 
 func TestAMQPLogin(t *testing.T) {
-	addr := listen(t, fakeBroker("openstack", "s3cret"))
+	addr := nettest.Serve(t, fakeBroker("openstack", "s3cret"))
 	for _, tt := range []struct {
 		pw      string
 		wantErr error
@@ -124,9 +103,6 @@ func fakeMemcached(c net.Conn) {
 		}
 	}
 }
-
-// silent accepts connections and never answers: a hung service.
-func silent(c net.Conn) { _, _ = io.Copy(io.Discard, c) }
 
 type fakeUnits struct {
 	states map[string]string // unit -> active state
@@ -158,7 +134,7 @@ func (h fakeHost) ReadFile(p string) ([]byte, error) {
 	if s, ok := h.files[p]; ok {
 		return []byte(s), nil
 	}
-	return nil, fmt.Errorf("open %s: no such file", p)
+	return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
 }
 func (h fakeHost) Run(_ context.Context, name string, args ...string) ([]byte, error) {
 	if h.run != nil {
@@ -275,8 +251,8 @@ func newWorld(t *testing.T) *world {
 	mux.Handle("/horizon/", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	mc := listen(t, fakeMemcached)
-	rabbit := listen(t, fakeBroker("openstack", "rpw"))
+	mc := nettest.Serve(t, fakeMemcached)
+	rabbit := nettest.Serve(t, fakeBroker("openstack", "rpw"))
 	w := &world{horizon: h}
 	w.cfg = Config{
 		Lab: true, MgmtIP: "127.0.0.1", Hostname: "lab",
@@ -406,7 +382,7 @@ func TestRootCauses(t *testing.T) {
 // doctor must say so within its probe timeout, not hang.
 func TestHungKeystoneReportedFast(t *testing.T) {
 	w := newWorld(t)
-	w.cfg.KeystoneURL = "http://" + listen(t, silent) + "/v3"
+	w.cfg.KeystoneURL = "http://" + nettest.Serve(t, nettest.Silent) + "/v3"
 	start := time.Now()
 	rep := w.run(t)
 	if el := time.Since(start); el > 3*time.Second {
@@ -439,7 +415,10 @@ func TestNotLabHost(t *testing.T) {
 	}
 }
 
-type recordingFixer struct{ log []string }
+type recordingFixer struct {
+	log                  []string
+	keystoneURLUnchanged bool
+}
 
 func (f *recordingFixer) Restart(_ context.Context, u string) error {
 	f.log = append(f.log, "restart "+u)
@@ -460,6 +439,10 @@ func (f *recordingFixer) RestoreMemcached(context.Context) (bool, error) {
 func (f *recordingFixer) DiscoverHosts(context.Context) error {
 	f.log = append(f.log, "discover")
 	return nil
+}
+func (f *recordingFixer) SetHorizonKeystoneURL(context.Context) (bool, error) {
+	f.log = append(f.log, "keystone-url")
+	return !f.keystoneURLUnchanged, nil
 }
 
 func TestPlan(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stacklab/stacklab/installer/identity"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/atomicfile"
 	"github.com/stacklab/stacklab/internal/cloud"
 )
 
@@ -144,22 +145,43 @@ func (h HostFixer) DiscoverHosts(ctx context.Context) error {
 	return err
 }
 
+// SetHorizonKeystoneURL points Horizon at the management address's
+// keystone. The file as it was is kept next to it first, with the same
+// mode and owner: it holds Horizon's SECRET_KEY.
+func (h HostFixer) SetHorizonKeystoneURL(context.Context) (bool, error) {
+	file := h.Host.path(openstack.HorizonSettings)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return false, fmt.Errorf("read Horizon's settings: %w", err)
+	}
+	out, changed, err := SetKeystoneURL(string(b), HorizonKeystoneURL(h.Params.MgmtIP))
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", openstack.HorizonSettings, err)
+	}
+	if !changed {
+		return false, nil
+	}
+	if err := writeLike(file+HorizonBackupSuffix, file, b); err != nil {
+		return false, fmt.Errorf("back up Horizon's settings: %w", err)
+	}
+	if err := writeKeepMode(file, []byte(out)); err != nil {
+		return false, fmt.Errorf("rewrite Horizon's settings: %w", err)
+	}
+	return true, nil
+}
+
 // writeKeepMode replaces file atomically, keeping its mode and owner.
-func writeKeepMode(file string, data []byte) error {
-	st, err := os.Stat(file)
+func writeKeepMode(file string, data []byte) error { return writeLike(file, file, data) }
+
+// writeLike writes file atomically with the mode and owner of model.
+func writeLike(file, model string, data []byte) error {
+	st, err := os.Stat(model)
 	if err != nil {
 		return err
 	}
-	tmp := file + ".stacklab-doctor"
-	if err := os.WriteFile(tmp, data, st.Mode().Perm()); err != nil {
-		return err
-	}
+	o := atomicfile.Options{Mode: st.Mode().Perm()}
 	if sys, ok := st.Sys().(*unix.Stat_t); ok {
-		_ = os.Chown(tmp, int(sys.Uid), int(sys.Gid))
+		o.SetOwner, o.UID, o.GID = true, int(sys.Uid), int(sys.Gid)
 	}
-	if err := os.Rename(tmp, file); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.Write(file, data, o)
 }

@@ -127,7 +127,7 @@ func TestCatalogVerdict(t *testing.T) {
 	if r := CatalogVerdict("10.0.0.2", nil, ok); r.Status != checks.OK {
 		t.Errorf("healthy: %+v", r)
 	}
-	mism := []identity.Mismatch{{Service: "glance", Type: "image", Interface: "public", Region: "RegionOne", URL: "http://10.0.0.99:9292", Host: "10.0.0.99"}}
+	mism := []identity.Mismatch{{Endpoint: identity.Endpoint{Service: "glance", Type: "image", Interface: "public", Region: "RegionOne", URL: "http://10.0.0.99:9292"}, Host: "10.0.0.99"}}
 	r := CatalogVerdict("10.0.0.2", mism, ok)
 	if r.Status != checks.Fail || !strings.Contains(r.Fix, "doctor --fix") || !strings.HasPrefix(r.Evidence[0], "wrong address:") {
 		t.Errorf("mismatch: %+v", r)
@@ -204,14 +204,30 @@ func TestAssetsAndFormFields(t *testing.T) {
 }
 
 func TestMgmtAddressVerdict(t *testing.T) {
-	if r := MgmtAddressVerdict("10.0.0.2", "10.0.0.2"); r.Status != checks.OK {
-		t.Errorf("same: %+v", r)
+	tests := []struct {
+		name, installed, current, note string
+		want                           checks.Status
+		summary                        string
+	}{
+		{"same", "10.0.0.2", "10.0.0.2", "", checks.OK, "unchanged: 10.0.0.2"},
+		{"moved", "10.0.0.2", "10.0.0.7", "", checks.Fail, "installed with 10.0.0.2, now 10.0.0.7"},
+		{"unknown", "", "10.0.0.7", "", checks.Skip, "no record"},
+		{"fallback keeps its note", "10.0.0.2", "10.0.0.2", "fell back", checks.OK, "unchanged"},
 	}
-	if r := MgmtAddressVerdict("10.0.0.2", "10.0.0.7"); r.Status != checks.Fail || !strings.Contains(r.Summary, "installed with 10.0.0.2, now 10.0.0.7") {
-		t.Errorf("moved: %+v", r)
-	}
-	if r := MgmtAddressVerdict("", "10.0.0.7"); r.Status != checks.Skip {
-		t.Errorf("unknown: %+v", r)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := MgmtAddressVerdict(tt.installed, "SOURCE", tt.current, tt.note)
+			if r.Status != tt.want || !strings.Contains(r.Summary, tt.summary) {
+				t.Fatalf("got %s %q, want %s containing %q", r.Status, r.Summary, tt.want, tt.summary)
+			}
+			ev := strings.Join(r.Evidence, "\n")
+			if tt.installed != "" && !strings.Contains(ev, "installed with "+tt.installed+" (SOURCE)") {
+				t.Errorf("evidence lacks the source: %q", ev)
+			}
+			if tt.note != "" && !strings.Contains(ev, tt.note) {
+				t.Errorf("evidence lacks the note: %q", ev)
+			}
+		})
 	}
 }
 

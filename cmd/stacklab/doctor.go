@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/checks/nics"
 	"github.com/stacklab/stacklab/installer/config"
+	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/systemd"
@@ -389,6 +391,7 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		HostVirt:       virt,
 		HostReason:     why,
 		DiskPaths:      doctor.DefaultDiskPaths,
+		StateFile:      filepath.Join(labCfg.Paths.StateDir, labstate.File),
 	}
 	s.redact = secrets.Redactor().Redact
 	for _, f := range openstack.Files(p) {

@@ -13,16 +13,21 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/services"
 )
 
+// Endpoint is one catalog endpoint, with its service's name and type.
+type Endpoint struct {
+	ID        string
+	Service   string // name, or the service ID when keystone has no such service
+	Type      string
+	Interface string
+	Region    string
+	URL       string
+}
+
 // Mismatch is a catalog endpoint that does not point at the management
 // address.
 type Mismatch struct {
-	EndpointID string
-	Service    string // name, or the service ID when keystone has no such service
-	Type       string
-	Interface  string
-	Region     string
-	URL        string
-	Host       string // host part of URL; empty when URL does not parse
+	Endpoint
+	Host string // host part of URL; empty when URL does not parse
 }
 
 func (m Mismatch) String() string {
@@ -32,12 +37,12 @@ func (m Mismatch) String() string {
 	return fmt.Sprintf("%s (%s) %s endpoint in %s points at %s (%s)", m.Service, m.Type, m.Interface, m.Region, m.Host, m.URL)
 }
 
-// CheckEndpoints lists every endpoint in the catalog whose host is not
-// mgmtIP, sorted by service, interface and region. stacklab doctor reports
-// them; Converge with LabSpec for the current address fixes them. An error
-// means the catalog could not be read, which doctor must not mistake for "no
-// mismatches".
-func CheckEndpoints(ctx context.Context, client *gophercloud.ServiceClient, mgmtIP string) ([]Mismatch, error) {
+// ListEndpoints reads every endpoint of the catalog with its service's
+// name and type. It is split from Mismatches so that stacklab doctor lists
+// the catalog once and both grades and probes that one listing. An error
+// means the catalog could not be read, which doctor must not mistake for
+// "no mismatches".
+func ListEndpoints(ctx context.Context, client *gophercloud.ServiceClient) ([]Endpoint, error) {
 	page, err := services.List(client, nil).AllPages(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keystone: list services: %w", err)
@@ -59,27 +64,34 @@ func CheckEndpoints(ctx context.Context, client *gophercloud.ServiceClient, mgmt
 	if err != nil {
 		return nil, fmt.Errorf("keystone: list endpoints: %w", err)
 	}
+	out := make([]Endpoint, 0, len(eps))
+	for _, e := range eps {
+		ep := Endpoint{ID: e.ID, Service: e.ServiceID, Interface: string(e.Availability), Region: endpointRegion(e), URL: e.URL}
+		if s, ok := byID[e.ServiceID]; ok {
+			ep.Service, ep.Type = serviceName(s), s.Type
+		}
+		out = append(out, ep)
+	}
+	return out, nil
+}
 
+// Mismatches returns the endpoints whose host is not mgmtIP, sorted by
+// service, interface and region. stacklab doctor reports them; Converge
+// with LabSpec for the current address fixes them.
+func Mismatches(eps []Endpoint, mgmtIP string) []Mismatch {
 	var out []Mismatch
 	for _, e := range eps {
 		host := endpointHost(e.URL)
 		if host != "" && strings.EqualFold(host, mgmtIP) {
 			continue
 		}
-		m := Mismatch{
-			EndpointID: e.ID, Service: e.ServiceID, Interface: string(e.Availability),
-			Region: endpointRegion(e), URL: e.URL, Host: host,
-		}
-		if s, ok := byID[e.ServiceID]; ok {
-			m.Service, m.Type = serviceName(s), s.Type
-		}
-		out = append(out, m)
+		out = append(out, Mismatch{Endpoint: e, Host: host})
 	}
 	slices.SortFunc(out, func(a, b Mismatch) int {
 		return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Interface, b.Interface),
-			cmp.Compare(a.Region, b.Region), cmp.Compare(a.EndpointID, b.EndpointID))
+			cmp.Compare(a.Region, b.Region), cmp.Compare(a.ID, b.ID))
 	})
-	return out, nil
+	return out
 }
 
 // endpointHost returns the host of an endpoint URL without port or IPv6

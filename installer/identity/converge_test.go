@@ -190,13 +190,9 @@ func TestManagementAddressMoved(t *testing.T) {
 	converge(t, k, labSpec(t, mgmt), false)
 	idsBefore := endpointIDs(k)
 
-	ctx := context.Background()
-	mm, err := identity.CheckEndpoints(ctx, k.AdminClient(t), newMgmt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mm := mismatches(t, k, newMgmt)
 	if len(mm) != 15 {
-		t.Fatalf("CheckEndpoints(new address) = %d mismatches, want 15: %v", len(mm), mm)
+		t.Fatalf("mismatches for the new address = %d, want 15: %v", len(mm), mm)
 	}
 
 	got := converge(t, k, labSpec(t, newMgmt), false)
@@ -211,9 +207,19 @@ func TestManagementAddressMoved(t *testing.T) {
 	if ids := endpointIDs(k); !slices.Equal(ids, idsBefore) {
 		t.Errorf("endpoint IDs changed: %v -> %v", idsBefore, ids)
 	}
-	if mm, err := identity.CheckEndpoints(ctx, k.AdminClient(t), newMgmt); err != nil || len(mm) != 0 {
-		t.Errorf("after converge: %v, %v", mm, err)
+	if mm := mismatches(t, k, newMgmt); len(mm) != 0 {
+		t.Errorf("after converge: %v", mm)
 	}
+}
+
+// mismatches lists k's catalog and returns the endpoints off mgmtIP.
+func mismatches(t *testing.T, k *cloudtest.Keystone, mgmtIP string) []identity.Mismatch {
+	t.Helper()
+	eps, err := identity.ListEndpoints(context.Background(), k.AdminClient(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return identity.Mismatches(eps, mgmtIP)
 }
 
 func endpointIDs(k *cloudtest.Keystone) []string {
@@ -341,7 +347,7 @@ func TestLabSpec(t *testing.T) {
 	}
 }
 
-func TestCheckEndpoints(t *testing.T) {
+func TestListEndpointsAndMismatches(t *testing.T) {
 	k := cloudtest.NewKeystone(t) // bootstrap endpoints point at 127.0.0.1
 	img := k.AddService("glance", "image", "")
 	k.AddEndpoint(img, "public", "RegionOne", "http://10.0.0.5:9292")
@@ -350,10 +356,14 @@ func TestCheckEndpoints(t *testing.T) {
 	v6 := k.AddService("nova", "compute", "")
 	k.AddEndpoint(v6, "public", "RegionOne", "http://[fd00::5]:8774/v2.1")
 
-	mm, err := identity.CheckEndpoints(context.Background(), k.AdminClient(t), "10.0.0.5")
+	eps, err := identity.ListEndpoints(context.Background(), k.AdminClient(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(eps) != 7 {
+		t.Fatalf("ListEndpoints = %d endpoints, want 7 (3 keystone, 3 glance, 1 nova): %+v", len(eps), eps)
+	}
+	mm := identity.Mismatches(eps, "10.0.0.5")
 	var got []string
 	for _, m := range mm {
 		got = append(got, m.Service+" "+m.Interface+" "+m.Host)
@@ -368,8 +378,43 @@ func TestCheckEndpoints(t *testing.T) {
 	}
 
 	k.FailOn(http.MethodGet, "/v3/endpoints", http.StatusInternalServerError)
-	if _, err := identity.CheckEndpoints(context.Background(), k.AdminClient(t), "10.0.0.5"); err == nil {
-		t.Error("a failed listing must be an error, not an empty report")
+	if _, err := identity.ListEndpoints(context.Background(), k.AdminClient(t)); err == nil {
+		t.Error("a failed listing must be an error, not an empty catalog")
+	}
+}
+
+func TestMismatches(t *testing.T) {
+	ep := func(id, svc, iface, u string) identity.Endpoint {
+		return identity.Endpoint{ID: id, Service: svc, Type: "t", Interface: iface, Region: "RegionOne", URL: u}
+	}
+	tests := []struct {
+		name string
+		eps  []identity.Endpoint
+		mgmt string
+		want []string // ID and Host of each mismatch, in order
+	}{
+		{"none", nil, "10.0.0.5", nil},
+		{"all on the address", []identity.Endpoint{ep("a", "glance", "public", "http://10.0.0.5:9292")}, "10.0.0.5", nil},
+		{"host compared without case", []identity.Endpoint{ep("a", "glance", "public", "http://LAB1:9292")}, "lab1", nil},
+		{"other host", []identity.Endpoint{ep("a", "glance", "public", "http://10.0.0.9:9292")}, "10.0.0.5", []string{"a 10.0.0.9"}},
+		{"unparsable URL has no host", []identity.Endpoint{ep("a", "glance", "public", "::bad")}, "10.0.0.5", []string{"a "}},
+		{"no host at all", []identity.Endpoint{ep("a", "glance", "public", "/v3")}, "", []string{"a "}},
+		{"ipv6 without brackets", []identity.Endpoint{ep("a", "nova", "public", "http://[fd00::5]:8774")}, "fd00::5", nil},
+		{"sorted by service, interface, id", []identity.Endpoint{
+			ep("c", "nova", "public", "http://x"), ep("b", "glance", "public", "http://x"),
+			ep("a", "glance", "internal", "http://x"), ep("d", "glance", "public", "http://x"),
+		}, "10.0.0.5", []string{"a x", "b x", "d x", "c x"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, m := range identity.Mismatches(tt.eps, tt.mgmt) {
+				got = append(got, m.ID+" "+m.Host)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Mismatches = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/stacklab/stacklab/internal/nettest"
 )
 
 // oneShotServer answers one request per connection and drops the connection
@@ -14,39 +16,23 @@ import (
 // "Connection: close": what Debian's uwsgi-run APIs did to a pooled
 // connection (keystone's catalog creation failed on its 17th call).
 func oneShotServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				req.Body.Close()
-				_, _ = conn.Write([]byte("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"))
-				// Take a reused connection's whole next request, then reset:
-				// the client has written it, so it may not retry a POST.
-				if next, err := http.ReadRequest(br); err == nil {
-					_, _ = io.Copy(io.Discard, next.Body)
-				}
-				if tc, ok := conn.(*net.TCPConn); ok {
-					_ = tc.SetLinger(0)
-				}
-			}()
+	return "http://" + nettest.Serve(t, func(conn net.Conn) {
+		br := bufio.NewReader(conn)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
 		}
-	}()
-	return "http://" + ln.Addr().String()
+		req.Body.Close()
+		_, _ = conn.Write([]byte("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"))
+		// Take a reused connection's whole next request, then reset:
+		// the client has written it, so it may not retry a POST.
+		if next, err := http.ReadRequest(br); err == nil {
+			_, _ = io.Copy(io.Discard, next.Body)
+		}
+		if tc, ok := conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+	})
 }
 
 func TestDefaultClientSurvivesServersThatDropConnections(t *testing.T) {

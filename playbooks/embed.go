@@ -13,7 +13,12 @@ func Default() []byte {
 	return []byte(defaultPlaybook)
 }
 
-// LoadDefault loads the embedded default playbook.
-func LoadDefault() (*Playbook, error) {
-	return LoadBytes("lab.yaml", Default())
+// DefaultName is how messages name the embedded playbook.
+const DefaultName = "lab.yaml"
+
+// LoadDefault loads the embedded default playbook; its relative paths
+// (the generated private key) resolve against dir, since the built-in
+// playbook has no directory of its own.
+func LoadDefault(dir string) (*Playbook, error) {
+	return loadBytes(DefaultName, dir, Default())
 }

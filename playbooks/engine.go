@@ -34,6 +34,10 @@ type Current struct {
 	// Spec is the resource described with the same type as its
 	// declaration (Network for a network, ...), with references by name.
 	Spec any
+	// Info is what a user needs to reach or use the resource and cannot
+	// declare (a floating IP's address, a server's fixed IPs), shown in
+	// the report.
+	Info map[string]string
 }
 
 // Driver manages one kind of resource in a cloud. Every method resolves
@@ -93,13 +97,20 @@ type Plan struct {
 type Options struct {
 	// Concurrency is how many resources change at once; 0 means 4.
 	Concurrency int
+	// OnStart and OnDone, when set, are called as each resource starts
+	// and ends (from several goroutines at once), so a long run shows
+	// progress instead of going silent until the report.
+	OnStart func(Step)
+	OnDone  func(Result)
 }
 
 // Result is what happened to one resource.
 type Result struct {
 	Step
-	Duration time.Duration `json:"-"`
-	Err      error         `json:"-"`
+	// Info is the resource's Current.Info once converged.
+	Info     map[string]string `json:"info,omitempty"`
+	Duration time.Duration     `json:"-"`
+	Err      error             `json:"-"`
 }
 
 // Report is the outcome of Apply or Destroy, in dependency order.
@@ -178,11 +189,75 @@ func (d *drivers) get(kind Kind) (Driver, error) {
 // existing, a declared name taken by a resource this playbook did not
 // make) come back joined as *Error, like Load's.
 func PlanApply(ctx context.Context, pb *Playbook, cloud Cloud) (*Plan, error) {
+	plan, _, err := planApply(ctx, pb, &lockedDrivers{d: drivers{cloud: cloud, got: map[Kind]Driver{}}})
+	return plan, err
+}
+
+// read is one resource as the plan found it.
+type read struct {
+	cur   Current
+	found bool
+	err   error
+}
+
+// planReaders bounds the plan's concurrent reads.
+const planReaders = 8
+
+// readAll gets every ref at once, planReaders at a time: a plan is only
+// reads, and doing them one after another made a run with nothing to do
+// take over a second on the lab.
+func readAll(ctx context.Context, ds *lockedDrivers, refs []Ref) (map[string]read, error) {
+	out := make(map[string]read, len(refs))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, planReaders)
+	var firstErr error
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		id := string(ref.Kind) + " " + ref.Name
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		drv, err := ds.get(ref.Kind)
+		if err != nil {
+			wg.Wait()
+			return nil, err
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			cur, found, err := drv.Get(ctx, ref.Name)
+			mu.Lock()
+			defer mu.Unlock()
+			out[id] = read{cur, found, err}
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("read %s: %w", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	return out, firstErr
+}
+
+func planApply(ctx context.Context, pb *Playbook, ds *lockedDrivers) (*Plan, map[string]read, error) {
 	rs, _ := order(resources(pb))
-	ds := &drivers{cloud: cloud, got: map[Kind]Driver{}}
 	declared := map[Kind][]string{}
+	var want []Ref
 	for _, r := range rs {
 		declared[r.Kind] = append(declared[r.Kind], r.Name)
+		want = append(want, Ref{Kind: r.Kind, Name: r.Name})
+	}
+	for _, r := range rs {
+		for _, ref := range r.Refs {
+			if !contains(declared[ref.Kind], ref.Name) {
+				want = append(want, ref)
+			}
+		}
+	}
+	reads, err := readAll(ctx, ds, want)
+	if err != nil {
+		return nil, nil, err
 	}
 	var problems []*Error
 	errAt := func(p Pos, hint, format string, args ...any) {
@@ -192,12 +267,10 @@ func PlanApply(ctx context.Context, pb *Playbook, cloud Cloud) (*Plan, error) {
 	for _, r := range rs {
 		drv, err := ds.get(r.Kind)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		cur, found, err := drv.Get(ctx, r.Name)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", r.ID(), err)
-		}
+		got := reads[r.ID()]
+		cur, found := got.cur, got.found
 		step := Step{Kind: r.Kind, Name: r.Name, Action: Create}
 		if found {
 			if cur.Owner != pb.Name {
@@ -211,23 +284,18 @@ func PlanApply(ctx context.Context, pb *Playbook, cloud Cloud) (*Plan, error) {
 			}
 		}
 		if img, ok := r.Spec.(Image); ok && !found && img.DetectedFormat == "" {
-			errAt(img.pos("file"), "point file at an existing image (qcow2, raw, iso, ...)",
-				"image %s: %s does not exist and cannot be built yet (build: %s)", r.Name, img.File, img.Build)
+			hint := "point file at an existing image (qcow2, raw, iso, ...)"
+			if img.Build != "" {
+				hint = fmt.Sprintf("build it with: stacklab image %s %s (stacklab run does this itself)", img.Build, img.Path)
+			}
+			errAt(img.pos("file"), hint, "image %s: %s does not exist", r.Name, img.File)
 		}
 		plan.Steps = append(plan.Steps, step)
 		for _, ref := range r.Refs {
 			if contains(declared[ref.Kind], ref.Name) {
 				continue
 			}
-			rd, err := ds.get(ref.Kind)
-			if err != nil {
-				return nil, err
-			}
-			_, found, err := rd.Get(ctx, ref.Name)
-			if err != nil {
-				return nil, fmt.Errorf("read %s %s named by %s: %w", ref.Kind, ref.Name, r.ID(), err)
-			}
-			if !found {
+			if !reads[string(ref.Kind)+" "+ref.Name].found {
 				hint := "declare it in the playbook or create it first"
 				if s := suggest(ref.Name, declared[ref.Kind]); s != "" {
 					hint = fmt.Sprintf("did you mean %q?", s)
@@ -237,9 +305,9 @@ func PlanApply(ctx context.Context, pb *Playbook, cloud Cloud) (*Plan, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, joinErrors(problems)
+		return nil, nil, joinErrors(problems)
 	}
-	return plan, nil
+	return plan, reads, nil
 }
 
 func madeBy(owner string) string {
@@ -294,12 +362,23 @@ func destroyAction(playbook string, cur Current, found bool) Action {
 // depends on is done, is read, compared, created or updated, and read
 // again to verify. Independent resources run concurrently.
 func Apply(ctx context.Context, pb *Playbook, cloud Cloud, o Options) (*Report, error) {
-	if _, err := PlanApply(ctx, pb, cloud); err != nil {
+	ds := &lockedDrivers{d: drivers{cloud: cloud, got: map[Kind]Driver{}}}
+	plan, reads, err := planApply(ctx, pb, ds)
+	if err != nil {
 		return nil, err
 	}
+	// What the plan found unchanged a moment ago is not read again: a
+	// second run must be fast, and the verify after each change is where
+	// reading back matters.
+	unchanged := map[string]bool{}
+	for _, st := range plan.Steps {
+		unchanged[string(st.Kind)+" "+st.Name] = st.Action == Unchanged
+	}
 	rs, deps := order(resources(pb))
-	ds := &lockedDrivers{d: drivers{cloud: cloud, got: map[Kind]Driver{}}}
-	results := runGraph(ctx, rs, deps, o.Concurrency, func(ctx context.Context, r Resource) Result {
+	results := runGraph(ctx, rs, deps, o, func(ctx context.Context, r Resource) Result {
+		if unchanged[r.ID()] {
+			return Result{Step: Step{Kind: r.Kind, Name: r.Name, Action: Unchanged}, Info: reads[r.ID()].cur.Info}
+		}
 		drv, err := ds.get(r.Kind)
 		if err != nil {
 			return Result{Err: err}
@@ -328,6 +407,7 @@ func converge(ctx context.Context, drv Driver, r Resource, owner string) Result 
 		res.Changes = drv.Diff(r, cur)
 		res.Action = Unchanged
 		if len(res.Changes) == 0 {
+			res.Info = cur.Info
 			return res
 		}
 		res.Action = Update
@@ -344,6 +424,7 @@ func converge(ctx context.Context, drv Driver, r Resource, owner string) Result 
 	case !found:
 		res.Err = errors.New("verify: gone right after " + string(res.Action))
 	default:
+		res.Info = cur.Info
 		if left := drv.Diff(r, cur); len(left) > 0 {
 			res.Err = fmt.Errorf("verify: %s is %q, want %q", left[0].Field, left[0].From, left[0].To)
 		}
@@ -367,7 +448,7 @@ func Destroy(ctx context.Context, pb *Playbook, cloud Cloud, o Options) (*Report
 		rev[len(rs)-1-i] = r
 	}
 	ds := &lockedDrivers{d: drivers{cloud: cloud, got: map[Kind]Driver{}}}
-	results := runGraph(ctx, rev, rdeps, o.Concurrency, func(ctx context.Context, r Resource) Result {
+	results := runGraph(ctx, rev, rdeps, o, func(ctx context.Context, r Resource) Result {
 		res := Result{Step: Step{Kind: r.Kind, Name: r.Name}}
 		drv, err := ds.get(r.Kind)
 		if err != nil {
@@ -422,7 +503,8 @@ func resultsErr(results []Result) error {
 // runGraph runs fn on every resource once all of deps[its ID] are done,
 // at most n at a time. A resource whose dependency failed or was skipped
 // is skipped. Results come back in the order of rs.
-func runGraph(ctx context.Context, rs []Resource, deps map[string][]string, n int, fn func(context.Context, Resource) Result) []Result {
+func runGraph(ctx context.Context, rs []Resource, deps map[string][]string, o Options, fn func(context.Context, Resource) Result) []Result {
+	n := o.Concurrency
 	if n <= 0 {
 		n = 4
 	}
@@ -444,6 +526,9 @@ func runGraph(ctx context.Context, rs []Resource, deps map[string][]string, n in
 			skip := func(why error) {
 				results[i] = Result{Step: Step{Kind: r.Kind, Name: r.Name, Action: Skipped}, Err: why}
 				failed[i] = true
+				if o.OnDone != nil {
+					o.OnDone(results[i])
+				}
 			}
 			for _, d := range deps[r.ID()] {
 				j, ok := index[d]
@@ -467,6 +552,9 @@ func runGraph(ctx context.Context, rs []Resource, deps map[string][]string, n in
 				skip(fmt.Errorf("not started: %w", ctx.Err()))
 				return
 			}
+			if o.OnStart != nil {
+				o.OnStart(Step{Kind: r.Kind, Name: r.Name})
+			}
 			start := time.Now()
 			res := fn(ctx, r)
 			<-sem
@@ -474,6 +562,9 @@ func runGraph(ctx context.Context, rs []Resource, deps map[string][]string, n in
 			res.Duration = time.Since(start)
 			results[i] = res
 			failed[i] = res.Err != nil
+			if o.OnDone != nil {
+				o.OnDone(res)
+			}
 		})
 	}
 	wg.Wait()

@@ -78,12 +78,12 @@ func TestPlanRefusesHandMadeNameAndChangesNothing(t *testing.T) {
 }
 
 func TestPlanImageNotBuiltYet(t *testing.T) {
-	pb, err := playbooks.LoadDefault()
+	pb, err := playbooks.LoadDefault(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = playbooks.PlanApply(testContext(t), pb, playbookstest.New())
-	want := `lab.yaml:54:11: image lab-image: /var/lib/stacklab/images/lab-image.img does not exist and cannot be built yet (build: tiny); point file at an existing image (qcow2, raw, iso, ...)`
+	want := `lab.yaml:57:11: image lab-image: /var/lib/stacklab/images/lab-image.img does not exist; build it with: stacklab image tiny /var/lib/stacklab/images/lab-image.img (stacklab run does this itself)`
 	if got := strings.Join(errorLines(err), "\n"); got != want {
 		t.Errorf("errors:\n%s\nwant:\n%s", got, want)
 	}
@@ -388,5 +388,74 @@ func TestConcurrencyIsBounded(t *testing.T) {
 	}
 	if most != 1 {
 		t.Errorf("%d writes at once with Concurrency 1", most)
+	}
+}
+
+func TestApplyReportsProgressAndInfo(t *testing.T) {
+	pb := labPlaybook(t)
+	cloud := playbookstest.New()
+	var mu sync.Mutex
+	started, done := map[string]int{}, map[string]int{}
+	o := playbooks.Options{
+		OnStart: func(s playbooks.Step) { mu.Lock(); started[string(s.Kind)+" "+s.Name]++; mu.Unlock() },
+		OnDone:  func(r playbooks.Result) { mu.Lock(); done[string(r.Kind)+" "+r.Name]++; mu.Unlock() },
+	}
+	rep, err := playbooks.Apply(testContext(t), pb, cloud, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range pb.Resources() {
+		if started[r.ID()] != 1 || done[r.ID()] != 1 {
+			t.Errorf("%s: started %d, done %d; want 1 and 1", r.ID(), started[r.ID()], done[r.ID()])
+		}
+	}
+	// The address is not declared anywhere: the report is where a user
+	// finds it, in text and JSON, on the run that made it and on re-runs.
+	for _, pass := range []string{"apply", "re-run"} {
+		var fip *playbooks.Result
+		for i := range rep.Results {
+			if rep.Results[i].Kind == playbooks.KindFloatingIP {
+				fip = &rep.Results[i]
+			}
+		}
+		if fip == nil || !strings.HasPrefix(fip.Info["address"], "203.0.113.") {
+			t.Fatalf("%s: floating IP result %+v has no address", pass, fip)
+		}
+		if !strings.Contains(fip.String(), "address="+fip.Info["address"]) {
+			t.Errorf("%s: text line %q lacks the address", pass, fip.String())
+		}
+		var buf bytes.Buffer
+		if err := rep.WriteJSON(&buf); err != nil || !strings.Contains(buf.String(), `"address": "`+fip.Info["address"]) {
+			t.Errorf("%s: JSON lacks the address: %v\n%s", pass, err, buf.String())
+		}
+		if rep, err = playbooks.Apply(testContext(t), pb, cloud, playbooks.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Neutron refuses to delete a subnet while a router's gateway port holds an
+// address on it; found on the real lab, where ext_net-subnet was deleted
+// concurrently with lab-router.
+func TestDestroyDeletesExternalSubnetAfterRouter(t *testing.T) {
+	pb := labPlaybook(t)
+	cloud := playbookstest.New()
+	if _, err := playbooks.Apply(testContext(t), pb, cloud, playbooks.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	cloud.BeforeWrite = func(_ context.Context, c playbookstest.Call) error {
+		if c.Op == "delete" && c.Kind == playbooks.KindSubnet && c.Name == "ext_net-subnet" && cloud.Has(playbooks.KindRouter, "lab-router") {
+			return errors.New("SubnetInUse: one or more ports have an IP allocation from this subnet")
+		}
+		if c.Op == "create" && c.Kind == playbooks.KindRouter && !cloud.Has(playbooks.KindSubnet, "ext_net-subnet") {
+			return errors.New("router gateway on ext_net before it has a subnet")
+		}
+		return nil
+	}
+	if _, err := playbooks.Destroy(testContext(t), pb, cloud, playbooks.Options{Concurrency: 8}); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	if _, err := playbooks.Apply(testContext(t), pb, cloud, playbooks.Options{Concurrency: 8}); err != nil {
+		t.Fatalf("apply again: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -83,6 +84,39 @@ func summary(counts map[Action]int) string {
 	return strings.Join(parts, ", ")
 }
 
+// resultWidth pads kinds in lines printed one at a time, as a run
+// progresses: the longest kind name.
+var resultWidth = len(KindSecurityGroup)
+
+// String is the result as one line: mark, action, resource, duration and
+// error, as a run prints it when the resource is done.
+func (r Result) String() string { return r.line(resultWidth) }
+
+func (r Result) line(width int) string {
+	mark := "✓"
+	if r.Err != nil {
+		mark = "✗"
+	}
+	s := mark + " " + line(r.Step, width)
+	if r.Action != Skipped {
+		s += fmt.Sprintf(" [%s]", r.Duration.Round(time.Millisecond))
+	}
+	if r.Err != nil {
+		s += fmt.Sprintf(": %v", r.Err)
+	}
+	if len(r.Info) > 0 {
+		keys := make([]string, 0, len(r.Info))
+		for k := range r.Info {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			s += fmt.Sprintf(" %s=%s", k, r.Info[k])
+		}
+	}
+	return s
+}
+
 // WriteText writes one line per resource with its outcome and duration,
 // then a summary.
 func (r *Report) WriteText(w io.Writer) {
@@ -91,29 +125,27 @@ func (r *Report) WriteText(w io.Writer) {
 		steps[i] = res.Step
 	}
 	width := kindWidth(steps)
+	for _, res := range r.Results {
+		fmt.Fprintln(w, res.line(width))
+	}
+	fmt.Fprintln(w, r.Summary())
+}
+
+// Summary counts the actions and failures: "3 create, 6 unchanged".
+func (r *Report) Summary() string {
 	counts := map[Action]int{}
 	failed := 0
 	for _, res := range r.Results {
-		mark := "✓"
+		counts[res.Action]++
 		if res.Err != nil {
-			mark = "✗"
 			failed++
 		}
-		fmt.Fprintf(w, "%s %s", mark, line(res.Step, width))
-		if res.Action != Skipped {
-			fmt.Fprintf(w, " [%s]", res.Duration.Round(time.Millisecond))
-		}
-		if res.Err != nil {
-			fmt.Fprintf(w, ": %v", res.Err)
-		}
-		fmt.Fprintln(w)
-		counts[res.Action]++
 	}
 	s := summary(counts)
 	if failed > 0 {
 		s += fmt.Sprintf("; %d failed", failed)
 	}
-	fmt.Fprintln(w, s)
+	return s
 }
 
 // WriteJSON writes the plan as indented JSON.
@@ -125,10 +157,11 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 func (r Result) MarshalJSON() ([]byte, error) {
 	type out struct {
 		Step
-		DurationMS int64  `json:"duration_ms"`
-		Error      string `json:"error,omitempty"`
+		Info       map[string]string `json:"info,omitempty"`
+		DurationMS int64             `json:"duration_ms"`
+		Error      string            `json:"error,omitempty"`
 	}
-	o := out{Step: r.Step, DurationMS: r.Duration.Milliseconds()}
+	o := out{Step: r.Step, Info: r.Info, DurationMS: r.Duration.Milliseconds()}
 	if r.Err != nil {
 		o.Error = r.Err.Error()
 	}

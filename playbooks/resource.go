@@ -167,6 +167,14 @@ func resources(pb *Playbook) []Resource {
 			refs = append(refs, Ref{KindSubnet, sub, r.pos("interfaces")})
 		}
 		add(KindRouter, r.Name, r.At, r, refs...)
+		// The gateway port takes an address from a subnet of the external
+		// network: that subnet must exist first and can only be deleted
+		// once the router is gone (neutron answers SubnetInUse).
+		for _, sub := range pb.Subnets {
+			if sub.Network == r.ExternalGateway && r.ExternalGateway != "" {
+				out[len(out)-1].After = append(out[len(out)-1].After, Ref{Kind: KindSubnet, Name: sub.Name})
+			}
+		}
 	}
 	for _, sg := range pb.SecurityGroups {
 		add(KindSecurityGroup, sg.Name, sg.At, sg)

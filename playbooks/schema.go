@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -216,7 +218,9 @@ type Image struct {
 	Path string `yaml:"-"`
 }
 
-// Server is a nova server, waited for until ACTIVE.
+// Server is a nova server, waited for until ACTIVE and, when Console is
+// set, until its serial console shows a line matching Console: ACTIVE
+// only says qemu runs, not that the guest booted.
 type Server struct {
 	Name           string   `yaml:"name"`
 	Flavor         string   `yaml:"flavor"`
@@ -224,7 +228,32 @@ type Server struct {
 	Networks       []string `yaml:"networks"`
 	Keypair        string   `yaml:"keypair"`
 	SecurityGroups []string `yaml:"security_groups"`
+	// Console is a regular expression (RE2) a console line must match.
+	Console string `yaml:"console"`
+	// Timeout bounds the wait for ACTIVE and the console line, in
+	// seconds; 0 means DefaultServerTimeout.
+	Timeout int `yaml:"timeout"`
 	Meta
+}
+
+// DefaultServerTimeout is how long a server may take to be ready, in
+// seconds: a TCG guest on a loaded 2-core lab needs about a minute.
+const DefaultServerTimeout = 300
+
+// ConsoleRE is Console compiled; nil when unset. Load has validated it.
+func (s Server) ConsoleRE() *regexp.Regexp {
+	if s.Console == "" {
+		return nil
+	}
+	return regexp.MustCompile(s.Console)
+}
+
+// WaitTimeout is the effective Timeout.
+func (s Server) WaitTimeout() time.Duration {
+	if s.Timeout <= 0 {
+		return DefaultServerTimeout * time.Second
+	}
+	return time.Duration(s.Timeout) * time.Second
 }
 
 // FloatingIP is a floating IP from an external network attached to a
@@ -340,6 +369,14 @@ func (v *validator) validate() {
 	for _, s := range pb.Servers {
 		if s.Flavor == "" || s.Image == "" || len(s.Networks) == 0 {
 			v.errorf(s.At, "", "server %s needs flavor, image and networks", s.Name)
+		}
+		if s.Console != "" {
+			if _, err := regexp.Compile(s.Console); err != nil {
+				v.errorf(s.pos("console"), "write an RE2 regular expression, e.g. console: '^stacklab-guest up '", "server %s: console: %v", s.Name, err)
+			}
+		}
+		if s.Timeout < 0 {
+			v.errorf(s.pos("timeout"), "", "server %s: timeout must be a number of seconds ≥ 0", s.Name)
 		}
 	}
 	for _, f := range pb.FloatingIPs {

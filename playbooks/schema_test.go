@@ -213,7 +213,7 @@ routers:
 }
 
 func TestDefaultPlaybook(t *testing.T) {
-	pb, err := playbooks.LoadDefault()
+	pb, err := playbooks.LoadDefault(t.TempDir())
 	if err != nil {
 		t.Fatalf("default playbook: %v", err)
 	}

@@ -124,7 +124,12 @@ func (d *driver) Get(_ context.Context, name string) (playbooks.Current, bool, e
 
 func (d *driver) Create(ctx context.Context, r playbooks.Resource, owner string) error {
 	return d.write(ctx, "create", r.Name, func() {
-		d.c.put(d.kind, r.Name, playbooks.Current{Owner: owner, Spec: r.Spec})
+		cur := playbooks.Current{Owner: owner, Spec: r.Spec}
+		if d.kind == playbooks.KindFloatingIP {
+			// What a user reads off the report to reach the server.
+			cur.Info = map[string]string{"address": fmt.Sprintf("203.0.113.%d", 100+d.c.nextID)}
+		}
+		d.c.put(d.kind, r.Name, cur)
 	})
 }
 

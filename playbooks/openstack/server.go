@@ -1,0 +1,492 @@
+package openstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/secgroups"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
+
+	"github.com/stacklab/stacklab/playbooks"
+)
+
+// consoleLines is how much console output one poll reads, and tailLines
+// how much of it an error shows as evidence.
+const (
+	consoleLines = 200
+	tailLines    = 10
+	// deleteWait bounds the wait for a deleted server to be gone; its
+	// ports are released only then, and the engine deletes subnets next.
+	deleteWait = 5 * time.Minute
+)
+
+// novaServer is the part of nova's server we read, at computeMicroversion
+// (flavor embedded by name, description present).
+type novaServer struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Status      string `json:"status"`
+	Description string `json:"description"`
+	Flavor      struct {
+		OriginalName string `json:"original_name"`
+	} `json:"flavor"`
+	// Image is {"id": ...}, or "" for a server booted from a volume.
+	Image          any    `json:"image"`
+	KeyName        string `json:"key_name"`
+	SecurityGroups []struct {
+		Name string `json:"name"`
+	} `json:"security_groups"`
+	Fault struct {
+		Message string `json:"message"`
+	} `json:"fault"`
+	TaskState  string             `json:"OS-EXT-STS:task_state"`
+	PowerState servers.PowerState `json:"OS-EXT-STS:power_state"`
+}
+
+func (s novaServer) imageID() string {
+	if m, ok := s.Image.(map[string]any); ok {
+		id, _ := m["id"].(string)
+		return id
+	}
+	return ""
+}
+
+func (s novaServer) groupNames() []string {
+	var out []string
+	for _, g := range s.SecurityGroups {
+		// Nova lists a group once per port.
+		if !slices.Contains(out, g.Name) {
+			out = append(out, g.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+type serverDriver struct{ c *Cloud }
+
+func (c *Cloud) findServer(ctx context.Context, name string) (novaServer, bool, error) {
+	nova, err := c.novaClient()
+	if err != nil {
+		return novaServer{}, false, err
+	}
+	// Nova's name filter is a regular expression.
+	pages, err := servers.List(nova, servers.ListOpts{Name: "^" + regexp.QuoteMeta(name) + "$"}).AllPages(ctx)
+	if err != nil {
+		return novaServer{}, false, fmt.Errorf("nova: list servers: %w", err)
+	}
+	var all []novaServer
+	if err := servers.ExtractServersInto(pages, &all); err != nil {
+		return novaServer{}, false, fmt.Errorf("nova: list servers: %w", err)
+	}
+	return pickOne(playbooks.KindServer, name, all, func(s novaServer) string { return s.Name }, func(s novaServer) string { return s.ID })
+}
+
+func (c *Cloud) getServer(ctx context.Context, id string) (novaServer, error) {
+	nova, err := c.novaClient()
+	if err != nil {
+		return novaServer{}, err
+	}
+	var s novaServer
+	// servers' ExtractInto reads inside the "server" key itself.
+	if err := servers.Get(ctx, nova, id).ExtractInto(&s); err != nil {
+		return novaServer{}, err
+	}
+	return s, nil
+}
+
+// serverNetworks names the networks of the server's ports, sorted: neutron
+// does not keep the order they were given in.
+func (c *Cloud) serverNetworks(ctx context.Context, serverID string) ([]string, []ports.Port, error) {
+	ps, err := c.listPorts(ctx, ports.ListOpts{DeviceID: serverID})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(ps) == 0 {
+		return nil, nil, nil
+	}
+	names, err := c.networkNames(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []string
+	for _, p := range ps {
+		if n := nameOr(names, p.NetworkID); !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, ps, nil
+}
+
+func (d *serverDriver) Get(ctx context.Context, name string) (playbooks.Current, bool, error) {
+	s, found, err := d.c.findServer(ctx, name)
+	if err != nil || !found {
+		return playbooks.Current{}, found, err
+	}
+	spec := playbooks.Server{Name: s.Name, Flavor: s.Flavor.OriginalName, Keypair: s.KeyName, SecurityGroups: s.groupNames()}
+	if id := s.imageID(); id != "" {
+		gc, err := d.c.glanceClient()
+		if err != nil {
+			return playbooks.Current{}, false, err
+		}
+		img, err := images.Get(ctx, gc, id).Extract()
+		switch {
+		case isNotFound(err):
+			// Deleted (or replaced) since: no longer the declared image.
+			spec.Image = id
+		case err != nil:
+			return playbooks.Current{}, false, fmt.Errorf("glance: image %s of server %s: %w", id, name, err)
+		default:
+			spec.Image = img.Name
+		}
+	}
+	var ps []ports.Port
+	if spec.Networks, ps, err = d.c.serverNetworks(ctx, s.ID); err != nil {
+		return playbooks.Current{}, false, err
+	}
+	var fixed []string
+	for _, p := range ps {
+		for _, ip := range p.FixedIPs {
+			fixed = append(fixed, ip.IPAddress)
+		}
+	}
+	info := map[string]string{"id": s.ID, "status": s.Status}
+	if len(fixed) > 0 {
+		info["fixed_ips"] = strings.Join(fixed, ",")
+	}
+	return playbooks.Current{ID: s.ID, Owner: playbooks.OwnerOf(s.Description), Spec: spec, Info: info}, true, nil
+}
+
+// serverComparable puts cur's networks in want's order when they are the
+// same set, since the order of a server's ports cannot be read back.
+func serverComparable(want, cur playbooks.Server) playbooks.Server {
+	a, b := slices.Clone(want.Networks), slices.Clone(cur.Networks)
+	slices.Sort(a)
+	slices.Sort(b)
+	if slices.Equal(a, b) {
+		cur.Networks = want.Networks
+	}
+	return cur
+}
+
+func (d *serverDriver) Diff(r playbooks.Resource, cur playbooks.Current) []playbooks.FieldChange {
+	want := r.Spec.(playbooks.Server)
+	return playbooks.DiffFields(playbooks.Fields(want), playbooks.Fields(serverComparable(want, cur.Spec.(playbooks.Server))))
+}
+
+// describedCreate adds the description and key name, which gophercloud's
+// CreateOpts lacks, to a server create request.
+type describedCreate struct {
+	servers.CreateOpts
+	description, keyName string
+}
+
+func (o describedCreate) ToServerCreateMap() (map[string]any, error) {
+	m, err := o.CreateOpts.ToServerCreateMap()
+	if err != nil {
+		return nil, err
+	}
+	server := m["server"].(map[string]any)
+	server["description"] = o.description
+	if o.keyName != "" {
+		server["key_name"] = o.keyName
+	}
+	return m, nil
+}
+
+func (d *serverDriver) Create(ctx context.Context, r playbooks.Resource, owner string) error {
+	s := r.Spec.(playbooks.Server)
+	opts, err := d.createOpts(ctx, s)
+	if err != nil {
+		return fmt.Errorf("nova: create server %s: %w", s.Name, err)
+	}
+	nova, err := d.c.novaClient()
+	if err != nil {
+		return err
+	}
+	created, err := servers.Create(ctx, nova, describedCreate{CreateOpts: opts, description: playbooks.Marker(owner), keyName: s.Keypair}, nil).Extract()
+	if err != nil {
+		return fmt.Errorf("nova: create server %s: %w", s.Name, err)
+	}
+	return d.c.waitReady(ctx, created.ID, s)
+}
+
+// createOpts resolves the server's references by name; each must name
+// exactly one resource.
+func (d *serverDriver) createOpts(ctx context.Context, s playbooks.Server) (servers.CreateOpts, error) {
+	opts := servers.CreateOpts{Name: s.Name}
+	flavor, found, err := (&flavorDriver{d.c}).find(ctx, s.Flavor)
+	if err == nil && !found {
+		err = errNotFoundRef
+	}
+	if err != nil {
+		return opts, refError(playbooks.KindFlavor, s.Flavor, err)
+	}
+	opts.FlavorRef = flavor.ID
+	img, found, err := d.c.findImage(ctx, s.Image)
+	if err == nil && !found {
+		err = errNotFoundRef
+	}
+	if err != nil {
+		return opts, refError(playbooks.KindImage, s.Image, err)
+	}
+	opts.ImageRef = img.ID
+	var nets []servers.Network
+	for _, n := range s.Networks {
+		id, err := d.c.networkID(ctx, n)
+		if err != nil {
+			return opts, err
+		}
+		nets = append(nets, servers.Network{UUID: id})
+	}
+	opts.Networks = nets
+	for _, g := range s.SecurityGroups {
+		sg, found, err := d.c.findSecGroup(ctx, g)
+		if err == nil && !found {
+			err = errNotFoundRef
+		}
+		if err != nil {
+			return opts, refError(playbooks.KindSecurityGroup, g, err)
+		}
+		opts.SecurityGroups = append(opts.SecurityGroups, sg.ID)
+	}
+	return opts, nil
+}
+
+// readiness is what one poll of a server says about the wait.
+type readiness int
+
+const (
+	notYet readiness = iota
+	ready
+	failed
+)
+
+// classifyStatus decides from a server's status whether the wait for
+// ACTIVE is over.
+func classifyStatus(status string) readiness {
+	switch status {
+	case "ACTIVE":
+		return ready
+	case "ERROR", "DELETED", "SOFT_DELETED", "SHUTOFF":
+		return failed
+	}
+	return notYet
+}
+
+func serverError(name string, s novaServer) *ServerError {
+	return &ServerError{Server: name, ID: s.ID, Status: s.Status, TaskState: s.TaskState,
+		PowerState: s.PowerState.String(), Fault: s.Fault.Message, Cause: faultCause(s.Fault.Message)}
+}
+
+// firstMatch is the first console line matching re, if any.
+func firstMatch(re *regexp.Regexp, out string) (string, bool) {
+	for _, l := range lastLines(out, consoleLines) {
+		if re.MatchString(l) {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+// waitReady waits, within the server's timeout, for ACTIVE and then for
+// its console line.
+func (c *Cloud) waitReady(ctx context.Context, id string, spec playbooks.Server) error {
+	limit := spec.WaitTimeout()
+	wctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var last novaServer
+	err := wait(wctx, c.o.PollInterval, func() (bool, error) {
+		s, err := c.getServer(wctx, id)
+		if err != nil {
+			return false, fmt.Errorf("nova: server %s: %w", spec.Name, err)
+		}
+		last = s
+		switch classifyStatus(s.Status) {
+		case ready:
+			return true, nil
+		case failed:
+			return false, serverError(spec.Name, s)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return c.waitError(ctx, err, func() error {
+			e := serverError(spec.Name, last)
+			e.Timeout, e.Waited = true, limit.String()
+			return e
+		})
+	}
+	re := spec.ConsoleRE()
+	if re == nil {
+		return nil
+	}
+	nova, err := c.novaClient()
+	if err != nil {
+		return err
+	}
+	var out string
+	err = wait(wctx, c.o.PollInterval, func() (bool, error) {
+		got, err := servers.ShowConsoleOutput(wctx, nova, id, servers.ShowConsoleOutputOpts{Length: consoleLines}).Extract()
+		if err != nil {
+			// The console is not there until the guest runs; keep trying
+			// until the deadline rather than failing on the first miss.
+			c.logf("server %s: console: %v", spec.Name, err)
+			return false, nil
+		}
+		out = got
+		_, ok := firstMatch(re, out)
+		return ok, nil
+	})
+	if err != nil {
+		return c.waitError(ctx, err, func() error {
+			s, gerr := c.getServer(context.WithoutCancel(ctx), id)
+			if gerr != nil {
+				s = last
+			}
+			e := serverError(spec.Name, s)
+			e.Timeout, e.Waited, e.Console, e.ConsoleTail = true, limit.String(), spec.Console, lastLines(out, tailLines)
+			return e
+		})
+	}
+	return nil
+}
+
+// waitError turns the end of a wait into its error: the caller's own
+// cancellation as is, our deadline as the timeout error made by timedOut.
+func (c *Cloud) waitError(parent context.Context, err error, timedOut func() error) error {
+	if parent.Err() != nil {
+		return parent.Err()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return timedOut()
+	}
+	return err
+}
+
+// recreateFields are the server fields nova cannot change in place.
+var recreateFields = []string{"flavor", "image", "networks", "keypair"}
+
+// serverNeedsRecreate tells whether changes need a new server; a change
+// of security groups alone is made live.
+func serverNeedsRecreate(changes []playbooks.FieldChange) bool {
+	for _, c := range changes {
+		if slices.Contains(recreateFields, c.Field) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *serverDriver) Update(ctx context.Context, r playbooks.Resource, cur playbooks.Current, changes []playbooks.FieldChange) error {
+	want := r.Spec.(playbooks.Server)
+	if serverNeedsRecreate(changes) {
+		d.c.logf("server %s: %v cannot change on a running server; deleting and recreating it", want.Name, changes)
+		if err := d.Delete(ctx, cur); err != nil {
+			return err
+		}
+		return d.Create(ctx, r, cur.Owner)
+	}
+	nova, err := d.c.novaClient()
+	if err != nil {
+		return err
+	}
+	have := cur.Spec.(playbooks.Server).SecurityGroups
+	add, remove := interfaceChanges(want.SecurityGroups, have)
+	for _, g := range add {
+		if err := secgroups.AddServer(ctx, nova, cur.ID, g).ExtractErr(); err != nil {
+			return fmt.Errorf("nova: server %s: add security group %s: %w", want.Name, g, err)
+		}
+	}
+	for _, g := range remove {
+		if err := secgroups.RemoveServer(ctx, nova, cur.ID, g).ExtractErr(); err != nil {
+			return fmt.Errorf("nova: server %s: remove security group %s: %w", want.Name, g, err)
+		}
+	}
+	return nil
+}
+
+// Delete waits until nova no longer has the server, so that its ports are
+// gone before the engine deletes the subnets they were on.
+func (d *serverDriver) Delete(ctx context.Context, cur playbooks.Current) error {
+	nova, err := d.c.novaClient()
+	if err != nil {
+		return err
+	}
+	if err := ignoreNotFound(servers.Delete(ctx, nova, cur.ID).ExtractErr()); err != nil {
+		return fmt.Errorf("nova: delete server %s: %w", cur.ID, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, deleteWait)
+	defer cancel()
+	var status string
+	err = wait(wctx, d.c.o.PollInterval, func() (bool, error) {
+		s, err := d.c.getServer(wctx, cur.ID)
+		if isNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("nova: server %s: %w", cur.ID, err)
+		}
+		status = s.Status
+		return false, nil
+	})
+	return d.c.waitError(ctx, err, func() error {
+		return fmt.Errorf("nova: server %s still exists (%s) %s after delete", cur.ID, status, deleteWait)
+	})
+}
+
+// ServerInfo is what the CLI and the end-to-end tests read of a server.
+type ServerInfo struct {
+	ID          string   `json:"id"`
+	Status      string   `json:"status"`
+	FixedIPs    []string `json:"fixed_ips"`
+	FloatingIPs []string `json:"floating_ips"`
+	ConsoleTail []string `json:"console_tail"`
+}
+
+// ServerInfo reads the server named name: its addresses from neutron and
+// the last lines of its console.
+func (c *Cloud) ServerInfo(ctx context.Context, name string) (ServerInfo, error) {
+	s, found, err := c.findServer(ctx, name)
+	if err != nil {
+		return ServerInfo{}, err
+	}
+	if !found {
+		return ServerInfo{}, fmt.Errorf("server %s: %w", name, errNotFoundRef)
+	}
+	info := ServerInfo{ID: s.ID, Status: s.Status}
+	_, ps, err := c.serverNetworks(ctx, s.ID)
+	if err != nil {
+		return info, err
+	}
+	for _, p := range ps {
+		for _, ip := range p.FixedIPs {
+			info.FixedIPs = append(info.FixedIPs, ip.IPAddress)
+		}
+		fips, err := c.listFloatingIPs(ctx, p.ID)
+		if err != nil {
+			return info, err
+		}
+		for _, f := range fips {
+			info.FloatingIPs = append(info.FloatingIPs, f.FloatingIP)
+		}
+	}
+	nova, err := c.novaClient()
+	if err != nil {
+		return info, err
+	}
+	out, err := servers.ShowConsoleOutput(ctx, nova, s.ID, servers.ShowConsoleOutputOpts{Length: consoleLines}).Extract()
+	if err != nil && !isNotFound(err) {
+		return info, fmt.Errorf("nova: console of server %s: %w", name, err)
+	}
+	info.ConsoleTail = lastLines(out, tailLines)
+	return info, nil
+}

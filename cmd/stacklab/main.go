@@ -158,5 +158,7 @@ func (e *env) commands() []*cli.Command {
 		e.servicesCommand(),
 		e.uninstallCommand(),
 		e.doctorCommand(),
+		e.runCommand(),
+		e.upCommand(),
 	}
 }

@@ -15,8 +15,11 @@ func Packages(p Params) []string {
 		// compute
 		"nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy",
 		"nova-compute", hypervisorPackage(p),
-		// qemu-img, for building and converting guest images.
-		"qemu-utils",
+		// qemu-img, for building and converting guest images; with the
+		// FAT and boot loader tools, what `stacklab image tiny` needs to
+		// build the default lab's guest (tiny.HostPackages; a test in cmd
+		// keeps the two lists agreeing).
+		"qemu-utils", "syslinux", "syslinux-common", "mtools", "dosfstools",
 		// network: the API is neutron-api (uwsgi) + neutron-rpc-server;
 		// neutron-server is only a metapackage depending on both.
 		"neutron-api", "neutron-rpc-server",

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/playbooks"
+	pbos "github.com/stacklab/stacklab/playbooks/openstack"
+)
+
+// realRunDeps wires run to the cloud named in clouds.yaml and to the
+// image builders.
+func (e *env) realRunDeps() runDeps {
+	return runDeps{
+		stateDir: StateDir,
+		open: func(ctx context.Context, name string, progress uploadProgress) (playbooks.Cloud, error) {
+			c, err := cloud.Open(ctx, cloud.Options{Cloud: name})
+			if err != nil {
+				return nil, err
+			}
+			return pbos.New(c, pbos.Options{Progress: progress}), nil
+		},
+		build: func(ctx context.Context, recipe, path string, log func(string)) error {
+			if recipe != "tiny" {
+				return fmt.Errorf("unknown image recipe %q (this stacklab builds: tiny)", recipe)
+			}
+			_, err := buildTiny(ctx, path, log)
+			return err
+		},
+	}
+}
+
+// realUpDeps runs each step as this binary's own command.
+func (e *env) realUpDeps() upDeps {
+	return upDeps{
+		step: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			sub := *e
+			sub.stdout, sub.stderr = stdout, stderr
+			return newApp(&sub).Run(ctx, args)
+		},
+		summary: e.upSummary,
+	}
+}
+
+// upSummary reads the lab's addresses and the default playbook's server.
+func (e *env) upSummary(ctx context.Context, c *cli.Command) (upSummary, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return upSummary{}, err
+	}
+	facts, err := e.hostFacts(ctx, cfg)
+	if err != nil {
+		return upSummary{}, fmt.Errorf("read the management address: %w", err)
+	}
+	s := upSummary{
+		Dashboard:   fmt.Sprintf("http://%s/horizon", facts.MgmtIP),
+		Credentials: []string{"/root/admin-openrc", "/etc/openstack/clouds.yaml (cloud " + cloud.DefaultCloudName + ")"},
+	}
+	pb, err := loadPlaybook(c.String("playbook"), StateDir)
+	if err != nil || len(pb.Servers) == 0 {
+		return s, err
+	}
+	cl, err := cloud.Open(ctx, cloud.Options{})
+	if err != nil {
+		return s, err
+	}
+	srv := pb.Servers[0]
+	info, err := pbos.New(cl, pbos.Options{}).ServerInfo(ctx, srv.Name)
+	if err != nil {
+		return s, fmt.Errorf("server %s: %w", srv.Name, err)
+	}
+	s.Server = srv.Name
+	s.FixedIP = strings.Join(info.FixedIPs, ", ")
+	s.FloatingIP = strings.Join(info.FloatingIPs, ", ")
+	for _, k := range pb.Keypairs {
+		if k.Name == srv.Keypair && k.PrivateKeyPath != "" {
+			s.PrivateKey = k.PrivateKeyPath
+		}
+	}
+	if len(info.FloatingIPs) > 0 {
+		// A floating IP is reachable from the external network only: on a
+		// lab VM that is the network behind the external NIC.
+		s.Reach = fmt.Sprintf("from a machine on the external network: ping %s; curl http://%s/", info.FloatingIPs[0], info.FloatingIPs[0])
+		if s.PrivateKey != "" {
+			s.Reach += fmt.Sprintf("; ssh -i %s USER@%s on an image with sshd", s.PrivateKey, info.FloatingIPs[0])
+		}
+	}
+	return s, nil
+}

@@ -8,7 +8,7 @@ BIN           ?= bin/stacklab
 GOLANGCI_LINT ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 # Host packages the tests use: netns/veth tooling, a bootable systemd, qemu-img
 # for image tests, and what the e2e lab host needs.
-TEST_DEBS     ?= iproute2 util-linux systemd dbus qemu-utils systemd-container debootstrap nftables zstd shellcheck
+TEST_DEBS     ?= iproute2 util-linux systemd dbus qemu-utils systemd-container debootstrap nftables zstd shellcheck jq curl iputils-ping qemu-system-x86 syslinux syslinux-common mtools dosfstools
 
 .PHONY: all build test unit lint fmt vet e2e deps ci clean
 
@@ -20,6 +20,7 @@ build:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/ ./playbooks/openstack/
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -31,7 +32,8 @@ test: fmt vet
 
 lint:
 	$(GO) run $(GOLANGCI_LINT) run ./...
-	shellcheck e2e/labhost e2e/smoke.sh e2e/install.sh .ci/run
+	$(GO) run $(GOLANGCI_LINT) run --build-tags e2e ./e2e/... ./playbooks/openstack/...
+	shellcheck e2e/labhost e2e/*.sh .ci/run
 
 # The end-to-end proof in a freshly built lab host (root): a debootstrap'd
 # Debian 12 booted by systemd-nspawn in its own network namespace.

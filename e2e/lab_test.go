@@ -7,7 +7,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -236,5 +235,5 @@ func TestDashboardLogin(t *testing.T) {
 				i+1, logins, resp.Request.URL, resp.StatusCode)
 		}
 	}
-	t.Log(fmt.Sprintf("%d of %d logins kept their session", logins, logins))
+	t.Logf("%d of %d logins kept their session", logins, logins)
 }

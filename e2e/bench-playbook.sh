@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Playbook vs the lab guides' openstack CLI script, in the same run against
+# the same cloud (the e2e lab host, with the default lab applied): the same
+# resources (flavor, self-service network and subnet, router on ext_net,
+# security group with ICMP and SSH, keypair, the tiny image, a server and a
+# floating IP), timed from the start until the new guest answers ping on its
+# floating IP from the upstream namespace. Then a no-op re-run. Prints the
+# figures and ratios and, with $BENCH_JSON, writes them as JSON. Targets are
+# printed (PASS/MISS), never asserted: the script fails only if it breaks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LH=(bash e2e/labhost)
+SHARE=/var/lib/stacklab-e2e/share
+SL=/stacklab/stacklab
+IMG=/var/lib/stacklab/images/lab-image.img
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+lab() { "${LH[@]}" exec "$@"; }
+os() { lab env OS_CLOUD=stacklab openstack "$@"; }
+pingable() {
+	local deadline=$((SECONDS + 120))
+	until "${LH[@]}" upstream ping -c1 -W1 "$1" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || { echo "no ping answer from $1 in 120 s" >&2; return 1; }
+	done
+}
+
+cat >"$SHARE/bench.yaml" <<EOF
+name: bench
+flavors:
+  - {name: bench-flavor, vcpus: 1, ram: 256, disk: 1}
+networks:
+  - {name: bench-net, type: vxlan}
+subnets:
+  - {name: bench-subnet, network: bench-net, cidr: 172.16.3.0/24}
+routers:
+  - {name: bench-router, external_gateway: ext_net, interfaces: [bench-subnet]}
+security_groups:
+  - name: bench-sg
+    rules: [{protocol: icmp}, {protocol: tcp, port: 22}]
+keypairs:
+  - {name: bench-key, generate: true, private_key_file: /tmp/bench-key.pem}
+images:
+  - {name: bench-image, file: $IMG}
+servers:
+  - name: bench-vm
+    flavor: bench-flavor
+    image: bench-image
+    networks: [bench-net]
+    keypair: bench-key
+    security_groups: [bench-sg]
+    console: '^stacklab-guest up '
+floating_ips:
+  - {name: bench-fip, network: ext_net, server: bench-vm}
+EOF
+lab rm -f /tmp/bench-key.pem /tmp/cli-key.pem
+
+echo "== playbook: stacklab run (start → floating IP answers ping)"
+t=$(now)
+lab "$SL" --output json run /stacklab/bench.yaml >"$SHARE/bench-run.json"
+fip=$(jq -r '.results[] | select(.kind == "floating_ip") | .info.address' "$SHARE/bench-run.json")
+pingable "$fip"
+pb_s=$(since "$t")
+echo "playbook: $pb_s s ($fip)"
+
+t=$(now)
+lab "$SL" --output json run /stacklab/bench.yaml >"$SHARE/bench-noop.json"
+noop_s=$(since "$t")
+jq -e '[.results[] | select(.action != "unchanged")] | length == 0' "$SHARE/bench-noop.json" >/dev/null
+echo "no-op re-run: $noop_s s"
+
+echo "== openstack CLI: the same steps as the lab guides write them"
+t=$(now)
+os flavor create --vcpus 1 --ram 256 --disk 1 cli-flavor >/dev/null
+os network create cli-net >/dev/null
+os subnet create --network cli-net --subnet-range 172.16.4.0/24 cli-subnet >/dev/null
+os router create cli-router >/dev/null
+os router set --external-gateway ext_net cli-router
+os router add subnet cli-router cli-subnet
+os security group create cli-sg >/dev/null
+os security group rule create --protocol icmp cli-sg >/dev/null
+os security group rule create --protocol tcp --dst-port 22 cli-sg >/dev/null
+lab sh -c 'OS_CLOUD=stacklab openstack keypair create cli-key >/tmp/cli-key.pem && chmod 600 /tmp/cli-key.pem'
+os image create --disk-format qcow2 --container-format bare --file "$IMG" cli-image >/dev/null
+os server create --flavor cli-flavor --image cli-image --network cli-net --key-name cli-key \
+	--security-group cli-sg --wait cli-vm >/dev/null
+cfip=$(os floating ip create -f value -c floating_ip_address ext_net | tr -d '\r')
+os server add floating ip cli-vm "$cfip"
+pingable "$cfip"
+cli_s=$(since "$t")
+echo "openstack CLI: $cli_s s ($cfip)"
+
+echo "== cleaning up both"
+lab "$SL" run --destroy --yes /stacklab/bench.yaml >/dev/null
+os server delete --wait cli-vm
+os floating ip delete "$cfip"
+os router remove subnet cli-router cli-subnet
+os router unset --external-gateway cli-router
+os router delete cli-router
+os subnet delete cli-subnet
+os network delete cli-net
+os security group delete cli-sg
+os keypair delete cli-key
+os image delete cli-image
+os flavor delete cli-flavor
+lab rm -f /tmp/bench-key.pem /tmp/cli-key.pem
+
+ratio=$(awk -v a="$cli_s" -v b="$pb_s" 'BEGIN { printf "%.1f", a / b }')
+verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = (dir == "le") ? v <= t : v >= t; print ok ? "PASS" : "MISS" }'; }
+printf '\n%-52s %10s %10s %s\n' "figure" "value" "target" "verdict"
+printf '%-52s %9ss %10s %s\n' "playbook, start → guest answers on floating IP" "$pb_s" "≤ 30 s" "$(verdict "$pb_s" 30 le)"
+printf '%-52s %9ss %10s\n' "openstack CLI script, same steps" "$cli_s" ""
+printf '%-52s %9sx %10s %s\n' "ratio CLI / playbook" "$ratio" "≥ 10x" "$(verdict "$ratio" 10 ge)"
+printf '%-52s %9ss %10s %s\n' "no-op re-run of the playbook" "$noop_s" "≤ 1 s" "$(verdict "$noop_s" 1 le)"
+if [ -n "${BENCH_JSON:-}" ]; then
+	jq -n --argjson pb "$pb_s" --argjson cli "$cli_s" --argjson ratio "$ratio" --argjson noop "$noop_s" \
+		'{playbook_to_ping_seconds: $pb, cli_to_ping_seconds: $cli, ratio_cli_over_playbook: $ratio, noop_rerun_seconds: $noop}' >"$BENCH_JSON"
+fi

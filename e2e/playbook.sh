@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Playbooks on the real lab (run by e2e/install.sh once the lab is installed):
+#   - `stacklab up` from start to finish: preflight, net, install (nothing to
+#     do), doctor, then the default playbook with the tiny image it builds;
+#   - the guest is real: ACTIVE on libvirt, its console line names the fixed
+#     IP and the instance id from metadata, and from the upstream namespace
+#     (ext_net's gateway) its floating IP answers ping and HTTP;
+#   - a second run changes nothing; --destroy leaves no qemu, tap or port;
+#     applying again brings a new guest up the same way;
+#   - bad playbooks fail before any change; a server that goes to ERROR and
+#     one that never prints its line are reported with the cause.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LH=(bash e2e/labhost)
+WORK=/var/lib/stacklab-e2e
+SHARE=$WORK/share
+ROOT=$WORK/lab
+RESULTS=${STACKLAB_E2E_RESULTS:-$WORK/results}
+MGMT=10.231.0.2
+CONFIG=${STACKLAB_CONFIG:-/stacklab/e2e.yaml}
+SL=/stacklab/stacklab
+
+say() { printf '\n== %s\n' "$*"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+fail() { echo "FAIL: $*"; exit 1; }
+lab() { "${LH[@]}" exec "$@"; }
+
+# The clouds.yaml copy holds the admin password: never left behind.
+trap 'rm -f "$RESULTS/.clouds.yaml"' EXIT
+clouds() {
+	cp "$ROOT/etc/openstack/clouds.yaml" "$RESULTS/.clouds.yaml"
+	chmod 600 "$RESULTS/.clouds.yaml"
+}
+gotest() {
+	STACKLAB_E2E_CLOUDS=$RESULTS/.clouds.yaml STACKLAB_E2E_MGMT=$MGMT \
+		go test -tags e2e -count=1 -v "$@" ./e2e/
+}
+
+# reach FIP ID: ping the floating IP from the upstream namespace, then fetch
+# the guest's page and find its instance id; prints the seconds it took.
+reach() {
+	local fip=$1 id=$2 t deadline page
+	t=$(now)
+	deadline=$((SECONDS + 90))
+	until "${LH[@]}" upstream ping -c1 -W1 "$fip" >/dev/null 2>&1; do
+		((SECONDS < deadline)) || fail "no ping answer from $fip in 90 s"
+	done
+	echo "ping $fip from the upstream namespace: answered after $(elapsed "$t") s"
+	page=$("${LH[@]}" upstream curl -fsS --max-time 5 --retry 10 --retry-delay 1 --retry-all-errors "http://$fip/") ||
+		fail "HTTP http://$fip/ did not answer"
+	grep -q "$id" <<<"$page" || fail "the page at http://$fip/ does not name instance $id: $page"
+	echo "http://$fip/ names instance $id"
+}
+
+say "up: the whole lab in one command"
+t0=$(now)
+lab "$SL" up --yes --config "$CONFIG" 2>&1 | tee "$RESULTS/up.log"
+up_s=$(elapsed "$t0")
+echo "up took $up_s s (install converged, tiny image built, playbook applied)"
+grep -q '^The lab is up' "$RESULTS/up.log" || fail "up did not say the lab is up"
+
+say "the guest is real and reachable on its floating IP"
+clouds
+STACKLAB_E2E_SERVER_OUT=$RESULTS/server.txt gotest -run TestLabServerIsARealGuest
+read -r fip id <"$RESULTS/server.txt"
+reach "$fip" "$id"
+lab qemu-img info /var/lib/stacklab/images/lab-image.img | tee "$RESULTS/tiny-qemu-img.txt"
+lab "$SL" image inspect /var/lib/stacklab/images/lab-image.img | tee "$RESULTS/tiny-inspect.txt"
+
+say "run again: every resource unchanged"
+t1=$(now)
+lab "$SL" --output json run >"$RESULTS/rerun.json"
+noop_s=$(elapsed "$t1")
+bad=$(jq -r '.results[] | select(.action != "unchanged" or .error) | "\(.kind) \(.name) \(.action) \(.error // "")"' "$RESULTS/rerun.json")
+[ -z "$bad" ] || fail "not unchanged on the second run: $bad"
+echo "ok    $(jq '.results | length' "$RESULTS/rerun.json") resources unchanged"
+echo "no-op run took $noop_s s (target ≤ 1 s; includes entering the lab host)"
+
+say "destroy: nothing of the playbook's is left (no qemu, no tap, no port)"
+lab "$SL" run --destroy --yes 2>&1 | tee "$RESULTS/destroy.log"
+if lab pgrep -f qemu-system >/dev/null; then fail "a qemu process is left"; fi
+if lab sh -c 'ip -o link show | grep -E ": tap"'; then fail "a tap device is left"; fi
+gotest -run TestDestroyLeftNoPort
+
+say "apply again: a new guest comes up the same way"
+t2=$(now)
+lab "$SL" run 2>&1 | tee "$RESULTS/reapply.log"
+STACKLAB_E2E_SERVER_OUT=$RESULTS/server.txt gotest -run TestLabServerIsARealGuest
+read -r fip2 id2 <"$RESULTS/server.txt"
+[ "$id2" != "$id" ] || fail "the re-applied server has the old id $id"
+reach "$fip2" "$id2"
+echo "from run start to the new guest answering on $fip2: $(elapsed "$t2") s (target ≤ 30 s)"
+
+say "bad playbooks fail before any change, with file:line"
+cat >"$SHARE/bad-key.yaml" <<'EOF'
+name: e2e-bad
+networks:
+  - name: bad-net
+    tpye: vxlan
+EOF
+# An ISO 9660 file (the "CD001" signature at sector 16) declared as qcow2.
+head -c 65536 /dev/zero >"$SHARE/fake.iso"
+printf '\001CD001\001' | dd of="$SHARE/fake.iso" bs=1 seek=32768 conv=notrunc status=none
+cat >"$SHARE/bad-iso.yaml" <<'EOF'
+name: e2e-bad
+networks:
+  - name: bad-net
+images:
+  - name: bad-image
+    file: fake.iso
+    disk_format: qcow2
+EOF
+for f in bad-key bad-iso; do
+	if lab "$SL" run "/stacklab/$f.yaml" >"$RESULTS/$f.out" 2>&1; then fail "$f.yaml was applied"; fi
+	cat "$RESULTS/$f.out"
+	grep -qE "/stacklab/$f.yaml:[0-9]+:[0-9]+: " "$RESULTS/$f.out" || fail "$f.yaml: no file:line in the error"
+done
+if lab openstack --os-cloud stacklab network show bad-net >/dev/null 2>&1; then fail "bad-net was created"; fi
+echo "ok    both refused before any change; bad-net does not exist"
+
+say "servers that fail are reported with the cause, within a bounded wait"
+head -c 1048576 /dev/zero >"$SHARE/noboot.raw"
+cat >"$SHARE/errors.yaml" <<'EOF'
+name: e2e-errors
+flavors:
+  - name: e2e-huge
+    vcpus: 1
+    ram: 200000
+    disk: 1
+images:
+  - name: e2e-noboot
+    file: noboot.raw
+servers:
+  - name: e2e-no-valid-host
+    flavor: e2e-huge
+    image: e2e-noboot
+    networks: [selfservice]
+    timeout: 90
+  - name: e2e-silent
+    flavor: m1.lab
+    image: e2e-noboot
+    networks: [selfservice]
+    console: '^stacklab-guest up '
+    timeout: 45
+EOF
+t3=$(now)
+if lab "$SL" --output json run /stacklab/errors.yaml >"$RESULTS/errors.json" 2>"$RESULTS/errors.err"; then
+	fail "a playbook with failing servers exited 0"
+fi
+echo "failed as it should after $(elapsed "$t3") s"
+jq -r '.results[] | select(.error) | "\(.kind) \(.name): \(.error)"' "$RESULTS/errors.json"
+jq -e '.results[] | select(.name == "e2e-no-valid-host") | .error | test("No valid host")' "$RESULTS/errors.json" >/dev/null ||
+	fail "e2e-no-valid-host: nova's fault is not reported"
+jq -e '.results[] | select(.name == "e2e-silent") | .error | test("console")' "$RESULTS/errors.json" >/dev/null ||
+	fail "e2e-silent: the missing console line is not reported"
+lab "$SL" run --destroy --yes /stacklab/errors.yaml >"$RESULTS/errors-destroy.log" 2>&1 ||
+	{ cat "$RESULTS/errors-destroy.log"; fail "could not destroy the error playbook"; }
+echo "ok    both causes named; their resources destroyed"

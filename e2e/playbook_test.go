@@ -1,0 +1,183 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/hypervisors"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
+
+	"github.com/stacklab/stacklab/playbooks/image/tiny"
+)
+
+// The default playbook's names (playbooks/lab.yaml).
+const (
+	labServer  = "lab-vm"
+	labNetwork = "selfservice"
+	extNetwork = "ext_net"
+)
+
+// TestLabServerIsARealGuest asserts what the default playbook promises:
+// lab-vm ACTIVE on libvirt (QEMU), a port on selfservice, a floating IP
+// from ext_net on that port, and the guest's own console line naming the
+// fixed IP neutron gave it and the instance id it read from metadata. It
+// writes "FLOATING_IP SERVER_ID" to $STACKLAB_E2E_SERVER_OUT for the
+// script to ping and fetch from the upstream namespace.
+func TestLabServerIsARealGuest(t *testing.T) {
+	l := labFromEnv(t)
+	c := open(t, l)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	compute, err := c.Compute()
+	if err != nil {
+		t.Fatal(err)
+	}
+	network, err := c.Network()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv := findServer(ctx, t, compute, labServer)
+	if srv.Status != "ACTIVE" {
+		t.Fatalf("%s is %s, want ACTIVE (fault: %v)", labServer, srv.Status, srv.Fault)
+	}
+	hp, err := hypervisors.List(compute, nil).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := hypervisors.ExtractHypervisors(hp)
+	if err != nil || len(hs) != 1 || hs[0].HypervisorType != "QEMU" {
+		t.Fatalf("hypervisors %+v (%v), want one of type QEMU (nova on libvirt)", hs, err)
+	}
+
+	np, err := networks.List(network, networks.ListOpts{Name: labNetwork}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets, _ := networks.ExtractNetworks(np)
+	if len(nets) != 1 {
+		t.Fatalf("%d networks named %s", len(nets), labNetwork)
+	}
+	pp, err := ports.List(network, ports.ListOpts{DeviceID: srv.ID}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := ports.ExtractPorts(pp)
+	if len(ps) != 1 || ps[0].NetworkID != nets[0].ID || len(ps[0].FixedIPs) == 0 || ps[0].Status != "ACTIVE" {
+		t.Fatalf("ports of %s: %+v; want one ACTIVE port on %s", labServer, ps, labNetwork)
+	}
+	fixed := ps[0].FixedIPs[0].IPAddress
+
+	fp, err := floatingips.List(network, floatingips.ListOpts{PortID: ps[0].ID}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fips, _ := floatingips.ExtractFloatingIPs(fp)
+	if len(fips) != 1 || fips[0].FixedIP != fixed {
+		t.Fatalf("floating IPs on the port: %+v; want one for %s", fips, fixed)
+	}
+	ext, err := networks.List(network, networks.ListOpts{Name: extNetwork}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exts, _ := networks.ExtractNetworks(ext)
+	if len(exts) != 1 || fips[0].FloatingNetworkID != exts[0].ID {
+		t.Fatalf("floating IP %s is not from %s", fips[0].FloatingIP, extNetwork)
+	}
+
+	out, err := servers.ShowConsoleOutput(ctx, compute, srv.ID, servers.ShowConsoleOutputOpts{}).Extract()
+	if err != nil {
+		t.Fatalf("console log: %v", err)
+	}
+	var up *tiny.UpLine
+	for _, line := range strings.Split(out, "\n") {
+		if u, ok := tiny.ParseUpLine(strings.TrimRight(line, "\r")); ok {
+			up = &u
+		}
+	}
+	if up == nil {
+		t.Fatalf("the console of %s has no up line; its tail:\n%s", labServer, tail(out, 15))
+	}
+	if up.IP != fixed || up.Instance != srv.ID {
+		t.Fatalf("console says ip=%s instance=%s; neutron gave %s and nova's id is %s", up.IP, up.Instance, fixed, srv.ID)
+	}
+	t.Logf("%s %s: fixed %s, floating %s, guest up after %.2f s", labServer, srv.ID, fixed, fips[0].FloatingIP, up.Uptime)
+	if f := os.Getenv("STACKLAB_E2E_SERVER_OUT"); f != "" {
+		if err := os.WriteFile(f, []byte(fips[0].FloatingIP+" "+srv.ID+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDestroyLeftNoPort: after run --destroy, no server of the playbook's
+// and no compute port is left in the cloud.
+func TestDestroyLeftNoPort(t *testing.T) {
+	l := labFromEnv(t)
+	c := open(t, l)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	compute, err := c.Compute()
+	if err != nil {
+		t.Fatal(err)
+	}
+	network, err := c.Network()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := servers.List(compute, servers.ListOpts{Name: "^" + labServer + "$"}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss, _ := servers.ExtractServers(sp); len(ss) != 0 {
+		t.Errorf("servers left: %d named %s", len(ss), labServer)
+	}
+	pp, err := ports.List(network, nil).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := ports.ExtractPorts(pp)
+	for _, p := range ps {
+		if strings.HasPrefix(p.DeviceOwner, "compute:") || p.DeviceOwner == "network:floatingip" {
+			t.Errorf("port left: %s owner %s device %s", p.ID, p.DeviceOwner, p.DeviceID)
+		}
+	}
+	for _, name := range []string{labNetwork, extNetwork} {
+		np, err := networks.List(network, networks.ListOpts{Name: name}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ns, _ := networks.ExtractNetworks(np); len(ns) != 0 {
+			t.Errorf("network %s left", name)
+		}
+	}
+}
+
+func findServer(ctx context.Context, t *testing.T, compute *gophercloud.ServiceClient, name string) servers.Server {
+	t.Helper()
+	sp, err := servers.List(compute, servers.ListOpts{Name: "^" + name + "$"}).AllPages(ctx)
+	if err != nil {
+		t.Fatalf("list servers: %v", err)
+	}
+	ss, err := servers.ExtractServers(sp)
+	if err != nil || len(ss) != 1 {
+		t.Fatalf("servers named %s: %d (%v), want 1", name, len(ss), err)
+	}
+	return ss[0]
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

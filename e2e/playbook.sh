@@ -101,7 +101,7 @@ networks:
     tpye: vxlan
 EOF
 # An ISO 9660 file (the "CD001" signature at sector 16) declared as qcow2.
-head -c 65536 /dev/zero >"$SHARE/fake.iso"
+head -c 1048576 /dev/zero >"$SHARE/fake.iso"
 printf '\001CD001\001' | dd of="$SHARE/fake.iso" bs=1 seek=32768 conv=notrunc status=none
 cat >"$SHARE/bad-iso.yaml" <<'EOF'
 name: e2e-bad
@@ -125,9 +125,11 @@ head -c 1048576 /dev/zero >"$SHARE/noboot.raw"
 cat >"$SHARE/errors.yaml" <<'EOF'
 name: e2e-errors
 flavors:
+  # More RAM than the host has (24 GiB, ×1.5 overcommit), within the
+  # default quota (50 GiB): placement finds no host.
   - name: e2e-huge
     vcpus: 1
-    ram: 200000
+    ram: 49152
     disk: 1
 images:
   - name: e2e-noboot

@@ -353,6 +353,52 @@ func TestKeypairImportFailureRemovesPrivateKey(t *testing.T) {
 	}
 }
 
+// Destroy deletes the keypair but keeps its private key; applying again
+// must import that key's public half (found on the real lab, where the
+// re-apply refused because the key file existed).
+func TestGeneratedKeypairReappliedFromItsKeptPrivateKey(t *testing.T) {
+	f := newFake(t)
+	c := f.open(t, Options{})
+	ctx := context.Background()
+	drv, _ := c.Driver(playbooks.KindKeypair)
+	k := playbooks.Keypair{Name: "k", Generate: true, PrivateKeyFile: "k.pem", PrivateKeyPath: filepath.Join(t.TempDir(), "k.pem")}
+	r := playbooks.Resource{Kind: playbooks.KindKeypair, Name: "k", Spec: k}
+	if err := drv.Create(ctx, r, "lab"); err != nil {
+		t.Fatal(err)
+	}
+	first := f.all("keypairs")[0]["public_key"]
+	pemBefore, err := os.ReadFile(k.PrivateKeyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _, _ := drv.Get(ctx, "k")
+	if err := drv.Delete(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	if err := drv.Create(ctx, r, "lab"); err != nil {
+		t.Fatalf("re-apply with the kept private key: %v", err)
+	}
+	if again := f.all("keypairs")[0]["public_key"]; again != first {
+		t.Errorf("re-imported %v, want the same key %v", again, first)
+	}
+	if pemAfter, _ := os.ReadFile(k.PrivateKeyPath); string(pemAfter) != string(pemBefore) {
+		t.Error("the private key file changed")
+	}
+
+	// A file that is not a key is not ours to replace.
+	cur, _, _ = drv.Get(ctx, "k")
+	_ = drv.Delete(ctx, cur)
+	if err := os.WriteFile(k.PrivateKeyPath, []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := drv.Create(ctx, r, "lab"); err == nil || !strings.Contains(err.Error(), "move it aside") {
+		t.Errorf("create over a garbage key file: %v", err)
+	}
+	if b, _ := os.ReadFile(k.PrivateKeyPath); string(b) != "not a key" {
+		t.Error("the unusable key file was touched")
+	}
+}
+
 func TestRouterAndServerUpdates(t *testing.T) {
 	f := newFake(t)
 	c := f.open(t, Options{})

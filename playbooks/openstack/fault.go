@@ -41,8 +41,11 @@ func (e *ServerError) Error() string {
 	if e.Cause != "" {
 		fmt.Fprintf(&b, "; likely cause: %s", e.Cause)
 	}
-	if len(e.ConsoleTail) > 0 {
+	switch {
+	case len(e.ConsoleTail) > 0:
 		fmt.Fprintf(&b, "; last console lines:\n  %s", strings.Join(e.ConsoleTail, "\n  "))
+	case e.Timeout && e.Console != "":
+		b.WriteString("; the console is empty: the guest never wrote to its serial port (an image that does not boot, or one that logs only to the screen: add console=ttyS0 to its kernel command line)")
 	}
 	return b.String()
 }

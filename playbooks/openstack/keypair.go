@@ -5,7 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -67,20 +69,50 @@ func generateKey(comment string) (privatePEM []byte, publicLine string, err erro
 	return pem.EncodeToMemory(block), line, nil
 }
 
+// existingKey reads the public key line of the OpenSSH private key at path;
+// existing is false when there is no file. A file that is not a private
+// key without passphrase is an error: it is not ours to replace.
+func existingKey(path string) (line string, existing bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read private key: %w", err)
+	}
+	signer, err := ssh.ParsePrivateKey(b)
+	if err != nil {
+		return "", true, fmt.Errorf("%s exists but is not a usable private key (%v); move it aside to let a new key be generated", path, err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), true, nil
+}
+
 func (d *keypairDriver) Create(ctx context.Context, r playbooks.Resource, owner string) error {
 	k := r.Spec.(playbooks.Keypair)
 	public := k.PublicKey
+	wrote := false
 	if k.Generate {
-		priv, line, err := generateKey(k.Name)
-		if err != nil {
+		line, existing, err := existingKey(k.PrivateKeyPath)
+		switch {
+		case err != nil:
 			return fmt.Errorf("keypair %s: %w", k.Name, err)
+		case existing:
+			// Destroy removed the keypair but never the private key, which
+			// may still open servers booted elsewhere; importing its public
+			// half makes a re-apply give back the very same keypair.
+			public = line
+		default:
+			priv, line, err := generateKey(k.Name)
+			if err != nil {
+				return fmt.Errorf("keypair %s: %w", k.Name, err)
+			}
+			// Saved before the import: a key nova holds whose private half
+			// is lost would be an orphan nobody can log in with.
+			if err := playbooks.WritePrivateKey(k, priv); err != nil {
+				return err
+			}
+			public, wrote = line, true
 		}
-		// Saved before the import: a key nova holds whose private half is
-		// lost would be an orphan nobody can log in with.
-		if err := playbooks.WritePrivateKey(k, priv); err != nil {
-			return err
-		}
-		public = line
 	}
 	if strings.TrimSpace(public) == "" {
 		return fmt.Errorf("keypair %s: no public key to import", k.Name)
@@ -91,9 +123,10 @@ func (d *keypairDriver) Create(ctx context.Context, r playbooks.Resource, owner 
 	}
 	_, err = keypairs.Create(ctx, nova, keypairs.CreateOpts{Name: k.Name, PublicKey: markedPublicKey(public, owner)}).Extract()
 	if err != nil {
-		if k.Generate {
-			// The key just written opens nothing; left there it would
-			// block the next apply, which refuses to overwrite it.
+		if wrote {
+			// The key just written opens nothing yet: left there, the next
+			// apply would import it, which is fine, but a key nobody asked
+			// to keep should not linger after a failure.
 			_ = os.Remove(k.PrivateKeyPath)
 		}
 		return fmt.Errorf("nova: import keypair %s: %w", k.Name, err)

@@ -157,6 +157,7 @@ func TestServerErrorMessage(t *testing.T) {
 		{ServerError{Server: "vm", Status: "ERROR", Fault: "No valid host", Cause: "too small"}, []string{"vm is ERROR", "nova says: No valid host", "likely cause: too small"}},
 		{ServerError{Server: "vm", Status: "BUILD", TaskState: "spawning", Timeout: true, Waited: "5m0s"}, []string{"not ACTIVE within 5m0s", "task spawning", "power none"}},
 		{ServerError{Server: "vm", Status: "ACTIVE", PowerState: "RUNNING", Timeout: true, Waited: "1s", Console: "^up", ConsoleTail: []string{"a", "b"}}, []string{`matched "^up"`, "\n  a\n  b"}},
+		{ServerError{Server: "vm", Status: "ACTIVE", PowerState: "RUNNING", Timeout: true, Waited: "1s", Console: "^up"}, []string{`matched "^up"`, "the console is empty", "console=ttyS0"}},
 	} {
 		msg := tc.e.Error()
 		for _, w := range tc.want {

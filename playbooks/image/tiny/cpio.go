@@ -1,7 +1,6 @@
 package tiny
 
 import (
-	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -9,6 +8,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/u-root/u-root/pkg/cpio"
 )
 
 // entry is one file of the initramfs.
@@ -19,14 +20,6 @@ type entry struct {
 	// Major and Minor of a character device (Mode has fs.ModeCharDevice).
 	Major, Minor uint32
 }
-
-// cpio mode bits (see <sys/stat.h>); newc stores the whole st_mode.
-const (
-	cpioDir  = 0o040000
-	cpioReg  = 0o100000
-	cpioLink = 0o120000
-	cpioChr  = 0o020000
-)
 
 // writeInitramfs writes entries as a gzip-compressed newc cpio archive, the
 // format the kernel unpacks into its rootfs. Parent directories are added
@@ -54,15 +47,15 @@ func writeInitramfs(w io.Writer, entries []entry) error {
 	if err != nil {
 		return fmt.Errorf("initramfs gzip: %w", err)
 	}
-	var ino uint32 = 1
-	for _, n := range names {
-		e := all[n]
-		if err := writeCpioEntry(gz, ino, e); err != nil {
+	cw := cpio.Newc.Writer(gz)
+	for i, n := range names {
+		if err := cw.WriteRecord(cpioRecord(uint64(i+1), all[n])); err != nil {
 			return fmt.Errorf("initramfs %s: %w", n, err)
 		}
-		ino++
 	}
-	if err := writeCpioEntry(gz, ino, entry{Path: "TRAILER!!!"}); err != nil {
+	// cpio.TrailerRecord has nlink 0; GNU cpio and the kernel's
+	// gen_init_cpio write 1.
+	if err := cw.WriteRecord(cpio.StaticRecord(nil, cpio.Info{Name: cpio.Trailer, NLink: 1})); err != nil {
 		return fmt.Errorf("initramfs trailer: %w", err)
 	}
 	if err := gz.Close(); err != nil {
@@ -71,46 +64,25 @@ func writeInitramfs(w io.Writer, entries []entry) error {
 	return nil
 }
 
-func cpioMode(m fs.FileMode) uint32 {
-	perm := uint32(m.Perm())
+// cpioRecord turns e into a newc record owned by root with mtime 0 and the
+// inode number ino.
+func cpioRecord(ino uint64, e entry) cpio.Record {
+	perm := uint64(e.Mode.Perm())
+	var r cpio.Record
 	switch {
-	case m&fs.ModeDir != 0:
-		return cpioDir | perm
-	case m&fs.ModeCharDevice != 0:
-		return cpioChr | perm
-	case m&fs.ModeSymlink != 0:
-		return cpioLink | 0o777
-	case m.IsRegular():
-		return cpioReg | perm
+	case e.Mode&fs.ModeDir != 0:
+		r = cpio.Directory(e.Path, perm)
+		r.NLink = 2
+	case e.Mode&fs.ModeCharDevice != 0:
+		r = cpio.CharDev(e.Path, perm, uint64(e.Major), uint64(e.Minor))
+	case e.Mode&fs.ModeSymlink != 0:
+		r = cpio.Symlink(e.Path, string(e.Data))
+	default:
+		r = cpio.StaticRecord(e.Data, cpio.Info{Name: e.Path, Mode: cpio.S_IFREG | perm})
 	}
-	return perm // the trailer
-}
-
-// writeCpioEntry writes one "070701" header, the NUL-terminated name and the
-// data, each padded to 4 bytes.
-func writeCpioEntry(w io.Writer, ino uint32, e entry) error {
-	mode := cpioMode(e.Mode)
-	nlink := uint32(1)
-	if e.Mode&fs.ModeDir != 0 {
-		nlink = 2
+	r.Ino = ino
+	if r.NLink == 0 {
+		r.NLink = 1
 	}
-	if e.Path == "TRAILER!!!" {
-		ino, nlink = 0, 1
-	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-		ino, mode, 0, 0, nlink, 0, len(e.Data), 0, 0, e.Major, e.Minor, len(e.Path)+1, 0)
-	b.WriteString(e.Path)
-	b.WriteByte(0)
-	pad4(&b)
-	b.Write(e.Data)
-	pad4(&b)
-	_, err := w.Write(b.Bytes())
-	return err
-}
-
-func pad4(b *bytes.Buffer) {
-	for b.Len()%4 != 0 {
-		b.WriteByte(0)
-	}
+	return r
 }

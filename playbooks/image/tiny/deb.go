@@ -10,9 +10,9 @@ import (
 	"io"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 
+	"github.com/blakesmith/ar"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
@@ -21,35 +21,6 @@ import (
 // kernel (14 MB for 6.1 cloud), a handful of modules and busybox (2 MB); a larger member
 // means the package is not what we think it is.
 const maxMember = 64 << 20
-
-// arMember is one file of an ar archive (the container of a .deb).
-type arMember struct {
-	Name string
-	Size int64
-}
-
-// arNext reads the next ar member header from r, which must be positioned
-// at a header (after the global "!<arch>\n" magic). io.EOF means no more.
-// The format is 60-byte ASCII headers, data padded to an even length; a
-// hand-written reader avoids a dependency for ~30 lines.
-func arNext(r *bufio.Reader) (arMember, error) {
-	var hdr [60]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		if errors.Is(err, io.EOF) {
-			return arMember{}, io.EOF
-		}
-		return arMember{}, fmt.Errorf("ar header: %w", err)
-	}
-	if hdr[58] != '`' || hdr[59] != '\n' {
-		return arMember{}, errors.New("ar header: bad terminator")
-	}
-	name := strings.TrimRight(strings.TrimSpace(string(hdr[0:16])), "/")
-	size, err := strconv.ParseInt(strings.TrimSpace(string(hdr[48:58])), 10, 64)
-	if err != nil || size < 0 {
-		return arMember{}, fmt.Errorf("ar header of %q: bad size %q", name, hdr[48:58])
-	}
-	return arMember{Name: name, Size: size}, nil
-}
 
 // debExtract opens the .deb at debPath and returns the regular files of its
 // data archive for which want(path) is true, keyed by their path without
@@ -70,31 +41,30 @@ func debExtract(debPath string, want func(name string) bool) (files map[string][
 
 func debExtractFrom(rd io.Reader, want func(name string) bool) (map[string][]byte, error) {
 	r := bufio.NewReaderSize(rd, 1<<16)
-	magic := make([]byte, 8)
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != "!<arch>\n" {
+	// ar.NewReader skips the global header without looking at it.
+	if magic, err := r.Peek(len(ar.GLOBAL_HEADER)); err != nil || string(magic) != ar.GLOBAL_HEADER {
 		return nil, errors.New("not a Debian package (no ar magic)")
 	}
+	a := ar.NewReader(r)
 	for {
-		m, err := arNext(r)
+		h, err := a.Next()
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("no data.tar member")
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ar header: %w", err)
 		}
-		body := io.LimitReader(r, m.Size)
-		if strings.HasPrefix(m.Name, "data.tar") {
-			dec, err := decompressor(m.Name, body)
+		// GNU ar ends names with a slash; dpkg-deb accepts both.
+		name := strings.TrimSuffix(h.Name, "/")
+		if strings.HasPrefix(name, "data.tar") {
+			dec, err := decompressor(name, a)
 			if err != nil {
 				return nil, err
 			}
 			defer dec.Close()
 			return tarExtract(dec, want)
 		}
-		// Skip the member and its padding byte.
-		if _, err := io.Copy(io.Discard, io.LimitReader(r, m.Size+m.Size%2)); err != nil {
-			return nil, fmt.Errorf("skip %s: %w", m.Name, err)
-		}
+		// Next skips the rest of this member and its padding.
 	}
 }
 

@@ -35,7 +35,9 @@ func TestDebExtractErrors(t *testing.T) {
 		{"not ar", "no ar magic", []byte("PK\x03\x04 a zip")},
 		{"no data member", "no data.tar member", noData},
 		{"truncated header", "ar header", []byte("!<arch>\ndebian-bin")},
-		{"bad size", "bad size", []byte("!<arch>\n" + "debian-binary   0           0     0     100644  xx        `\n")},
+		// github.com/blakesmith/ar reads an unparsable size as 0: the
+		// damage shows as a missing member rather than a bad field.
+		{"bad size", "no data.tar member", []byte("!<arch>\n" + "debian-binary   0           0     0     100644  xx        `\n")},
 		{"unknown codec", "unsupported compression", []byte("!<arch>\n" + "data.tar.lzma   0           0     0     100644  2         `\n" + "ab")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

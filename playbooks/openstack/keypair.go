@@ -82,7 +82,7 @@ func existingKey(path string) (line string, existing bool, err error) {
 	}
 	signer, err := ssh.ParsePrivateKey(b)
 	if err != nil {
-		return "", true, fmt.Errorf("%s exists but is not a usable private key (%v); move it aside to let a new key be generated", path, err)
+		return "", true, fmt.Errorf("%s exists but is not a usable private key; move it aside to let a new key be generated: %w", path, err)
 	}
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), true, nil
 }

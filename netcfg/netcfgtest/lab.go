@@ -4,6 +4,7 @@
 package netcfgtest
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"runtime"
@@ -25,7 +26,7 @@ type Lab struct {
 	NL   *netlink.Handle
 	Peer *netlink.Handle
 
-	peerNS netns.NsHandle
+	vmNS, peerNS netns.NsHandle
 }
 
 // New creates the namespaces, skipping the test when not root.
@@ -46,7 +47,7 @@ func New(t testing.TB) *Lab {
 		t.Fatalf("netlink handle in peer namespace: %v", err)
 	}
 	t.Cleanup(peer.Close)
-	return &Lab{t: t, NL: nl, Peer: peer, peerNS: peerNS}
+	return &Lab{t: t, NL: nl, Peer: peer, vmNS: vmNS, peerNS: peerNS}
 }
 
 // newNamespaces makes two namespaces on a locked thread and puts the thread
@@ -91,6 +92,26 @@ func newNamespaces(t testing.TB) (netns.NsHandle, netns.NsHandle) {
 		t.Fatalf("create network namespaces: %v", r.err)
 	}
 	return r.vm, r.peer
+}
+
+// NSPath is a path that opens the VM namespace, for code that takes a
+// namespace file (/run/netns/NAME) rather than a handle.
+func (l *Lab) NSPath() string { return fmt.Sprintf("/proc/self/fd/%d", int(l.vmNS)) }
+
+// PeerAddr adds cidr to the far end of a VM NIC ("p-"+name).
+func (l *Lab) PeerAddr(name, cidr string) {
+	l.t.Helper()
+	a, err := netlink.ParseAddr(cidr)
+	if err != nil {
+		l.t.Fatalf("parse %s: %v", cidr, err)
+	}
+	p, err := l.Peer.LinkByName("p-" + name)
+	if err != nil {
+		l.t.Fatalf("find peer of %s: %v", name, err)
+	}
+	if err := l.Peer.AddrAdd(p, a); err != nil {
+		l.t.Fatalf("add %s to p-%s: %v", cidr, name, err)
+	}
 }
 
 // NIC adds a veth called name in the VM namespace; its far end, up, sits in

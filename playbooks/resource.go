@@ -202,6 +202,11 @@ func resources(pb *Playbook) []Resource {
 		}
 	}
 	for _, f := range pb.FloatingIPs {
+		for _, s := range pb.Servers {
+			if s.Name == f.Server {
+				f.ServerConsole = s.Console
+			}
+		}
 		add(KindFloatingIP, f.Name, f.At, f, Ref{KindNetwork, f.Network, f.pos("network")}, Ref{KindServer, f.Server, f.pos("server")})
 		// Neutron associates a floating IP only once a router joins the
 		// external network to the server's subnet.

@@ -262,7 +262,31 @@ type FloatingIP struct {
 	Name    string `yaml:"name"`
 	Network string `yaml:"network"`
 	Server  string `yaml:"server"`
+	// Ping, once the address is attached, waits until it answers ICMP
+	// echo from where stacklab runs (from the router's namespace on the
+	// lab's own network node), and names the hop that failed when it
+	// does not. It is a check, not cloud state: an unchanged floating IP
+	// is not pinged again.
+	Ping bool `yaml:"ping"`
+	// PingTimeout bounds that wait, in seconds; 0 means DefaultPingTimeout.
+	PingTimeout int `yaml:"ping_timeout"`
+	// ServerConsole is the console pattern of Server when this playbook
+	// declares it: what the diagnosis of a silent address looks for.
+	ServerConsole string `yaml:"-"`
 	Meta
+}
+
+// DefaultPingTimeout is how long a floating IP may take to answer, in
+// seconds: the l3 agent sets up the NAT a few seconds after the
+// association.
+const DefaultPingTimeout = 60
+
+// PingWait is the effective PingTimeout.
+func (f FloatingIP) PingWait() time.Duration {
+	if f.PingTimeout <= 0 {
+		return DefaultPingTimeout * time.Second
+	}
+	return time.Duration(f.PingTimeout) * time.Second
 }
 
 // Load reads and validates the playbook at path. The error joins every
@@ -382,6 +406,12 @@ func (v *validator) validate() {
 	for _, f := range pb.FloatingIPs {
 		if f.Network == "" {
 			v.errorf(f.pos("network"), "", "floating IP %s needs the network it comes from", f.Name)
+		}
+		if f.Ping && f.Server == "" {
+			v.errorf(f.pos("ping"), "attach it to a server (server: NAME) or drop ping", "floating IP %s: ping needs a server behind the address", f.Name)
+		}
+		if f.PingTimeout < 0 {
+			v.errorf(f.pos("ping_timeout"), "", "floating IP %s: ping_timeout must be a number of seconds ≥ 0", f.Name)
 		}
 	}
 	v.references()

@@ -78,6 +78,19 @@ subnets:
 			},
 		},
 		{
+			name: "ping without a server, negative timeout",
+			yaml: `name: t
+networks:
+  - {name: ext_net, type: flat, physical_network: provider, external: true}
+floating_ips:
+  - {name: f, network: ext_net, ping: true, ping_timeout: -1}
+`,
+			want: []string{
+				`p.yaml:5:39: floating IP f: ping needs a server behind the address; attach it to a server (server: NAME) or drop ping`,
+				`p.yaml:5:59: floating IP f: ping_timeout must be a number of seconds ≥ 0`,
+			},
+		},
+		{
 			name: "not YAML",
 			yaml: "name: t\nnetworks: [\n",
 			want: []string{`p.yaml: yaml: line 2: did not find expected node content; fix the YAML syntax first`},

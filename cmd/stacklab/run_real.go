@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/reach"
 	"github.com/stacklab/stacklab/playbooks"
 	pbos "github.com/stacklab/stacklab/playbooks/openstack"
 )
@@ -23,7 +25,7 @@ func (e *env) realRunDeps() runDeps {
 			if err != nil {
 				return nil, err
 			}
-			return pbos.New(c, pbos.Options{Progress: progress}), nil
+			return pbos.New(c, pbos.Options{Progress: progress, Reach: pingFromHere}), nil
 		},
 		build: func(ctx context.Context, recipe, path string, log func(string)) error {
 			if recipe != "tiny" {
@@ -91,4 +93,16 @@ func (e *env) upSummary(ctx context.Context, c *cli.Command) (upSummary, error) 
 		}
 	}
 	return s, nil
+}
+
+// pingFromHere proves a floating IP answers. On the lab's own network node
+// the router's namespace is here, and only from there is the address
+// reachable (the external NIC has none); elsewhere (another cloud from
+// clouds.yaml) the ping leaves from this host, as a user's would.
+func pingFromHere(ctx context.Context, addr, routerNS string) error {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return reach.Ping(ctx, a, reach.NamespacePath(routerNS))
 }

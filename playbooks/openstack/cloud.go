@@ -39,6 +39,12 @@ type Options struct {
 	// Log, when set, receives one line per noteworthy step (a resource
 	// recreated because it cannot be changed in place, ...).
 	Log func(format string, args ...any)
+	// Reach, when set, proves a floating IP declared with ping: it returns
+	// nil once addr answers, else an error when ctx ends. routerNS is the
+	// network namespace of the router that NATs the address (see
+	// RouterNamespace), for a prober on the node that hosts it; "" when
+	// no router holds it yet.
+	Reach func(ctx context.Context, addr, routerNS string) error
 }
 
 // Services hands out the service clients; *cloud.Cloud is one.

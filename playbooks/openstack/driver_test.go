@@ -33,7 +33,17 @@ func rawImage(t *testing.T, size int64) string {
 
 func labPlaybook(t *testing.T, img, key string) *playbooks.Playbook {
 	t.Helper()
-	src := `name: lab
+	pb, err := playbooks.LoadBytes("lab.yaml", []byte(labPlaybookSource(img, key)))
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return pb
+}
+
+// labPlaybookSource is the lab playbook over the image file img, keeping
+// its generated private key at key.
+func labPlaybookSource(img, key string) string {
+	return `name: lab
 flavors:
   - {name: m1.lab, vcpus: 1, ram: 512, disk: 1}
 networks:
@@ -61,11 +71,6 @@ servers:
 floating_ips:
   - {name: lab-vm-fip, network: ext_net, server: lab-vm}
 `
-	pb, err := playbooks.LoadBytes("lab.yaml", []byte(src))
-	if err != nil {
-		t.Fatalf("load: %v", err)
-	}
-	return pb
 }
 
 // TestApplyTwiceThenDestroy drives every kind through the engine: the

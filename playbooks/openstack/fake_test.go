@@ -236,6 +236,16 @@ func (f *fakeOpenStack) neutron(w http.ResponseWriter, r *http.Request, seg []st
 		}
 		switch r.Method {
 		case http.MethodGet:
+			if coll == "security-groups" {
+				// Neutron embeds a group's rules when showing it.
+				var rs []obj
+				for _, r := range f.colls["security-group-rules"] {
+					if r["security_group_id"] == o["id"] {
+						rs = append(rs, r)
+					}
+				}
+				o["security_group_rules"] = rs
+			}
 			reply(w, 200, obj{single: o})
 		case http.MethodPut:
 			for k, v := range body[single].(obj) {
@@ -316,10 +326,18 @@ func (f *fakeOpenStack) neutronDefaults(coll string, o obj) {
 	}
 }
 
+// fipFixedIP sets what neutron derives from the association: the fixed
+// IP, the router that NATs it (the one with a gateway on its network) and
+// the status the l3 agent reports once it is wired.
 func (f *fakeOpenStack) fipFixedIP(o obj) {
-	o["fixed_ip_address"] = nil
+	o["fixed_ip_address"], o["router_id"], o["status"] = nil, nil, "DOWN"
 	if p, _ := f.find("ports", "id", fmt.Sprint(o["port_id"])); p != nil {
 		o["fixed_ip_address"] = p["fixed_ips"].([]obj)[0]["ip_address"]
+		for _, r := range f.colls["routers"] {
+			if gw, _ := r["external_gateway_info"].(obj); gw != nil && gw["network_id"] == o["floating_network_id"] {
+				o["router_id"], o["status"] = r["id"], "ACTIVE"
+			}
+		}
 	}
 }
 
@@ -432,6 +450,7 @@ func (f *fakeOpenStack) servers(w http.ResponseWriter, r *http.Request, seg []st
 		id := f.add("servers", s)
 		for i, n := range asList(in["networks"]) {
 			f.add("ports", obj{"device_id": id, "device_owner": "compute:nova", "network_id": n.(obj)["uuid"],
+				"status": "ACTIVE", "binding:vif_type": "bridge",
 				"security_groups": groupIDs, "fixed_ips": []obj{{"subnet_id": "", "ip_address": fmt.Sprintf("172.16.1.%d", 10+i)}}})
 		}
 		reply(w, 202, obj{"server": obj{"id": id}})

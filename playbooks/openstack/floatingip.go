@@ -121,13 +121,13 @@ func (d *floatingIPDriver) Create(ctx context.Context, r playbooks.Resource, own
 	if err != nil {
 		return err
 	}
-	_, err = floatingips.Create(ctx, nc, floatingips.CreateOpts{
+	created, err := floatingips.Create(ctx, nc, floatingips.CreateOpts{
 		FloatingNetworkID: netID, PortID: port, Description: fipDescription(owner, f.Name),
 	}).Extract()
 	if err != nil {
 		return fmt.Errorf("neutron: create floating IP %s: %w", f.Name, err)
 	}
-	return nil
+	return d.c.proveReachable(ctx, f, created.ID)
 }
 
 func (d *floatingIPDriver) Update(ctx context.Context, r playbooks.Resource, cur playbooks.Current, changes []playbooks.FieldChange) error {
@@ -154,7 +154,7 @@ func (d *floatingIPDriver) Update(ctx context.Context, r playbooks.Resource, cur
 	if _, err := floatingips.Update(ctx, nc, cur.ID, floatingips.UpdateOpts{PortID: &port}).Extract(); err != nil {
 		return fmt.Errorf("neutron: associate floating IP %s: %w", f.Name, err)
 	}
-	return nil
+	return d.c.proveReachable(ctx, f, cur.ID)
 }
 
 func (d *floatingIPDriver) Delete(ctx context.Context, cur playbooks.Current) error {

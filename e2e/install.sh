@@ -116,6 +116,9 @@ STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG=/stacklab/e2e.yaml bash e2e/playbo
 say "playbook benchmark: stacklab run vs the openstack CLI script"
 BENCH_JSON=$RESULTS/bench-playbook.json bash e2e/bench-playbook.sh 2>&1 | tee "$RESULTS/bench-playbook.txt"
 
+say "image upload benchmark: stacklab run vs a raw HTTP PUT to glance, 1 GiB"
+BENCH_JSON=$RESULTS/bench-upload.json bash e2e/bench-upload.sh 2>&1 | tee "$RESULTS/bench-upload.txt"
+
 say "uninstall (returns the host to before install)"
 t3=$(now)
 "${LH[@]}" exec /stacklab/stacklab uninstall --yes --config /stacklab/e2e.yaml 2>&1 | tee "$RESULTS/uninstall.log"

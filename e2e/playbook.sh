@@ -66,6 +66,12 @@ clouds
 STACKLAB_E2E_SERVER_OUT=$RESULTS/server.txt gotest -run TestLabServerIsARealGuest
 read -r fip id <"$RESULTS/server.txt"
 reach "$fip" "$id"
+# The running guest's cost, beside the lab's other figures.
+lab ps -eo rss=,comm= | awk '
+	$2 ~ /^qemu-system/ { q += $1 } $2 == "libvirtd" { l += $1 } $2 == "virtlogd" { v += $1 }
+	END { printf "memory: qemu (the guest) %.0f MiB, libvirtd %.0f MiB, virtlogd %.0f MiB RSS\n", q / 1024, l / 1024, v / 1024 }' |
+	tee "$RESULTS/guest-memory.txt"
+grep -qE 'qemu \(the guest\) [1-9]' "$RESULTS/guest-memory.txt" || fail "no qemu process runs the guest"
 lab qemu-img info /var/lib/stacklab/images/lab-image.img | tee "$RESULTS/tiny-qemu-img.txt"
 lab "$SL" image inspect /var/lib/stacklab/images/lab-image.img | tee "$RESULTS/tiny-inspect.txt"
 
@@ -146,6 +152,19 @@ servers:
     networks: [selfservice]
     console: '^stacklab-guest up '
     timeout: 45
+  # Boots and comes up, but its only group lets no ICMP in: the floating
+  # IP never answers, and the report must name the security group hop.
+  - name: e2e-no-icmp
+    flavor: m1.lab
+    image: lab-image
+    networks: [selfservice]
+    security_groups: [e2e-ssh-only]
+    console: '^stacklab-guest up '
+security_groups:
+  - name: e2e-ssh-only
+    rules: [{protocol: tcp, port: 22}]
+floating_ips:
+  - {name: e2e-no-icmp-fip, network: ext_net, server: e2e-no-icmp, ping: true, ping_timeout: 20}
 EOF
 t3=$(now)
 if lab "$SL" --output json run /stacklab/errors.yaml >"$RESULTS/errors.json" 2>"$RESULTS/errors.err"; then
@@ -157,6 +176,8 @@ jq -e '.results[] | select(.name == "e2e-no-valid-host") | .error | test("No val
 	fail "e2e-no-valid-host: nova's fault is not reported"
 jq -e '.results[] | select(.name == "e2e-silent") | .error | test("console")' "$RESULTS/errors.json" >/dev/null ||
 	fail "e2e-silent: the missing console line is not reported"
+jq -e '.results[] | select(.name == "e2e-no-icmp-fip") | .error | test("first failed hop: security groups")' "$RESULTS/errors.json" >/dev/null ||
+	fail "e2e-no-icmp-fip: the unreachable floating IP does not name the security group hop"
 lab "$SL" run --destroy --yes /stacklab/errors.yaml >"$RESULTS/errors-destroy.log" 2>&1 ||
 	{ cat "$RESULTS/errors-destroy.log"; fail "could not destroy the error playbook"; }
-echo "ok    both causes named; their resources destroyed"
+echo "ok    all three causes named (nova's fault, the silent console, the hop that drops ping); their resources destroyed"

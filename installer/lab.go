@@ -256,7 +256,7 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 	if err != nil {
 		return o.result(), err
 	}
-	err = l.h.Packages.Install(ctx, missing, apt.InstallOptions{
+	opts := apt.InstallOptions{
 		Exclude: openstack.ExcludedPackages(l.p),
 		LogPath: l.cfg.logDir + "/apt.log",
 		Progress: func(pr apt.Progress) {
@@ -266,7 +266,23 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 				l.cfg.notify(PhasePackages, fmt.Sprintf("%s %.0f%%", pr.Phase, pr.Percent))
 			}
 		},
-	})
+	}
+	err = l.h.Packages.Install(ctx, missing, opts)
+	// openstack-dashboard's postinst compresses Horizon's assets with
+	// pyScss, which now and then fails with a syntax error on the very
+	// files it compiles on the next try (seen on a fresh Debian 12 lab
+	// host; the same packages passed before and after). The packages are
+	// unpacked: configure them once more before giving up.
+	var ce *apt.CommandError
+	if errors.As(err, &ce) && ce.ConfigureFailed() && ctx.Err() == nil {
+		l.cfg.notify(PhasePackages, fmt.Sprintf("%s failed to configure; configuring again", ce.FailedPackage()))
+		if missing, err = l.h.Packages.Missing(ctx, pkgs); err == nil && len(missing) > 0 {
+			err = l.h.Packages.Install(ctx, missing, opts)
+		}
+		if err == nil {
+			o.add("configure again after %s's maintainer script failed once", ce.FailedPackage())
+		}
+	}
 	if rerr := release(); rerr != nil && err == nil {
 		err = rerr
 	}

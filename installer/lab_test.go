@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stacklab/stacklab/installer/apt"
 	"github.com/stacklab/stacklab/installer/inifile"
 	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/installer/openstack"
@@ -468,5 +469,49 @@ func TestRecordsMgmtAddress(t *testing.T) {
 	}
 	if got, err := labstate.Decode(m.Files[file]); err != nil || got.MgmtIP != "192.0.2.77" {
 		t.Errorf("after a torn record: %+v, %v", got, err)
+	}
+}
+
+// TestPackagesConfigureAgainOnce: a maintainer script that fails once
+// (openstack-dashboard's asset compress) is configured again, with the
+// services still held; any other apt failure, or a second one, stops the
+// phase with its error.
+func TestPackagesConfigureAgainOnce(t *testing.T) {
+	postinst := &apt.CommandError{Op: "install", Err: errors.New("exit status 100"), Failed: []apt.Failure{
+		{Package: "openstack-dashboard", Message: "installed openstack-dashboard package post-installation script subprocess returned error exit status 1"},
+		{Package: "openstack-dashboard-apache", Message: "dependency problems - leaving unconfigured"},
+	}}
+	download := &apt.CommandError{Op: "install", Err: errors.New("exit status 100"), Failed: []apt.Failure{
+		{Package: "nova-common", Message: "failed to fetch"},
+	}}
+	for _, tc := range []struct {
+		name     string
+		errs     []error
+		installs int
+		fail     bool
+	}{
+		{"postinst fails once", []error{postinst}, 2, false},
+		{"postinst fails twice", []error{postinst, postinst}, 2, true},
+		{"download fails", []error{download}, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewMemHost(labParams())
+			m.InstallErrors = tc.errs
+			_, err := runLab(t, m, false, Selection{Only: []string{PhasePackages}})
+			if (err != nil) != tc.fail {
+				t.Fatalf("err = %v, want failure %v", err, tc.fail)
+			}
+			log := m.TakeLog()
+			if got := len(filter(log, "install ")); got != tc.installs {
+				t.Errorf("%d apt runs, want %d: %q", got, tc.installs, log)
+			}
+			// Every apt run happens with the services held.
+			h, r := slices.Index(log, "hold services"), slices.Index(log, "release services")
+			for i, l := range log {
+				if strings.HasPrefix(l, "install ") && (h < 0 || i < h || r < i) {
+					t.Errorf("apt ran outside the hold (hold %d, release %d): %q", h, r, log)
+				}
+			}
+		})
 	}
 }

@@ -37,6 +37,9 @@ type MemHost struct {
 	// ExitAfterStart makes these units start and then exit, as
 	// nova-compute does when libvirt refuses it.
 	ExitAfterStart map[string]bool
+	// InstallErrors are returned, one per call and in order, by the first
+	// Install calls, which then install nothing (a failed apt run).
+	InstallErrors []error
 	// Journal is what JournalTail returns per unit.
 	Journal map[string][]string
 	// Log lists the changing side effects in order.
@@ -285,6 +288,11 @@ func (m *MemHost) Install(_ context.Context, pkgs []string, _ apt.InstallOptions
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.logf("install %s", strings.Join(pkgs, " "))
+	if len(m.InstallErrors) > 0 {
+		err := m.InstallErrors[0]
+		m.InstallErrors = m.InstallErrors[1:]
+		return err
+	}
 	for _, p := range pkgs {
 		m.Installed[p] = "1.0-1"
 	}

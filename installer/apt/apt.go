@@ -212,6 +212,21 @@ func (e *CommandError) Error() string {
 
 func (e *CommandError) Unwrap() error { return e.Err }
 
+// ConfigureFailed tells whether every failure dpkg reported happened while
+// configuring (a maintainer script, or a package left unconfigured behind
+// it): the packages are unpacked, and configuring them again may pass.
+func (e *CommandError) ConfigureFailed() bool {
+	if len(e.Failed) == 0 {
+		return false
+	}
+	for _, f := range e.Failed {
+		if !strings.Contains(f.Message, "post-installation script") && !strings.Contains(f.Message, "leaving unconfigured") {
+			return false
+		}
+	}
+	return true
+}
+
 // FailedPackage is the first package dpkg reported as failed, or "".
 func (e *CommandError) FailedPackage() string {
 	if len(e.Failed) == 0 {

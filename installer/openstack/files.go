@@ -173,7 +173,13 @@ func Files(p Params) []File {
 			Units:  []string{"neutron-metadata-agent"},
 			Secret: true,
 		},
-		uwsgi("/etc/neutron/neutron-api-uwsgi.ini", "neutron-api", p.Workers, 0),
+		// One thread per process: neutron monkey-patches eventlet, and
+		// under Debian's 32 uwsgi threads a worker thread dies with
+		// "greenlet.error: cannot switch to a different thread" and every
+		// request routed to it then hangs (measured on the lab: list
+		// networks unanswered for 2 min after a playbook benchmark). Twice
+		// the processes keep the concurrency the playbooks use.
+		uwsgi("/etc/neutron/neutron-api-uwsgi.ini", "neutron-api", 2*p.Workers, 1),
 	)
 	files = append(files, horizonFiles(p)...)
 	return files

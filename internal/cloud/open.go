@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -287,7 +288,32 @@ func httpClient(base *http.Client, tlsConfig *tls.Config) http.Client {
 		tr.TLSClientConfig = tlsConfig
 	}
 	c.Transport = tr
+	if os.Getenv("STACKLAB_DEBUG_HTTP") != "" {
+		c.Transport = &traceTransport{next: tr, w: os.Stderr}
+	}
 	return c
+}
+
+// traceTransport prints one line per request (method, URL without its
+// query, status, duration) for STACKLAB_DEBUG_HTTP=1: where a slow run
+// spends its time. Headers and bodies, which carry tokens and passwords,
+// are never printed.
+type traceTransport struct {
+	next http.RoundTripper
+	w    io.Writer
+}
+
+func (t *traceTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(r)
+	u := *r.URL
+	u.RawQuery, u.User = "", nil
+	status := "error"
+	if err == nil {
+		status = resp.Status
+	}
+	fmt.Fprintf(t.w, "http: %s %s → %s in %s\n", r.Method, u.String(), status, time.Since(start).Round(time.Millisecond))
+	return resp, err
 }
 
 func defaultTransport() *http.Transport {

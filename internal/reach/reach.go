@@ -50,7 +50,7 @@ func Ping(ctx context.Context, addr netip.Addr, nsPath string) error {
 	if err != nil {
 		return fmt.Errorf("ping %s from %s: %w", addr, from, err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 
 	start := time.Now()
 	// The ID tells our replies from other pingers' on a raw socket that
@@ -151,7 +151,7 @@ func listen(nsPath string) (*icmp.PacketConn, error) {
 		c, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
 		if serr := netns.Set(orig); serr != nil {
 			if c != nil {
-				c.Close()
+				_ = c.Close()
 			}
 			ch <- result{err: errors.Join(err, fmt.Errorf("return to the original namespace: %w", serr))}
 			return

@@ -223,7 +223,7 @@ func (c *Cloud) proveReachable(ctx context.Context, spec playbooks.FloatingIP, f
 	}
 	f, err := c.reachFacts(ctx, spec, fipID)
 	if err != nil {
-		return fmt.Errorf("floating IP %s (%s) does not answer (%v), and reading its path failed: %w", spec.Name, fip.FloatingIP, perr, err)
+		return fmt.Errorf("floating IP %s (%s) does not answer (%w), and reading its path failed: %w", spec.Name, fip.FloatingIP, perr, err)
 	}
 	return &UnreachableError{FloatingIP: spec.Name, Address: f.Address, Ping: perr.Error(), Hops: diagnoseReach(f)}
 }

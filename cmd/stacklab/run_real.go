@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -104,5 +105,11 @@ func pingFromHere(ctx context.Context, addr, routerNS string) error {
 	if err != nil {
 		return fmt.Errorf("ping: %w", err)
 	}
-	return reach.Ping(ctx, a, reach.NamespacePath(routerNS))
+	err = reach.Ping(ctx, a, reach.NamespacePath(routerNS))
+	var na *reach.NoAnswerError
+	if err != nil && !errors.As(err, &na) {
+		// It never sent: say so instead of blaming a hop.
+		return &pbos.ProbeError{Err: err}
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package openstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -67,6 +68,14 @@ func (e *UnreachableError) Error() string {
 	b.WriteString("]")
 	return b.String()
 }
+
+// ProbeError is a prober that could not send at all (no raw socket
+// without root, say): nothing is known of the address, so no hop is
+// blamed.
+type ProbeError struct{ Err error }
+
+func (e *ProbeError) Error() string { return e.Err.Error() }
+func (e *ProbeError) Unwrap() error { return e.Err }
 
 // reachFacts is what the cloud says about the path to one floating IP.
 type reachFacts struct {
@@ -220,6 +229,10 @@ func (c *Cloud) proveReachable(ctx context.Context, spec playbooks.FloatingIP, f
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	var pe *ProbeError
+	if errors.As(perr, &pe) {
+		return fmt.Errorf("floating IP %s (%s): cannot ping from here: %w; run stacklab as root, or drop ping: true", spec.Name, fip.FloatingIP, perr)
 	}
 	f, err := c.reachFacts(ctx, spec, fipID)
 	if err != nil {

@@ -173,3 +173,23 @@ func TestFloatingIPPing(t *testing.T) {
 		t.Errorf("hops %+v, ping %q", ue.Hops, ue.Ping)
 	}
 }
+
+// TestFloatingIPProbeFailure: a prober that cannot send blames no hop.
+func TestFloatingIPProbeFailure(t *testing.T) {
+	f := newFake(t)
+	f.Console = func(string, int) string { return "stacklab-guest up 172.16.1.10\n" }
+	c := f.open(t, Options{Reach: func(context.Context, string, string) error {
+		return &ProbeError{Err: errors.New("open a raw ICMP socket (run as root): operation not permitted")}
+	}})
+	src := strings.Replace(labPlaybookSource(rawImage(t, 1<<20), filepath.Join(t.TempDir(), "lab-key.pem")),
+		"{name: lab-vm-fip, network: ext_net, server: lab-vm}", "{name: lab-vm-fip, network: ext_net, server: lab-vm, ping: true}", 1)
+	pb, err := playbooks.LoadBytes("lab.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = playbooks.Apply(context.Background(), pb, c, playbooks.Options{})
+	var ue *UnreachableError
+	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), "cannot ping from here") || !strings.Contains(err.Error(), "run stacklab as root") {
+		t.Fatalf("err = %v, want a probe failure naming no hop", err)
+	}
+}

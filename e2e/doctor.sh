@@ -63,6 +63,11 @@ mv "$f" "$2/static.file"' static-missing "$MGMT_IP" "$STASH"
 		;;
 	horizon-keystone-url)
 		sh_lab "set -e; mkdir -p $STASH; cp -p $SETTINGS $STASH/local_settings.py; sed -i 's|^OPENSTACK_KEYSTONE_URL.*|OPENSTACK_KEYSTONE_URL = \"http://$MGMT_IP:5999/v3\"|' $SETTINGS; grep -q 5999 $SETTINGS; systemctl reload apache2"
+		# The reload restarts Horizon's daemon, whose first page takes
+		# longer than doctor's 3 s probe on 2 cores: wait until it serves
+		# again, so the fault is the URL and not the restart (CI saw
+		# dashboard-page fail beside dashboard-keystone without this).
+		sh_lab "for i in \$(seq 60); do curl -fsS -o /dev/null --max-time 5 http://$MGMT_IP/horizon/auth/login/ && exit 0; sleep 1; done; echo 'the login page did not come back in 60 s' >&2"
 		;;
 	*)
 		echo "unknown fault $1" >&2

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/godbus/dbus/v5"
@@ -379,4 +380,25 @@ func (c *Client) SystemState(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("systemd: system state: unexpected value %s", p.Value)
 	}
 	return s, nil
+}
+
+// BootTime is when this systemd started userspace: the VM's (or lab
+// host's) boot as far as its services are concerned. Doctor uses it to
+// tell "just booted" from "stopped later".
+func (c *Client) BootTime(context.Context) (time.Time, error) {
+	s, err := c.conn.GetManagerProperty("UserspaceTimestamp")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("systemd: boot time: %w", err)
+	}
+	return parseTimestamp(s)
+}
+
+// parseTimestamp reads a D-Bus uint64 of microseconds since the epoch in
+// its text form ("@t 1733300000000000").
+func parseTimestamp(s string) (time.Time, error) {
+	us, err := strconv.ParseUint(strings.TrimPrefix(s, "@t "), 10, 64)
+	if err != nil || us == 0 {
+		return time.Time{}, fmt.Errorf("systemd: boot time: unexpected value %q", s)
+	}
+	return time.UnixMicro(int64(us)), nil
 }

@@ -207,11 +207,21 @@ func TestRealSystemd(t *testing.T) {
 		if s := state(t, c, "stk-sleep"); s.Active() {
 			t.Errorf("enable started the unit: %v", s)
 		}
+		if s := state(t, c, "stk-sleep"); s.UnitFileState != "enabled" || !s.StartsAtBoot() {
+			t.Errorf("after enable: unit file state %q, want enabled", s.UnitFileState)
+		}
 		if err := c.Disable(ctx, "stk-sleep"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Lstat(link); !os.IsNotExist(err) {
 			t.Errorf("after disable: %v, want no link", err)
+		}
+		if s := state(t, c, "stk-sleep"); s.UnitFileState != "disabled" || s.StartsAtBoot() {
+			t.Errorf("after disable: unit file state %q, want disabled", s.UnitFileState)
+		}
+		// A unit without [Install] is static: started by others, never "disabled".
+		if s := state(t, c, "stk-slow"); s.UnitFileState != "static" || !s.StartsAtBoot() {
+			t.Errorf("unit without [Install]: unit file state %q, want static", s.UnitFileState)
 		}
 	})
 	t.Run("unknown unit", func(t *testing.T) {
@@ -250,6 +260,16 @@ func TestRealSystemd(t *testing.T) {
 		}
 		if s := state(t, c, "stk-slow"); s.Active() || s.ActiveState == "activating" {
 			t.Errorf("after stop: %v", s)
+		}
+	})
+	t.Run("boot time", func(t *testing.T) {
+		bt, err := c.BootTime(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The instance was booted by this test a moment ago.
+		if age := time.Since(bt); age < 0 || age > 5*time.Minute {
+			t.Errorf("BootTime = %v (%v ago), want this test's boot", bt, age)
 		}
 	})
 	t.Run("system state", func(t *testing.T) {

@@ -22,6 +22,23 @@ type UnitState struct {
 	// signal, core-dump, timeout, start-limit-hit, ...; empty for unit
 	// types that have none (targets, devices, slices).
 	Result string
+	// UnitFileState is the unit file's enablement: enabled, disabled,
+	// static, masked, indirect, generated, ... ("" when systemd has no
+	// unit file for it). It says whether the unit starts at boot, which a
+	// running unit's ActiveState does not.
+	UnitFileState string
+}
+
+// StartsAtBoot reports whether the unit is pulled in at boot or by another
+// unit without anyone starting it by hand. "static" and "generated" units
+// are started by their dependants or generators; "disabled", "indirect"
+// and masked units are not started at boot.
+func (s UnitState) StartsAtBoot() bool {
+	switch s.UnitFileState {
+	case "enabled", "enabled-runtime", "static", "generated", "alias", "linked", "linked-runtime", "transient":
+		return true
+	}
+	return false
 }
 
 // Active reports whether the unit is up (active or reloading).
@@ -44,6 +61,9 @@ func (s UnitState) String() string {
 	}
 	if s.MainPID != 0 {
 		fmt.Fprintf(&b, " pid=%d", s.MainPID)
+	}
+	if s.UnitFileState != "" {
+		fmt.Fprintf(&b, " %s", s.UnitFileState)
 	}
 	if !s.Since.IsZero() {
 		fmt.Fprintf(&b, " since %s", s.Since.Format(time.RFC3339))
@@ -151,6 +171,8 @@ func stateFromProps(name string, unit, typed map[string]any) UnitState {
 		ActiveState: str(unit, "ActiveState"),
 		SubState:    str(unit, "SubState"),
 		Result:      str(typed, "Result"),
+
+		UnitFileState: str(unit, "UnitFileState"),
 	}
 	if id := str(unit, "Id"); id != "" {
 		s.Name = id

@@ -70,15 +70,17 @@ func TestStateFromProps(t *testing.T) {
 		want  UnitState
 	}{
 		{"running", with("active", "running"), map[string]any{"MainPID": uint32(42), "Result": "success"},
-			UnitState{"x.service", "loaded", "active", "running", time.Unix(100, 0), 42, "success"}},
+			UnitState{"x.service", "loaded", "active", "running", time.Unix(100, 0), 42, "success", ""}},
+		{"enablement", func() map[string]any { m := with("active", "running"); m["UnitFileState"] = "disabled"; return m }(), nil,
+			UnitState{"x.service", "loaded", "active", "running", time.Unix(100, 0), 0, "", "disabled"}},
 		{"reloading counts from activation", with("reloading", "reload"), nil,
-			UnitState{"x.service", "loaded", "reloading", "reload", time.Unix(100, 0), 0, ""}},
+			UnitState{"x.service", "loaded", "reloading", "reload", time.Unix(100, 0), 0, "", ""}},
 		{"activating", with("activating", "start"), nil,
-			UnitState{"x.service", "loaded", "activating", "start", time.Unix(90, 0), 0, ""}},
+			UnitState{"x.service", "loaded", "activating", "start", time.Unix(90, 0), 0, "", ""}},
 		{"deactivating", with("deactivating", "stop-sigterm"), nil,
-			UnitState{"x.service", "loaded", "deactivating", "stop-sigterm", time.Unix(200, 0), 0, ""}},
+			UnitState{"x.service", "loaded", "deactivating", "stop-sigterm", time.Unix(200, 0), 0, "", ""}},
 		{"failed", with("failed", "failed"), map[string]any{"MainPID": uint32(0), "Result": "exit-code"},
-			UnitState{"x.service", "loaded", "failed", "failed", time.Unix(210, 0), 0, "exit-code"}},
+			UnitState{"x.service", "loaded", "failed", "failed", time.Unix(210, 0), 0, "exit-code", ""}},
 		{"never ran", map[string]any{"Id": "y.service", "LoadState": "not-found", "ActiveState": "inactive", "SubState": "dead", "InactiveEnterTimestamp": uint64(0)}, nil,
 			UnitState{Name: "y.service", LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}},
 		{"name falls back to the query", map[string]any{}, nil, UnitState{Name: "q.service"}},
@@ -113,6 +115,17 @@ func TestUnitStatePredicates(t *testing.T) {
 		if tt.s.Active() != tt.active || tt.s.Failed() != tt.failed || tt.s.Found() != tt.found {
 			t.Errorf("%v: active=%v failed=%v found=%v, want %v %v %v",
 				tt.s, tt.s.Active(), tt.s.Failed(), tt.s.Found(), tt.active, tt.failed, tt.found)
+		}
+	}
+	for _, tt := range []struct {
+		file string
+		boot bool
+	}{
+		{"enabled", true}, {"enabled-runtime", true}, {"static", true}, {"generated", true}, {"alias", true},
+		{"disabled", false}, {"indirect", false}, {"masked", false}, {"masked-runtime", false}, {"", false}, {"bad", false},
+	} {
+		if got := (UnitState{UnitFileState: tt.file}).StartsAtBoot(); got != tt.boot {
+			t.Errorf("UnitFileState %q: StartsAtBoot() = %v, want %v", tt.file, got, tt.boot)
 		}
 	}
 	s := UnitState{Name: "a.service", LoadState: "loaded", ActiveState: "failed", SubState: "failed", Result: "exit-code", Since: time.Unix(0, 0).UTC()}
@@ -258,6 +271,18 @@ func TestEscapeAddress(t *testing.T) {
 	for in, want := range tests {
 		if got := escapeAddress(in); got != want {
 			t.Errorf("escapeAddress(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseTimestamp(t *testing.T) {
+	got, err := parseTimestamp("@t 1733300000000000")
+	if err != nil || !got.Equal(time.UnixMicro(1733300000000000)) {
+		t.Errorf("parseTimestamp = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "@t 0", "@s \"x\"", "12x"} {
+		if _, err := parseTimestamp(bad); err == nil {
+			t.Errorf("parseTimestamp(%q): no error", bad)
 		}
 	}
 }

@@ -32,6 +32,7 @@ type fileWrite struct {
 func (l *lab) applyFiles(ctx context.Context, idx []int, dryRun bool, o *outcome, restart map[string]bool) error {
 	var writes []fileWrite
 	var units []string
+	reload := false
 	for _, i := range idx {
 		f := l.files[i]
 		w, desc, changed, err := l.planFile(f, dryRun)
@@ -42,6 +43,7 @@ func (l *lab) applyFiles(ctx context.Context, idx []int, dryRun bool, o *outcome
 			continue
 		}
 		o.add("%s", desc)
+		reload = reload || f.SystemdUnit
 		for _, u := range f.Units {
 			if restart != nil {
 				restart[u] = true
@@ -72,6 +74,11 @@ func (l *lab) applyFiles(ctx context.Context, idx []int, dryRun bool, o *outcome
 		}
 		if err != nil {
 			return withFix(err, "check that %s is writable and the disk is not full", w.path)
+		}
+	}
+	if reload {
+		if err := l.h.Units.DaemonReload(ctx); err != nil {
+			return withFix(err, "check systemd: systemctl daemon-reload")
 		}
 	}
 	return nil
@@ -289,9 +296,12 @@ func (l *lab) runCommands(ctx context.Context, tier string, when openstack.Phase
 }
 
 // startTier starts the tier's inactive units and restarts the active ones
-// whose configuration changed, in the tier's order, each job waited for.
+// whose configuration changed, in the tier's order, each job waited for;
+// then it makes the tier's units start at boot and stops and disables the
+// units the tier does not want.
 func (l *lab) startTier(ctx context.Context, phase string, t openstack.Tier, restart map[string]bool, dryRun bool, o *outcome) error {
-	states, err := l.h.Units.States(ctx, t.Units...)
+	all := append(slices.Clone(t.Units), t.Unwanted...)
+	states, err := l.h.Units.States(ctx, all...)
 	if err != nil {
 		if dryRun {
 			o.add("start %s", strings.Join(t.Units, " "))
@@ -330,6 +340,60 @@ func (l *lab) startTier(ctx context.Context, phase string, t openstack.Tier, res
 		l.cfg.notify(phase, "starting "+u)
 		if err := do(ctx, u); err != nil {
 			return withFix(err, "read the unit's log: journalctl -u %s -n 100; fix the cause, then run: stacklab install --from %s", u, phase)
+		}
+	}
+	return l.bootTier(ctx, t, states, dryRun, o)
+}
+
+// bootTier converges what starts at boot: every unit of the tier is
+// enabled (a lab that does not come back after a reboot is the worst
+// defect a lab can have), every unwanted unit is stopped and disabled.
+// states holds t.Units then t.Unwanted, as read before the tier started.
+func (l *lab) bootTier(ctx context.Context, t openstack.Tier, states []systemd.UnitState, dryRun bool, o *outcome) error {
+	var enable, disable, stop []string
+	for i, u := range t.Units {
+		if st := states[i]; st.Found() && !st.StartsAtBoot() && st.LoadState != "masked" {
+			enable = append(enable, u)
+		}
+	}
+	for i, u := range t.Unwanted {
+		st := states[len(t.Units)+i]
+		if !st.Found() {
+			continue
+		}
+		if st.Active() || st.ActiveState == "activating" {
+			stop = append(stop, u)
+		}
+		// static units cannot be disabled: nothing starts them unasked.
+		if st.StartsAtBoot() && st.UnitFileState != "static" {
+			disable = append(disable, u)
+		}
+	}
+	if len(enable) > 0 {
+		o.add("enable %s (start at boot)", strings.Join(enable, " "))
+	}
+	for _, u := range stop {
+		o.add("stop %s (the lab does not use it)", u)
+	}
+	if len(disable) > 0 {
+		o.add("disable %s (the lab does not use them)", strings.Join(disable, " "))
+	}
+	if dryRun {
+		return nil
+	}
+	if len(enable) > 0 {
+		if err := l.h.Units.Enable(ctx, enable...); err != nil {
+			return withFix(err, "enable them by hand: systemctl enable %s", strings.Join(enable, " "))
+		}
+	}
+	for _, u := range stop {
+		if err := l.h.Units.Stop(ctx, u); err != nil {
+			return withFix(err, "stop it by hand: systemctl stop %s", u)
+		}
+	}
+	if len(disable) > 0 {
+		if err := l.h.Units.Disable(ctx, disable...); err != nil {
+			return withFix(err, "disable them by hand: systemctl disable %s", strings.Join(disable, " "))
 		}
 	}
 	return nil

@@ -57,6 +57,12 @@ type Units interface {
 	Start(ctx context.Context, unit string) error
 	Restart(ctx context.Context, unit string) error
 	Stop(ctx context.Context, unit string) error
+	// Enable and Disable change whether units start at boot; neither
+	// starts nor stops them.
+	Enable(ctx context.Context, units ...string) error
+	Disable(ctx context.Context, units ...string) error
+	// DaemonReload makes systemd re-read unit files and drop-ins.
+	DaemonReload(ctx context.Context) error
 	JournalTail(ctx context.Context, unit string, n int) ([]string, error)
 }
 

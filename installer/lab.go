@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -426,7 +427,8 @@ func (l *lab) recordState(dryRun bool, o *outcome) error {
 	return nil
 }
 
-// verify waits for every tier's probes once more: the whole lab answers.
+// verify waits for every tier's probes once more: the whole lab answers,
+// and it will again after a reboot.
 func (l *lab) verify(ctx context.Context, dryRun bool) (Outcome, error) {
 	if dryRun {
 		return Outcome{}, nil
@@ -437,7 +439,30 @@ func (l *lab) verify(ctx context.Context, dryRun bool) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
-	return Outcome{}, nil
+	return Outcome{}, l.verifyBoot(ctx)
+}
+
+// verifyBoot fails when a lab unit would not start at boot: the lab
+// answers now and is dead after the next reboot.
+func (l *lab) verifyBoot(ctx context.Context) error {
+	units := openstack.Units(l.p)
+	states, err := l.h.Units.States(ctx, units...)
+	if err != nil {
+		return withFix(err, "check systemd: systemctl is-system-running")
+	}
+	var off []string
+	for i, st := range states {
+		if !st.StartsAtBoot() {
+			off = append(off, fmt.Sprintf("%s (%s)", units[i], cmp.Or(st.UnitFileState, st.LoadState)))
+		}
+	}
+	if len(off) == 0 {
+		return nil
+	}
+	return &phaseError{
+		err: fmt.Errorf("%d lab units would not start at boot: %s", len(off), strings.Join(off, ", ")),
+		fix: "run: stacklab install --yes   (it enables them)",
+	}
 }
 
 // phaseOfTier names the phase that brings tier up.

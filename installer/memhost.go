@@ -30,6 +30,8 @@ type MemHost struct {
 	Installed map[string]string // package -> version
 	// Units maps a unit to its ActiveState; a unit absent is not found.
 	Units map[string]string
+	// UnitFiles maps a unit to its UnitFileState (enabled, disabled, ...).
+	UnitFiles map[string]string
 	// FailProbes makes the probes of these targets fail.
 	FailProbes map[string]bool
 	// FailStart makes starting these units fail.
@@ -46,6 +48,8 @@ type MemHost struct {
 	Log []string
 	// Commands lists every command run, read-only ones included.
 	Commands []Cmd
+	// Reloads counts daemon-reloads.
+	Reloads int
 
 	dbDone, credsDone, identityDone bool
 	unlessOK                        map[string]bool
@@ -54,7 +58,7 @@ type MemHost struct {
 // NewMemHost returns a fresh machine: nothing installed, nothing running.
 func NewMemHost(p openstack.Params) *MemHost {
 	return &MemHost{
-		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Units: map[string]string{},
+		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Units: map[string]string{}, UnitFiles: map[string]string{},
 		FailProbes: map[string]bool{}, FailStart: map[string]bool{}, ExitAfterStart: map[string]bool{},
 		Journal:  map[string][]string{},
 		unlessOK: map[string]bool{},
@@ -146,7 +150,7 @@ func (m *MemHost) States(_ context.Context, units ...string) ([]systemd.UnitStat
 	for i, u := range units {
 		s := systemd.UnitState{Name: u + ".service", LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}
 		if a, ok := m.Units[u]; ok {
-			s.LoadState, s.ActiveState = "loaded", a
+			s.LoadState, s.ActiveState, s.UnitFileState = "loaded", a, m.UnitFiles[u]
 			if a == "active" {
 				s.SubState = "running"
 			}
@@ -184,6 +188,40 @@ func (m *MemHost) Stop(_ context.Context, u string) error {
 		m.Units[u] = "inactive"
 		m.logf("stop %s", u)
 	}
+	return nil
+}
+
+func (m *MemHost) setUnitFiles(op, state string, units []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, u := range units {
+		if _, ok := m.Units[u]; !ok {
+			return fmt.Errorf("%s %s.service: unit file does not exist", op, u)
+		}
+	}
+	for _, u := range units {
+		if m.UnitFiles[u] != state {
+			m.UnitFiles[u] = state
+			m.logf("%s %s", op, u)
+		}
+	}
+	return nil
+}
+
+func (m *MemHost) Enable(_ context.Context, units ...string) error {
+	return m.setUnitFiles("enable", "enabled", units)
+}
+
+func (m *MemHost) Disable(_ context.Context, units ...string) error {
+	return m.setUnitFiles("disable", "disabled", units)
+}
+
+// DaemonReload is counted, not logged: it changes nothing a test could
+// see again.
+func (m *MemHost) DaemonReload(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Reloads++
 	return nil
 }
 
@@ -314,9 +352,21 @@ func (m *MemHost) Install(_ context.Context, pkgs []string, _ apt.InstallOptions
 			m.Files[f.Path] = []byte("<VirtualHost _default_:443>\n")
 		}
 	}
+	// Debian leaves some units disabled when debconf is told not to
+	// configure their service (placement-api, neutron's), and enables
+	// units of packages the lab does not use.
 	for _, u := range openstack.Units(m.p) {
 		if _, ok := m.Units[u]; !ok {
 			m.Units[u] = "inactive"
+			m.UnitFiles[u] = "enabled"
+			if u == "placement-api" || strings.HasPrefix(u, "neutron-") {
+				m.UnitFiles[u] = "disabled"
+			}
+		}
+	}
+	for _, u := range openstack.UnwantedUnits(m.p) {
+		if _, ok := m.Units[u]; !ok {
+			m.Units[u], m.UnitFiles[u] = "inactive", "enabled"
 		}
 	}
 	return nil

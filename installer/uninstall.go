@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"github.com/stacklab/stacklab/installer/apt"
 	"github.com/stacklab/stacklab/installer/openstack"
@@ -61,12 +62,33 @@ func Uninstall(ctx context.Context, h Host, p openstack.Params, logDir string, d
 	if err := removeAll(h, own, &o, dryRun); err != nil {
 		return o, err
 	}
+	if err := removeDropInDirs(h, p, dryRun); err != nil {
+		return o, err
+	}
 	if err := purge(ctx, h, p, logDir, &o, dryRun); err != nil {
 		return o, err
 	}
 	// stacklab's own state and logs go last, so that a failed purge leaves
 	// its log behind for the user.
 	return o, removeAll(h, stacklabPaths, &o, dryRun)
+}
+
+// removeDropInDirs removes the directories of our systemd drop-ins once
+// they are empty; one that holds someone else's drop-in stays.
+func removeDropInDirs(h Host, p openstack.Params, dryRun bool) error {
+	if dryRun {
+		return nil
+	}
+	for _, f := range openstack.Files(p) {
+		if !f.SystemdUnit {
+			continue
+		}
+		dir := filepath.Dir(f.Path)
+		if err := h.Files.Remove(dir); err != nil && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("uninstall: remove %s: %w", dir, err)
+		}
+	}
+	return nil
 }
 
 func removeAll(h Host, paths []string, o *Outcome, dryRun bool) error {

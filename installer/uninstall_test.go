@@ -2,6 +2,8 @@ package installer
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -67,5 +69,32 @@ func TestUninstallReturnsTheHostToBeforeInstall(t *testing.T) {
 	}
 	if again, err := Uninstall(context.Background(), m.Host(), m.p, "/var/log/stacklab", false); err != nil || len(again.Changes) != 0 {
 		t.Errorf("second uninstall: %q %v", again.Changes, err)
+	}
+}
+
+// On real files: our drop-ins' directories go once empty; one that also
+// holds the administrator's drop-in stays, with it.
+func TestRemoveDropInDirsOnRealFiles(t *testing.T) {
+	root := t.TempDir()
+	p := labParams()
+	ours := openstack.BootOrderPath("nova-api")
+	theirs := filepath.Join(filepath.Dir(openstack.BootOrderPath("keystone")), "admin.conf")
+	for _, d := range []string{filepath.Dir(theirs), filepath.Dir(ours)} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, theirs), []byte("[Unit]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := Host{Files: RootFiles{Root: root}}
+	if err := removeDropInDirs(h, p, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, filepath.Dir(ours))); !os.IsNotExist(err) {
+		t.Errorf("empty drop-in dir left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, theirs)); err != nil {
+		t.Errorf("the administrator's drop-in went: %v", err)
 	}
 }

@@ -56,6 +56,9 @@ type File struct {
 	PreInstall bool
 	// Secret: the file holds passwords; never log its content or diff.
 	Secret bool
+	// SystemdUnit: a unit file or drop-in; systemd must re-read its
+	// configuration (daemon-reload) once it changed.
+	SystemdUnit bool
 }
 
 // Well-known paths.
@@ -182,7 +185,7 @@ func Files(p Params) []File {
 		uwsgi("/etc/neutron/neutron-api-uwsgi.ini", "neutron-api", 2*p.Workers, 1),
 	)
 	files = append(files, horizonFiles(p)...)
-	return files
+	return append(files, bootOrderFiles(Tiers(p))...)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -314,6 +317,10 @@ func novaConf(p Params) File {
 		set(sectionDefault, "osapi_compute_workers", w),
 		set(sectionDefault, "metadata_workers", w),
 		set(sectionDefault, "compute_driver", computeDriver(p)),
+		// A student's VM reboots: nova-compute then starts the instances
+		// that were running before (by default it leaves them shut off,
+		// and their floating IPs answer nothing).
+		set(sectionDefault, "resume_guests_state_on_host_boot", "true"),
 		set("api", "auth_strategy", "keystone"),
 		set("api_database", "connection", dbURL("nova", p.NovaDB, "nova_api")),
 		set("database", "connection", dbURL("nova", p.NovaDB, "nova")),

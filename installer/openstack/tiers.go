@@ -46,9 +46,22 @@ type Probe struct {
 // storms").
 type Tier struct {
 	Name string
-	// Units in start order (Debian unit names).
-	Units  []string
-	Probes []Probe
+	// Units in start order (Debian unit names). Install enables them: a
+	// lab that does not come back after a reboot is no lab (several
+	// Debian packages leave their unit disabled when debconf is told not
+	// to configure them).
+	Units []string
+	// After names the tiers whose units must have started before this
+	// tier's at boot. It is the real dependency, not the install order:
+	// independent tiers start side by side, dependent ones wait, so a
+	// 2-core VM neither starts twenty services at once (start timeouts,
+	// restart storms) nor waits for them one by one.
+	After []string
+	// Unwanted are units that the tier's packages, or packages they
+	// recommend, ship and enable but the lab does not use: install stops
+	// and disables them, so they neither run nor start at boot.
+	Unwanted []string
+	Probes   []Probe
 }
 
 // Tiers returns the lab's tiers in start order.
@@ -76,16 +89,19 @@ func Tiers(p Params) []Tier {
 		{
 			Name:   TierKeystone,
 			Units:  []string{"keystone"},
+			After:  []string{TierInfra},
 			Probes: []Probe{{Kind: ProbeHTTP, Target: keystoneURL(p) + "/v3", Status: 200}},
 		},
 		{
 			Name:   TierGlance,
 			Units:  []string{"glance-api"},
+			After:  []string{TierKeystone},
 			Probes: []Probe{httpAny(mgmt + ":9292/")},
 		},
 		{
 			Name:   TierPlacement,
 			Units:  []string{"placement-api"},
+			After:  []string{TierKeystone},
 			Probes: []Probe{{Kind: ProbeHTTP, Target: mgmt + ":8778/", Status: 200}},
 		},
 		{
@@ -93,6 +109,13 @@ func Tiers(p Params) []Tier {
 			// conductor to report in.
 			Name:  TierNova,
 			Units: []string{"nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy"},
+			// nova-conductor and nova-scheduler give up on a placement
+			// that does not answer yet ("does not have any supported
+			// versions") and crash-loop.
+			After: []string{TierGlance, TierPlacement},
+			// nova-consoleproxy ships every console proxy; the lab's
+			// console is noVNC.
+			Unwanted: []string{"nova-serialproxy", "nova-spicehtml5proxy"},
 			Probes: []Probe{
 				httpAny(mgmt + ":8774/"),
 				httpAny(mgmt + ":8775/"),
@@ -102,17 +125,25 @@ func Tiers(p Params) []Tier {
 		{
 			Name:   TierCompute,
 			Units:  compute,
+			After:  []string{TierNova},
 			Probes: []Probe{{Kind: ProbeComputeService, Target: p.Hostname}},
 		},
 		{
 			// Debian splits neutron-server into these two.
 			Name:   TierNeutron,
 			Units:  []string{"neutron-api", "neutron-rpc-server"},
+			After:  []string{TierKeystone},
 			Probes: []Probe{httpAny(mgmt + ":9696/")},
 		},
 		{
 			Name:  TierAgents,
 			Units: agents,
+			After: []string{TierNeutron},
+			// neutron-l3-agent recommends them and their packages enable
+			// their units; the agents run their own haproxy (metadata
+			// proxy) per router, the lab has no HA routers (keepalived)
+			// and no IPv6 router advertisements (radvd).
+			Unwanted: []string{"haproxy", "keepalived", "radvd"},
 			Probes: []Probe{
 				{Kind: ProbeNetworkAgent, Target: b.AgentType()},
 				{Kind: ProbeNetworkAgent, Target: "DHCP agent"},
@@ -123,6 +154,7 @@ func Tiers(p Params) []Tier {
 		{
 			Name:   TierDashboard,
 			Units:  []string{"apache2"},
+			After:  []string{TierKeystone},
 			Probes: []Probe{{Kind: ProbeHTTP, Target: mgmt + root + "/auth/login/", Status: 200}},
 		},
 	}
@@ -133,6 +165,15 @@ func Units(p Params) []string {
 	var units []string
 	for _, t := range Tiers(p) {
 		units = append(units, t.Units...)
+	}
+	return units
+}
+
+// UnwantedUnits returns every unit the lab stops and disables.
+func UnwantedUnits(p Params) []string {
+	var units []string
+	for _, t := range Tiers(p) {
+		units = append(units, t.Unwanted...)
 	}
 	return units
 }

@@ -93,6 +93,8 @@ var DefaultDiskPaths = []string{"/", "/var/lib/mysql", "/var/lib/glance", "/var/
 type Units interface {
 	States(ctx context.Context, units ...string) ([]systemd.UnitState, error)
 	JournalTail(ctx context.Context, unit string, n int) ([]string, error)
+	// BootTime is when the host's services were last booted.
+	BootTime(ctx context.Context) (time.Time, error)
 }
 
 // Host is the lab host's files and commands.
@@ -112,6 +114,15 @@ type Deps struct {
 	Dial  func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Cloud authenticates (called at most once per run by Checks).
 	Cloud func(ctx context.Context) (*cloud.Cloud, error)
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+func (d Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
 }
 
 func (d Deps) dial(ctx context.Context, addr string) (net.Conn, error) {

@@ -76,6 +76,27 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 		out = append(out, Repair{For: forID, Description: "restart " + unit + " (" + why + ")",
 			Run: func(ctx context.Context) error { return f.Restart(ctx, unit) }})
 	}
+	if bf, ok := f.(BootFixer); ok {
+		if e, found := rep.Get(IDBoot); found && (e.Status == checks.Fail || e.Status == checks.Warn) {
+			units := cfg.Units
+			out = append(out, Repair{For: IDBoot,
+				Description: "enable the lab's units that do not start at boot, then start every stopped lab unit in tier order",
+				Run: func(ctx context.Context) error {
+					if _, err := bf.EnableAtBoot(ctx, units); err != nil {
+						return err
+					}
+					_, err := bf.StartStopped(ctx, units)
+					return err
+				}})
+			// It starts every stopped unit: a failed unit check needs no
+			// restart of its own.
+			for _, u := range units {
+				if failed(UnitID(u)) {
+					restarted[u] = true
+				}
+			}
+		}
+	}
 	for _, u := range cfg.Units {
 		if failed(UnitID(u)) {
 			e, _ := rep.Get(UnitID(u))

@@ -27,10 +27,13 @@ func (dr *doctor) hostChecks() []checks.Check {
 		{ID: IDLabHost, Title: "this is the lab host", Run: dr.checkLabHost},
 		{ID: IDDisk, Title: "disk space of the lab's file systems", DependsOn: []string{IDLabHost}, Run: dr.checkDisk},
 		{ID: IDMgmtAddress, Title: "the management address is the one the lab was installed with", DependsOn: []string{IDLabHost}, Run: dr.checkMgmtAddress},
+		dr.bootCheck(),
 	}
+	// A unit that did not start at boot because it is not enabled is the
+	// cause of the rest being down: one finding, not one per unit.
 	for _, u := range dr.cfg.Units {
 		list = append(list, checks.Check{
-			ID: UnitID(u), Title: "systemd unit " + u, DependsOn: []string{IDLabHost},
+			ID: UnitID(u), Title: "systemd unit " + u, DependsOn: []string{IDLabHost, IDBoot},
 			Run: func(ctx context.Context) checks.Result { return dr.checkUnit(ctx, u) },
 		})
 	}

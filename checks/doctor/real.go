@@ -17,6 +17,7 @@ import (
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/atomicfile"
 	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/systemd"
 )
 
 // System is the real Host: this machine's files and commands under Root.
@@ -48,14 +49,16 @@ func (s System) Run(ctx context.Context, name string, args ...string) ([]byte, e
 	return out, nil
 }
 
-// Restarter is the slice of systemd repairs need.
-type Restarter interface {
+// UnitControl is the slice of systemd repairs need.
+type UnitControl interface {
+	States(ctx context.Context, units ...string) ([]systemd.UnitState, error)
 	Restart(ctx context.Context, unit string) error
+	Enable(ctx context.Context, units ...string) error
 }
 
 // HostFixer is the real Fixer on the lab host.
 type HostFixer struct {
-	Units  Restarter
+	Units  UnitControl
 	Host   System
 	Params openstack.Params
 	// Cloud opens a fresh authenticated connection.
@@ -63,6 +66,43 @@ type HostFixer struct {
 }
 
 func (h HostFixer) Restart(ctx context.Context, unit string) error { return h.Units.Restart(ctx, unit) }
+
+func (h HostFixer) EnableAtBoot(ctx context.Context, units []string) ([]string, error) {
+	states, err := h.Units.States(ctx, units...)
+	if err != nil {
+		return nil, err
+	}
+	var off []string
+	for i, s := range states {
+		if s.Found() && s.UnitFileState != "" && s.LoadState != "masked" && !s.StartsAtBoot() {
+			off = append(off, units[i])
+		}
+	}
+	if len(off) == 0 {
+		return nil, nil
+	}
+	return off, h.Units.Enable(ctx, off...)
+}
+
+// StartStopped restarts rather than starts: a failed unit needs it, and a
+// unit that is inactive starts either way.
+func (h HostFixer) StartStopped(ctx context.Context, units []string) ([]string, error) {
+	var started []string
+	for _, u := range units {
+		st, err := h.Units.States(ctx, u)
+		if err != nil {
+			return started, err
+		}
+		if len(st) == 1 && (st[0].Active() || !st[0].Found()) {
+			continue
+		}
+		if err := h.Units.Restart(ctx, u); err != nil {
+			return started, err
+		}
+		started = append(started, u)
+	}
+	return started, nil
+}
 
 func (h HostFixer) ConvergeCatalog(ctx context.Context) ([]string, error) {
 	p := h.Params

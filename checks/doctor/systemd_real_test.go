@@ -42,7 +42,7 @@ func TestUnitsAgainstRealSystemd(t *testing.T) {
 	only := func() []checks.Check {
 		var out []checks.Check
 		for _, ch := range Checks(cfg, Deps{Units: c, Host: fakeHost{}}) {
-			if ch.ID == IDLabHost || strings.HasPrefix(ch.ID, "unit-") {
+			if ch.ID == IDLabHost || ch.ID == IDBoot || strings.HasPrefix(ch.ID, "unit-") {
 				out = append(out, ch)
 			}
 		}
@@ -72,5 +72,61 @@ func TestUnitsAgainstRealSystemd(t *testing.T) {
 	}
 	if ch := Compare(rep, after); len(ch) != 1 || ch[0].ID != UnitID("apache2") || ch[0].After != checks.OK {
 		t.Errorf("before → after: %v", ch)
+	}
+}
+
+// TestBootAgainstRealSystemd: a lab unit that is installed but not enabled
+// and not running (as Debian leaves placement-api) is the one root cause;
+// --fix enables it, so it starts at boot, and starts it.
+func TestBootAgainstRealSystemd(t *testing.T) {
+	inst := systemdtest.Boot(t)
+	inst.WriteUnit("memcached.service", "[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n")
+	inst.WriteUnit("placement-api.service", "[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n")
+	ctx := context.Background()
+	c := inst.Client()
+	if err := c.Enable(ctx, "memcached"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx, "memcached"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Lab: true, Units: []string{"memcached", "placement-api"}}
+	only := func() []checks.Check {
+		var out []checks.Check
+		for _, ch := range Checks(cfg, Deps{Units: c, Host: fakeHost{}}) {
+			if ch.ID == IDLabHost || ch.ID == IDBoot || strings.HasPrefix(ch.ID, "unit-") {
+				out = append(out, ch)
+			}
+		}
+		return out
+	}
+	rep, err := checks.Run(ctx, only(), checks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.RootCauses(); len(got) != 1 || got[0] != IDBoot {
+		t.Fatalf("root causes %v, want %s: %+v", got, IDBoot, rep)
+	}
+	e, _ := rep.Get(IDBoot)
+	// The instance booted moments ago: the summary says so.
+	if !strings.Contains(e.Summary, "did not start with it") || !strings.Contains(e.Summary, "placement-api") ||
+		!strings.Contains(strings.Join(e.Evidence, "\n"), "placement-api: disabled, inactive/dead") {
+		t.Errorf("%s: %+v", IDBoot, e)
+	}
+	for _, r := range Plan(rep, cfg, HostFixer{Units: c}) {
+		if err := r.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := checks.Run(ctx, only(), checks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Failed() {
+		t.Errorf("after --fix: %v still fail", after.RootCauses())
+	}
+	st, err := c.States(ctx, "placement-api")
+	if err != nil || st[0].UnitFileState != "enabled" || !st[0].Active() {
+		t.Errorf("placement-api after --fix: %v %v, want enabled and active", st, err)
 	}
 }

@@ -40,6 +40,9 @@ func (f *fakeLab) States(_ context.Context, units ...string) ([]systemd.UnitStat
 	return out, nil
 }
 
+// BootTime: a lab booted long ago.
+func (f *fakeLab) BootTime(context.Context) (time.Time, error) { return time.Unix(0, 0), nil }
+
 func (f *fakeLab) JournalTail(context.Context, string, int) ([]string, error) {
 	return []string{"memcached: killed"}, nil
 }

@@ -432,6 +432,14 @@ func checkPorts(ls []Listener, err error, ports []ServicePort, lab []string) che
 				ev = append(ev, fmt.Sprintf("port %d (%s): %s on %s, a lab service", sp.Port, sp.Service, who, l.Addr))
 				continue
 			}
+			// systemd itself listening is socket activation: a .socket
+			// unit starts the port's service on the first connection
+			// (Debian's mariadb.socket holds 3306 after a reboot). It is
+			// the service's port, and PID 1 is never to be killed.
+			if l.PID == 1 && l.Comm == "systemd" {
+				ev = append(ev, fmt.Sprintf("port %d (%s): systemd on %s, socket activation (systemctl list-sockets names the unit)", sp.Port, sp.Service, l.Addr))
+				continue
+			}
 			ev = append(ev, fmt.Sprintf("port %d (%s): %s on %s, not a lab service", sp.Port, sp.Service, who, l.Addr))
 			problems = append(problems, fmt.Sprintf("port %d (%s) is held by %s", sp.Port, sp.Service, who))
 			switch {

@@ -112,7 +112,7 @@ func (e *env) servicesList(ctx context.Context, c *cli.Command) error {
 	t := table.NewWriter()
 	t.SetStyle(table.StyleLight)
 	t.Style().Options = table.OptionsNoBordersAndSeparators
-	t.AppendHeader(table.Row{"UNIT", "STATE", "SINCE"})
+	t.AppendHeader(table.Row{"UNIT", "STATE", "AT BOOT", "SINCE"})
 	for _, s := range states {
 		since := ""
 		if !s.Since.IsZero() {
@@ -122,7 +122,7 @@ func (e *env) servicesList(ctx context.Context, c *cli.Command) error {
 		if !s.Found() {
 			state = "not installed"
 		}
-		t.AppendRow(table.Row{strings.TrimSuffix(s.Name, ".service"), state, since})
+		t.AppendRow(table.Row{strings.TrimSuffix(s.Name, ".service"), state, s.UnitFileState, since})
 	}
 	fmt.Fprintln(e.stdout, t.Render())
 	return notActive

@@ -39,6 +39,8 @@ inject() {
 	rabbitmq-stopped) in_lab systemctl stop rabbitmq-server ;;
 	nova-compute-stopped) in_lab systemctl stop nova-compute ;;
 	dhcp-agent-stopped) in_lab systemctl stop neutron-dhcp-agent ;;
+	# As Debian leaves it: not enabled, so not started at the last boot.
+	unit-disabled) in_lab systemctl disable --now --quiet neutron-l3-agent ;;
 	allowed-hosts) sh_lab "sed -i \"/^ALLOWED_HOSTS/s/'$MGMT_IP', //; /^ALLOWED_HOSTS/s/\\\"$MGMT_IP\\\", //\" $SETTINGS && grep ^ALLOWED_HOSTS $SETTINGS && systemctl restart apache2" ;;
 	memcached-listen) sh_lab "sed -i 's/^-l .*/-l 127.0.0.1/' /etc/memcached.conf && systemctl restart memcached" ;;
 	endpoint-dead) sh_lab ". /root/admin-openrc && id=\$(openstack endpoint list --service glance --interface public -f value -c ID) && openstack endpoint set --url http://$DEAD_IP:9292 \$id" ;;
@@ -85,6 +87,7 @@ restore() {
 	rabbitmq-stopped) in_lab systemctl start rabbitmq-server ;;
 	nova-compute-stopped) in_lab systemctl start nova-compute ;;
 	dhcp-agent-stopped) in_lab systemctl start neutron-dhcp-agent ;;
+	unit-disabled) in_lab systemctl enable --now --quiet neutron-l3-agent ;;
 	apache-config) sh_lab "sed -i '/^$BOGUS/d' $APACHE_CONF && systemctl restart apache2" ;;
 	static-missing) sh_lab "if [ -f $STASH/static.file ]; then mv $STASH/static.file \$(cat $STASH/static.path) && rm -f $STASH/static.path; fi" ;;
 	horizon-keystone-url) sh_lab "if [ -f $STASH/local_settings.py ]; then mv $STASH/local_settings.py $SETTINGS && systemctl reload apache2; fi" ;;
@@ -104,6 +107,7 @@ expect() {
 	rabbitmq-stopped) echo unit-rabbitmq-server ;;
 	nova-compute-stopped) echo unit-nova-compute ;;
 	dhcp-agent-stopped) echo unit-neutron-dhcp-agent ;;
+	unit-disabled) echo units-at-boot ;;
 	allowed-hosts) echo dashboard-page ;;
 	memcached-listen) echo memcached ;;
 	endpoint-dead) echo catalog ;;
@@ -119,6 +123,7 @@ expect_fix() {
 	apache-config) echo "line $APACHE_LINE of $APACHE_CONF" ;;
 	static-missing) echo "collectstatic" ;;
 	horizon-keystone-url) echo "OPENSTACK_KEYSTONE_URL = \"http://$MGMT_IP:5000/v3\" in $SETTINGS" ;;
+	unit-disabled) echo "systemctl enable neutron-l3-agent" ;;
 	esac
 }
 
@@ -134,6 +139,12 @@ manual() {
 # it also tidies what the fault's inject kept.
 after_fix() {
 	case $1 in
+	unit-disabled)
+		[[ $(in_lab systemctl is-enabled neutron-l3-agent) == enabled ]] || {
+			echo "   neutron-l3-agent is not enabled after --fix"
+			return 1
+		}
+		;;
 	horizon-keystone-url)
 		# Only the one line rewritten, and the broken file kept next to it
 		# (both hold Horizon's SECRET_KEY: removed once checked).
@@ -147,7 +158,7 @@ rm -f $SETTINGS.stacklab-bak $STASH/local_settings.py"
 }
 
 ALL=(memcached-stopped apache-stopped keystone-stopped keystone-hung mariadb-stopped rabbitmq-stopped
-	nova-compute-stopped dhcp-agent-stopped allowed-hosts memcached-listen endpoint-dead
+	nova-compute-stopped dhcp-agent-stopped unit-disabled allowed-hosts memcached-listen endpoint-dead
 	apache-config static-missing horizon-keystone-url)
 FAULTS=("$@")
 ((${#FAULTS[@]})) || FAULTS=("${ALL[@]}")

@@ -113,6 +113,9 @@ cp "$SHARE/bench-doctor.json" "$RESULTS/"
 say "playbooks: up, a real guest on its floating IP, re-run, destroy, re-apply, bad input"
 STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG=/stacklab/e2e.yaml bash e2e/playbook.sh 2>&1 | tee "$RESULTS/playbook.txt"
 
+say "reboot: the lab and its guest come back by themselves"
+STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG=/stacklab/e2e.yaml bash e2e/reboot.sh 2>&1 | tee "$RESULTS/reboot.txt"
+
 say "playbook benchmark: stacklab run vs the openstack CLI script"
 BENCH_JSON=$RESULTS/bench-playbook.json bash e2e/bench-playbook.sh 2>&1 | tee "$RESULTS/bench-playbook.txt"
 

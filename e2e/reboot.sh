@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The lab survives a reboot (run by e2e/install.sh once the default playbook's
+# guest is up, its floating IP and id in $RESULTS/server.txt):
+#   - a lab unit someone disabled is named by doctor and enabled again by
+#     install's re-run;
+#   - the lab host is powered off and booted again with new NICs, as a
+#     student's VM reboots: every lab unit comes back enabled and active by
+#     itself, doctor turns healthy (the time from boot is printed), the
+#     dashboard takes twelve logins in a row, eth1 still has no address, and
+#     the guest (resumed by nova) answers ping and HTTP on its floating IP
+#     from the upstream namespace again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LH=(bash e2e/labhost)
+WORK=/var/lib/stacklab-e2e
+ROOT=$WORK/lab
+RESULTS=${STACKLAB_E2E_RESULTS:-$WORK/results}
+MGMT=10.231.0.2
+CONFIG=${STACKLAB_CONFIG:-/stacklab/e2e.yaml}
+SL=/stacklab/stacklab
+# How long the lab may take to turn healthy after boot before the run fails
+# (the goal, printed beside the figure, is 60 s).
+HEALTHY_WITHIN=${STACKLAB_E2E_HEALTHY_WITHIN:-600}
+
+say() { printf '\n== %s\n' "$*"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+fail() { echo "FAIL: $*"; exit 1; }
+lab() { "${LH[@]}" exec "$@"; }
+
+trap 'rm -f "$RESULTS/.clouds.yaml"' EXIT
+
+read -r fip id <"$RESULTS/server.txt" || fail "no $RESULTS/server.txt: run e2e/playbook.sh first"
+
+say "a lab unit that would not start at boot: doctor names it, install enables it"
+lab systemctl disable --quiet placement-api
+lab "$SL" doctor --config "$CONFIG" --output json >"$RESULTS/doctor-disabled.json" || true
+jq -e '.checks[] | select(.id == "units-at-boot") | select(.status == "warn") | .summary | test("placement-api")' \
+	"$RESULTS/doctor-disabled.json" >/dev/null ||
+	fail "doctor does not name placement-api as not starting at boot: $(jq -c '.checks[] | select(.id == "units-at-boot")' "$RESULTS/doctor-disabled.json")"
+jq -r '.checks[] | select(.id == "units-at-boot") | "doctor: \(.status): \(.summary)"' "$RESULTS/doctor-disabled.json"
+lab "$SL" install --yes --config "$CONFIG" 2>&1 | tee "$RESULTS/install-enable.log"
+grep -q 'enable placement-api' "$ROOT/var/lib/stacklab/last-run.json" ||
+	fail "install's re-run did not say it enabled placement-api"
+[ "$(lab systemctl is-enabled placement-api)" = enabled ] || fail "placement-api is still not enabled"
+echo "ok    install enabled placement-api again"
+
+say "reboot the lab host (power off, new NICs, boot)"
+t0=$(now)
+LABHOST_BOOT_TIMEOUT=$HEALTHY_WITHIN "${LH[@]}" reboot 2>&1 | tee "$RESULTS/reboot.log"
+echo "power off + boot until systemd is up: $(elapsed "$t0") s"
+
+say "the lab comes back by itself: doctor healthy"
+# Polled inside the lab host; the age of the boot is the lab's own
+# (userspace start on the shared monotonic clock), so the figure does not
+# include the power-off or entering the lab host.
+# shellcheck disable=SC2016 # expanded by the lab's bash
+lab bash -c '
+	set -u
+	booted() { awk -v s="$(systemctl show -p UserspaceTimestampMonotonic --value)" "{ printf \"%.1f\", \$1 - s / 1e6 }" /proc/uptime; }
+	deadline=$((SECONDS + $3))
+	while :; do
+		if "$1" doctor --config "$2" --no-color >/tmp/doctor-boot.txt 2>&1; then
+			echo "healthy $(booted)"
+			exit 0
+		fi
+		echo "t+$(booted) s: failing $(awk "\$1 == \"✗\" { sub(\":\$\", \"\", \$2); if (!seen[\$2]++) printf \"%s \", \$2 }" /tmp/doctor-boot.txt)"
+		((SECONDS < deadline)) || { cat /tmp/doctor-boot.txt; exit 1; }
+		sleep 2
+	done' boot-wait "$SL" "$CONFIG" "$HEALTHY_WITHIN" | tee "$RESULTS/reboot-doctor.txt" ||
+	fail "doctor not healthy within ${HEALTHY_WITHIN} s of boot"
+healthy_s=$(awk '/^healthy / { print $2 }' "$RESULTS/reboot-doctor.txt")
+echo "reboot: boot → doctor healthy in $healthy_s s (goal ≤ 60 s)"
+
+say "every lab unit enabled and active, with no restart"
+lab "$SL" --output json services --config "$CONFIG" >"$RESULTS/services-after-boot.json" ||
+	fail "services: not every lab unit is active"
+bad=$(jq -r '.[] | select(.ActiveState != "active" or (.UnitFileState | IN("enabled", "static") | not)) | "\(.Name) \(.ActiveState) \(.UnitFileState)"' \
+	"$RESULTS/services-after-boot.json")
+[ -z "$bad" ] || fail "after the reboot: $bad"
+# shellcheck disable=SC2016 # expanded by the lab's sh
+restarts=$(lab sh -c 'for u in $(systemctl list-units --type=service --state=active --no-legend --plain | cut -d" " -f1); do
+	n=$(systemctl show -p NRestarts --value "$u"); [ "${n:-0}" = 0 ] || echo "$u:$n"; done')
+echo "ok    $(jq length "$RESULTS/services-after-boot.json") lab units enabled and active; units restarted by systemd since boot: ${restarts:-none}"
+if lab ip -4 -o addr show dev eth1 | grep -q inet; then fail "eth1 has an IPv4 address after the reboot"; fi
+echo "ok    eth1 has no IPv4 address"
+
+say "the dashboard takes twelve logins in a row"
+cp "$ROOT/etc/openstack/clouds.yaml" "$RESULTS/.clouds.yaml"
+chmod 600 "$RESULTS/.clouds.yaml"
+STACKLAB_E2E_CLOUDS=$RESULTS/.clouds.yaml STACKLAB_E2E_MGMT=$MGMT \
+	go test -tags e2e -count=1 -v -run TestDashboardLogin ./e2e/
+
+say "the guest answers its floating IP again (nova resumed it)"
+t1=$(now)
+deadline=$((SECONDS + 300))
+until "${LH[@]}" upstream ping -c1 -W1 "$fip" >/dev/null 2>&1; do
+	((SECONDS < deadline)) || fail "$fip did not answer ping within 300 s of the lab turning healthy"
+done
+echo "ping $fip from the upstream namespace: answered $(elapsed "$t1") s after doctor turned healthy"
+page=$("${LH[@]}" upstream curl -fsS --max-time 5 --retry 10 --retry-delay 1 --retry-all-errors "http://$fip/") ||
+	fail "HTTP http://$fip/ did not answer"
+grep -q "$id" <<<"$page" || fail "the page at http://$fip/ does not name instance $id"
+echo "ok    http://$fip/ names instance $id"
+
+jq -n --argjson healthy "$healthy_s" --arg restarts "${restarts:-}" \
+	'{reboot_boot_to_healthy_seconds: $healthy, reboot_goal_seconds: 60, restarted_units: $restarts}' \
+	>"$RESULTS/reboot.json"

@@ -91,7 +91,7 @@ func TestUnwantedUnitsAreNotLabUnits(t *testing.T) {
 			t.Errorf("%s is both a lab unit and unwanted", u)
 		}
 	}
-	for _, want := range []string{"nova-serialproxy", "nova-spicehtml5proxy", "haproxy", "keepalived", "radvd"} {
+	for _, want := range []string{"nova-serialproxy", "nova-spicehtml5proxy", "haproxy", "keepalived", "radvd", "libvirt-guests", "open-iscsi"} {
 		if !slices.Contains(UnwantedUnits(p), want) {
 			t.Errorf("UnwantedUnits lacks %s", want)
 		}

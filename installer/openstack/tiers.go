@@ -123,16 +123,16 @@ func Tiers(p Params) []Tier {
 			},
 		},
 		{
-			Name:   TierCompute,
-			Units:  compute,
-			After:  []string{TierNova},
+			Name:  TierCompute,
+			Units: compute,
+			After: []string{TierNova},
 			// nova resumes its guests at boot
 			// (resume_guests_state_on_host_boot); libvirt-guests would
 			// shut them down at power-off (up to 5 minutes for a guest
 			// that ignores ACPI) and fight nova over them at boot.
 			// open-iscsi comes with os-brick for volumes the lab has not.
 			Unwanted: []string{"libvirt-guests", "open-iscsi"},
-			Probes: []Probe{{Kind: ProbeComputeService, Target: p.Hostname}},
+			Probes:   []Probe{{Kind: ProbeComputeService, Target: p.Hostname}},
 		},
 		{
 			// Debian splits neutron-server into these two.

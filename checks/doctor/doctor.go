@@ -165,7 +165,7 @@ func Checks(cfg Config, d Deps) []checks.Check {
 	list = append(list, dr.infraChecks()...)
 	list = append(list, dr.apiChecks()...)
 	list = append(list, dr.dashboardChecks()...)
-	return list
+	return dr.withCauses(list)
 }
 
 // notLab is the result of a host check off the lab host.

@@ -1,0 +1,56 @@
+package doctor
+
+import (
+	"slices"
+
+	"github.com/stacklab/stacklab/checks"
+)
+
+// Causes are checks for the real reasons a dashboard suddenly won't open
+// that the older checks only saw the consequences of (a lost login, a dead
+// unit, an API's 500). Each consequence is made to depend on its cause, so
+// that when the cause is reported the consequence is skipped naming it,
+// instead of being reported beside it as a second root cause. The wiring
+// lives here rather than in each consequence's DependsOn so that the
+// causes stay one table to read.
+func (dr *doctor) causeChecks() []checks.Check {
+	return []checks.Check{
+		{ID: IDHorizonWSGI, Title: "Horizon runs in its WSGI daemon process, not embedded in Apache's workers",
+			DependsOn: dr.deps(IDLabHost, UnitID("apache2"), IDApache), Run: dr.checkHorizonWSGI},
+	}
+}
+
+// causeOf maps a consequence's check ID to the causes it depends on.
+func (dr *doctor) causeOf() map[string][]string {
+	return map[string][]string{
+		IDDashboardLogin: {IDHorizonWSGI},
+	}
+}
+
+// withCauses appends the cause checks to list and makes the consequences
+// present in list depend on them.
+func (dr *doctor) withCauses(list []checks.Check) []checks.Check {
+	causes := dr.causeChecks()
+	have := map[string]bool{}
+	for _, c := range causes {
+		have[c.ID] = true
+	}
+	of := dr.causeOf()
+	for i := range list {
+		for _, cause := range of[list[i].ID] {
+			if have[cause] && !slices.Contains(list[i].DependsOn, cause) {
+				// A fresh slice: DependsOn may share its array with
+				// another check's (dr.deps, literals).
+				list[i].DependsOn = append(slices.Clip(list[i].DependsOn), cause)
+			}
+		}
+	}
+	return append(list, causes...)
+}
+
+// planCauses are doctor --fix's repairs for the causes, after Plan's own.
+func planCauses(rep checks.Report, cfg Config, f Fixer) []Repair {
+	var out []Repair
+	out = append(out, planHorizonWSGI(rep, f)...)
+	return out
+}

@@ -17,6 +17,8 @@ func (dr *doctor) causeChecks() []checks.Check {
 	return []checks.Check{
 		{ID: IDHorizonWSGI, Title: "Horizon runs in its WSGI daemon process, not embedded in Apache's workers",
 			DependsOn: dr.deps(IDLabHost, UnitID("apache2"), IDApache), Run: dr.checkHorizonWSGI},
+		{ID: IDServiceRegion, Title: "every service names the catalog's region (case counts)",
+			DependsOn: []string{IDLabHost}, Run: dr.checkRegion},
 	}
 }
 
@@ -24,6 +26,14 @@ func (dr *doctor) causeChecks() []checks.Check {
 func (dr *doctor) causeOf() map[string][]string {
 	return map[string][]string{
 		IDDashboardLogin: {IDHorizonWSGI},
+		// A region the catalog lacks: keystonemiddleware answers 500,
+		// nova cannot reach placement or neutron.
+		IDGlance:          {IDServiceRegion},
+		IDPlacement:       {IDServiceRegion},
+		IDNova:            {IDServiceRegion},
+		IDNeutron:         {IDServiceRegion},
+		IDComputeServices: {IDServiceRegion},
+		IDPlacementInv:    {IDServiceRegion},
 	}
 }
 
@@ -52,5 +62,6 @@ func (dr *doctor) withCauses(list []checks.Check) []checks.Check {
 func planCauses(rep checks.Report, cfg Config, f Fixer) []Repair {
 	var out []Repair
 	out = append(out, planHorizonWSGI(rep, f)...)
+	out = append(out, planRegion(rep, cfg, f)...)
 	return out
 }

@@ -84,6 +84,9 @@ type Config struct {
 	StateFile string
 	// Probe bounds one network probe; zero means 3 s.
 	Probe time.Duration
+	// Region is the lab's region, as keystone's catalog has it; empty
+	// means openstack.DefaultRegion.
+	Region string
 }
 
 // DefaultDiskPaths are the file systems the lab fills.

@@ -17,6 +17,8 @@ func (dr *doctor) causeChecks() []checks.Check {
 	return []checks.Check{
 		{ID: IDHorizonWSGI, Title: "Horizon runs in its WSGI daemon process, not embedded in Apache's workers",
 			DependsOn: dr.deps(IDLabHost, UnitID("apache2"), IDApache), Run: dr.checkHorizonWSGI},
+		{ID: IDOOMKill, Title: "no lab service was killed by the kernel's OOM killer",
+			DependsOn: []string{IDLabHost}, Run: dr.checkOOM},
 		{ID: IDServiceRegion, Title: "every service names the catalog's region (case counts)",
 			DependsOn: []string{IDLabHost}, Run: dr.checkRegion},
 	}
@@ -24,7 +26,7 @@ func (dr *doctor) causeChecks() []checks.Check {
 
 // causeOf maps a consequence's check ID to the causes it depends on.
 func (dr *doctor) causeOf() map[string][]string {
-	return map[string][]string{
+	of := map[string][]string{
 		IDDashboardLogin: {IDHorizonWSGI},
 		// A region the catalog lacks: keystonemiddleware answers 500,
 		// nova cannot reach placement or neutron.
@@ -35,6 +37,11 @@ func (dr *doctor) causeOf() map[string][]string {
 		IDComputeServices: {IDServiceRegion},
 		IDPlacementInv:    {IDServiceRegion},
 	}
+	for _, u := range dr.cfg.Units {
+		// A unit the OOM killer stopped is down because of memory.
+		of[UnitID(u)] = append(of[UnitID(u)], IDOOMKill)
+	}
+	return of
 }
 
 // withCauses appends the cause checks to list and makes the consequences

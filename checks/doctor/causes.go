@@ -14,7 +14,7 @@ import (
 // lives here rather than in each consequence's DependsOn so that the
 // causes stay one table to read.
 func (dr *doctor) causeChecks() []checks.Check {
-	return []checks.Check{
+	list := []checks.Check{
 		{ID: IDHorizonWSGI, Title: "Horizon runs in its WSGI daemon process, not embedded in Apache's workers",
 			DependsOn: dr.deps(IDLabHost, UnitID("apache2"), IDApache), Run: dr.checkHorizonWSGI},
 		{ID: IDOOMKill, Title: "no lab service was killed by the kernel's OOM killer",
@@ -22,6 +22,7 @@ func (dr *doctor) causeChecks() []checks.Check {
 		{ID: IDServiceRegion, Title: "every service names the catalog's region (case counts)",
 			DependsOn: []string{IDLabHost}, Run: dr.checkRegion},
 	}
+	return append(list, dr.portChecks()...)
 }
 
 // causeOf maps a consequence's check ID to the causes it depends on.
@@ -36,6 +37,10 @@ func (dr *doctor) causeOf() map[string][]string {
 		IDNeutron:         {IDServiceRegion},
 		IDComputeServices: {IDServiceRegion},
 		IDPlacementInv:    {IDServiceRegion},
+	}
+	for port, u := range servicePorts() {
+		// Another server on its port: the unit cannot start.
+		of[UnitID(u)] = append(of[UnitID(u)], PortOwnerID(port))
 	}
 	for _, u := range dr.cfg.Units {
 		// A unit the OOM killer stopped is down because of memory.

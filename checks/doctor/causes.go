@@ -19,6 +19,8 @@ func (dr *doctor) causeChecks() []checks.Check {
 			DependsOn: dr.deps(IDLabHost, UnitID("apache2"), IDApache), Run: dr.checkHorizonWSGI},
 		{ID: IDOOMKill, Title: "no lab service was killed by the kernel's OOM killer",
 			DependsOn: []string{IDLabHost}, Run: dr.checkOOM},
+		{ID: IDKeystoneKeys, Title: "keystone's fernet and credential keys exist and are keystone's alone",
+			DependsOn: []string{IDLabHost}, Run: dr.checkKeystoneKeys},
 		{ID: IDServiceRegion, Title: "every service names the catalog's region (case counts)",
 			DependsOn: []string{IDLabHost}, Run: dr.checkRegion},
 	}
@@ -29,6 +31,8 @@ func (dr *doctor) causeChecks() []checks.Check {
 func (dr *doctor) causeOf() map[string][]string {
 	of := map[string][]string{
 		IDDashboardLogin: {IDHorizonWSGI},
+		// No readable fernet key: keystone answers, and issues no token.
+		IDKeystoneAuth: {IDKeystoneKeys},
 		// A region the catalog lacks: keystonemiddleware answers 500,
 		// nova cannot reach placement or neutron.
 		IDGlance:          {IDServiceRegion},
@@ -73,7 +77,9 @@ func (dr *doctor) withCauses(list []checks.Check) []checks.Check {
 // planCauses are doctor --fix's repairs for the causes, after Plan's own.
 func planCauses(rep checks.Report, cfg Config, f Fixer) []Repair {
 	var out []Repair
-	out = append(out, planHorizonWSGI(rep, f)...)
+	// keystone first: the others' repairs are checked through it.
+	out = append(out, planFernet(rep, f)...)
 	out = append(out, planRegion(rep, cfg, f)...)
+	out = append(out, planHorizonWSGI(rep, f)...)
 	return out
 }

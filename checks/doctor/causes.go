@@ -21,6 +21,8 @@ func (dr *doctor) causeChecks() []checks.Check {
 			DependsOn: []string{IDLabHost}, Run: dr.checkOOM},
 		{ID: IDKeystoneKeys, Title: "keystone's fernet and credential keys exist and are keystone's alone",
 			DependsOn: []string{IDLabHost}, Run: dr.checkKeystoneKeys},
+		{ID: IDRabbitServices, Title: "RabbitMQ accepts the logins in the services' transport_url",
+			DependsOn: []string{IDLabHost, IDRabbitMQ}, Run: dr.checkRabbitServices},
 		{ID: IDServiceRegion, Title: "every service names the catalog's region (case counts)",
 			DependsOn: []string{IDLabHost}, Run: dr.checkRegion},
 	}
@@ -37,10 +39,12 @@ func (dr *doctor) causeOf() map[string][]string {
 		// nova cannot reach placement or neutron.
 		IDGlance:          {IDServiceRegion},
 		IDPlacement:       {IDServiceRegion},
-		IDNova:            {IDServiceRegion},
-		IDNeutron:         {IDServiceRegion},
-		IDComputeServices: {IDServiceRegion},
-		IDPlacementInv:    {IDServiceRegion},
+		IDNova:            {IDServiceRegion, IDRabbitServices},
+		IDNeutron:         {IDServiceRegion, IDRabbitServices},
+		IDComputeServices: {IDServiceRegion, IDRabbitServices},
+		// Agents report in over RabbitMQ.
+		IDNetworkAgents: {IDRabbitServices},
+		IDPlacementInv:  {IDServiceRegion},
 	}
 	for port, u := range servicePorts() {
 		// Another server on its port: the unit cannot start.

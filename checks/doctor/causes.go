@@ -23,6 +23,8 @@ func (dr *doctor) causeChecks() []checks.Check {
 			DependsOn: []string{IDLabHost}, Run: dr.checkKeystoneKeys},
 		{ID: IDRabbitServices, Title: "RabbitMQ accepts the logins in the services' transport_url",
 			DependsOn: []string{IDLabHost, IDRabbitMQ}, Run: dr.checkRabbitServices},
+		{ID: IDMariaDBConnections, Title: "MariaDB has connections to spare for the services",
+			DependsOn: dr.deps(IDLabHost, UnitID("mariadb")), Run: dr.checkMariaDBConnections},
 		{ID: IDServiceRegion, Title: "every service names the catalog's region (case counts)",
 			DependsOn: []string{IDLabHost}, Run: dr.checkRegion},
 	}
@@ -33,6 +35,10 @@ func (dr *doctor) causeChecks() []checks.Check {
 func (dr *doctor) causeOf() map[string][]string {
 	of := map[string][]string{
 		IDDashboardLogin: {IDHorizonWSGI},
+		// MariaDB at its limit: root still gets in (its reserved
+		// connection), keystone does not.
+		IDMariaDB:  {IDMariaDBConnections},
+		IDKeystone: {IDMariaDBConnections},
 		// No readable fernet key: keystone answers, and issues no token.
 		IDKeystoneAuth: {IDKeystoneKeys},
 		// A region the catalog lacks: keystonemiddleware answers 500,

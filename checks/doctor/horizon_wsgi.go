@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/stacklab/stacklab/checks"
@@ -26,15 +28,17 @@ type apacheDirective struct {
 	File string
 	Line int // 1-based line of the directive's first physical line
 	Last int // 1-based line of its last physical line (continuations)
-	Name string
-	Args []string
+	// Name is lower case (Apache's directives are case-insensitive);
+	// Spelled is as written, for evidence.
+	Name, Spelled string
+	Args          []string
 	// Depth is the number of enclosing sections (<VirtualHost>, <IfModule>…);
 	// 0 is server level.
 	Depth int
 }
 
 func (d apacheDirective) String() string {
-	return fmt.Sprintf("%s:%d: %s %s", d.File, d.Line, d.Name, strings.Join(d.Args, " "))
+	return fmt.Sprintf("%s:%d: %s %s", d.File, d.Line, d.Spelled, strings.Join(d.Args, " "))
 }
 
 // apacheIncludeRE reads `apache2ctl -t -D DUMP_INCLUDES`: "  (*) FILE" for
@@ -84,7 +88,7 @@ func ParseApache(file string, data []byte) []apacheDirective {
 			continue
 		}
 		f := apacheFields(text)
-		out = append(out, apacheDirective{File: file, Line: start + 1, Last: i + 1, Name: strings.ToLower(f[0]), Args: f[1:], Depth: depth})
+		out = append(out, apacheDirective{File: file, Line: start + 1, Last: i + 1, Name: strings.ToLower(f[0]), Spelled: f[0], Args: f[1:], Depth: depth})
 	}
 	return out
 }
@@ -187,21 +191,36 @@ func HorizonWSGIVerdict(dirs []apacheDirective) (checks.Result, *wsgiPlan) {
 			fmt.Sprintf("declare it in %s: WSGIDaemonProcess %s user=www-data group=www-data; then apache2ctl configtest && systemctl reload apache2", alias.File, group),
 			ev...), nil
 	}
+	missing := "no WSGIProcessGroup"
 	if group == "%{GLOBAL}" {
 		ev = append(ev, "process group: "+from.String()+" (the Apache worker itself)")
+		missing = "WSGIProcessGroup %{GLOBAL} at " + fmt.Sprintf("%s:%d", from.File, from.Line)
 	} else {
 		ev = append(ev, "no WSGIProcessGroup in "+alias.File+" or at server level")
 	}
-	why := ": each login lands in whichever worker Apache picks, and about 1 in 6 bounces back to the login form (intermittent, not every time)"
+	why := ": logins are lost intermittently, about 1 in 6 bouncing back to the login form"
 	for _, d := range daemons {
-		if d.File != alias.File {
+		// An explicit %{GLOBAL} is someone's choice, and a line added
+		// before it would not win: the fix text only, no plan.
+		if d.File != alias.File || group != "" {
 			continue
 		}
 		p := &wsgiPlan{File: alias.File, After: d.Last, Group: d.Args[0]}
 		ev = append(ev, "daemon: "+d.String()+" (declared, never used)")
 		fix := fmt.Sprintf("add after line %d of %s:\n  %s\nthen apache2ctl configtest && systemctl reload apache2   (or: stacklab doctor --fix)",
 			p.After, p.File, strings.Join(p.lines(), "\n  "))
-		return checks.Failf(horizonEmbedded+", not in its WSGI daemon process "+p.Group+why, fix, ev...), p
+		return checks.Failf(horizonEmbedded+", not in its WSGI daemon process "+p.Group+" ("+missing+")"+why, fix, ev...), p
+	}
+	if group != "" {
+		return checks.Failf(horizonEmbedded+" ("+missing+")"+why,
+			fmt.Sprintf("replace WSGIProcessGroup %%{GLOBAL} at %s:%d with the name of a WSGIDaemonProcess (Debian's: horizon), keep WSGIApplicationGroup %%{GLOBAL}; then apache2ctl configtest && systemctl reload apache2", from.File, from.Line),
+			ev...), nil
+	}
+	if len(daemons) > 0 {
+		name := slices.Sorted(maps.Keys(daemons))[0]
+		return checks.Failf(horizonEmbedded+" ("+missing+")"+why,
+			fmt.Sprintf("add to %s:\n  WSGIProcessGroup %s\n  WSGIApplicationGroup %%{GLOBAL}\nthen apache2ctl configtest && systemctl reload apache2", alias.File, name),
+			append(ev, "daemon: "+daemons[name].String())...), nil
 	}
 	return checks.Failf(horizonEmbedded+" (no WSGIDaemonProcess for it)"+why,
 		fmt.Sprintf("add to %s:\n  WSGIDaemonProcess horizon user=www-data group=www-data\n  WSGIProcessGroup horizon\n  WSGIApplicationGroup %%{GLOBAL}\nthen apache2ctl configtest && systemctl reload apache2", alias.File),

@@ -73,7 +73,7 @@ func TestHorizonWSGIVerdict(t *testing.T) {
 		{"group inside a vhost of another file does not count", "<VirtualHost *:8080>\n  WSGIProcessGroup horizon\n</VirtualHost>\n", debianAliasOnly,
 			checks.Fail, horizonEmbedded, "", true},
 		{"explicitly embedded", "", "WSGIScriptAlias /horizon /usr/share/openstack-dashboard/wsgi.py\nWSGIDaemonProcess horizon\nWSGIProcessGroup %{GLOBAL}\n",
-			checks.Fail, horizonEmbedded, "", true},
+			checks.Fail, horizonEmbedded + " (WSGIProcessGroup %{GLOBAL} at " + horizonSite + ":3)", "replace WSGIProcessGroup %{GLOBAL} at " + horizonSite + ":3", false},
 		{"no daemon at all", "", "WSGIScriptAlias /horizon /usr/share/openstack-dashboard/wsgi.py\n", checks.Fail, "no WSGIDaemonProcess",
 			"WSGIDaemonProcess horizon user=www-data group=www-data\n  WSGIProcessGroup horizon", false},
 		{"undeclared group", "", "WSGIScriptAlias /horizon /usr/share/openstack-dashboard/wsgi.py\nWSGIProcessGroup dash\n", checks.Fail,
@@ -82,6 +82,8 @@ func TestHorizonWSGIVerdict(t *testing.T) {
 			checks.Fail, horizonEmbedded, "", true},
 		{"continued declaration", "", "WSGIScriptAlias /horizon /usr/share/openstack-dashboard/wsgi.py\nWSGIDaemonProcess horizon \\\n    user=www-data\nAlias /x /y\n",
 			checks.Fail, horizonEmbedded, "add after line 3 of", true},
+		{"daemon in another file", "WSGIDaemonProcess dash\n", "WSGIScriptAlias /horizon /usr/share/openstack-dashboard/wsgi.py\n", checks.Fail,
+			horizonEmbedded + " (no WSGIProcessGroup)", "add to " + horizonSite + ":\n  WSGIProcessGroup dash\n", false},
 		{"no horizon", "WSGIScriptAlias /app /srv/app.wsgi\n", "", checks.Skip, "no WSGIScriptAlias for Horizon", "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

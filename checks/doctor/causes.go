@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"slices"
+	"time"
 
 	"github.com/stacklab/stacklab/checks"
 )
@@ -17,8 +18,11 @@ func (dr *doctor) causeChecks() []checks.Check {
 	list := []checks.Check{
 		{ID: IDHorizonWSGI, Title: "Horizon runs in its WSGI daemon process, not embedded in Apache's workers",
 			DependsOn: dr.deps(IDLabHost, UnitID("apache2"), IDApache), Run: dr.checkHorizonWSGI},
+		// Every unit check waits behind it: room for the journal's probe
+		// after systemd's answer, so that a slow read is not a timeout
+		// blamed on memory.
 		{ID: IDOOMKill, Title: "no lab service was killed by the kernel's OOM killer",
-			DependsOn: []string{IDLabHost}, Run: dr.checkOOM},
+			DependsOn: []string{IDLabHost}, Timeout: 2*dr.cfg.probe() + time.Second, Run: dr.checkOOM},
 		{ID: IDKeystoneKeys, Title: "keystone's fernet and credential keys exist and are keystone's alone",
 			DependsOn: []string{IDLabHost}, Run: dr.checkKeystoneKeys},
 		{ID: IDRabbitServices, Title: "RabbitMQ accepts the logins in the services' transport_url",

@@ -2,7 +2,9 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -213,7 +215,7 @@ func (h HostFixer) SetRegion(context.Context) ([]string, error) {
 	for _, rf := range regionFiles() {
 		file := h.Host.path(rf.Path)
 		b, err := os.ReadFile(file)
-		if os.IsNotExist(err) {
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {

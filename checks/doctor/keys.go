@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -147,7 +148,7 @@ func KeysVerdict(entries []KeyEntry) checks.Result {
 	case len(fernet) > 0 && !strings.Contains(fernet[0], "readable by others"):
 		return checks.Failf("keystone cannot issue tokens: "+fernet[0], fix, append(append(ev, fernet...), cred...)...)
 	case len(fernet) > 0 || len(cred) > 0:
-		all := append(fernet, cred...)
+		all := slices.Concat(fernet, cred)
 		return checks.Warnf("keystone's keys: "+all[0], fix, append(ev, all...)...)
 	}
 	return checks.Pass("fernet and credential keys present, keystone's alone", ev...)

@@ -11,10 +11,13 @@ import (
 	"github.com/stacklab/stacklab/checks"
 )
 
-const findHealthy = "/etc/keystone/fernet-keys\td\tkeystone\tkeystone\t700\n" +
+const findFernet = "/etc/keystone/fernet-keys\td\tkeystone\tkeystone\t700\n" +
 	"/etc/keystone/fernet-keys/0\tf\tkeystone\tkeystone\t600\n" +
-	"/etc/keystone/fernet-keys/1\tf\tkeystone\tkeystone\t600\n" +
-	"/etc/keystone/credential-keys\td\tkeystone\tkeystone\t700\n" +
+	"/etc/keystone/fernet-keys/1\tf\tkeystone\tkeystone\t600\n"
+
+const findHealthy = findFernet + findCredential
+
+const findCredential = "/etc/keystone/credential-keys\td\tkeystone\tkeystone\t700\n" +
 	"/etc/keystone/credential-keys/0\tf\tkeystone\tkeystone\t600\n" +
 	"/etc/keystone/credential-keys/1\tf\tkeystone\tkeystone\t600\n"
 
@@ -29,7 +32,7 @@ func TestKeysVerdict(t *testing.T) {
 		{"healthy", findHealthy, checks.OK, "fernet and credential keys present", ""},
 		{"fernet empty", strings.ReplaceAll(findHealthy, "/etc/keystone/fernet-keys/0\tf\tkeystone\tkeystone\t600\n/etc/keystone/fernet-keys/1\tf\tkeystone\tkeystone\t600\n", ""),
 			checks.Fail, fernetMissing + ": /etc/keystone/fernet-keys holds no key", "keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone && systemctl restart keystone"},
-		{"fernet missing", "find: '/etc/keystone/fernet-keys': No such file or directory\n" + findHealthy[strings.Index(findHealthy, "/etc/keystone/credential-keys\t"):],
+		{"fernet missing", "find: '/etc/keystone/fernet-keys': No such file or directory\n" + findCredential,
 			checks.Fail, fernetMissing + ": /etc/keystone/fernet-keys does not exist", "fernet_setup"},
 		{"key owned by root", strings.Replace(findHealthy, "fernet-keys/1\tf\tkeystone\tkeystone", "fernet-keys/1\tf\troot\troot", 1),
 			checks.Fail, "keystone cannot issue tokens: /etc/keystone/fernet-keys/1 is unreadable to keystone (root:root, mode 0600)", "chown -R keystone:keystone /etc/keystone/fernet-keys"},

@@ -128,7 +128,9 @@ func PortsVerdict(owners map[int]string, ls []Listener) checks.Result {
 		what := fmt.Sprintf("port %d is held by %s (pid %d), not %s", port, o.Process, o.PID, unit)
 		stop := fmt.Sprintf("kill %d   (%s, started outside systemd)", o.PID, o.Process)
 		if o.Unit != "" {
-			stop = fmt.Sprintf("systemctl disable --now %s", o.Unit)
+			// stop, then disable: a transient unit (systemd-run) has no
+			// unit file to disable, and must still be stopped.
+			stop = fmt.Sprintf("systemctl stop %s; systemctl disable %s", o.Unit, o.Unit)
 		}
 		fixes = append(fixes, stop+"; then systemctl restart "+unit)
 		if len(mine) == 0 {

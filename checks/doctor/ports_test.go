@@ -47,7 +47,7 @@ func TestPortsVerdict(t *testing.T) {
 		{"nothing listens", nil, checks.OK, "nothing listens", ""},
 		{"a shell's server on 80", []Listener{squatter, keystone}, checks.Fail,
 			"port 80 is held by python3 (pid 4242), not apache2: its service cannot listen there", "kill 4242   (python3, started outside systemd); then systemctl restart apache2"},
-		{"another service on 5000", []Listener{apache, nginx}, checks.Fail, "port 5000 is held by nginx (pid 77), not keystone", "systemctl disable --now nginx; then systemctl restart keystone"},
+		{"another service on 5000", []Listener{apache, nginx}, checks.Fail, "port 5000 is held by nginx (pid 77), not keystone", "systemctl stop nginx; systemctl disable nginx; then systemctl restart keystone"},
 		{"both listen", []Listener{apache, squatter}, checks.Warn, "both listen", "kill 4242"},
 		{"owner unknown is not blamed", []Listener{{Addr: "0.0.0.0:80", Port: 80, Process: "apache2", PID: 11, Unknown: true}}, checks.OK, "", ""},
 	} {

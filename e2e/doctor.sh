@@ -21,6 +21,7 @@ APACHE_CONF=/etc/apache2/apache2.conf
 HORIZON_SITE=/etc/apache2/sites-available/openstack-dashboard-alias-only.conf
 NOVA_CONF=/etc/nova/nova.conf
 FERNET=/etc/keystone/fernet-keys
+SQUATTER=stacklab-e2e-squatter
 BOGUS=StacklabE2EBogusDirective
 # Where the hand-restored faults keep what they moved away (inside the lab).
 STASH=/root/doctor-e2e-stash
@@ -96,6 +97,12 @@ mv "$f" "$2/static.file"' static-missing "$MGMT_IP" "$STASH"
 		# answers and issues no token.
 		sh_lab "set -e; mkdir -p $STASH; rm -rf $STASH/fernet-keys; mv $FERNET $STASH/fernet-keys; install -d -o keystone -g keystone -m 0700 $FERNET"
 		;;
+	port-squatter)
+		# Another web server took port 80 while apache2 was down; apache2
+		# stays down (its restart would fail: Address already in use). It
+		# serves an empty directory: it runs as root.
+		sh_lab "set -e; systemctl stop apache2; mkdir -p /run/$SQUATTER; systemd-run --quiet --unit=$SQUATTER python3 -m http.server 80 --directory /run/$SQUATTER; for i in \$(seq 30); do curl -fsS -o /dev/null --max-time 2 http://$MGMT_IP/ && exit 0; sleep 1; done; echo 'the squatter never answered on port 80' >&2; exit 1"
+		;;
 	*)
 		echo "unknown fault $1" >&2
 		return 2
@@ -119,6 +126,7 @@ restore() {
 	horizon-embedded) sh_lab "rm -f $STASH/horizon-site.conf $HORIZON_SITE.stacklab-bak" ;;
 	region-case) sh_lab "rm -f $NOVA_CONF.stacklab-bak" ;;
 	fernet-keys-missing) sh_lab "if [ -d $STASH/fernet-keys ]; then rm -rf $FERNET && mv $STASH/fernet-keys $FERNET && systemctl restart keystone; fi" ;;
+	port-squatter) sh_lab "systemctl stop $SQUATTER 2>/dev/null; systemctl reset-failed $SQUATTER 2>/dev/null; rm -rf /run/$SQUATTER; systemctl start apache2" ;;
 	*) : ;; # file and catalog faults: install converges them
 	esac
 	in_lab "$STACKLAB" install --yes "${CFG[@]}" >/dev/null
@@ -144,6 +152,7 @@ expect() {
 	horizon-embedded) echo dashboard-wsgi-daemon ;; # dashboard-login is skipped behind it
 	region-case) echo service-region ;;             # compute-services and the APIs are skipped behind it
 	fernet-keys-missing) echo keystone-keys ;;      # keystone-auth and all behind it are skipped
+	port-squatter) echo port-80-owner ;;            # unit-apache2 and the dashboard are skipped behind it
 	esac
 }
 
@@ -156,13 +165,14 @@ expect_fix() {
 	horizon-embedded) echo "WSGIProcessGroup horizon" ;;
 	region-case) echo "set region_name = RegionOne in $NOVA_CONF [placement]" ;;
 	fernet-keys-missing) echo "keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone" ;;
+	port-squatter) echo "systemctl stop $SQUATTER" ;;
 	esac
 }
 
 # faults doctor --fix cannot repair (no safe repair exists): restored by hand
 manual() {
 	case $1 in
-	apache-config | static-missing) return 0 ;;
+	apache-config | static-missing | port-squatter) return 0 ;;
 	esac
 	return 1
 }
@@ -209,7 +219,8 @@ rm -rf $STASH/fernet-keys"
 
 ALL=(memcached-stopped apache-stopped keystone-stopped keystone-hung mariadb-stopped rabbitmq-stopped
 	nova-compute-stopped dhcp-agent-stopped allowed-hosts memcached-listen endpoint-dead
-	apache-config static-missing horizon-keystone-url horizon-embedded region-case fernet-keys-missing)
+	apache-config static-missing horizon-keystone-url horizon-embedded region-case fernet-keys-missing
+	port-squatter)
 FAULTS=("$@")
 ((${#FAULTS[@]})) || FAULTS=("${ALL[@]}")
 

@@ -168,7 +168,7 @@ func (dr *doctor) checkRegion(ctx context.Context) checks.Result {
 				continue
 			}
 			for _, l := range slices.Backward(lines) {
-				if strings.Contains(l, "EndpointNotFound") {
+				if isEndpointNotFound(l) {
 					journal[u] = strings.TrimSpace(l)
 					break
 				}
@@ -176,6 +176,13 @@ func (dr *doctor) checkRegion(ctx context.Context) checks.Result {
 		}
 	}
 	return RegionVerdict(region, settings, journal, units)
+}
+
+// isEndpointNotFound recognises keystoneauth's exception and nova's
+// report client, which catches it and says "The placement API endpoint
+// was not found." instead.
+func isEndpointNotFound(line string) bool {
+	return strings.Contains(line, "EndpointNotFound") || strings.Contains(line, "endpoint was not found")
 }
 
 // RegionFixer is a Fixer that can set the lab's region in the services'

@@ -70,6 +70,18 @@ func TestRegionVerdict(t *testing.T) {
 	}
 }
 
+func TestIsEndpointNotFound(t *testing.T) {
+	for l, want := range map[string]bool{
+		"ERROR keystonemiddleware.auth_token keystoneauth1.exceptions.catalog.EndpointNotFound: Could not find requested endpoint in Service Catalog.": true,
+		"WARNING nova.scheduler.client.report [None req-1] The placement API endpoint was not found.":                                                  true,
+		"INFO nova.compute.manager Looking for unclaimed instances stuck in BUILDING status":                                                           false,
+	} {
+		if got := isEndpointNotFound(l); got != want {
+			t.Errorf("%q: %v, want %v", l, got, want)
+		}
+	}
+}
+
 func TestRegionRootCause(t *testing.T) {
 	w := newWorld(t)
 	w.cfg.Units = append(w.cfg.Units, "nova-api", "nova-conductor", "nova-compute")

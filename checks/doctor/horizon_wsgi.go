@@ -135,13 +135,18 @@ func isHorizonAlias(d apacheDirective) bool {
 // wsgiPlan is how a configuration where Horizon runs embedded is repaired:
 // the two lines go after the daemon's declaration, in the alias's file.
 type wsgiPlan struct {
-	File   string // as Apache includes it (may be a sites-enabled link)
-	After  int    // 1-based line after which the lines go
-	Indent string
-	Group  string
+	File  string // as Apache includes it (may be a sites-enabled link)
+	After int    // 1-based line after which the lines go
+	Group string
+	// HasAppGroup: the file already says WSGIApplicationGroup (whatever
+	// its value, it is kept and not repeated).
+	HasAppGroup bool
 }
 
 func (p wsgiPlan) lines() []string {
+	if p.HasAppGroup {
+		return []string{"WSGIProcessGroup " + p.Group}
+	}
 	return []string{"WSGIProcessGroup " + p.Group, "WSGIApplicationGroup %{GLOBAL}"}
 }
 
@@ -199,13 +204,13 @@ func HorizonWSGIVerdict(dirs []apacheDirective) (checks.Result, *wsgiPlan) {
 		ev = append(ev, "no WSGIProcessGroup in "+alias.File+" or at server level")
 	}
 	why := ": logins are lost intermittently, about 1 in 6 bouncing back to the login form"
-	for _, d := range daemons {
-		// An explicit %{GLOBAL} is someone's choice, and a line added
-		// before it would not win: the fix text only, no plan.
-		if d.File != alias.File || group != "" {
-			continue
-		}
-		p := &wsgiPlan{File: alias.File, After: d.Last, Group: d.Args[0]}
+	// The repairable case is Debian's: no process group at all, and a
+	// daemon declared next to the alias. An explicit %{GLOBAL} is
+	// someone's choice, and a line added before it would not win: that
+	// one gets the fix text only.
+	if d, ok := daemonIn(daemons, alias.File); ok && group == "" {
+		p := &wsgiPlan{File: alias.File, After: d.Last, Group: d.Args[0],
+			HasAppGroup: slices.ContainsFunc(dirs, func(x apacheDirective) bool { return x.Name == "wsgiapplicationgroup" && x.File == alias.File })}
 		ev = append(ev, "daemon: "+d.String()+" (declared, never used)")
 		fix := fmt.Sprintf("add after line %d of %s:\n  %s\nthen apache2ctl configtest && systemctl reload apache2   (or: stacklab doctor --fix)",
 			p.After, p.File, strings.Join(p.lines(), "\n  "))
@@ -225,6 +230,21 @@ func HorizonWSGIVerdict(dirs []apacheDirective) (checks.Result, *wsgiPlan) {
 	return checks.Failf(horizonEmbedded+" (no WSGIDaemonProcess for it)"+why,
 		fmt.Sprintf("add to %s:\n  WSGIDaemonProcess horizon user=www-data group=www-data\n  WSGIProcessGroup horizon\n  WSGIApplicationGroup %%{GLOBAL}\nthen apache2ctl configtest && systemctl reload apache2", alias.File),
 		ev...), nil
+}
+
+// daemonIn picks the daemon declared in file: Debian's "horizon" when
+// there, else the first by name, so that the verdict does not depend on
+// map order.
+func daemonIn(daemons map[string]apacheDirective, file string) (apacheDirective, bool) {
+	if d, ok := daemons["horizon"]; ok && d.File == file {
+		return d, true
+	}
+	for _, name := range slices.Sorted(maps.Keys(daemons)) {
+		if daemons[name].File == file {
+			return daemons[name], true
+		}
+	}
+	return apacheDirective{}, false
 }
 
 // ErrNoApacheFiles: apache2ctl listed no configuration file.
@@ -350,7 +370,7 @@ func planHorizonWSGI(rep checks.Report, f Fixer) []Repair {
 		return nil
 	}
 	return []Repair{{For: IDHorizonWSGI,
-		Description: "add WSGIProcessGroup and WSGIApplicationGroup %{GLOBAL} to Horizon's Apache site (the old file kept as *" +
+		Description: "add WSGIProcessGroup (and WSGIApplicationGroup %{GLOBAL} where missing) to Horizon's Apache site (the old file kept as *" +
 			HorizonBackupSuffix + ") and restart apache2",
 		Run: func(ctx context.Context) error {
 			changed, err := wf.DelegateHorizonWSGI(ctx)

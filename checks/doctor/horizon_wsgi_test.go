@@ -84,6 +84,8 @@ func TestHorizonWSGIVerdict(t *testing.T) {
 			checks.Fail, horizonEmbedded, "add after line 3 of", true},
 		{"daemon in another file", "WSGIDaemonProcess dash\n", "WSGIScriptAlias /horizon /usr/share/openstack-dashboard/wsgi.py\n", checks.Fail,
 			horizonEmbedded + " (no WSGIProcessGroup)", "add to " + horizonSite + ":\n  WSGIProcessGroup dash\n", false},
+		{"only the process group removed", "", "WSGIScriptAlias /horizon /usr/share/openstack-dashboard/wsgi.py\nWSGIDaemonProcess horizon\nWSGIApplicationGroup %{GLOBAL}\n",
+			checks.Fail, horizonEmbedded, "add after line 2 of " + horizonSite + ":\n  WSGIProcessGroup horizon\nthen", true},
 		{"no horizon", "WSGIScriptAlias /app /srv/app.wsgi\n", "", checks.Skip, "no WSGIScriptAlias for Horizon", "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +121,10 @@ func TestAddWSGIProcessGroup(t *testing.T) {
 	want := "<VirtualHost *:80>\n    WSGIDaemonProcess horizon \\\n      user=www-data\n    WSGIProcessGroup horizon\n    WSGIApplicationGroup %{GLOBAL}\n    Alias /a /b\n</VirtualHost>\n"
 	if err != nil || string(out) != want {
 		t.Errorf("got %v\n%s\nwant\n%s", err, out, want)
+	}
+	out, _ = AddWSGIProcessGroup([]byte("WSGIDaemonProcess horizon\nWSGIApplicationGroup %{GLOBAL}\n"), wsgiPlan{After: 1, Group: "horizon", HasAppGroup: true})
+	if string(out) != "WSGIDaemonProcess horizon\nWSGIProcessGroup horizon\nWSGIApplicationGroup %{GLOBAL}\n" {
+		t.Errorf("with an application group already: %q", out)
 	}
 	// Last line without a newline.
 	out, _ = AddWSGIProcessGroup([]byte("WSGIDaemonProcess horizon"), wsgiPlan{After: 1, Group: "horizon"})

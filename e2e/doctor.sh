@@ -18,6 +18,10 @@ MGMT_IP=10.231.0.2
 DEAD_IP=10.231.0.99
 SETTINGS=/etc/openstack-dashboard/local_settings.py
 APACHE_CONF=/etc/apache2/apache2.conf
+HORIZON_SITE=/etc/apache2/sites-available/openstack-dashboard-alias-only.conf
+NOVA_CONF=/etc/nova/nova.conf
+FERNET=/etc/keystone/fernet-keys
+SQUATTER=stacklab-e2e-squatter
 BOGUS=StacklabE2EBogusDirective
 # Where the hand-restored faults keep what they moved away (inside the lab).
 STASH=/root/doctor-e2e-stash
@@ -27,6 +31,14 @@ CFG=()
 in_lab() { "${LH[@]}" exec "$@"; }
 sh_lab() { in_lab bash -c "$1"; }
 now_ms() { date +%s%3N; }
+
+# warm_dashboard: wait until the login page answers within 2 s eight times
+# in a row. With Horizon embedded, every Apache process loads it on its own
+# first request, longer than doctor's 3 s probe on 2 cores: without this
+# the fault would be a cold worker rather than the configuration.
+warm_dashboard() {
+	sh_lab "ok=0; for i in \$(seq 120); do if curl -fsS -o /dev/null --max-time 2 http://$MGMT_IP/horizon/auth/login/; then ok=\$((ok + 1)); [ \$ok -ge 8 ] && exit 0; else ok=0; sleep 1; fi; done; echo 'the login page did not answer fast 8 times in a row' >&2"
+}
 
 # fault NAME: inject; restore NAME: undo by hand (used only when --fix did not).
 inject() {
@@ -71,6 +83,28 @@ mv "$f" "$2/static.file"' static-missing "$MGMT_IP" "$STASH"
 		# dashboard-page fail beside dashboard-keystone without this).
 		sh_lab "for i in \$(seq 60); do curl -fsS -o /dev/null --max-time 5 http://$MGMT_IP/horizon/auth/login/ && exit 0; sleep 1; done; echo 'the login page did not come back in 60 s' >&2"
 		;;
+	horizon-embedded)
+		# Debian's alias-only site as shipped: the daemon declared, never
+		# used. stacklab's site is kept to compare the repair with.
+		sh_lab "set -e; mkdir -p $STASH; cp -p $HORIZON_SITE $STASH/horizon-site.conf; grep -q '^WSGIProcessGroup horizon' $HORIZON_SITE; sed -i '/^WSGIProcessGroup /d; /^WSGIApplicationGroup /d' $HORIZON_SITE; if grep -q '^WSGIProcessGroup' $HORIZON_SITE; then exit 1; fi; systemctl reload apache2"
+		warm_dashboard
+		;;
+	region-case)
+		# Debian's lower-case region in nova.conf [placement]; nova-compute
+		# then cannot find placement in the catalog (EndpointNotFound).
+		sh_lab "set -e; sed -i '/^\[placement\]/,/^\[/ s/^region_name *=.*/region_name = regionOne/' $NOVA_CONF; awk '/^\[/{s=\$0} s==\"[placement]\" && /^region_name/' $NOVA_CONF | grep -qx 'region_name = regionOne'; systemctl restart nova-compute"
+		;;
+	fernet-keys-missing)
+		# An empty key repository, as after a careless cleanup: keystone
+		# answers and issues no token.
+		sh_lab "set -e; mkdir -p $STASH; rm -rf $STASH/fernet-keys; mv $FERNET $STASH/fernet-keys; install -d -o keystone -g keystone -m 0700 $FERNET"
+		;;
+	port-squatter)
+		# Another web server took port 80 while apache2 was down; apache2
+		# stays down (its restart would fail: Address already in use). It
+		# serves an empty directory: it runs as root.
+		sh_lab "set -e; systemctl stop apache2; mkdir -p /run/$SQUATTER; systemd-run --quiet --unit=$SQUATTER python3 -m http.server 80 --directory /run/$SQUATTER; for i in \$(seq 30); do curl -fsS -o /dev/null --max-time 2 http://$MGMT_IP/ && exit 0; sleep 1; done; echo 'the squatter never answered on port 80' >&2; exit 1"
+		;;
 	*)
 		echo "unknown fault $1" >&2
 		return 2
@@ -91,6 +125,11 @@ restore() {
 	apache-config) sh_lab "sed -i '/^$BOGUS/d' $APACHE_CONF && systemctl restart apache2" ;;
 	static-missing) sh_lab "if [ -f $STASH/static.file ]; then mv $STASH/static.file \$(cat $STASH/static.path) && rm -f $STASH/static.path; fi" ;;
 	horizon-keystone-url) sh_lab "if [ -f $STASH/local_settings.py ]; then mv $STASH/local_settings.py $SETTINGS && systemctl reload apache2; fi" ;;
+	# install below rewrites the site and nova.conf and restarts their units.
+	horizon-embedded) sh_lab "rm -f $STASH/horizon-site.conf $HORIZON_SITE.stacklab-bak" ;;
+	region-case) sh_lab "rm -f $NOVA_CONF.stacklab-bak" ;;
+	fernet-keys-missing) sh_lab "if [ -d $STASH/fernet-keys ]; then rm -rf $FERNET && mv $STASH/fernet-keys $FERNET && systemctl restart keystone; fi" ;;
+	port-squatter) sh_lab "systemctl stop $SQUATTER 2>/dev/null; systemctl reset-failed $SQUATTER 2>/dev/null; rm -rf /run/$SQUATTER; systemctl start apache2" ;;
 	*) : ;; # file and catalog faults: install converges them
 	esac
 	in_lab "$STACKLAB" install --yes "${CFG[@]}" >/dev/null
@@ -114,6 +153,10 @@ expect() {
 	apache-config) echo unit-apache2 ;; # apache2 does not start; the apache check is skipped behind it
 	static-missing) echo dashboard-static ;;
 	horizon-keystone-url) echo dashboard-keystone ;;
+	horizon-embedded) echo dashboard-wsgi-daemon ;; # dashboard-login is skipped behind it
+	region-case) echo service-region ;;             # compute-services and the APIs are skipped behind it
+	fernet-keys-missing) echo keystone-keys ;;      # keystone-auth and all behind it are skipped
+	port-squatter) echo port-80-owner ;;            # unit-apache2 and the dashboard are skipped behind it
 	esac
 }
 
@@ -124,13 +167,17 @@ expect_fix() {
 	static-missing) echo "collectstatic" ;;
 	horizon-keystone-url) echo "OPENSTACK_KEYSTONE_URL = \"http://$MGMT_IP:5000/v3\" in $SETTINGS" ;;
 	unit-disabled) echo "systemctl enable neutron-l3-agent" ;;
+	horizon-embedded) echo "WSGIProcessGroup horizon" ;;
+	region-case) echo "set region_name = RegionOne in $NOVA_CONF [placement]" ;;
+	fernet-keys-missing) echo "keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone" ;;
+	port-squatter) echo "systemctl stop $SQUATTER" ;;
 	esac
 }
 
 # faults doctor --fix cannot repair (no safe repair exists): restored by hand
 manual() {
 	case $1 in
-	apache-config | static-missing) return 0 ;;
+	apache-config | static-missing | port-squatter) return 0 ;;
 	esac
 	return 1
 }
@@ -154,12 +201,37 @@ grep -q ':5999/v3' $SETTINGS.stacklab-bak
 diff <(grep -v '^OPENSTACK_KEYSTONE_URL' $SETTINGS.stacklab-bak) <(grep -v '^OPENSTACK_KEYSTONE_URL' $SETTINGS) >/dev/null
 rm -f $SETTINGS.stacklab-bak $STASH/local_settings.py"
 		;;
+	horizon-embedded)
+		# The repaired site is stacklab's own, byte for byte, and the
+		# broken one is kept next to it (then removed).
+		sh_lab "set -e
+cmp $STASH/horizon-site.conf $HORIZON_SITE
+test -f $HORIZON_SITE.stacklab-bak
+if grep -q '^WSGIProcessGroup' $HORIZON_SITE.stacklab-bak; then exit 1; fi
+rm -f $HORIZON_SITE.stacklab-bak $STASH/horizon-site.conf"
+		;;
+	region-case)
+		# Only the region line changed; the old file (it holds passwords)
+		# is removed once checked.
+		sh_lab "set -e
+awk '/^\[/{s=\$0} s==\"[placement]\" && /^region_name/' $NOVA_CONF | grep -qx 'region_name = RegionOne'
+grep -q '^region_name = regionOne' $NOVA_CONF.stacklab-bak
+diff <(grep -v '^region_name' $NOVA_CONF.stacklab-bak) <(grep -v '^region_name' $NOVA_CONF) >/dev/null
+rm -f $NOVA_CONF.stacklab-bak"
+		;;
+	fernet-keys-missing)
+		# New keys, keystone's own; the old ones are not needed any more.
+		sh_lab "set -e
+test -n \"\$(find $FERNET -maxdepth 1 -type f -name '[0-9]*' -user keystone -perm 0600)\"
+rm -rf $STASH/fernet-keys"
+		;;
 	esac
 }
 
 ALL=(memcached-stopped apache-stopped keystone-stopped keystone-hung mariadb-stopped rabbitmq-stopped
 	nova-compute-stopped dhcp-agent-stopped unit-disabled allowed-hosts memcached-listen endpoint-dead
-	apache-config static-missing horizon-keystone-url)
+	apache-config static-missing horizon-keystone-url horizon-embedded region-case fernet-keys-missing
+	port-squatter)
 FAULTS=("$@")
 ((${#FAULTS[@]})) || FAULTS=("${ALL[@]}")
 

@@ -276,6 +276,10 @@ func FormFields(body []byte) map[string]string {
 // ErrLoginRefused: Horizon showed the login form again.
 var ErrLoginRefused = errors.New("horizon: login refused")
 
+// ErrSessionLost: the login was accepted, and the next page sent us back
+// to the login form.
+var ErrSessionLost = errors.New("the session did not hold")
+
 // DashboardLogin logs in to Horizon at loginURL as user, CSRF handled, and
 // follows the redirect to prove the session holds (a session backend that
 // loses it bounces back to the login page). It returns evidence lines.
@@ -380,8 +384,13 @@ func DashboardLogin(ctx context.Context, base *http.Client, loginURL, user, pass
 			return ev, err
 		}
 	}
-	return ev, errors.New("the session did not hold: the page after login sent us back to the login form (session backend)")
+	return ev, fmt.Errorf("%w: the page after login sent us back to the login form (session backend)", ErrSessionLost)
 }
+
+// LoginTries is how many dashboard logins the login check makes when its
+// budget allows: a login lost now and then (Horizon embedded in Apache's
+// workers lost about 1 in 6) passes a single try most of the time.
+const LoginTries = 3
 
 func (dr *doctor) checkLogin(ctx context.Context) checks.Result {
 	if r, ok := dr.notDashboard(); ok {
@@ -389,14 +398,56 @@ func (dr *doctor) checkLogin(ctx context.Context) checks.Result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*dr.cfg.probe())
 	defer cancel()
-	ev, err := DashboardLogin(ctx, dr.d.http(), dr.loginURL(), dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
-	if err != nil {
-		ev = append(ev, err.Error())
-		fix := "tail -50 /var/log/apache2/error.log; check SESSION_ENGINE/CACHES in local_settings.py and memcached"
-		if errors.Is(err, ErrLoginRefused) {
-			fix = "check the admin password (/etc/stacklab/secrets.yaml) and OPENSTACK_KEYSTONE_URL; tail -50 /var/log/apache2/error.log"
+	var ev []string
+	held, lost := 0, 0
+	for i := range LoginTries {
+		start := time.Now()
+		tev, err := DashboardLogin(ctx, dr.d.http(), dr.loginURL(), dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
+		took := time.Since(start)
+		switch {
+		case err == nil:
+			held++
+		case errors.Is(err, ErrSessionLost):
+			lost++
+		case i > 0 && ctx.Err() != nil:
+			// Out of budget mid-try: judge on the tries that finished.
+		default:
+			return loginFailure(append(ev, append(tev, err.Error())...), err)
 		}
-		return checks.Failf("dashboard login fails: "+err.Error(), fix, ev...)
+		if i == 0 {
+			ev = tev
+		}
+		// Another try only if it fits in what is left, with room to spare.
+		if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && time.Until(dl) < 2*took {
+			break
+		}
 	}
-	return checks.Pass("logged in as "+dr.cfg.AdminUser+" and the session held", ev...)
+	return LoginVerdict(dr.cfg.AdminUser, held, lost, ev)
+}
+
+// LoginVerdict grades repeated dashboard logins: held logins kept their
+// session to the next page, lost ones bounced back to the login form.
+// Some of each is the intermittent loss users describe as "sometimes it
+// just throws me out".
+func LoginVerdict(user string, held, lost int, ev []string) checks.Result {
+	n := held + lost
+	ev = append(ev, fmt.Sprintf("%d of %d logins held their session", held, n))
+	switch {
+	case lost == 0:
+		return checks.Pass(fmt.Sprintf("logged in as %s %d time(s) and the session held each time", user, n), ev...)
+	case held == 0:
+		return loginFailure(ev, fmt.Errorf("%w: the page after login sent us back to the login form (session backend)", ErrSessionLost))
+	}
+	return checks.Failf(fmt.Sprintf("about %d of %d dashboard logins lost: the session did not hold after an accepted login (intermittent)", lost, n),
+		"Horizon must keep sessions where every process sees them: SESSION_ENGINE cache with memcached CACHES (not LocMemCache) in "+
+			strings.Join(HorizonSettingsFiles, " and ")+", and Horizon in its WSGI daemon (WSGIProcessGroup in its Apache site); tail -50 /var/log/apache2/error.log",
+		ev...)
+}
+
+func loginFailure(ev []string, err error) checks.Result {
+	fix := "tail -50 /var/log/apache2/error.log; check SESSION_ENGINE/CACHES in local_settings.py and memcached"
+	if errors.Is(err, ErrLoginRefused) {
+		fix = "check the admin password (/etc/stacklab/secrets.yaml) and OPENSTACK_KEYSTONE_URL; tail -50 /var/log/apache2/error.log"
+	}
+	return checks.Failf("dashboard login fails: "+err.Error(), fix, ev...)
 }

@@ -84,6 +84,9 @@ type Config struct {
 	StateFile string
 	// Probe bounds one network probe; zero means 3 s.
 	Probe time.Duration
+	// Region is the lab's region, as keystone's catalog has it; empty
+	// means openstack.DefaultRegion.
+	Region string
 }
 
 // DefaultDiskPaths are the file systems the lab fills.
@@ -176,7 +179,7 @@ func Checks(cfg Config, d Deps) []checks.Check {
 	list = append(list, dr.infraChecks()...)
 	list = append(list, dr.apiChecks()...)
 	list = append(list, dr.dashboardChecks()...)
-	return list
+	return dr.withCauses(list)
 }
 
 // notLab is the result of a host check off the lab host.

@@ -171,7 +171,7 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 		out = append(out, Repair{For: IDCellMapping, Description: "map the compute host to its cell (nova-manage cell_v2 discover_hosts)",
 			Run: f.DiscoverHosts})
 	}
-	return out
+	return append(out, planCauses(rep, cfg, f)...)
 }
 
 // Change is one check whose status a repair changed.

@@ -392,6 +392,7 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		HostReason:     why,
 		DiskPaths:      doctor.DefaultDiskPaths,
 		StateFile:      filepath.Join(labCfg.Paths.StateDir, labstate.File),
+		Region:         p.Region,
 	}
 	s.redact = secrets.Redactor().Redact
 	for _, f := range openstack.Files(p) {

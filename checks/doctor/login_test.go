@@ -1,0 +1,69 @@
+package doctor
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stacklab/stacklab/checks"
+)
+
+// intermittentHorizon loses the session of every second login.
+type intermittentHorizon struct {
+	*fakeHorizon
+	n int
+}
+
+func (h *intermittentHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		h.mu.Lock()
+		h.n++
+		h.loseAll = h.n%2 == 0
+		h.mu.Unlock()
+	}
+	h.fakeHorizon.ServeHTTP(w, r)
+}
+
+func TestLoginCountsLostLogins(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		intermittent bool
+		loseAll      bool
+		status       checks.Status
+		want         string
+	}{
+		{"all held", false, false, checks.OK, "3 time(s) and the session held each time"},
+		{"one in two lost", true, false, checks.Fail, "about 1 of 3 dashboard logins lost"},
+		{"all lost", false, true, checks.Fail, "dashboard login fails: the session did not hold"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.cfg.Probe = 5 * time.Second // room for three tries on a slow test machine
+			w.horizon.loseAll = tt.loseAll
+			var hh http.Handler = w.horizon
+			if tt.intermittent {
+				hh = &intermittentHorizon{fakeHorizon: w.horizon}
+			}
+			srv := httptest.NewServer(hh)
+			defer srv.Close()
+			w.cfg.HorizonURL = srv.URL + "/horizon"
+			dr := &doctor{cfg: w.cfg, d: w.deps}
+			r := dr.checkLogin(context.Background())
+			if r.Status != tt.status || !strings.Contains(r.Summary, tt.want) {
+				t.Errorf("%s %q %q", r.Status, r.Summary, r.Evidence)
+			}
+		})
+	}
+}
+
+func TestLoginVerdict(t *testing.T) {
+	if r := LoginVerdict("admin", 1, 0, nil); r.Status != checks.OK || !strings.Contains(r.Evidence[0], "1 of 1") {
+		t.Errorf("one held: %+v", r)
+	}
+	if r := LoginVerdict("admin", 5, 1, nil); r.Status != checks.Fail || !strings.Contains(r.Summary, "about 1 of 6") || !strings.Contains(r.Fix, "WSGIProcessGroup") {
+		t.Errorf("1 of 6 lost: %+v", r)
+	}
+}

@@ -1,0 +1,100 @@
+package doctor
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stacklab/stacklab/checks"
+)
+
+const ssApacheKeystone = `LISTEN 0      511          0.0.0.0:80        0.0.0.0:*    users:(("apache2",pid=1236,fd=4),("apache2",pid=1235,fd=4))
+LISTEN 0      100          10.0.0.2:5000      0.0.0.0:*    users:(("uwsgi",pid=2001,fd=3),("uwsgi",pid=2001,fd=7))
+LISTEN 0      80         127.0.0.1:3306      0.0.0.0:*    users:(("mariadbd",pid=900,fd=20))
+`
+
+func TestListenersAndCgroups(t *testing.T) {
+	ls := Listeners(ssApacheKeystone + "LISTEN 0 4096 [::]:80 [::]:*\n")
+	if len(ls) != 5 || ls[0].Port != 80 || ls[0].PID != 1236 || ls[2].Process != "uwsgi" || ls[2].Port != 5000 || ls[3].Port != 3306 || !ls[4].Unknown {
+		t.Errorf("listeners %+v", ls)
+	}
+	for in, want := range map[string]string{
+		"0::/system.slice/apache2.service\n":                                                    "apache2",
+		"12:pids:/system.slice/keystone.service\n1:name=systemd:/system.slice/keystone.service": "keystone",
+		"0::/machine.slice/lab.scope/payload/system.slice/keystone.service/uwsgi\n":             "keystone",
+		"0::/user.slice/user-0.slice/session-3.scope\n":                                         "",
+	} {
+		if got := ServiceOfCgroup(in); got != want {
+			t.Errorf("ServiceOfCgroup(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPortsVerdict(t *testing.T) {
+	owners := map[int]string{80: "apache2", 5000: "keystone"}
+	apache := Listener{Addr: "0.0.0.0:80", Port: 80, Process: "apache2", PID: 10, Unit: "apache2"}
+	keystone := Listener{Addr: "10.0.0.2:5000", Port: 5000, Process: "uwsgi", PID: 20, Unit: "keystone"}
+	squatter := Listener{Addr: "0.0.0.0:80", Port: 80, Process: "python3", PID: 4242}
+	nginx := Listener{Addr: "0.0.0.0:5000", Port: 5000, Process: "nginx", PID: 77, Unit: "nginx"}
+	for _, tt := range []struct {
+		name    string
+		ls      []Listener
+		status  checks.Status
+		summary string
+		fix     string
+	}{
+		{"theirs", []Listener{apache, keystone}, checks.OK, "held by apache2, keystone", ""},
+		{"nothing listens", nil, checks.OK, "nothing listens", ""},
+		{"a shell's server on 80", []Listener{squatter, keystone}, checks.Fail,
+			"port 80 is held by python3 (pid 4242), not apache2: its service cannot listen there", "kill 4242   (python3, started outside systemd); then systemctl restart apache2"},
+		{"another service on 5000", []Listener{apache, nginx}, checks.Fail, "port 5000 is held by nginx (pid 77), not keystone", "systemctl stop nginx; systemctl disable nginx; then systemctl restart keystone"},
+		{"both listen", []Listener{apache, squatter}, checks.Warn, "both listen", "kill 4242"},
+		{"owner unknown is not blamed", []Listener{{Addr: "0.0.0.0:80", Port: 80, Process: "apache2", PID: 11, Unknown: true}}, checks.OK, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := PortsVerdict(owners, tt.ls)
+			if r.Status != tt.status || !strings.Contains(r.Summary, tt.summary) || !strings.Contains(r.Fix, tt.fix) {
+				t.Errorf("%s %q\nfix %q\nevidence %q", r.Status, r.Summary, r.Fix, r.Evidence)
+			}
+		})
+	}
+}
+
+// A foreign server on port 80 is the root cause when apache2 cannot start.
+func TestServicePortsRootCause(t *testing.T) {
+	w := newWorld(t)
+	w.deps.Units.(fakeUnits).states["apache2"] = "failed"
+	h := w.deps.Host.(fakeHost)
+	h.files["/proc/4242/cgroup"] = "0::/user.slice/user-0.slice/session-3.scope\n"
+	h.files["/proc/2001/cgroup"] = "0::/system.slice/keystone.service\n"
+	h.run = func(name string, args ...string) ([]byte, error) {
+		switch name {
+		case "ss":
+			return []byte(`LISTEN 0 5 0.0.0.0:80 0.0.0.0:* users:(("python3",pid=4242,fd=3))
+LISTEN 0 100 127.0.0.1:5000 0.0.0.0:* users:(("uwsgi",pid=2001,fd=3))
+`), nil
+		case "mysql":
+			return []byte("1\n"), nil
+		case "apache2ctl":
+			return []byte("AH00072: make_sock: could not bind to address 0.0.0.0:80\n"), errors.New("exit status 1")
+		}
+		return nil, errors.New("unexpected command " + name)
+	}
+	w.deps.Host = h
+	rep := w.run(t)
+	if roots := rep.RootCauses(); len(roots) != 1 || roots[0] != PortOwnerID(80) {
+		var b strings.Builder
+		_ = rep.WriteText(&b, checks.TextOptions{})
+		t.Fatalf("roots %v\n%s", roots, b.String())
+	}
+	for _, id := range []string{UnitID("apache2"), IDApache, IDDashboardPage} {
+		if s, rc := status(rep, id); s != checks.Skip || len(rc) != 1 || rc[0] != PortOwnerID(80) {
+			t.Errorf("%s: %s %v, want skipped naming %s", id, s, rc, PortOwnerID(80))
+		}
+	}
+	for _, id := range []string{UnitID("keystone"), PortOwnerID(5000)} {
+		if s, _ := status(rep, id); s != checks.OK {
+			t.Errorf("%s is %s: keystone holds its port", id, s)
+		}
+	}
+}

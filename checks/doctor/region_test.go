@@ -1,0 +1,165 @@
+package doctor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/installer/openstack"
+)
+
+// journalUnits is fakeUnits with a journal per unit.
+type journalUnits struct {
+	fakeUnits
+	journal map[string][]string
+}
+
+func (f journalUnits) JournalTail(_ context.Context, unit string, _ int) ([]string, error) {
+	return f.journal[unit], nil
+}
+
+const novaConfRegion = `[DEFAULT]
+my_ip = 10.0.0.2
+
+[keystone_authtoken]
+region_name = RegionOne
+
+[placement]
+# The region (Debian's default below).
+region_name = regionOne
+username = placement
+
+[cinder]
+os_region_name = RegionOne
+`
+
+func TestRegionVerdict(t *testing.T) {
+	settings := RegionSettings(openstack.NovaConf, []byte(novaConfRegion))
+	if len(settings) != 3 || settings[1].String() != "/etc/nova/nova.conf [placement] region_name = regionOne" {
+		t.Fatalf("settings %v", settings)
+	}
+	for _, tt := range []struct {
+		name     string
+		region   string
+		settings []RegionSetting
+		status   checks.Status
+		summary  string
+		fix      string
+	}{
+		{"all match", "RegionOne", settings[:1], checks.OK, "1 region setting(s) name the lab's region RegionOne", ""},
+		{"none set", "RegionOne", nil, checks.OK, "no service names a region", ""},
+		{"case differs", "RegionOne", settings, checks.Fail,
+			"nova.conf [placement] region_name = regionOne, but the catalog's region is RegionOne (case counts): requests fail with EndpointNotFound",
+			"set region_name = RegionOne in /etc/nova/nova.conf [placement]\nthen systemctl restart nova-api nova-compute"},
+		{"another region", "RegionTwo", settings, checks.Fail, "(and 2 more), but the catalog's region is RegionTwo: requests", "set os_region_name = RegionTwo in /etc/nova/nova.conf [cinder]"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := RegionVerdict(tt.region, tt.settings, map[string]string{"nova-compute": "ERROR nova keystoneauth1.exceptions.catalog.EndpointNotFound"},
+				[]string{"nova-api", "nova-compute"})
+			if r.Status != tt.status || !strings.Contains(r.Summary, tt.summary) || !strings.Contains(r.Fix, tt.fix) {
+				t.Errorf("%s %q\nfix %q", r.Status, r.Summary, r.Fix)
+			}
+			if tt.status == checks.Fail && !slices.Contains(r.Evidence, "journal nova-compute: ERROR nova keystoneauth1.exceptions.catalog.EndpointNotFound") {
+				t.Errorf("evidence %q lacks the journal line", r.Evidence)
+			}
+		})
+	}
+}
+
+func TestIsEndpointNotFound(t *testing.T) {
+	for l, want := range map[string]bool{
+		"ERROR keystonemiddleware.auth_token keystoneauth1.exceptions.catalog.EndpointNotFound: Could not find requested endpoint in Service Catalog.": true,
+		"WARNING nova.scheduler.client.report [None req-1] The placement API endpoint was not found.":                                                  true,
+		"INFO nova.compute.manager Looking for unclaimed instances stuck in BUILDING status":                                                           false,
+	} {
+		if got := isEndpointNotFound(l); got != want {
+			t.Errorf("%q: %v, want %v", l, got, want)
+		}
+	}
+}
+
+func TestRegionRootCause(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Units = append(w.cfg.Units, "nova-api", "nova-conductor", "nova-compute")
+	w.cfg.Region = "RegionOne"
+	w.deps.Units = journalUnits{fakeUnits: fakeUnits{states: map[string]string{}}, journal: map[string][]string{
+		"nova-compute": {"INFO starting", "ERROR nova.compute.manager keystoneauth1.exceptions.catalog.EndpointNotFound: ['internal', 'public'] endpoint for placement service in regionOne region not found", "INFO later"},
+	}}
+	w.deps.Host.(fakeHost).files[openstack.NovaConf] = novaConfRegion
+	rep := w.run(t)
+	if roots := rep.RootCauses(); len(roots) != 1 || roots[0] != IDServiceRegion {
+		t.Fatalf("roots %v", roots)
+	}
+	e, _ := rep.Get(IDServiceRegion)
+	if !slices.ContainsFunc(e.Evidence, func(s string) bool { return strings.HasPrefix(s, "journal nova-compute: ERROR") }) ||
+		!strings.Contains(e.Fix, "systemctl restart nova-api nova-conductor nova-compute") {
+		t.Errorf("%+v", e)
+	}
+	// The APIs and compute are consequences: skipped behind it.
+	for _, c := range Checks(w.cfg, w.deps) {
+		want := slices.Contains([]string{IDGlance, IDPlacement, IDNova, IDNeutron, IDComputeServices, IDPlacementInv}, c.ID)
+		if got := slices.Contains(c.DependsOn, IDServiceRegion); got != want {
+			t.Errorf("%s depends on %s: %v, want %v", c.ID, IDServiceRegion, got, want)
+		}
+	}
+	f := &regionFixer{changed: []string{openstack.NovaConf}}
+	plan := Plan(rep, w.cfg, f)
+	if len(plan) != 1 || plan[0].For != IDServiceRegion ||
+		plan[0].Description != "set the region to RegionOne in /etc/nova/nova.conf (the old files kept as *.stacklab-bak) and restart nova-api nova-conductor nova-compute" {
+		t.Fatalf("plan %+v", plan)
+	}
+	if err := plan[0].Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.log, "|"); got != "region|restart nova-api|restart nova-conductor|restart nova-compute" {
+		t.Errorf("repairs %s", got)
+	}
+	// Nothing changed: nothing restarted.
+	f = &regionFixer{}
+	_ = Plan(rep, w.cfg, f)[0].Run(context.Background())
+	if got := strings.Join(f.log, "|"); got != "region" {
+		t.Errorf("unchanged: repairs %s", got)
+	}
+}
+
+type regionFixer struct {
+	recordingFixer
+	changed []string
+}
+
+func (f *regionFixer) SetRegion(context.Context) ([]string, error) {
+	f.log = append(f.log, "region")
+	return f.changed, nil
+}
+
+// The real repair changes only the region lines, keeps the old file with
+// its mode, and does nothing the second time.
+func TestHostFixerSetRegion(t *testing.T) {
+	root := t.TempDir()
+	file := filepath.Join(root, openstack.NovaConf)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(novaConfRegion), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	h := HostFixer{Host: System{Root: root}, Params: openstack.Params{Region: "RegionOne"}}
+	changed, err := h.SetRegion(context.Background())
+	if err != nil || len(changed) != 1 || changed[0] != openstack.NovaConf {
+		t.Fatalf("first: %v, %v", changed, err)
+	}
+	got, _ := os.ReadFile(file)
+	if want := strings.Replace(novaConfRegion, "region_name = regionOne", "region_name = RegionOne", 1); string(got) != want {
+		t.Errorf("nova.conf:\n%s\nwant\n%s", got, want)
+	}
+	if st, err := os.Stat(file + HorizonBackupSuffix); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("backup: %v %v; want mode 0640 (it holds passwords)", st, err)
+	}
+	if changed, err := h.SetRegion(context.Background()); err != nil || len(changed) != 0 {
+		t.Errorf("second: %v, %v; want no change", changed, err)
+	}
+}

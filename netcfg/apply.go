@@ -90,6 +90,8 @@ func (h Host) Apply(ctx context.Context, p Plan) (ApplyResult, error) {
 		switch c.Action {
 		case ActionLinkUp:
 			did, err = h.linkUp(c, ext)
+		case ActionRouteDel:
+			did, err = h.routeDel(c, ext)
 		case ActionAddrDel:
 			did, err = h.addrDel(c, ext)
 		case ActionWriteFile:
@@ -167,6 +169,33 @@ func (h Host) addrDel(c Change, ext Link) (bool, error) {
 			return false, nil
 		}
 		return false, fmt.Errorf("netcfg: remove %s from %s: %w", c.Addr, c.Link, err)
+	}
+	return true, nil
+}
+
+// routeDel removes one planned route; one already gone is success.
+func (h Host) routeDel(c Change, ext Link) (bool, error) {
+	if c.Link != ext.Name || c.Route == nil {
+		return false, fmt.Errorf("netcfg: plan removes a route of %s but the external NIC is %s", c.Link, ext.Name)
+	}
+	d := c.Route.Dst
+	r := &netlink.Route{
+		LinkIndex: ext.Index,
+		Dst:       &net.IPNet{IP: net.IP(d.Addr().AsSlice()), Mask: net.CIDRMask(d.Bits(), d.Addr().BitLen())},
+		Priority:  c.Route.Priority,
+		Table:     unix.RT_TABLE_MAIN,
+		// NOWHERE matches any scope: a connected route is scope link, a
+		// route via a gateway universe.
+		Scope: netlink.SCOPE_NOWHERE,
+	}
+	if c.Route.Gateway.IsValid() {
+		r.Gw = net.IP(c.Route.Gateway.AsSlice())
+	}
+	if err := h.NL.RouteDel(r); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return false, nil
+		}
+		return false, fmt.Errorf("netcfg: remove route %s: %w", c.Route, err)
 	}
 	return true, nil
 }

@@ -24,6 +24,7 @@ var (
 	ErrNoExternalNIC     = errors.New("no second NIC for the external network")
 	ErrAmbiguousExternal = errors.New("more than one NIC could be the external NIC")
 	ErrExternalIsMgmt    = errors.New("external NIC is the management NIC")
+	ErrNotANIC           = errors.New("not a NIC that neutron can take")
 )
 
 // DetectError explains why a layout could not be decided.
@@ -91,6 +92,42 @@ func IsCandidate(l Link) (bool, string) {
 	return true, ""
 }
 
+// usableExternal reports whether l may be handed to neutron as the
+// external NIC when a user names it: loopback, bridges, tunnels and the
+// stack's own links never, nor a bond's slave. Unlike IsCandidate it does
+// not judge the name: a NIC renamed by udev rules is still a NIC.
+func usableExternal(l Link) (bool, string) {
+	switch {
+	case l.Loopback || l.Name == "lo":
+		return false, "it is the loopback interface"
+	case l.Kind != "device" && l.Kind != "veth":
+		return false, "it is a " + l.Kind + ", not a NIC"
+	case l.MasterKind == "bond" || l.MasterKind == "team":
+		return false, "it is enslaved to " + l.MasterKind + " " + l.Master
+	}
+	for _, p := range virtualPrefixes {
+		if strings.HasPrefix(l.Name, p) {
+			return false, "its name " + p + "* is a virtual link's"
+		}
+	}
+	return true, ""
+}
+
+// carriesMgmt says how l carries the management NIC's traffic: as a port
+// of the management bridge, or as the lower link of a management vlan or
+// macvlan; "" when it does not.
+func carriesMgmt(l, mgmt Link) string {
+	switch {
+	case l.Name == mgmt.Name:
+		return ""
+	case l.MasterIndex != 0 && l.MasterIndex == mgmt.Index:
+		return "is a port of the management bridge " + mgmt.Name
+	case mgmt.ParentIndex != 0 && mgmt.ParentIndex == l.Index:
+		return "is the lower link of the management " + mgmt.Kind + " " + mgmt.Name
+	}
+	return ""
+}
+
 // Detect decides the layout. The management NIC carries the IPv4 default
 // route; the external NIC is the one other NIC-looking link. Overrides win
 // over detection but must name existing links.
@@ -110,12 +147,20 @@ func Detect(s Snapshot, mgmtOverride, extOverride string) (Layout, error) {
 		lay.Mgmt, lay.MgmtFrom = r.Link, "default-route"
 	}
 
+	mgmt, _ := s.Link(lay.Mgmt)
 	if extOverride != "" {
-		if _, ok := s.Link(extOverride); !ok {
+		l, ok := s.Link(extOverride)
+		if !ok {
 			return Layout{}, &DetectError{Err: ErrNoSuchInterface, Role: "external", Name: extOverride, Seen: s.Names()}
 		}
 		if extOverride == lay.Mgmt {
 			return Layout{}, &DetectError{Err: ErrExternalIsMgmt, Role: "external", Name: extOverride}
+		}
+		if why := carriesMgmt(l, mgmt); why != "" {
+			return Layout{}, &DetectError{Err: fmt.Errorf("%w: it %s", ErrExternalIsMgmt, why), Role: "external", Name: extOverride}
+		}
+		if ok, why := usableExternal(l); !ok {
+			return Layout{}, &DetectError{Err: fmt.Errorf("%w: %s", ErrNotANIC, why), Role: "external", Name: extOverride}
 		}
 		lay.Ext, lay.ExtFrom = extOverride, "override"
 		return lay, nil
@@ -126,6 +171,8 @@ func Detect(s Snapshot, mgmtOverride, extOverride string) (Layout, error) {
 		ok, why := IsCandidate(l)
 		if l.Name == lay.Mgmt {
 			ok, why = false, "management NIC"
+		} else if w := carriesMgmt(l, mgmt); w != "" {
+			ok, why = false, strings.TrimPrefix(w, "is ")
 		}
 		if ok {
 			cands = append(cands, l.Name)

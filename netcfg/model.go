@@ -72,6 +72,10 @@ type Link struct {
 	MasterIndex int    `json:"master_index,omitempty"`
 	Master      string `json:"master,omitempty"`
 	MasterKind  string `json:"master_kind,omitempty"`
+	// ParentIndex is the lower link of a vlan, macvlan or ipvlan, 0 if
+	// none; Parent is its name.
+	ParentIndex int    `json:"parent_index,omitempty"`
+	Parent      string `json:"parent,omitempty"`
 	Addrs       []Addr `json:"addrs"`
 }
 
@@ -120,18 +124,23 @@ func (l Link) Evidence() string {
 	return b.String()
 }
 
-// Route is a default route (the only routes we read).
+// Route is a unicast route of the main table: a default route when Dst
+// is the zero prefix.
 type Route struct {
-	Family   Family     `json:"family"`
-	Link     string     `json:"link"`
-	Index    int        `json:"index"`
-	Gateway  netip.Addr `json:"gateway,omitzero"`
-	Priority int        `json:"metric"`
+	Family   Family       `json:"family"`
+	Dst      netip.Prefix `json:"dst,omitzero"`
+	Link     string       `json:"link"`
+	Index    int          `json:"index"`
+	Gateway  netip.Addr   `json:"gateway,omitzero"`
+	Priority int          `json:"metric"`
 }
 
 func (r Route) String() string {
 	s := "default"
-	if r.Family == IPv6 {
+	switch {
+	case r.Dst.IsValid():
+		s = r.Dst.String()
+	case r.Family == IPv6:
 		s = "default (IPv6)"
 	}
 	if r.Gateway.IsValid() {
@@ -140,10 +149,50 @@ func (r Route) String() string {
 	return fmt.Sprintf("%s dev %s metric %d", s, r.Link, r.Priority)
 }
 
+// Session is an established TCP connection: someone's SSH session, or any
+// other conversation that removing Local's address would cut.
+type Session struct {
+	Local  netip.AddrPort `json:"local"`
+	Remote netip.AddrPort `json:"remote"`
+}
+
+func (s Session) String() string { return s.Local.String() + " ← " + s.Remote.String() }
+
 // Snapshot is the NIC state read at one moment.
 type Snapshot struct {
 	Links         []Link  `json:"links"`
 	DefaultRoutes []Route `json:"default_routes"`
+	// Routes are the main table's other unicast routes.
+	Routes []Route `json:"routes,omitempty"`
+	// Sessions are the established TCP connections of this namespace.
+	Sessions []Session `json:"sessions,omitempty"`
+}
+
+// RoutesVia lists the non-default routes leaving by name that go away with
+// its removable addresses: IPv4, and IPv6 beyond link-local.
+func (s Snapshot) RoutesVia(name string) []Route {
+	var out []Route
+	for _, r := range s.Routes {
+		if r.Link == name && !(r.Family == IPv6 && r.Dst.Addr().IsLinkLocalUnicast()) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// SessionsTo lists the established TCP connections whose local end is one
+// of l's addresses.
+func (s Snapshot) SessionsTo(l Link) []Session {
+	var out []Session
+	for _, se := range s.Sessions {
+		for _, a := range l.Addrs {
+			if a.Prefix.Addr().WithZone("") == se.Local.Addr().WithZone("") {
+				out = append(out, se)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Link returns the link called name.

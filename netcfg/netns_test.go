@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stacklab/stacklab/netcfg/netcfgtest"
@@ -80,6 +81,9 @@ func TestKernelApplyConverges(t *testing.T) {
 	lab.Addr("eth1", "192.168.56.10/24")
 	lab.Addr("eth1", "2001:db8:56::10/64")
 	lab.Addr("eth1", "fe80::56:1/64")
+	// A route someone added through the external NIC's network: it goes
+	// with the address, so the plan must name it first.
+	lab.Route("10.99.0.0/16", "eth1", "192.168.56.1")
 	h := hostOf(t, lab)
 	before := mustSnap(t, h)
 
@@ -104,17 +108,31 @@ func TestKernelApplyConverges(t *testing.T) {
 		t.Errorf("persistence file: %v", err)
 	}
 
-	// With it they go, link-local stays, routes are untouched.
+	// With it they go, link-local stays, the default route is untouched,
+	// and every route through eth1 is listed before it goes.
 	p, err = h.Prepare(ctx, "", "", Options{FlushExternal: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	var planned []string
+	for _, c := range p.Changes {
+		if c.Action == ActionRouteDel {
+			planned = append(planned, c.Route.Dst.String())
+		}
+	}
+	slices.Sort(planned)
+	if want := []string{"10.99.0.0/16", "192.168.56.0/24", "2001:db8:56::/64"}; !slices.Equal(planned, want) {
+		t.Errorf("planned route removals %v, want %v", planned, want)
 	}
 	res, err = h.Apply(ctx, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Changed || len(res.Done) != 2 {
+	if !res.Changed || len(res.Done) != 5 {
 		t.Errorf("flush apply did %v", res.Done)
+	}
+	if left := mustSnap(t, h).RoutesVia("eth1"); len(left) != 0 {
+		t.Errorf("routes through eth1 left: %v", left)
 	}
 	if got := res.Ext.BlockingAddrs(); len(got) != 0 {
 		t.Errorf("addresses left after flush: %v", got)
@@ -267,4 +285,101 @@ func TestOpenReadsOwnNamespace(t *testing.T) {
 	if !ok || !l.Loopback {
 		t.Errorf("no loopback in %v", s.Names())
 	}
+}
+
+// Never cut the user's path (issue 14): each case on a real kernel.
+func TestKernelNeverCutsTheUsersPath(t *testing.T) {
+	ctx := context.Background()
+	t.Run("an SSH session on ext under sudo (no SSH_CONNECTION)", func(t *testing.T) {
+		lab := labVM(t)
+		lab.Up("eth1")
+		lab.Addr("eth1", "192.168.56.101/24")
+		lab.PeerAddr("eth1", "192.168.56.1/24")
+		lab.WaitOperUp("eth1")
+		ln := lab.Listen("192.168.56.101:2222")
+		go func() {
+			if c, err := ln.Accept(); err == nil {
+				t.Cleanup(func() { c.Close() })
+			}
+		}()
+		lab.DialFromPeer("192.168.56.101:2222")
+		h := hostOf(t, lab)
+		// The session is seen from the kernel's sockets, as under sudo.
+		p, err := h.Prepare(ctx, "", "", Options{FlushExternal: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.Refused() || !strings.Contains(strings.Join(p.Refusals, "\n"), "192.168.56.101:2222 ← 192.168.56.1:") {
+			t.Fatalf("plan not refused for the session: %v", p.Refusals)
+		}
+		stale := p
+		stale.Refusals = nil
+		var re *RefusedError
+		if _, err := h.Apply(ctx, stale); !errors.As(err, &re) {
+			t.Fatalf("stale plan: err = %v, want *RefusedError", err)
+		}
+		eth1, _ := mustSnap(t, h).Link("eth1")
+		if !slices.Contains(prefixes(eth1), "192.168.56.101/24") {
+			t.Errorf("the session's address was removed: %v", prefixes(eth1))
+		}
+	})
+	t.Run("lo is never external", func(t *testing.T) {
+		lab := labVM(t)
+		lab.Up("lo")
+		h := hostOf(t, lab)
+		if _, err := h.Prepare(ctx, "", "lo", Options{FlushExternal: true}); !errors.Is(err, ErrNotANIC) {
+			t.Fatalf("--ext-if lo: err = %v, want ErrNotANIC", err)
+		}
+		p, err := BuildPlan(mustSnap(t, h), Layout{Mgmt: "eth0", Ext: "lo"}, Options{FlushExternal: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Apply(ctx, p); err == nil {
+			t.Fatal("a plan for lo was applied")
+		}
+		lo, _ := mustSnap(t, h).Link("lo")
+		if !slices.Contains(prefixes(lo), "127.0.0.1/8") {
+			t.Errorf("127.0.0.1 was removed: %v", prefixes(lo))
+		}
+	})
+	t.Run("the management bridge's port is never chosen or changed", func(t *testing.T) {
+		lab := netcfgtest.New(t)
+		lab.NIC("eth0")
+		lab.NIC("eth1")
+		lab.Bridge("br0")
+		lab.Enslave("eth0", "br0")
+		lab.Up("eth0")
+		lab.Addr("br0", "10.0.2.15/24")
+		lab.DefaultRoute("br0", "10.0.2.2")
+		h := hostOf(t, lab)
+		s := mustSnap(t, h)
+		lay, err := Detect(s, "", "")
+		if err != nil || lay.Mgmt != "br0" || lay.Ext != "eth1" {
+			t.Fatalf("Detect = %+v, %v; want br0 and eth1", lay, err)
+		}
+		if _, err := Detect(s, "", "eth0"); !errors.Is(err, ErrExternalIsMgmt) {
+			t.Errorf("--ext-if eth0 (br0's port): err = %v, want ErrExternalIsMgmt", err)
+		}
+		p, err := BuildPlan(s, Layout{Mgmt: "br0", Ext: "eth0"}, Options{FlushExternal: true})
+		if err != nil || !p.Refused() || !strings.Contains(strings.Join(p.Refusals, " "), "port of the management bridge br0") {
+			t.Errorf("plan for br0's port: %v, %v", p.Refusals, err)
+		}
+	})
+	t.Run("the management macvlan's parent is never chosen", func(t *testing.T) {
+		lab := netcfgtest.New(t)
+		lab.NIC("eth0")
+		lab.NIC("eth1")
+		lab.Up("eth0")
+		lab.Macvlan("mgmt0", "eth0")
+		lab.Addr("mgmt0", "10.0.2.15/24")
+		lab.DefaultRoute("mgmt0", "10.0.2.2")
+		s := mustSnap(t, hostOf(t, lab))
+		lay, err := Detect(s, "", "")
+		if err != nil || lay.Mgmt != "mgmt0" || lay.Ext != "eth1" {
+			t.Fatalf("Detect = %+v, %v; want mgmt0 and eth1", lay, err)
+		}
+		if _, err := Detect(s, "", "eth0"); !errors.Is(err, ErrExternalIsMgmt) {
+			t.Errorf("--ext-if eth0 (mgmt0's parent): err = %v, want ErrExternalIsMgmt", err)
+		}
+	})
 }

@@ -13,6 +13,7 @@ type Action string
 
 const (
 	ActionLinkUp    Action = "link-up"
+	ActionRouteDel  Action = "route-del"
 	ActionAddrDel   Action = "addr-del"
 	ActionWriteFile Action = "write-file"
 )
@@ -22,6 +23,7 @@ type Change struct {
 	Action Action       `json:"action"`
 	Link   string       `json:"link,omitempty"`
 	Addr   netip.Prefix `json:"addr,omitzero"`
+	Route  *Route       `json:"route,omitempty"`
 	Path   string       `json:"path,omitempty"`
 	Mode   uint32       `json:"mode,omitempty"`
 	// Content is the whole file for write-file, shown by --output json so
@@ -33,6 +35,8 @@ func (c Change) String() string {
 	switch c.Action {
 	case ActionLinkUp:
 		return fmt.Sprintf("set %s up", c.Link)
+	case ActionRouteDel:
+		return fmt.Sprintf("remove route %s (it leaves by %s)", c.Route, c.Link)
 	case ActionAddrDel:
 		return fmt.Sprintf("remove %s from %s", c.Addr, c.Link)
 	case ActionWriteFile:
@@ -99,6 +103,11 @@ func BuildPlan(s Snapshot, lay Layout, opts Options) (Plan, error) {
 	}
 	if blocking := ext.BlockingAddrs(); len(blocking) > 0 {
 		if opts.FlushExternal {
+			// The addresses take these routes with them: each is named
+			// before anything goes, so nobody loses a path unannounced.
+			for _, r := range s.RoutesVia(ext.Name) {
+				p.Changes = append(p.Changes, Change{Action: ActionRouteDel, Link: ext.Name, Route: &r})
+			}
 			for _, a := range blocking {
 				p.Changes = append(p.Changes, Change{Action: ActionAddrDel, Link: ext.Name, Addr: a.Prefix})
 			}
@@ -154,6 +163,33 @@ func refusals(s Snapshot, lay Layout, sshConn string) ([]string, []Warning) {
 	var warn []Warning
 	if lay.Ext == lay.Mgmt {
 		out = append(out, fmt.Sprintf("%s is the management NIC", lay.Ext))
+	}
+	ext, extOK := s.Link(lay.Ext)
+	if mgmt, ok := s.Link(lay.Mgmt); ok && extOK {
+		if why := carriesMgmt(ext, mgmt); why != "" {
+			out = append(out, fmt.Sprintf("%s %s; changing it would cut the management path", lay.Ext, why))
+		}
+	}
+	if extOK {
+		if ok, why := usableExternal(ext); !ok {
+			out = append(out, fmt.Sprintf("%s cannot be the external NIC: %s", lay.Ext, why))
+		}
+		// $SSH_CONNECTION is gone under sudo; the kernel's sockets are not.
+		if ss := s.SessionsTo(ext); len(ss) > 0 {
+			list := make([]string, 0, len(ss))
+			for _, se := range ss {
+				list = append(list, se.String())
+			}
+			via := "the management NIC " + lay.Mgmt
+			if m, ok := s.Link(lay.Mgmt); ok {
+				if a, ok := m.PrimaryIPv4(); ok {
+					via += " (" + a.Addr().String() + ")"
+				}
+			}
+			out = append(out, fmt.Sprintf("%s carries established TCP sessions (%s), an SSH session perhaps; removing its address would cut them off. "+
+				"Connect through %s instead (VirtualBox NAT: a port forward to it), keep %s for neutron alone, and run stacklab again from there",
+				lay.Ext, strings.Join(list, ", "), via, lay.Ext))
+		}
 	}
 	for _, r := range s.DefaultRoutesVia(lay.Ext) {
 		out = append(out, fmt.Sprintf("%s carries a default route (%s); it is the way out of this machine", lay.Ext, r))

@@ -22,6 +22,10 @@ type Netlink interface {
 	RouteListFiltered(family int, filter *netlink.Route, filterMask uint64) ([]netlink.Route, error)
 	LinkSetUp(link netlink.Link) error
 	AddrDel(link netlink.Link, addr *netlink.Addr) error
+	RouteDel(route *netlink.Route) error
+	// SocketDiagTCP lists TCP sockets (NETLINK_INET_DIAG): how the SSH
+	// guard sees a session even when sudo dropped $SSH_CONNECTION.
+	SocketDiagTCP(family uint8) ([]*netlink.Socket, error)
 }
 
 // Host is the machine netcfg reads and changes: its kernel through NL and
@@ -78,7 +82,39 @@ func (h Host) Snapshot(ctx context.Context) (Snapshot, error) {
 		}
 		nroutes = append(nroutes, rs...)
 	}
-	return buildSnapshot(nlinks, naddrs, nroutes), nil
+	var socks []*netlink.Socket
+	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		ss, err := retryDump(ctx, "list TCP sessions", func() ([]*netlink.Socket, error) { return h.NL.SocketDiagTCP(fam) })
+		if err != nil {
+			return Snapshot{}, err
+		}
+		socks = append(socks, ss...)
+	}
+	s := buildSnapshot(nlinks, naddrs, nroutes)
+	s.Sessions = sessions(socks)
+	return s, nil
+}
+
+// tcpEstablished is TCP_ESTABLISHED in the kernel's tcp_states.h.
+const tcpEstablished = 1
+
+func sessions(socks []*netlink.Socket) []Session {
+	var out []Session
+	for _, so := range socks {
+		if so.State != tcpEstablished {
+			continue
+		}
+		l, ok1 := netip.AddrFromSlice(so.ID.Source)
+		r, ok2 := netip.AddrFromSlice(so.ID.Destination)
+		if !ok1 || !ok2 {
+			continue
+		}
+		out = append(out, Session{
+			Local:  netip.AddrPortFrom(l.Unmap(), so.ID.SourcePort),
+			Remote: netip.AddrPortFrom(r.Unmap(), so.ID.DestinationPort),
+		})
+	}
+	return out
 }
 
 // buildSnapshot converts netlink's types into ours; kept apart from the dumps
@@ -97,6 +133,7 @@ func buildSnapshot(nlinks []netlink.Link, naddrs []netlink.Addr, nroutes []netli
 			Loopback:    a.Flags&net.FlagLoopback != 0,
 			MTU:         a.MTU,
 			MasterIndex: a.MasterIndex,
+			ParentIndex: a.ParentIndex,
 			Addrs:       []Addr{},
 		}
 		if len(a.HardwareAddr) > 0 {
@@ -113,6 +150,9 @@ func buildSnapshot(nlinks []netlink.Link, naddrs []netlink.Addr, nroutes []netli
 		if m, ok := byIndex[l.MasterIndex]; ok && l.MasterIndex != 0 {
 			s.Links[i].Master = s.Links[m].Name
 			s.Links[i].MasterKind = s.Links[m].Kind
+		}
+		if p, ok := byIndex[l.ParentIndex]; ok && l.ParentIndex != 0 {
+			s.Links[i].Parent = s.Links[p].Name
 		}
 	}
 	for _, na := range naddrs {
@@ -133,17 +173,24 @@ func buildSnapshot(nlinks []netlink.Link, naddrs []netlink.Addr, nroutes []netli
 		return fmt.Sprintf("if%d", idx)
 	}
 	for _, nr := range nroutes {
-		if nr.Dst != nil {
-			if ones, _ := nr.Dst.Mask.Size(); ones != 0 {
-				continue
-			}
-		}
 		if nr.Type != 0 && nr.Type != unix.RTN_UNICAST {
-			continue // unreachable/blackhole defaults do not carry traffic
+			continue // unreachable/blackhole routes do not carry traffic
 		}
 		fam := IPv4
 		if nr.Family == netlink.FAMILY_V6 {
 			fam = IPv6
+		}
+		if nr.Dst != nil {
+			if ones, _ := nr.Dst.Mask.Size(); ones != 0 {
+				if dst, ok := netip.AddrFromSlice(nr.Dst.IP); ok && nr.LinkIndex != 0 {
+					r := Route{Family: fam, Dst: netip.PrefixFrom(dst.Unmap(), ones), Index: nr.LinkIndex, Link: name(nr.LinkIndex), Priority: nr.Priority}
+					if gw, ok := netip.AddrFromSlice(nr.Gw); ok {
+						r.Gateway = gw.Unmap()
+					}
+					s.Routes = append(s.Routes, r)
+				}
+				continue
+			}
 		}
 		hops := []struct {
 			idx int
@@ -198,7 +245,7 @@ func convertAddr(na netlink.Addr) (Addr, bool) {
 // under root ("/" on a real machine); call the returned func to release the
 // netlink socket.
 func Open(root string) (Host, func(), error) {
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE, unix.NETLINK_INET_DIAG)
 	if err != nil {
 		return Host{}, nil, fmt.Errorf("netcfg: open netlink: %w", err)
 	}

@@ -17,6 +17,7 @@ type fakeNL struct {
 	links      []netlink.Link
 	addrs      []netlink.Addr
 	routes     []netlink.Route
+	sockets    []*netlink.Socket
 	interrupts int // dumps to answer with ErrDumpInterrupted first
 	calls      int
 	delErr     error
@@ -54,6 +55,26 @@ func (f *fakeNL) RouteListFiltered(family int, _ *netlink.Route, _ uint64) ([]ne
 	for _, r := range f.routes {
 		if r.Family == family {
 			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeNL) RouteDel(r *netlink.Route) error {
+	for i, x := range f.routes {
+		if x.LinkIndex == r.LinkIndex && x.Dst != nil && r.Dst != nil && x.Dst.String() == r.Dst.String() {
+			f.routes = append(f.routes[:i], f.routes[i+1:]...)
+			return nil
+		}
+	}
+	return unix.ESRCH
+}
+
+func (f *fakeNL) SocketDiagTCP(family uint8) ([]*netlink.Socket, error) {
+	var out []*netlink.Socket
+	for _, so := range f.sockets {
+		if so.Family == family {
+			out = append(out, so)
 		}
 	}
 	return out, nil

@@ -37,7 +37,9 @@ func New(t testing.TB) *Lab {
 	}
 	vmNS, peerNS := newNamespaces(t)
 	t.Cleanup(func() { vmNS.Close(); peerNS.Close() })
-	nl, err := netlink.NewHandleAt(vmNS)
+	// NETLINK_INET_DIAG too: without its own socket in the namespace, a
+	// socket dump would read the test host's sessions instead.
+	nl, err := netlink.NewHandleAt(vmNS, unix.NETLINK_ROUTE, unix.NETLINK_INET_DIAG)
 	if err != nil {
 		t.Fatalf("netlink handle in lab namespace: %v", err)
 	}
@@ -172,6 +174,104 @@ func (l *Lab) DefaultRoute(name, gw string) {
 	if err := l.NL.RouteAdd(&netlink.Route{LinkIndex: l.link(name).Attrs().Index, Gw: ip}); err != nil {
 		l.t.Fatalf("add default route via %s dev %s: %v", gw, name, err)
 	}
+}
+
+// Route adds a route to cidr via gw on a VM NIC.
+func (l *Lab) Route(cidr, name, gw string) {
+	l.t.Helper()
+	_, dst, err := net.ParseCIDR(cidr)
+	if err != nil {
+		l.t.Fatalf("parse %s: %v", cidr, err)
+	}
+	if err := l.NL.RouteAdd(&netlink.Route{LinkIndex: l.link(name).Attrs().Index, Dst: dst, Gw: net.ParseIP(gw)}); err != nil {
+		l.t.Fatalf("add route %s via %s dev %s: %v", cidr, gw, name, err)
+	}
+}
+
+// Bridge adds a bridge called name in the VM namespace, up.
+func (l *Lab) Bridge(name string) {
+	l.t.Helper()
+	if err := l.NL.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
+		l.t.Fatalf("add bridge %s: %v", name, err)
+	}
+	l.Up(name)
+}
+
+// Enslave makes port a port of bridge.
+func (l *Lab) Enslave(port, bridge string) {
+	l.t.Helper()
+	if err := l.NL.LinkSetMaster(l.link(port), l.link(bridge)); err != nil {
+		l.t.Fatalf("enslave %s to %s: %v", port, bridge, err)
+	}
+}
+
+// Macvlan adds a macvlan called name on parent, up.
+func (l *Lab) Macvlan(name, parent string) {
+	l.t.Helper()
+	mv := &netlink.Macvlan{LinkAttrs: netlink.LinkAttrs{Name: name, ParentIndex: l.link(parent).Attrs().Index}, Mode: netlink.MACVLAN_MODE_BRIDGE}
+	if err := l.NL.LinkAdd(mv); err != nil {
+		l.t.Fatalf("add macvlan %s on %s: %v", name, parent, err)
+	}
+	l.Up(name)
+}
+
+// Listen opens a TCP listener on addr inside the VM namespace.
+func (l *Lab) Listen(addr string) net.Listener {
+	l.t.Helper()
+	var ln net.Listener
+	err := l.in(l.vmNS, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	if err != nil {
+		l.t.Fatalf("listen on %s in the lab namespace: %v", addr, err)
+	}
+	l.t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// DialFromPeer connects to addr from the peer namespace (the laptop or
+// hypervisor side), as an SSH client would.
+func (l *Lab) DialFromPeer(addr string) net.Conn {
+	l.t.Helper()
+	var c net.Conn
+	err := l.in(l.peerNS, func() (err error) {
+		c, err = net.DialTimeout("tcp", addr, 5*time.Second)
+		return err
+	})
+	if err != nil {
+		l.t.Fatalf("dial %s from the peer namespace: %v", addr, err)
+	}
+	l.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// in runs f on a locked thread switched into ns: a socket belongs to the
+// namespace it was made in, whichever thread later uses it. The thread
+// goes back to its namespace, or stays locked and dies with the goroutine.
+func (l *Lab) in(ns netns.NsHandle, f func() error) error {
+	ch := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			ch <- err
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			ch <- err
+			return
+		}
+		ferr := f()
+		if err := netns.Set(orig); err != nil {
+			ch <- err
+			return
+		}
+		runtime.UnlockOSThread()
+		ch <- ferr
+	}()
+	return <-ch
 }
 
 // WaitOperUp waits until the kernel reports name operationally up: the

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/stacklab/stacklab/internal/safefile"
+	"github.com/stacklab/stacklab/internal/yamlguard"
 	"github.com/stacklab/stacklab/playbooks/image"
 )
 
@@ -27,6 +27,8 @@ type Error struct {
 	Msg  string `json:"message"`
 	// Hint is what to do about it ("did you mean ...", a command to run).
 	Hint string `json:"hint,omitempty"`
+	// Err is the underlying cause, when there is one, for errors.Is.
+	Err error `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -41,6 +43,8 @@ func (e *Error) Error() string {
 	}
 	return s
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errors returns every *Error joined in err (as Load and Plan return them).
 func Errors(err error) []*Error {
@@ -289,10 +293,14 @@ func (f FloatingIP) PingWait() time.Duration {
 	return time.Duration(f.PingTimeout) * time.Second
 }
 
+// MaxBytes bounds a playbook file: a hand-written one is a few KB, and a
+// wrong path (a log, an image) should be refused, not read into memory.
+const MaxBytes = 1 << 20
+
 // Load reads and validates the playbook at path. The error joins every
 // *Error found (see Errors); the Playbook is nil when there is any.
 func Load(path string) (*Playbook, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadRegular(path, MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read playbook: %w", err)
 	}
@@ -306,10 +314,14 @@ func LoadBytes(name string, data []byte) (*Playbook, error) {
 }
 
 func loadBytes(name, dir string, data []byte) (*Playbook, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
+	root, err := yamlguard.Parse(data, yamlguard.DefaultAliasNodes)
+	if err != nil {
+		hint := "fix the YAML syntax first"
+		if errors.Is(err, yamlguard.ErrMultipleDocuments) || errors.Is(err, yamlguard.ErrExcessiveAliasing) {
+			hint = "" // their messages say what to do
+		}
 		// yaml's own message carries the line ("yaml: line 3: ...").
-		return nil, joinErrors([]*Error{{File: name, Msg: err.Error(), Hint: "fix the YAML syntax first"}})
+		return nil, joinErrors([]*Error{{File: name, Msg: err.Error(), Hint: hint, Err: err}})
 	}
 	d := &decoder{file: name}
 	pb := &Playbook{File: name}

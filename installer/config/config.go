@@ -9,13 +9,18 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stacklab/stacklab/internal/safefile"
 )
+
+// MaxFileBytes bounds stacklab.yaml and secrets.yaml, which hold a few
+// dozen lines: a larger file is a wrong path, refused rather than read.
+const MaxFileBytes = 1 << 20
 
 // DefaultPath is read when Load is given no path; it may be absent.
 const DefaultPath = "/etc/stacklab/stacklab.yaml"
@@ -133,7 +138,7 @@ func Load(root, path string) (Config, error) {
 	if !explicit {
 		path = DefaultPath
 	}
-	data, err := os.ReadFile(filepath.Join(root, path))
+	data, err := safefile.ReadRegular(filepath.Join(root, path), MaxFileBytes)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		return c, nil
 	}

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/internal/yamlguard"
@@ -70,4 +72,64 @@ func TestLoadRefusesHugeFile(t *testing.T) {
 	if !errors.As(err, &tl) || tl.Path != path || tl.Limit != playbooks.MaxBytes {
 		t.Fatalf("Load(over 1 MiB) = %v, want a TooLargeError naming %s and the limit", err, path)
 	}
+}
+
+// nonRegular makes a FIFO and a directory in a fresh directory and adds
+// /dev/zero where the machine has it: each stands where a playbook expects
+// a file, and each must be refused at once.
+func nonRegular(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "dir")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{fifo, sub}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		paths = append(paths, "/dev/zero")
+	}
+	return paths
+}
+
+func TestLoadRefusesNonRegularFiles(t *testing.T) {
+	for _, path := range nonRegular(t) {
+		for what, doc := range map[string]string{
+			"playbook":        "",
+			"image file":      "name: x\nimages:\n  - name: img\n    file: " + path + "\n",
+			"public key file": "name: x\nkeypairs:\n  - name: k\n    public_key_file: " + path + "\n",
+		} {
+			file := path
+			if doc != "" {
+				file = writePlaybook(t, doc)
+			}
+			done := make(chan error, 1)
+			go func() { _, err := playbooks.Load(file); done <- err }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s %s: Load still blocked after 10s", what, path)
+			}
+			if !errors.Is(err, safefile.ErrNotRegular) && !containsAll(errorLines(err), path, "not a regular file") {
+				t.Errorf("%s %s: Load = %v, want it refused as not a regular file, naming the path", what, path, err)
+			}
+		}
+	}
+}
+
+func containsAll(lines []string, subs ...string) bool {
+	for _, l := range lines {
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(l, s)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }

@@ -297,6 +297,10 @@ func (f FloatingIP) PingWait() time.Duration {
 // wrong path (a log, an image) should be refused, not read into memory.
 const MaxBytes = 1 << 20
 
+// MaxKeyFileBytes bounds a key file: an OpenSSH key of any type is a few
+// KB; more is the wrong file.
+const MaxKeyFileBytes = 64 << 10
+
 // Load reads and validates the playbook at path. The error joins every
 // *Error found (see Errors); the Playbook is nil when there is any.
 func Load(path string) (*Playbook, error) {
@@ -546,7 +550,7 @@ func (v *validator) keypair(k *Keypair) {
 	key, at := k.PublicKey, k.pos("public_key")
 	if k.PublicKeyFile != "" && k.PublicKey == "" {
 		at = k.pos("public_key_file")
-		data, err := os.ReadFile(v.path(k.PublicKeyFile))
+		data, err := safefile.ReadRegular(v.path(k.PublicKeyFile), MaxKeyFileBytes)
 		if err != nil {
 			v.errorf(at, "", "keypair %s: %v", k.Name, err)
 			return
@@ -594,7 +598,7 @@ func (v *validator) image(img *Image) {
 		return
 	}
 	img.Path = v.path(img.File)
-	info, err := image.InspectFile(img.Path)
+	info, err := image.InspectRegularFile(img.Path)
 	if errors.Is(err, os.ErrNotExist) && img.Build != "" {
 		return
 	}

@@ -30,10 +30,23 @@ const (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// interruptContext is canceled by the first SIGINT or SIGTERM, so that a
+// command stops cleanly where it can; then it hands both signals back to
+// their default action, so that a second one ends the process even when it
+// is stuck where no context reaches (a blocking read, a wedged syscall).
+func interruptContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 // failure is an error that should end the program with a given exit code.

@@ -158,7 +158,10 @@ func (c *Cloud) catalogRegions(typ, iface string) []string {
 type NoCloudsFileError struct{ Searched []string }
 
 func (e *NoCloudsFileError) Error() string {
-	return fmt.Sprintf("no clouds.yaml found (searched %s): run stacklab install, or set OS_CLOUD / --cloud and OS_CLIENT_CONFIG_FILE / --clouds-file",
+	// Name only what exists: every command that opens a cloud has --cloud;
+	// the file is chosen by the environment alone.
+	return fmt.Sprintf("no clouds.yaml found (searched %s): run stacklab install, or set OS_CLIENT_CONFIG_FILE to your clouds.yaml "+
+		"and pick its entry with --cloud NAME or OS_CLOUD",
 		strings.Join(e.Searched, ", "))
 }
 

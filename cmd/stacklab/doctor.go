@@ -25,6 +25,7 @@ import (
 	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
 
@@ -304,12 +305,18 @@ func (e *env) writeBundle(ctx context.Context, file string, s doctorSetup, rep c
 	if s.deps.Units != nil {
 		src.Units, src.Journal = s.cfg.Units, s.deps.Units.JournalTail
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// doctor runs as root and FILE is the user's choice: never follow a
+	// link planted there, never truncate what exists.
+	f, err := safefile.CreateNew(file, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s already exists; name a new file (an existing one is never replaced): %w", file, err)
+	}
 	if err != nil {
 		return err
 	}
 	if err := doctor.WriteBundle(ctx, f, src); err != nil {
 		_ = f.Close()
+		_ = os.Remove(file) // ours, and incomplete
 		return err
 	}
 	return f.Close()

@@ -128,3 +128,16 @@ func ReadRegular(path string, maxBytes int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// CreateNew creates path for writing with mode perm, failing with an error
+// that matches fs.ErrExist when anything is already there, a symlink
+// included (dangling or not): the caller may be root writing where the
+// user pointed, and must neither follow a planted link nor truncate a file
+// someone else owns.
+func CreateNew(path string, perm fs.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, perm)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}

@@ -98,3 +98,42 @@ func TestReadRegularMissing(t *testing.T) {
 		t.Fatalf("missing file: %v, want ErrNotExist (callers treat a missing default file as empty)", err)
 	}
 }
+
+func TestCreateNew(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	if err := os.WriteFile(target, []byte("someone else's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	dangling := filepath.Join(dir, "dangling")
+	if err := os.Symlink(filepath.Join(dir, "would-be-created"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{target, link, dangling} {
+		if f, err := CreateNew(p, 0o600); !errors.Is(err, os.ErrExist) {
+			if f != nil {
+				_ = f.Close()
+			}
+			t.Errorf("CreateNew(%s) = %v, want ErrExist", p, err)
+		}
+	}
+	if b, _ := os.ReadFile(target); string(b) != "someone else's" {
+		t.Errorf("the existing file was changed: %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "would-be-created")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a dangling link was followed: %v", err)
+	}
+	fresh := filepath.Join(dir, "fresh")
+	f, err := CreateNew(fresh, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	if st, err := os.Stat(fresh); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("new file: %v %v, want mode 0600", st.Mode(), err)
+	}
+}

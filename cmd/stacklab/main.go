@@ -37,16 +37,22 @@ func main() {
 }
 
 // interruptContext is canceled by the first SIGINT or SIGTERM, so that a
-// command stops cleanly where it can; then it hands both signals back to
-// their default action, so that a second one ends the process even when it
-// is stuck where no context reaches (a blocking read, a wedged syscall).
+// command stops cleanly where it can; the signals go back to their default
+// action before the cancel, so that a second one ends the process even when
+// it is stuck where no context reaches (a blocking read, a wedged syscall).
 func interruptContext() (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		<-ctx.Done()
-		stop()
+		select {
+		case <-sigs:
+		case <-ctx.Done():
+		}
+		signal.Stop(sigs)
+		cancel()
 	}()
-	return ctx, stop
+	return ctx, cancel
 }
 
 // failure is an error that should end the program with a given exit code.

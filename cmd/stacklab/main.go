@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/stacklab/stacklab/checks/host"
+	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/systemd"
 	"github.com/stacklab/stacklab/netcfg"
 )
@@ -87,6 +88,8 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	// Whatever wrapped it, a URL's password never reaches the terminal.
+	stderr = redactingWriter{stderr}
 	var f *failure
 	var u *usageError
 	switch {
@@ -105,6 +108,16 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "stacklab:", err)
 		return exitUsage
 	}
+}
+
+// redactingWriter hides URL passwords (http://user:pw@host) in each write.
+type redactingWriter struct{ w io.Writer }
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, cloud.RedactURLs(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func newApp(env *env) *cli.Command {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,5 +161,18 @@ func TestPreflightRealHostIsFastAndParses(t *testing.T) {
 		if st[id] == "" {
 			t.Errorf("check %s missing from the report", id)
 		}
+	}
+}
+
+// Any error that reaches the terminal has its URL passwords hidden,
+// whichever package wrapped it.
+func TestExitCodeRedactsURLPasswords(t *testing.T) {
+	var errb bytes.Buffer
+	err := &failure{code: exitFailed, err: errors.New(`open cloud: Get "http://admin:url-Pa55word@192.0.2.10:5000/v3": refused`)}
+	if code := exitCode(context.Background(), err, &errb); code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	if strings.Contains(errb.String(), "url-Pa55word") || !strings.Contains(errb.String(), "http://admin:xxxxx@192.0.2.10:5000/v3") {
+		t.Errorf("stderr %q: want the URL with its password hidden", errb.String())
 	}
 }

@@ -193,6 +193,11 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 			return err
 		}
 	}
+	release, err := e.lockLab("stacklab doctor --fix")
+	if err != nil {
+		return err
+	}
+	defer release()
 	for i, r := range plan {
 		if !jsonOut {
 			fmt.Fprintf(e.stdout, "… %s\n", r.Description)

@@ -117,17 +117,12 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 		}
 	}
 
-	var lock *installer.Lock
 	if !dryRun {
-		lock, err = installer.Acquire(filepath.Join(d.root, installer.LockPath), "stacklab install")
-		var le *installer.LockedError
-		if errors.As(err, &le) {
-			return &failure{code: exitFailed, err: err}
-		}
+		release, err := e.lockLab("stacklab install")
 		if err != nil {
 			return err
 		}
-		defer func() { _ = lock.Release() }()
+		defer release()
 	}
 
 	secrets, err := e.installSecrets(d.root, dryRun)

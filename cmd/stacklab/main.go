@@ -15,6 +15,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/lock"
 	"github.com/stacklab/stacklab/internal/systemd"
 	"github.com/stacklab/stacklab/netcfg"
 )
@@ -163,11 +164,14 @@ type env struct {
 	readings func() host.Readings
 	// units connects to systemd.
 	units func(ctx context.Context) (unitController, error)
+	// lockPath is the lock every changing command takes (lockLab).
+	lockPath string
 }
 
 func defaultEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
 	return &env{
 		stdin: stdin, stdout: stdout, stderr: stderr,
+		lockPath: lock.Path,
 		network:  hostNetwork,
 		readings: func() host.Readings { return host.NewSystem() },
 		units: func(ctx context.Context) (unitController, error) {

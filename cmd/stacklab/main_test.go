@@ -36,7 +36,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"preflight", "--no-such-flag"},
 		{"preflight", "--skip", "no-such-check"},
 	} {
-		r := runWith(t, defaultEnv(nil, nil, nil), args...)
+		r := runWith(t, testEnv(t), args...)
 		if r.code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (stderr %q)", args, r.code, exitUsage, r.stderr)
 		}
@@ -65,7 +65,7 @@ func labEnv(t *testing.T, setup func(l *netcfgtest.Lab)) (*env, *netcfgtest.Lab,
 		[]byte("source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\nallow-hotplug eth0\niface eth0 inet dhcp\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e := defaultEnv(nil, nil, nil)
+	e := testEnv(t)
 	e.network = func() (netcfg.Host, error) { return netcfg.Host{NL: lab.NL, Root: root}, nil }
 	return e, lab, root
 }
@@ -150,7 +150,7 @@ func TestPreflightAndNetApplyInLabNamespace(t *testing.T) {
 func TestPreflightRealHostIsFastAndParses(t *testing.T) {
 	// The machine's own namespace, read-only: the report must render and
 	// parse whatever this machine looks like.
-	e := defaultEnv(nil, nil, nil)
+	e := testEnv(t)
 	e.readings = func() host.Readings { return host.NewSystem() }
 	r := runWith(t, e, "-o", "json", "preflight")
 	if r.code != exitOK && r.code != exitFailed {

@@ -55,6 +55,15 @@ func (e *env) netCommand() *cli.Command {
 				Flags: append(nicFlags(), flush,
 					&cli.BoolFlag{Name: "dry-run", Usage: "only print the plan"}),
 				Action: func(ctx context.Context, c *cli.Command) error {
+					if !c.Bool("dry-run") {
+						// Before planning: the plan must be made from
+						// the state no other run is changing.
+						release, err := e.lockLab("stacklab net apply")
+						if err != nil {
+							return err
+						}
+						defer release()
+					}
 					h, p, err := e.netPlan(ctx, c)
 					if err != nil {
 						return err

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/urfave/cli/v3"
 
@@ -40,15 +38,11 @@ func (e *env) uninstallCommandWith(d installDeps) *cli.Command {
 				}
 			}
 			if !dryRun {
-				lock, err := installer.Acquire(filepath.Join(d.root, installer.LockPath), "stacklab uninstall")
-				var le *installer.LockedError
-				if errors.As(err, &le) {
-					return &failure{code: exitFailed, err: err}
-				}
+				release, err := e.lockLab("stacklab uninstall")
 				if err != nil {
 					return err
 				}
-				defer func() { _ = lock.Release() }()
+				defer release()
 			}
 			facts, err := d.facts(ctx, cfg)
 			if err != nil {

@@ -38,7 +38,7 @@ func (l *upLab) deps() upDeps {
 
 func (l *upLab) run(t *testing.T, args ...string) result {
 	t.Helper()
-	e := defaultEnv(nil, nil, nil)
+	e := testEnv(t)
 	var out, errb bytes.Buffer
 	e.stdout, e.stderr, e.stdin = &out, &errb, strings.NewReader("")
 	app := newApp(e)

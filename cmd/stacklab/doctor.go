@@ -76,7 +76,7 @@ func (e *env) doctorCommandWith(d doctorDeps) *cli.Command {
 			"dependency order, re-point catalog endpoints, ALLOWED_HOSTS, memcached's\n" +
 			"listen address, cell host discovery), shows each first, then re-runs the\n" +
 			"checks and shows before → after. Exit code 1 when a check failed.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "cloud", Usage: "check this clouds.yaml cloud's APIs (host checks are skipped)"},
 			&cli.StringSliceFlag{Name: "skip", Usage: "skip a check by its ID (repeatable)"},
 			&cli.BoolFlag{Name: "fix", Usage: "apply the safe repairs for what failed, then check again"},
@@ -84,7 +84,7 @@ func (e *env) doctorCommandWith(d doctorDeps) *cli.Command {
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --fix: do not ask for confirmation"},
 			&cli.StringFlag{Name: "bundle", Usage: "also write a support bundle (report, unit journals, configuration; secrets redacted) to this .tar.gz"},
 			configFlag(),
-		},
+		}, nicFlags()...),
 		Action: func(ctx context.Context, c *cli.Command) error { return e.doctor(ctx, c, d) },
 	}
 }

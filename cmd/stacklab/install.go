@@ -74,13 +74,13 @@ func (e *env) installCommandWith(d installDeps) *cli.Command {
 			"configuration and restarts a service only when its configuration\n" +
 			"changed, so a second run changes nothing and an interrupted run is\n" +
 			"resumed by running again. Exit code 1 when a phase failed.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "show what each phase would change, change nothing"},
 			&cli.StringSliceFlag{Name: "only", Usage: "run only this phase (repeatable)"},
 			&cli.StringFlag{Name: "from", Usage: "run this phase and every later one"},
 			configFlag(),
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
-		},
+		}, nicFlags()...),
 		Action: func(ctx context.Context, c *cli.Command) error { return e.install(ctx, c, d) },
 	}
 }
@@ -110,6 +110,9 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 	cfg, err := config.Load(d.root, cfgPath)
 	if err != nil {
 		return &failure{code: exitFailed, err: err}
+	}
+	if err := applyNICFlags(c, &cfg); err != nil {
+		return err
 	}
 	if !dryRun && !c.Bool("yes") {
 		if err := e.confirm("install", "This installs OpenStack and reconfigures this machine's services."); err != nil {

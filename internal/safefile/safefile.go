@@ -63,6 +63,11 @@ func OpenRegularOrBlock(path string) (*os.File, error) {
 func open(path string, ok func(fs.FileMode) bool) (*os.File, error) {
 	before, err := os.Stat(path)
 	if err != nil {
+		// Say "open", as os.Open would: the caller opened, the stat is ours.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open"
+		}
 		return nil, err
 	}
 	if !ok(before.Mode()) {

@@ -137,3 +137,11 @@ func TestCreateNew(t *testing.T) {
 		t.Errorf("new file: %v %v, want mode 0600", st.Mode(), err)
 	}
 }
+
+func TestMissingFileSaysOpen(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "nope")
+	_, err := OpenRegular(p)
+	if !errors.Is(err, os.ErrNotExist) || err.Error() != "open "+p+": no such file or directory" {
+		t.Fatalf("OpenRegular(missing) = %v, want os.Open's message", err)
+	}
+}

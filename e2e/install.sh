@@ -62,10 +62,15 @@ start_sampler() {
 		done' >"$SAMPLES" 2>/dev/null &
 	sampler=$!
 }
-stop_sampler() {
+stop_sampler() { # bounded: it also runs in cleanup, which must reach down
 	[ -n "$sampler" ] || return 0
-	touch "$SHARE/$SAMPLER_STOP"
-	wait "$sampler" || true
+	touch "$SHARE/$SAMPLER_STOP" 2>/dev/null || true
+	for _ in $(seq 40); do
+		kill -0 "$sampler" 2>/dev/null || break
+		sleep 0.25
+	done
+	kill "$sampler" 2>/dev/null || true
+	wait "$sampler" 2>/dev/null || true
 	sampler=
 }
 # check_cmdlines fails when any of the lab's passwords appears in a sample.

@@ -189,7 +189,7 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 		return verdict(before)
 	}
 	if !c.Bool("yes") {
-		if err := e.confirm("doctor --fix", "Apply these repairs?"); err != nil {
+		if err := e.confirm(ctx, "doctor --fix", "Apply these repairs?"); err != nil {
 			return err
 		}
 	}

@@ -178,7 +178,7 @@ func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*play
 			if !jsonOut {
 				plan.WriteText(e.stderr)
 			}
-			if err := e.confirm("run --destroy", "This deletes the resources above."); err != nil {
+			if err := e.confirm(ctx, "run --destroy", "This deletes the resources above."); err != nil {
 				return nil, err
 			}
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -79,5 +80,41 @@ func TestSecondSignalEndsProcess(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the second SIGTERM did not end a process blocked in a read")
+	}
+}
+
+// Ctrl-C at a confirmation prompt ends the command at once: the prompt's
+// read of a terminal that never sends a line must not hold it.
+func TestReadLineReturnsOnCancel(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := readLine(ctx, r); done <- err }()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("readLine after cancel = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("readLine still waiting for a line after the context was canceled")
+	}
+	// A line that does come is the answer.
+	r2, w2, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if _, err := w2.WriteString("yes\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = w2.Close()
+	if line, err := readLine(context.Background(), r2); err != nil || line != "yes\n" {
+		t.Errorf("readLine = %q, %v; want the line", line, err)
 	}
 }

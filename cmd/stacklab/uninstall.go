@@ -33,7 +33,7 @@ func (e *env) uninstallCommandWith(d installDeps) *cli.Command {
 			}
 			dryRun := c.Bool("dry-run")
 			if !dryRun && !c.Bool("yes") {
-				if err := e.confirm("uninstall", "This removes the OpenStack lab, its packages and its databases."); err != nil {
+				if err := e.confirm(ctx, "uninstall", "This removes the OpenStack lab, its packages and its databases."); err != nil {
 					return err
 				}
 			}

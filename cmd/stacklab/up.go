@@ -74,7 +74,7 @@ func (e *env) upCommandWith(d upDeps) *cli.Command {
 func (e *env) up(ctx context.Context, c *cli.Command, d upDeps) error {
 	jsonOut := c.String("output") == "json"
 	if !c.Bool("yes") {
-		if err := e.confirm("up", "This configures the NICs, installs OpenStack on this machine and creates the lab's resources."); err != nil {
+		if err := e.confirm(ctx, "up", "This configures the NICs, installs OpenStack on this machine and creates the lab's resources."); err != nil {
 			return err
 		}
 	}

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stacklab/stacklab/checks"
 )
 
 // doctor runs as root and writes --bundle where the user says: a symlink
@@ -39,5 +42,19 @@ func TestDoctorBundleRefusesExistingPaths(t *testing.T) {
 	}
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("the symlink itself was replaced: %v %v", fi, err)
+	}
+}
+
+// Every doctor check's result has URL passwords hidden, whichever check
+// quoted the URL.
+func TestDoctorChecksRedactURLPasswords(t *testing.T) {
+	leaky := checks.Check{ID: "leaky", Title: "leaky", Run: func(context.Context) checks.Result {
+		return checks.Failf(`GET http://admin:url-Pa55word@h:5000/v3 failed`, "try http://admin:url-Pa55word@h:5000/v3",
+			`Get "http://admin:url-Pa55word@h:5000/v3/endpoints": refused`)
+	}}
+	r := redactURLPasswords([]checks.Check{leaky})[0].Run(context.Background())
+	all := r.Summary + r.Fix + strings.Join(r.Evidence, "")
+	if strings.Contains(all, "url-Pa55word") || strings.Count(all, "admin:xxxxx@h:5000") != 3 {
+		t.Errorf("result not redacted: %+v", r)
 	}
 }

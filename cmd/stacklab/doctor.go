@@ -48,7 +48,29 @@ func (s doctorSetup) checks() []checks.Check {
 	if s.extra != nil {
 		list = append(list, s.extra()...)
 	}
-	return list
+	return redactURLPasswords(list)
+}
+
+// redactURLPasswords hides URL passwords (http://user:pw@host) in every
+// result: a --cloud auth_url may carry one, and it reaches evidence through
+// gophercloud's errors, which quote request URLs, in checks of every kind.
+func redactURLPasswords(list []checks.Check) []checks.Check {
+	out := make([]checks.Check, len(list))
+	for i, c := range list {
+		run := c.Run
+		c.Run = func(ctx context.Context) checks.Result {
+			r := run(ctx)
+			r.Summary, r.Fix = cloud.RedactURLs(r.Summary), cloud.RedactURLs(r.Fix)
+			ev := make([]string, len(r.Evidence))
+			for j, e := range r.Evidence {
+				ev[j] = cloud.RedactURLs(e)
+			}
+			r.Evidence = ev
+			return r
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // doctorDeps builds the setup; tests replace it.

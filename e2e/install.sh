@@ -35,9 +35,75 @@ collect() {
 }
 cleanup() {
 	rc=$?
+	stop_sampler
 	collect
 	"${LH[@]}" down || rc=1
 	exit "$rc"
+}
+
+# The sampler records every process's command line inside the lab host
+# about twice a second while installs #1 and #2 run (rabbitmqctl runs in
+# infra, which #1 completes; keystone-manage bootstrap in #2): any local
+# user can read /proc/PID/cmdline, so no password may ever appear there.
+# One long-lived loop inside the lab host, not an exec per sample, keeps it
+# cheap; ps -ww reads the same /proc/PID/cmdline without a fork per process.
+# It stops when the stop file appears in the shared directory.
+SAMPLES=$RESULTS/cmdlines.txt
+SAMPLER_STOP=.cmdline-sampler-stop
+sampler=
+start_sampler() {
+	rm -f "$SHARE/$SAMPLER_STOP"
+	# shellcheck disable=SC2016 # expanded inside the lab host, not here
+	"${LH[@]}" exec sh -c '
+		while [ ! -e /stacklab/'"$SAMPLER_STOP"' ]; do
+			echo "=== sample"
+			ps -e -ww -o args= 2>/dev/null
+			sleep 0.5
+		done' >"$SAMPLES" 2>/dev/null &
+	sampler=$!
+}
+stop_sampler() { # bounded: it also runs in cleanup, which must reach down
+	[ -n "$sampler" ] || return 0
+	touch "$SHARE/$SAMPLER_STOP" 2>/dev/null || true
+	for _ in $(seq 40); do
+		kill -0 "$sampler" 2>/dev/null || break
+		sleep 0.25
+	done
+	kill "$sampler" 2>/dev/null || true
+	wait "$sampler" 2>/dev/null || true
+	sampler=
+}
+# check_cmdlines fails when any of the lab's passwords appears in a sample.
+# It never prints a password, nor passes one on a command line of its own:
+# grep reads each one from a process substitution fed by the printf builtin.
+check_cmdlines() {
+	local secrets=$ROOT/etc/stacklab/secrets.yaml n line name value leaked=0 checked=0
+	n=$(grep -c '^=== sample$' "$SAMPLES" || true)
+	echo "command-line samples taken: $n"
+	[ "$n" -ge 10 ] || { echo "FAIL: only $n command-line samples; the sampler did not run"; return 1; }
+	[ -s "$secrets" ] || { echo "FAIL: no $secrets to check the samples against"; return 1; }
+	while IFS= read -r line; do
+		case $line in '#'* | '') continue ;; esac
+		name=${line%%:*}
+		value=${line#*:}
+		value=${value#"${value%%[![:space:]]*}"}
+		value=${value%"${value##*[![:space:]]}"}
+		value=${value#[\"\']}
+		value=${value%[\"\']}
+		[ -n "$value" ] || continue
+		checked=$((checked + 1))
+		if grep -qF -f <(printf '%s\n' "$value") "$SAMPLES"; then
+			leaked=1
+			echo "FAIL: the $name password appeared on the command line of:" \
+				"$(grep -F -f <(printf '%s\n' "$value") "$SAMPLES" | awk '{ print $1 }' | sort -u | tr '\n' ' ')"
+		fi
+	done <"$secrets"
+	[ "$checked" -gt 0 ] || { echo "FAIL: no passwords read from $secrets"; return 1; }
+	if [ "$leaked" = 1 ]; then
+		rm -f "$SAMPLES" # it holds the passwords; keep none in the results
+		return 1
+	fi
+	echo "ok    none of the lab's $checked passwords appeared on a command line"
 }
 
 rm -rf "$RESULTS" && mkdir -p "$RESULTS"
@@ -52,6 +118,7 @@ compute:
 EOF
 
 say "install #1 (killed once phase '$KILL_IN' has started)"
+start_sampler
 t0=$(now)
 "${LH[@]}" exec /stacklab/stacklab install --yes --config /stacklab/e2e.yaml >"$RESULTS/install-1.log" 2>&1 &
 first=$!
@@ -79,6 +146,8 @@ t1=$(now)
 cp "$ROOT/var/lib/stacklab/last-run.json" "$RESULTS/install-2.json"
 fresh=$(elapsed "$t0")
 echo "install #2 took $(elapsed "$t1") s; killed + resumed install in all: $fresh s"
+stop_sampler
+check_cmdlines
 
 say "assertions through the real APIs"
 cp "$ROOT/etc/openstack/clouds.yaml" "$RESULTS/.clouds.yaml"

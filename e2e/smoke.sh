@@ -86,11 +86,15 @@ exit_code_kept() {
 	((rc == 7))
 }
 stdin_passthrough() { [[ $(echo hello-stdin | in_lab cat) == hello-stdin ]]; }
+# check runs each function under ||, where set -e does not apply: a function
+# is only as strict as its own returns, so each step that can fail returns.
 share_bind() {
-	local f=smoke-$$
-	in_lab sh -c "echo ok >/stacklab/$f"
-	[[ $(cat "$STATE/share/$f") == ok ]]
+	local f=smoke-$$ got=""
+	in_lab sh -c "echo ok >/stacklab/$f" || return
+	got=$(cat "$STATE/share/$f") || got=""
 	rm -f "$STATE/share/$f"
+	echo "written inside as /stacklab/$f; $STATE/share/$f holds: ${got:-nothing}"
+	[[ $got == ok ]]
 }
 apt_update() { in_lab apt-get update; }
 apt_download_to_cache() {
@@ -99,8 +103,10 @@ apt_download_to_cache() {
 	ls -l "$CACHE/apt-archives/${PROBE_PKG}"_*.deb
 }
 apt_install_keeps_deb() {
-	in_lab apt-get install -y "$PROBE_PKG"
-	in_lab "$PROBE_PKG" --version | head -n 1
+	local version
+	in_lab apt-get install -y "$PROBE_PKG" || return
+	version=$(in_lab "$PROBE_PKG" --version) || return
+	echo "${version%%$'\n'*}"
 	ls -l "$CACHE/apt-archives/${PROBE_PKG}"_*.deb
 }
 tap_from_unit() { # run-bg: a unit started by the lab's systemd may create a tap (CAP_NET_ADMIN + /dev/net/tun)

@@ -229,11 +229,17 @@ func (l *lab) clearPending(units []string) error {
 }
 
 // markerContent records what a sync command ran against: the version of
-// its service's package and a digest of the command line (which may hold a
-// password: only its digest is kept). A new package version or a changed
-// command (a new password) runs it again.
+// its service's package and a digest of the command, its environment and
+// input included (they may hold a password: only the digest is kept). A
+// new package version or a changed command (a new password) runs it again.
 func markerContent(version string, c openstack.Command) string {
-	sum := sha256.Sum256([]byte(c.User + "\x00" + strings.Join(c.Argv, "\x00")))
+	in := c.User + "\x00" + strings.Join(c.Argv, "\x00")
+	if len(c.Env) > 0 || c.Stdin != "" {
+		// Only then, so the markers of commands without either, written
+		// before these fields existed, stay valid.
+		in += "\x00\x00env\x00" + strings.Join(c.Env, "\x00") + "\x00\x00stdin\x00" + c.Stdin
+	}
+	sum := sha256.Sum256([]byte(in))
 	return "version " + version + "\ncommand sha256:" + hex.EncodeToString(sum[:]) + "\n"
 }
 
@@ -277,7 +283,7 @@ func (l *lab) runCommands(ctx context.Context, tier string, when openstack.Phase
 			continue
 		}
 		l.cfg.notify(phase, c.Name)
-		if _, err := l.h.Exec.Run(ctx, Cmd{User: c.User, Argv: c.Argv, Redact: l.p.Secrets.Values()}); err != nil {
+		if _, err := l.h.Exec.Run(ctx, Cmd{User: c.User, Argv: c.Argv, Env: c.Env, Stdin: c.Stdin, Redact: l.p.Secrets.Values()}); err != nil {
 			return withFix(fmt.Errorf("%s: %w", c.Name, err),
 				"the output above names the cause; after fixing it run: stacklab install --from %s", phase)
 		}

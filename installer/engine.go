@@ -12,11 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Phase is one step of the install.
@@ -165,77 +162,6 @@ func Run(ctx context.Context, phases []Phase, dryRun bool, rep Reporter) (RunRes
 	}
 	res.Seconds = time.Since(res.Started).Seconds()
 	return res, nil
-}
-
-// LockPath is where install and uninstall take their lock. It lives under
-// /run, not the state directory: uninstall removes that directory, and a
-// lock needs no persistence (the kernel drops an flock with its holder).
-const LockPath = "/run/stacklab/install.lock"
-
-// Lock guarantees one install at a time. The lock file records the holder so
-// the second run can name it.
-type Lock struct {
-	f *os.File
-}
-
-// LockedError names the process holding the lock.
-type LockedError struct {
-	Path   string
-	Holder string
-}
-
-func (e *LockedError) Error() string {
-	return fmt.Sprintf("another stacklab run holds %s (%s); wait for it to finish", e.Path, e.Holder)
-}
-
-// Acquire takes an exclusive flock on path. flock is released by the kernel
-// when the process dies, so a killed install never leaves a stale lock.
-func Acquire(path, what string) (*Lock, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(path)
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			h := strings.TrimSpace(string(holder))
-			if h == "" {
-				h = "unknown process"
-			}
-			return nil, &LockedError{Path: path, Holder: h}
-		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	info := fmt.Sprintf("pid %d, %s, since %s", os.Getpid(), what, time.Now().UTC().Format(time.RFC3339))
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt([]byte(info+"\n"), 0)
-	}
-	return &Lock{f: f}, nil
-}
-
-// Release drops the lock.
-func (l *Lock) Release() error {
-	if l == nil || l.f == nil {
-		return nil
-	}
-	_ = l.f.Truncate(0)
-	err := l.f.Close()
-	l.f = nil
-	return err
-}
-
-// holderPID parses the PID a lock file names, for tests and diagnostics.
-func holderPID(info string) int {
-	f := strings.Fields(info)
-	if len(f) < 2 || f[0] != "pid" {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSuffix(f[1], ","))
-	return pid
 }
 
 // SaveResult writes the last run's record to stateDir/last-run.json

@@ -74,6 +74,9 @@ type Cmd struct {
 	// Stdin is fed to the command (SQL for mysql): secrets go here, never
 	// into Argv, where any user can read them in /proc.
 	Stdin string
+	// Env (NAME=value) is added to the command's environment; like
+	// Stdin, it is for secrets, and never appears in errors or logs.
+	Env []string
 	// ReadOnly commands only look (an Unless guard, a SELECT); they are
 	// the only ones a dry run executes.
 	ReadOnly bool

@@ -156,7 +156,7 @@ func (ExecRunner) Run(ctx context.Context, c Cmd) ([]byte, error) {
 		argv = append([]string{"runuser", "-u", c.User, "--"}, argv...)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+	cmd.Env = append(append(os.Environ(), "LC_ALL=C.UTF-8"), c.Env...)
 	cmd.Stdin = strings.NewReader(c.Stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -9,13 +9,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/playbooks/image"
 )
 
@@ -27,6 +25,8 @@ type Error struct {
 	Msg  string `json:"message"`
 	// Hint is what to do about it ("did you mean ...", a command to run).
 	Hint string `json:"hint,omitempty"`
+	// Err is the underlying cause, when there is one, for errors.Is.
+	Err error `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -41,6 +41,8 @@ func (e *Error) Error() string {
 	}
 	return s
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // Errors returns every *Error joined in err (as Load and Plan return them).
 func Errors(err error) []*Error {
@@ -289,43 +291,6 @@ func (f FloatingIP) PingWait() time.Duration {
 	return time.Duration(f.PingTimeout) * time.Second
 }
 
-// Load reads and validates the playbook at path. The error joins every
-// *Error found (see Errors); the Playbook is nil when there is any.
-func Load(path string) (*Playbook, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read playbook: %w", err)
-	}
-	return loadBytes(path, filepath.Dir(path), data)
-}
-
-// LoadBytes validates a playbook held in memory; name is used in messages
-// and relative image files resolve against the current directory.
-func LoadBytes(name string, data []byte) (*Playbook, error) {
-	return loadBytes(name, ".", data)
-}
-
-func loadBytes(name, dir string, data []byte) (*Playbook, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		// yaml's own message carries the line ("yaml: line 3: ...").
-		return nil, joinErrors([]*Error{{File: name, Msg: err.Error(), Hint: "fix the YAML syntax first"}})
-	}
-	d := &decoder{file: name}
-	pb := &Playbook{File: name}
-	if len(root.Content) == 0 {
-		d.errorf(Pos{1, 1}, "start from playbooks/lab.yaml", "the playbook is empty")
-		return nil, joinErrors(d.errs)
-	}
-	d.decode(root.Content[0], reflect.ValueOf(pb).Elem(), "playbook")
-	v := validator{d: d, pb: pb, dir: dir}
-	v.validate()
-	if len(d.errs) > 0 {
-		return nil, joinErrors(d.errs)
-	}
-	return pb, nil
-}
-
 type validator struct {
 	d   *decoder
 	pb  *Playbook
@@ -534,7 +499,7 @@ func (v *validator) keypair(k *Keypair) {
 	key, at := k.PublicKey, k.pos("public_key")
 	if k.PublicKeyFile != "" && k.PublicKey == "" {
 		at = k.pos("public_key_file")
-		data, err := os.ReadFile(v.path(k.PublicKeyFile))
+		data, err := safefile.ReadRegular(v.path(k.PublicKeyFile), MaxKeyFileBytes)
 		if err != nil {
 			v.errorf(at, "", "keypair %s: %v", k.Name, err)
 			return
@@ -582,7 +547,7 @@ func (v *validator) image(img *Image) {
 		return
 	}
 	img.Path = v.path(img.File)
-	info, err := image.InspectFile(img.Path)
+	info, err := image.InspectRegularFile(img.Path)
 	if errors.Is(err, os.ErrNotExist) && img.Build != "" {
 		return
 	}

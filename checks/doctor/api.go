@@ -95,14 +95,15 @@ func hungOrDown(err error) string {
 
 func (dr *doctor) checkKeystone(ctx context.Context) checks.Result {
 	u := dr.cfg.KeystoneURL
+	shown := cloud.RedactURLs(u) // a --cloud auth_url may carry user:password
 	if u == "" {
 		return checks.Failf("no keystone URL known", "pass --cloud NAME or run on the lab host")
 	}
 	start := time.Now()
 	status, body, err := dr.get(ctx, u, nil)
-	ev := []string{"GET " + u}
+	ev := []string{"GET " + shown}
 	if err != nil {
-		ev = append(ev, err.Error())
+		ev = append(ev, cloud.RedactURLs(err.Error()))
 		if dr.cfg.Lab && dr.d.Units != nil {
 			if lines, jerr := dr.d.Units.JournalTail(ctx, "keystone", 50); jerr == nil {
 				if sig, ok := MatchSignature(lines); ok {
@@ -110,7 +111,7 @@ func (dr *doctor) checkKeystone(ctx context.Context) checks.Result {
 				}
 			}
 		}
-		return checks.Failf("keystone "+hungOrDown(err)+" at "+u,
+		return checks.Failf("keystone "+hungOrDown(err)+" at "+shown,
 			"systemctl restart keystone   (or: stacklab doctor --fix); then journalctl -u keystone -n 50", ev...)
 	}
 	ev = append(ev, fmt.Sprintf("HTTP %d in %s", status, time.Since(start).Round(time.Millisecond)))
@@ -150,7 +151,7 @@ func (dr *doctor) checkAuth(ctx context.Context) checks.Result {
 		}
 		return checks.Failf("no token: "+err.Error(), "systemctl restart keystone; journalctl -u keystone -n 50", err.Error())
 	}
-	return checks.Pass("token issued for cloud "+c.Name, "auth_url "+c.AuthURL, "clouds.yaml "+c.File, "region "+c.Region())
+	return checks.Pass("token issued for cloud "+c.Name, "auth_url "+cloud.RedactURLs(c.AuthURL), "clouds.yaml "+c.File, "region "+c.Region())
 }
 
 // EndpointProbe is one catalog endpoint and whether it answered.

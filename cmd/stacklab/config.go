@@ -46,11 +46,15 @@ func (e *env) configCommand() *cli.Command {
 
 // loadConfig reads --config; a malformed file is the user's to fix (exit 1
 // with file:line), not an internal error.
+// A command with --mgmt-if/--ext-if gets them applied over the file's.
 func loadConfig(c *cli.Command) (config.Config, error) {
 	cfg, err := config.Load("/", c.String("config"))
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		return cfg, &failure{code: exitFailed, err: err}
 	}
-	return cfg, err
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, applyNICFlags(c, &cfg)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
 
@@ -47,7 +48,29 @@ func (s doctorSetup) checks() []checks.Check {
 	if s.extra != nil {
 		list = append(list, s.extra()...)
 	}
-	return list
+	return redactURLPasswords(list)
+}
+
+// redactURLPasswords hides URL passwords (http://user:pw@host) in every
+// result: a --cloud auth_url may carry one, and it reaches evidence through
+// gophercloud's errors, which quote request URLs, in checks of every kind.
+func redactURLPasswords(list []checks.Check) []checks.Check {
+	out := make([]checks.Check, len(list))
+	for i, c := range list {
+		run := c.Run
+		c.Run = func(ctx context.Context) checks.Result {
+			r := run(ctx)
+			r.Summary, r.Fix = cloud.RedactURLs(r.Summary), cloud.RedactURLs(r.Fix)
+			ev := make([]string, len(r.Evidence))
+			for j, e := range r.Evidence {
+				ev[j] = cloud.RedactURLs(e)
+			}
+			r.Evidence = ev
+			return r
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // doctorDeps builds the setup; tests replace it.
@@ -75,7 +98,7 @@ func (e *env) doctorCommandWith(d doctorDeps) *cli.Command {
 			"dependency order, re-point catalog endpoints, ALLOWED_HOSTS, memcached's\n" +
 			"listen address, cell host discovery), shows each first, then re-runs the\n" +
 			"checks and shows before → after. Exit code 1 when a check failed.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "cloud", Usage: "check this clouds.yaml cloud's APIs (host checks are skipped)"},
 			&cli.StringSliceFlag{Name: "skip", Usage: "skip a check by its ID (repeatable)"},
 			&cli.BoolFlag{Name: "fix", Usage: "apply the safe repairs for what failed, then check again"},
@@ -83,7 +106,7 @@ func (e *env) doctorCommandWith(d doctorDeps) *cli.Command {
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --fix: do not ask for confirmation"},
 			&cli.StringFlag{Name: "bundle", Usage: "also write a support bundle (report, unit journals, configuration; secrets redacted) to this .tar.gz"},
 			configFlag(),
-		},
+		}, nicFlags()...),
 		Action: func(ctx context.Context, c *cli.Command) error { return e.doctor(ctx, c, d) },
 	}
 }
@@ -188,10 +211,15 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 		return verdict(before)
 	}
 	if !c.Bool("yes") {
-		if err := e.confirm("doctor --fix", "Apply these repairs?"); err != nil {
+		if err := e.confirm(ctx, "doctor --fix", "Apply these repairs?"); err != nil {
 			return err
 		}
 	}
+	release, err := e.lockLab("stacklab doctor --fix")
+	if err != nil {
+		return err
+	}
+	defer release()
 	for i, r := range plan {
 		if !jsonOut {
 			fmt.Fprintf(e.stdout, "… %s\n", r.Description)
@@ -304,12 +332,18 @@ func (e *env) writeBundle(ctx context.Context, file string, s doctorSetup, rep c
 	if s.deps.Units != nil {
 		src.Units, src.Journal = s.cfg.Units, s.deps.Units.JournalTail
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// doctor runs as root and FILE is the user's choice: never follow a
+	// link planted there, never truncate what exists.
+	f, err := safefile.CreateNew(file, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s already exists; name a new file (an existing one is never replaced): %w", file, err)
+	}
 	if err != nil {
 		return err
 	}
 	if err := doctor.WriteBundle(ctx, f, src); err != nil {
 		_ = f.Close()
+		_ = os.Remove(file) // ours, and incomplete
 		return err
 	}
 	return f.Close()

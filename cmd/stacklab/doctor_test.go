@@ -85,7 +85,7 @@ func doctorEnv(t *testing.T, lab *fakeLab, lab2 bool) (*doctorTestEnv, []string)
 			skip = append(skip, "--skip", c.ID)
 		}
 	}
-	e := defaultEnv(nil, nil, nil)
+	e := testEnv(t)
 	d := doctorDeps{
 		setup: func(context.Context, *cli.Command) (doctorSetup, error) {
 			s := doctorSetup{cfg: cfg, deps: deps}

@@ -74,13 +74,13 @@ func (e *env) installCommandWith(d installDeps) *cli.Command {
 			"configuration and restarts a service only when its configuration\n" +
 			"changed, so a second run changes nothing and an interrupted run is\n" +
 			"resumed by running again. Exit code 1 when a phase failed.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "show what each phase would change, change nothing"},
 			&cli.StringSliceFlag{Name: "only", Usage: "run only this phase (repeatable)"},
 			&cli.StringFlag{Name: "from", Usage: "run this phase and every later one"},
 			configFlag(),
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
-		},
+		}, nicFlags()...),
 		Action: func(ctx context.Context, c *cli.Command) error { return e.install(ctx, c, d) },
 	}
 }
@@ -111,23 +111,21 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 	if err != nil {
 		return &failure{code: exitFailed, err: err}
 	}
+	if err := applyNICFlags(c, &cfg); err != nil {
+		return err
+	}
 	if !dryRun && !c.Bool("yes") {
-		if err := e.confirm("install", "This installs OpenStack and reconfigures this machine's services."); err != nil {
+		if err := e.confirm(ctx, "install", "This installs OpenStack and reconfigures this machine's services."); err != nil {
 			return err
 		}
 	}
 
-	var lock *installer.Lock
 	if !dryRun {
-		lock, err = installer.Acquire(filepath.Join(d.root, installer.LockPath), "stacklab install")
-		var le *installer.LockedError
-		if errors.As(err, &le) {
-			return &failure{code: exitFailed, err: err}
-		}
+		release, err := e.lockLab("stacklab install")
 		if err != nil {
 			return err
 		}
-		defer func() { _ = lock.Release() }()
+		defer release()
 	}
 
 	secrets, err := e.installSecrets(d.root, dryRun)
@@ -221,18 +219,40 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 
 // confirm asks on a terminal; elsewhere --yes is required, because the
 // command changes the machine.
-func (e *env) confirm(cmd, what string) error {
+func (e *env) confirm(ctx context.Context, cmd, what string) error {
 	f, ok := e.stdin.(*os.File)
 	if !ok || !xterm.IsTerminal(int(f.Fd())) {
 		return usagef("%s changes this machine: pass --yes to confirm (or --dry-run to see the plan)", cmd)
 	}
 	fmt.Fprint(e.stderr, what+" Continue? [y/N] ")
-	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+	line, err := readLine(ctx, e.stdin)
+	if err != nil {
+		fmt.Fprintln(e.stderr)
+		return err
+	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
 		return nil
 	}
 	return &failure{code: exitFailed, err: errors.New(cmd + ": not confirmed")}
+}
+
+// readLine reads one line from r, or returns ctx's error once ctx is done:
+// Ctrl-C at a prompt must end the command, not wait for Enter. The read
+// itself cannot be interrupted and is left behind; the process is about to
+// exit.
+func readLine(ctx context.Context, r io.Reader) (string, error) {
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		got <- line
+	}()
+	select {
+	case line := <-got:
+		return line, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }
 
 // installSecrets loads the lab's passwords, generating missing ones. A dry

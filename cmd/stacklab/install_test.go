@@ -17,6 +17,7 @@ import (
 	"github.com/stacklab/stacklab/installer"
 	"github.com/stacklab/stacklab/installer/config"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/lock"
 )
 
 // installLab runs the real install command against a MemHost, with the
@@ -54,7 +55,8 @@ func (l *installLab) deps() installDeps {
 
 func (l *installLab) run(t *testing.T, args ...string) result {
 	t.Helper()
-	e := defaultEnv(nil, nil, nil)
+	e := testEnv(t)
+	e.lockPath = filepath.Join(l.root, lock.Path)
 	var out, errb bytes.Buffer
 	e.stdout, e.stderr, e.stdin = &out, &errb, strings.NewReader("")
 	app := newApp(e)
@@ -197,11 +199,11 @@ func TestInstallFailureExits1WithPhaseCauseAndFix(t *testing.T) {
 
 func TestInstallLockNamesHolder(t *testing.T) {
 	l := newInstallLab(t)
-	lock, err := installer.Acquire(filepath.Join(l.root, installer.LockPath), "stacklab install (test)")
+	held, err := lock.Acquire(filepath.Join(l.root, lock.Path), "stacklab install (test)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.Release()
+	defer held.Release()
 	r := l.run(t, "install", "--yes")
 	if r.code != exitFailed || !strings.Contains(r.stderr, "stacklab install (test)") {
 		t.Errorf("exit %d, stderr %q; want 1 naming the holder", r.code, r.stderr)

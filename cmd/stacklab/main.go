@@ -14,6 +14,8 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/stacklab/stacklab/checks/host"
+	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/lock"
 	"github.com/stacklab/stacklab/internal/systemd"
 	"github.com/stacklab/stacklab/netcfg"
 )
@@ -30,10 +32,29 @@ const (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// interruptContext is canceled by the first SIGINT or SIGTERM, so that a
+// command stops cleanly where it can; the signals go back to their default
+// action before the cancel, so that a second one ends the process even when
+// it is stuck where no context reaches (a blocking read, a wedged syscall).
+func interruptContext() (context.Context, context.CancelFunc) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-sigs:
+		case <-ctx.Done():
+		}
+		signal.Stop(sigs)
+		cancel()
+	}()
+	return ctx, cancel
 }
 
 // failure is an error that should end the program with a given exit code.
@@ -68,6 +89,8 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	// Whatever wrapped it, a URL's password never reaches the terminal.
+	stderr = redactingWriter{stderr}
 	var f *failure
 	var u *usageError
 	switch {
@@ -86,6 +109,16 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "stacklab:", err)
 		return exitUsage
 	}
+}
+
+// redactingWriter hides URL passwords (http://user:pw@host) in each write.
+type redactingWriter struct{ w io.Writer }
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, cloud.RedactURLs(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func newApp(env *env) *cli.Command {
@@ -131,11 +164,14 @@ type env struct {
 	readings func() host.Readings
 	// units connects to systemd.
 	units func(ctx context.Context) (unitController, error)
+	// lockPath is the lock every changing command takes (lockLab).
+	lockPath string
 }
 
 func defaultEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
 	return &env{
 		stdin: stdin, stdout: stdout, stderr: stderr,
+		lockPath: lock.Path,
 		network:  hostNetwork,
 		readings: func() host.Readings { return host.NewSystem() },
 		units: func(ctx context.Context) (unitController, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"preflight", "--no-such-flag"},
 		{"preflight", "--skip", "no-such-check"},
 	} {
-		r := runWith(t, defaultEnv(nil, nil, nil), args...)
+		r := runWith(t, testEnv(t), args...)
 		if r.code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (stderr %q)", args, r.code, exitUsage, r.stderr)
 		}
@@ -64,7 +65,7 @@ func labEnv(t *testing.T, setup func(l *netcfgtest.Lab)) (*env, *netcfgtest.Lab,
 		[]byte("source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\nallow-hotplug eth0\niface eth0 inet dhcp\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e := defaultEnv(nil, nil, nil)
+	e := testEnv(t)
 	e.network = func() (netcfg.Host, error) { return netcfg.Host{NL: lab.NL, Root: root}, nil }
 	return e, lab, root
 }
@@ -149,7 +150,7 @@ func TestPreflightAndNetApplyInLabNamespace(t *testing.T) {
 func TestPreflightRealHostIsFastAndParses(t *testing.T) {
 	// The machine's own namespace, read-only: the report must render and
 	// parse whatever this machine looks like.
-	e := defaultEnv(nil, nil, nil)
+	e := testEnv(t)
 	e.readings = func() host.Readings { return host.NewSystem() }
 	r := runWith(t, e, "-o", "json", "preflight")
 	if r.code != exitOK && r.code != exitFailed {
@@ -160,5 +161,18 @@ func TestPreflightRealHostIsFastAndParses(t *testing.T) {
 		if st[id] == "" {
 			t.Errorf("check %s missing from the report", id)
 		}
+	}
+}
+
+// Any error that reaches the terminal has its URL passwords hidden,
+// whichever package wrapped it.
+func TestExitCodeRedactsURLPasswords(t *testing.T) {
+	var errb bytes.Buffer
+	err := &failure{code: exitFailed, err: errors.New(`open cloud: Get "http://admin:url-Pa55word@192.0.2.10:5000/v3": refused`)}
+	if code := exitCode(context.Background(), err, &errb); code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	if strings.Contains(errb.String(), "url-Pa55word") || !strings.Contains(errb.String(), "http://admin:xxxxx@192.0.2.10:5000/v3") {
+		t.Errorf("stderr %q: want the URL with its password hidden", errb.String())
 	}
 }

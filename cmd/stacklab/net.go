@@ -34,7 +34,7 @@ func (e *env) netCommand() *cli.Command {
 			{
 				Name:  "plan",
 				Usage: "show what `net apply` would change",
-				Flags: append(nicFlags(), flush),
+				Flags: append(nicFlags(), flush, configFlag()),
 				Action: func(ctx context.Context, c *cli.Command) error {
 					_, p, err := e.netPlan(ctx, c)
 					if err != nil {
@@ -52,9 +52,18 @@ func (e *env) netCommand() *cli.Command {
 			{
 				Name:  "apply",
 				Usage: "apply the plan through netlink and persist it",
-				Flags: append(nicFlags(), flush,
+				Flags: append(nicFlags(), flush, configFlag(),
 					&cli.BoolFlag{Name: "dry-run", Usage: "only print the plan"}),
 				Action: func(ctx context.Context, c *cli.Command) error {
+					if !c.Bool("dry-run") {
+						// Before planning: the plan must be made from
+						// the state no other run is changing.
+						release, err := e.lockLab("stacklab net apply")
+						if err != nil {
+							return err
+						}
+						defer release()
+					}
 					h, p, err := e.netPlan(ctx, c)
 					if err != nil {
 						return err
@@ -84,6 +93,10 @@ func (e *env) netCommand() *cli.Command {
 }
 
 func (e *env) netPlan(ctx context.Context, c *cli.Command) (netcfg.Host, netcfg.Plan, error) {
+	mgmt, ext, err := nicChoice(c)
+	if err != nil {
+		return netcfg.Host{}, netcfg.Plan{}, err
+	}
 	h, err := e.network()
 	if err != nil {
 		return h, netcfg.Plan{}, err
@@ -92,7 +105,7 @@ func (e *env) netPlan(ctx context.Context, c *cli.Command) (netcfg.Host, netcfg.
 	if err != nil {
 		return h, netcfg.Plan{}, fmt.Errorf("read network configuration: %w", err)
 	}
-	p, err := h.Prepare(ctx, c.String("mgmt-if"), c.String("ext-if"), netcfg.Options{
+	p, err := h.Prepare(ctx, mgmt, ext, netcfg.Options{
 		FlushExternal: c.Bool("flush-external"),
 		SSHConnection: os.Getenv("SSH_CONNECTION"),
 		Config:        hc,

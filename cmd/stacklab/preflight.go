@@ -30,6 +30,7 @@ func (e *env) preflightCommand() *cli.Command {
 			"evidence and a fix. Exit code 1 when a check failed.",
 		Flags: append(nicFlags(),
 			&cli.StringSliceFlag{Name: "skip", Usage: "skip a check by its ID (repeatable)"},
+			configFlag(),
 		),
 		Action: func(ctx context.Context, c *cli.Command) error {
 			rep, err := e.preflight(ctx, c)
@@ -63,7 +64,11 @@ func (e *env) preflight(ctx context.Context, c *cli.Command) (checks.Report, err
 	if err != nil {
 		return checks.Report{}, err
 	}
-	o := nics.Options{MgmtIf: c.String("mgmt-if"), ExtIf: c.String("ext-if")}
+	mgmt, ext, err := nicChoice(c)
+	if err != nil {
+		return checks.Report{}, err
+	}
+	o := nics.Options{MgmtIf: mgmt, ExtIf: ext}
 	list := preflightChecks(ctx, src, e.readings(), o)
 	rep, err := checks.Run(ctx, list, checks.Options{Skip: c.StringSlice("skip")})
 	var ve *checks.ValidationError

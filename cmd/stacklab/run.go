@@ -138,6 +138,13 @@ func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*play
 		return nil, err
 	}
 	destroy, planOnly := c.Bool("destroy"), c.Bool("plan")
+	if !planOnly {
+		release, err := e.lockLab("stacklab run")
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	if !destroy && !planOnly {
 		if pb, err = e.buildMissingImages(ctx, pb, path, d, jsonOut); err != nil {
 			return nil, err
@@ -171,7 +178,7 @@ func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*play
 			if !jsonOut {
 				plan.WriteText(e.stderr)
 			}
-			if err := e.confirm("run --destroy", "This deletes the resources above."); err != nil {
+			if err := e.confirm(ctx, "run --destroy", "This deletes the resources above."); err != nil {
 				return nil, err
 			}
 		}

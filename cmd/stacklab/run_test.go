@@ -70,7 +70,7 @@ func (l *runLab) deps() runDeps {
 
 func (l *runLab) run(t *testing.T, args ...string) result {
 	t.Helper()
-	e := defaultEnv(nil, nil, nil)
+	e := testEnv(t)
 	var out, errb bytes.Buffer
 	e.stdout, e.stderr, e.stdin = &out, &errb, strings.NewReader("")
 	app := newApp(e)

@@ -137,6 +137,11 @@ func (e *env) servicesAct(ctx context.Context, c *cli.Command, verb string) erro
 	if err != nil {
 		return err
 	}
+	release, err := e.lockLab("stacklab services " + verb)
+	if err != nil {
+		return err
+	}
+	defer release()
 	sd, err := e.units(ctx)
 	if err != nil {
 		return err

@@ -43,7 +43,7 @@ func TestServicesAgainstRealSystemd(t *testing.T) {
 	for _, u := range []string{"memcached.service", "apache2.service"} {
 		inst.WriteUnit(u, "[Service]\nExecStart=/bin/sleep infinity\n")
 	}
-	e := defaultEnv(nil, nil, nil)
+	e := testEnv(t)
 	e.units = func(context.Context) (unitController, error) { return inst.Client(), nil }
 
 	r := runWith(t, e, "services", "start", "apache2", "memcached")

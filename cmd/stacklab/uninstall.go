@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/urfave/cli/v3"
 
@@ -35,20 +33,16 @@ func (e *env) uninstallCommandWith(d installDeps) *cli.Command {
 			}
 			dryRun := c.Bool("dry-run")
 			if !dryRun && !c.Bool("yes") {
-				if err := e.confirm("uninstall", "This removes the OpenStack lab, its packages and its databases."); err != nil {
+				if err := e.confirm(ctx, "uninstall", "This removes the OpenStack lab, its packages and its databases."); err != nil {
 					return err
 				}
 			}
 			if !dryRun {
-				lock, err := installer.Acquire(filepath.Join(d.root, installer.LockPath), "stacklab uninstall")
-				var le *installer.LockedError
-				if errors.As(err, &le) {
-					return &failure{code: exitFailed, err: err}
-				}
+				release, err := e.lockLab("stacklab uninstall")
 				if err != nil {
 					return err
 				}
-				defer func() { _ = lock.Release() }()
+				defer release()
 			}
 			facts, err := d.facts(ctx, cfg)
 			if err != nil {

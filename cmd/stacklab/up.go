@@ -62,11 +62,11 @@ func (e *env) upCommandWith(d upDeps) *cli.Command {
 		Description: "Runs each step in order and stops at the first that fails, with its fix.\n" +
 			"Every step converges, so running up again finishes an interrupted lab\n" +
 			"and changes nothing on a finished one. Exit code 1 when a step failed.",
-		Flags: []cli.Flag{
+		Flags: append(nicFlags(),
 			configFlag(),
 			&cli.StringFlag{Name: "playbook", Usage: "run this playbook instead of the built-in lab"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
-		},
+		),
 		Action: func(ctx context.Context, c *cli.Command) error { return e.up(ctx, c, d) },
 	}
 }
@@ -74,7 +74,7 @@ func (e *env) upCommandWith(d upDeps) *cli.Command {
 func (e *env) up(ctx context.Context, c *cli.Command, d upDeps) error {
 	jsonOut := c.String("output") == "json"
 	if !c.Bool("yes") {
-		if err := e.confirm("up", "This configures the NICs, installs OpenStack on this machine and creates the lab's resources."); err != nil {
+		if err := e.confirm(ctx, "up", "This configures the NICs, installs OpenStack on this machine and creates the lab's resources."); err != nil {
 			return err
 		}
 	}
@@ -82,9 +82,14 @@ func (e *env) up(ctx context.Context, c *cli.Command, d upDeps) error {
 	if c.Bool("no-color") {
 		global = append(global, "--no-color")
 	}
+	// The configuration and the NIC choice reach every step that reads
+	// them (all but the playbook, which works through clouds.yaml), so
+	// that net brings up the NIC install configures.
 	var cfg []string
-	if c.IsSet("config") {
-		cfg = []string{"--config", c.String("config")}
+	for _, f := range []string{"config", "mgmt-if", "ext-if"} {
+		if c.IsSet(f) {
+			cfg = append(cfg, "--"+f, c.String(f))
+		}
 	}
 	run := []string{"run"}
 	if p := c.String("playbook"); p != "" {
@@ -94,8 +99,8 @@ func (e *env) up(ctx context.Context, c *cli.Command, d upDeps) error {
 		name string
 		args []string
 	}{
-		{"preflight", []string{"preflight"}},
-		{"net", []string{"net", "apply"}},
+		{"preflight", append([]string{"preflight"}, cfg...)},
+		{"net", append([]string{"net", "apply"}, cfg...)},
 		{"install", append([]string{"install", "--yes"}, cfg...)},
 		{"doctor", append([]string{"doctor"}, cfg...)},
 		{"playbook", run},

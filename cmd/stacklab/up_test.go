@@ -38,7 +38,7 @@ func (l *upLab) deps() upDeps {
 
 func (l *upLab) run(t *testing.T, args ...string) result {
 	t.Helper()
-	e := defaultEnv(nil, nil, nil)
+	e := testEnv(t)
 	var out, errb bytes.Buffer
 	e.stdout, e.stderr, e.stdin = &out, &errb, strings.NewReader("")
 	app := newApp(e)
@@ -50,15 +50,16 @@ func (l *upLab) run(t *testing.T, args ...string) result {
 
 func TestUpRunsEveryStepInOrderAndSummarises(t *testing.T) {
 	l := &upLab{}
-	r := l.run(t, "up", "--yes", "--config", "/etc/x.yaml")
+	r := l.run(t, "up", "--yes", "--config", "/etc/x.yaml", "--ext-if", "eth2", "--mgmt-if", "eth0")
 	if r.code != exitOK {
 		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
 	}
+	choice := []string{"--config", "/etc/x.yaml", "--mgmt-if", "eth0", "--ext-if", "eth2"}
 	want := [][]string{
-		{"stacklab", "preflight"},
-		{"stacklab", "net", "apply"},
-		{"stacklab", "install", "--yes", "--config", "/etc/x.yaml"},
-		{"stacklab", "doctor", "--config", "/etc/x.yaml"},
+		append([]string{"stacklab", "preflight"}, choice...),
+		append([]string{"stacklab", "net", "apply"}, choice...),
+		append([]string{"stacklab", "install", "--yes"}, choice...),
+		append([]string{"stacklab", "doctor"}, choice...),
 		{"stacklab", "run"},
 	}
 	if !slices.EqualFunc(l.ran, want, slices.Equal) {
@@ -73,6 +74,45 @@ func TestUpRunsEveryStepInOrderAndSummarises(t *testing.T) {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
 		}
+	}
+}
+
+// The configuration and the NIC choice must reach every step that reads
+// them: with --config lab.yaml naming eth2 external, a net step left to
+// detect "the other NIC" could bring up eth1 while install hands eth2 to
+// neutron. Each step's argv is also parsed by the real command, so up can
+// never pass a flag a step would refuse.
+func TestUpPassesConfigAndNICsToEveryStep(t *testing.T) {
+	l := &upLab{}
+	if r := l.run(t, "up", "--yes", "--config", "./lab.yaml", "--ext-if", "eth2", "--mgmt-if", "eth0"); r.code != exitOK {
+		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+	}
+	// The playbook step works through clouds.yaml: it reads neither.
+	readers := map[string]bool{"preflight": true, "net": true, "install": true, "doctor": true}
+	real := newApp(testEnv(t))
+	for _, argv := range l.ran {
+		name := argv[1]
+		cmd := real
+		for _, a := range argv[1:] {
+			if sub := cmd.Command(a); sub != nil {
+				cmd = sub
+			}
+		}
+		for _, flag := range []string{"--config", "--ext-if", "--mgmt-if"} {
+			i := slices.Index(argv, flag)
+			if readers[name] != (i >= 0) {
+				t.Errorf("%s step %v: %s passed = %v, want %v", name, argv, flag, i >= 0, readers[name])
+			}
+			if i < 0 {
+				continue
+			}
+			if !slices.ContainsFunc(cmd.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), flag[2:]) }) {
+				t.Errorf("%s step: stacklab %s has no %s flag", name, cmd.Name, flag)
+			}
+		}
+	}
+	if len(l.ran) != 5 {
+		t.Errorf("ran %d steps, want 5", len(l.ran))
 	}
 }
 

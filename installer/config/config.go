@@ -9,13 +9,18 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stacklab/stacklab/internal/safefile"
 )
+
+// MaxFileBytes bounds stacklab.yaml and secrets.yaml, which hold a few
+// dozen lines: a larger file is a wrong path, refused rather than read.
+const MaxFileBytes = 1 << 20
 
 // DefaultPath is read when Load is given no path; it may be absent.
 const DefaultPath = "/etc/stacklab/stacklab.yaml"
@@ -123,17 +128,23 @@ func Default() Config {
 	return c
 }
 
-// Load returns the defaults overridden by the file at path, read under the
-// root prefix. An empty path means DefaultPath, which may be missing; a path
-// given explicitly must exist. Every problem in the file is reported, each
-// as an *Error naming file:line.
+// Load returns the defaults overridden by the file at path. An empty path
+// means DefaultPath, which may be missing; a path given explicitly must
+// exist. An absolute path is read under the root prefix (tests point it at
+// a temporary tree); a relative one is the user's, from the working
+// directory, as every command-line tool reads it. Every problem in the file
+// is reported, each as an *Error naming file:line.
 func Load(root, path string) (Config, error) {
 	c := Default()
 	explicit := path != ""
 	if !explicit {
 		path = DefaultPath
 	}
-	data, err := os.ReadFile(filepath.Join(root, path))
+	file := path
+	if filepath.IsAbs(path) {
+		file = filepath.Join(root, path)
+	}
+	data, err := safefile.ReadRegular(file, MaxFileBytes)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		return c, nil
 	}

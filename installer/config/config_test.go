@@ -250,3 +250,30 @@ func TestShowRoundTrips(t *testing.T) {
 		t.Errorf("round trip: %+v != %+v", again, c)
 	}
 }
+
+// "--config ./lab.yaml" is the file in the working directory, not /lab.yaml
+// under the root.
+func TestLoadRelativePathFromWorkingDirectory(t *testing.T) {
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	if err := os.WriteFile(filepath.Join(cwd, "lab.yaml"), []byte("network:\n  mtu: 1400\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir() // holds no lab.yaml: reading under it would fail
+	for _, path := range []string{"lab.yaml", "./lab.yaml"} {
+		c, err := Load(root, path)
+		if err != nil {
+			t.Fatalf("Load(%q) = %v, want the file in the working directory", path, err)
+		}
+		if c.Network.MTU != 1400 || c.Origin("network.mtu") != path+":2" {
+			t.Errorf("Load(%q): mtu %d from %s, want 1400 from %s:2", path, c.Network.MTU, c.Origin("network.mtu"), path)
+		}
+	}
+	// An absolute path is still read under the root prefix.
+	if err := os.WriteFile(filepath.Join(root, "abs.yaml"), []byte("network:\n  mtu: 1450\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Load(root, "/abs.yaml"); err != nil || c.Network.MTU != 1450 {
+		t.Errorf("Load(root, /abs.yaml) = mtu %d, %v; want 1450 from under the root", c.Network.MTU, err)
+	}
+}

@@ -1,16 +1,15 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	suggestpkg "github.com/stacklab/stacklab/internal/suggest"
+	"github.com/stacklab/stacklab/internal/yamlguard"
 )
 
 // Kinds of configuration error, for errors.Is.
@@ -28,6 +27,9 @@ type Error struct {
 	Key  string // dotted, e.g. "network.mtu"
 	Kind error  // ErrSyntax, ErrUnknownKey, ErrType or ErrValue
 	Msg  string
+	// Cause is what the YAML reader refused, when that is the problem
+	// (yamlguard.ErrExcessiveAliasing, ...).
+	Cause error
 }
 
 func (e *Error) Error() string {
@@ -44,25 +46,28 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-func (e *Error) Unwrap() error { return e.Kind }
+func (e *Error) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Kind, e.Cause}
+	}
+	return []error{e.Kind}
+}
 
 // decode overlays the YAML document in data onto c. It walks the node tree
 // itself rather than using yaml's KnownFields so that every problem is
 // reported at once, with a line number and a suggestion.
 func decode(data []byte, file string, c *Config) []*Error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil // empty file or only comments
-		}
-		return []*Error{{File: file, Kind: ErrSyntax, Msg: err.Error()}}
+	doc, err := yamlguard.Parse(data, yamlguard.DefaultAliasNodes)
+	var multi *yamlguard.MultipleDocumentsError
+	switch {
+	case errors.As(err, &multi):
+		return []*Error{{File: file, Line: multi.Line, Kind: ErrSyntax, Msg: "more than one YAML document; keep a single one", Cause: err}}
+	case err != nil:
+		return []*Error{{File: file, Kind: ErrSyntax, Msg: err.Error(), Cause: err}}
+	case doc.Kind == 0:
+		return nil // empty file or only comments
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return []*Error{{File: file, Line: extra.Line, Kind: ErrSyntax, Msg: "more than one YAML document; keep a single one"}}
-	}
-	root := &doc
+	root := doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}

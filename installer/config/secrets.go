@@ -17,6 +17,8 @@ import (
 	"syscall"
 
 	"github.com/stacklab/stacklab/internal/atomicfile"
+	"github.com/stacklab/stacklab/internal/safefile"
+	"github.com/stacklab/stacklab/internal/yamlguard"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -181,7 +183,7 @@ func EnsureSecrets(root string, random io.Reader, warn func(string)) (Secrets, e
 	path := filepath.Join(root, SecretsPath)
 	values := map[SecretName]Secret{}
 	var order []SecretName // names in the file we do not know, kept as found
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadRegular(path, MaxFileBytes)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -241,8 +243,8 @@ func checkSecretsFile(path string, warn func(string)) error {
 }
 
 func parseSecrets(data []byte, values map[SecretName]Secret) ([]SecretName, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	doc, err := yamlguard.Parse(data, yamlguard.DefaultAliasNodes)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSecretsInvalid, err)
 	}
 	if doc.Kind == 0 {

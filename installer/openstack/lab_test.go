@@ -89,6 +89,12 @@ func render(p Params) string {
 		if c.Unless != nil {
 			w("  (unless: %s)", strings.Join(c.Unless, " "))
 		}
+		if c.Env != nil {
+			w("  (env: %s)", strings.Join(c.Env, " "))
+		}
+		if c.Stdin != "" {
+			w("  (stdin: %q)", c.Stdin)
+		}
 		if c.Secret {
 			w("  [secret]")
 		}
@@ -220,8 +226,13 @@ func TestConsistency(t *testing.T) {
 			if c.User == "" || len(c.Argv) == 0 {
 				t.Errorf("command %s: no user or argv", c.Name)
 			}
-			if hasSecret(p, strings.Join(c.Argv, " ")) != c.Secret {
-				t.Errorf("command %s: Secret = %v, but its argv says otherwise", c.Name, c.Secret)
+			// Every local user reads /proc/PID/cmdline: a password goes
+			// through the environment or standard input, never argv.
+			if hasSecret(p, strings.Join(c.Argv, " ")) || hasSecret(p, strings.Join(c.Unless, " ")) {
+				t.Errorf("command %s: a password is on its command line: %q", c.Name, c.Argv)
+			}
+			if hasSecret(p, strings.Join(c.Env, " ")+" "+c.Stdin) != c.Secret {
+				t.Errorf("command %s: Secret = %v, but its env and stdin say otherwise", c.Name, c.Secret)
 			}
 		}
 

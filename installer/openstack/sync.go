@@ -25,7 +25,13 @@ type Command struct {
 	// Unless, when set, is run first (as User); exit status 0 means the
 	// work is done and Argv is skipped.
 	Unless []string
-	// Secret: Argv holds a password; log it redacted (Secrets.Values).
+	// Env (NAME=value) is added to the command's environment and Stdin
+	// is fed to it: the ways a password reaches a command. Never put one
+	// in Argv, which every local user can read in /proc/PID/cmdline;
+	// /proc/PID/environ is readable only by the command's owner and root.
+	Env   []string
+	Stdin string
+	// Secret: Env or Stdin holds a password; never log them.
 	Secret bool
 }
 
@@ -36,7 +42,10 @@ func SyncCommands(p Params) []Command {
 	cmds := []Command{
 		{
 			Name: "rabbitmq-add-user", Tier: TierInfra, Phase: AfterReady, User: "root",
-			Argv:   []string{"rabbitmqctl", "add_user", RabbitUser, p.Rabbit},
+			// Without the password argument, rabbitmqctl (3.8 and later)
+			// reads it as one line from standard input.
+			Argv:   []string{"rabbitmqctl", "add_user", RabbitUser},
+			Stdin:  p.Rabbit + "\n",
 			Unless: []string{"sh", "-c", "rabbitmqctl -q list_users | cut -f1 | grep -qx " + RabbitUser},
 			Secret: true,
 		},
@@ -44,7 +53,8 @@ func SyncCommands(p Params) []Command {
 			// add_user is skipped when the user exists: keep the
 			// password in step with Params anyway.
 			Name: "rabbitmq-password", Tier: TierInfra, Phase: AfterReady, User: "root",
-			Argv:   []string{"rabbitmqctl", "change_password", RabbitUser, p.Rabbit},
+			Argv:   []string{"rabbitmqctl", "change_password", RabbitUser},
+			Stdin:  p.Rabbit + "\n",
 			Secret: true,
 		},
 		{
@@ -65,8 +75,10 @@ func SyncCommands(p Params) []Command {
 			// service with its endpoints. The region given here is the
 			// one every config names ("Region case").
 			Name: "keystone-bootstrap", Tier: TierKeystone, Phase: BeforeStart, User: "keystone",
+			// keystone-manage reads the password from the environment
+			// when --bootstrap-password is not given.
+			Env: []string{"OS_BOOTSTRAP_PASSWORD=" + p.AdminPassword},
 			Argv: []string{"keystone-manage", "bootstrap",
-				"--bootstrap-password", p.AdminPassword,
 				"--bootstrap-username", p.AdminUser,
 				"--bootstrap-project-name", p.AdminProject,
 				"--bootstrap-role-name", AdminRole,

@@ -158,7 +158,10 @@ func (c *Cloud) catalogRegions(typ, iface string) []string {
 type NoCloudsFileError struct{ Searched []string }
 
 func (e *NoCloudsFileError) Error() string {
-	return fmt.Sprintf("no clouds.yaml found (searched %s): run stacklab install, or set OS_CLOUD / --cloud and OS_CLIENT_CONFIG_FILE / --clouds-file",
+	// Name only what exists: every command that opens a cloud has --cloud;
+	// the file is chosen by the environment alone.
+	return fmt.Sprintf("no clouds.yaml found (searched %s): run stacklab install, or set OS_CLIENT_CONFIG_FILE to your clouds.yaml "+
+		"and pick its entry with --cloud NAME or OS_CLOUD",
 		strings.Join(e.Searched, ", "))
 }
 
@@ -183,8 +186,8 @@ type AuthError struct {
 }
 
 func (e *AuthError) Error() string {
-	return fmt.Sprintf("cloud %s: keystone at %s rejected the credentials (401): username, password, project or domain in %s are wrong: %v",
-		e.Cloud, e.AuthURL, e.File, e.Err)
+	return RedactURLs(fmt.Sprintf("cloud %s: keystone at %s rejected the credentials (401): username, password, project or domain in %s are wrong: %v",
+		e.Cloud, e.AuthURL, e.File, e.Err))
 }
 
 func (e *AuthError) Unwrap() error { return e.Err }
@@ -197,8 +200,8 @@ type UnreachableError struct {
 }
 
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("cloud %s: cannot reach keystone at %s: %v: is keystone running? try stacklab doctor",
-		e.Cloud, e.AuthURL, e.Err)
+	return RedactURLs(fmt.Sprintf("cloud %s: cannot reach keystone at %s: %v: is keystone running? try stacklab doctor",
+		e.Cloud, e.AuthURL, e.Err))
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
@@ -241,7 +244,7 @@ func Open(ctx context.Context, opts Options) (*Cloud, error) {
 
 	pc, err := openstack.NewClient(ao.IdentityEndpoint)
 	if err != nil {
-		return nil, fmt.Errorf("cloud %s: auth_url %q: %w", name, ao.IdentityEndpoint, err)
+		return nil, &redactedError{fmt.Errorf("cloud %s: auth_url %q: %w", name, ao.IdentityEndpoint, err)}
 	}
 	pc.HTTPClient = httpClient(opts.HTTPClient, tlsConfig)
 	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
@@ -264,8 +267,15 @@ func classifyAuthError(name, file, authURL string, err error) error {
 		errors.Is(err, context.DeadlineExceeded) {
 		return &UnreachableError{Cloud: name, AuthURL: authURL, Err: err}
 	}
-	return fmt.Errorf("cloud %s: authenticate at %s: %w", name, authURL, err)
+	return &redactedError{fmt.Errorf("cloud %s: authenticate at %s: %w", name, authURL, err)}
 }
+
+// redactedError shows err's message with URL passwords hidden and keeps
+// the chain for errors.Is/As.
+type redactedError struct{ err error }
+
+func (e *redactedError) Error() string { return RedactURLs(e.err.Error()) }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // httpClient returns base (or a default with bounded waits) using tlsConfig
 // when clouds.yaml asked for one.

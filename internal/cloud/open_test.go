@@ -173,7 +173,7 @@ func TestOpenNoCloudsFile(t *testing.T) {
 	if !slices.Equal(nf.Searched, []string{missing}) {
 		t.Errorf("searched %v", nf.Searched)
 	}
-	for _, want := range []string{missing, "stacklab install", "OS_CLOUD", "--cloud"} {
+	for _, want := range []string{missing, "stacklab install", "OS_CLIENT_CONFIG_FILE", "OS_CLOUD", "--cloud NAME"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

@@ -237,9 +237,16 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	}
 	outputs := map[string]string{
 		"%v": fmt.Sprintf("%v", e), "%+v": fmt.Sprintf("%+v", e), "%#v": fmt.Sprintf("%#v", e),
-		"%s":   fmt.Sprintf("%s", e.Password), //nolint:staticcheck // the verb itself is under test "%q": fmt.Sprintf("%q", e.Password), "%x": fmt.Sprintf("%x", e.Password),
+		"%s":   fmt.Sprintf("%s", e.Password), //nolint:staticcheck // the verb itself is under test
+		"%q":   fmt.Sprintf("%q", e.Password),
+		"%x":   fmt.Sprintf("%x", e.Password),
 		"ptr":  fmt.Sprintf("%+v", &e),
 		"json": string(js), "yaml": string(ym), "slog": logBuf.String(),
+	}
+	for _, how := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "ptr", "json", "yaml", "slog"} {
+		if _, ok := outputs[how]; !ok {
+			t.Errorf("no %s case: the test would not notice its leak", how)
+		}
 	}
 	for how, out := range outputs {
 		if strings.Contains(out, "a$s") || strings.Contains(out, fmt.Sprintf("%x", trickyPassword)) {

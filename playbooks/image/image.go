@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/stacklab/stacklab/internal/safefile"
 )
 
 // Format is a disk image format, named as glance's disk_format names it.
@@ -149,9 +151,21 @@ func Inspect(r io.ReaderAt, size int64) (Info, error) {
 }
 
 // InspectFile inspects the image at path. Block devices work too: their size
-// is found by seeking to the end.
+// is found by seeking to the end. Anything else that is not a regular file
+// (a FIFO, /dev/zero, a directory) is refused before it is read.
 func InspectFile(path string) (Info, error) {
-	f, err := os.Open(path)
+	return inspectOpened(path, safefile.OpenRegularOrBlock)
+}
+
+// InspectRegularFile is InspectFile for a file that is to be uploaded, which
+// must be a regular file: the upload streams it and checks the bytes sent
+// against its stat size.
+func InspectRegularFile(path string) (Info, error) {
+	return inspectOpened(path, safefile.OpenRegular)
+}
+
+func inspectOpened(path string, open func(string) (*os.File, error)) (Info, error) {
+	f, err := open(path)
 	if err != nil {
 		return Info{}, fmt.Errorf("inspect image: %w", err)
 	}
@@ -159,9 +173,6 @@ func InspectFile(path string) (Info, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return Info{}, fmt.Errorf("inspect image: %w", err)
-	}
-	if st.IsDir() {
-		return Info{}, fmt.Errorf("inspect image %s: is a directory", path)
 	}
 	size := st.Size()
 	if !st.Mode().IsRegular() {

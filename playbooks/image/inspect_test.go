@@ -6,8 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/stacklab/stacklab/internal/safefile"
 )
 
 func be32b(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
@@ -371,6 +377,34 @@ func TestVHDXGUIDs(t *testing.T) {
 		le := []byte{u[3], u[2], u[1], u[0], u[5], u[4], u[7], u[6]}
 		if got != string(append(le, u[8:]...)) {
 			t.Errorf("GUID %s: constant %x", want, got)
+		}
+	}
+}
+
+// A FIFO would block open(2) and /dev/zero would pass for an endless raw
+// disk: both, and a directory, are refused with their path, at once.
+func TestInspectFileRefusesNonRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "disk.img")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{fifo, dir}
+	if _, err := os.Stat("/dev/zero"); err == nil {
+		paths = append(paths, "/dev/zero")
+	}
+	for _, path := range paths {
+		for name, inspect := range map[string]func(string) (Info, error){"InspectFile": InspectFile, "InspectRegularFile": InspectRegularFile} {
+			done := make(chan error, 1)
+			go func() { _, err := inspect(path); done <- err }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, safefile.ErrNotRegular) || !strings.Contains(err.Error(), path) {
+					t.Errorf("%s(%s) = %v, want ErrNotRegular naming the path", name, path, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s(%s) still blocked after 10s", name, path)
+			}
 		}
 	}
 }

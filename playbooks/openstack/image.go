@@ -9,12 +9,12 @@ import (
 	"hash"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 
+	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/playbooks"
 	"github.com/stacklab/stacklab/playbooks/image"
 )
@@ -195,7 +195,7 @@ func (d *imageDriver) Create(ctx context.Context, r playbooks.Resource, owner st
 	if spec.Path == "" {
 		return fmt.Errorf("image %s: no file to upload", spec.Name)
 	}
-	info, err := image.InspectFile(spec.Path)
+	info, err := image.InspectRegularFile(spec.Path)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", spec.Name, err)
 	}
@@ -254,7 +254,7 @@ func (p *progressReader) Read(b []byte) (int, error) {
 // upload streams the file to glance: the file is read once, through the
 // hashes, in constant memory.
 func (d *imageDriver) upload(ctx context.Context, id string, spec playbooks.Image) error {
-	f, err := os.Open(spec.Path)
+	f, err := safefile.OpenRegular(spec.Path)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", spec.Name, err)
 	}

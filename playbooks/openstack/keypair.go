@@ -14,6 +14,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/playbooks"
 )
 
@@ -73,7 +74,7 @@ func generateKey(comment string) (privatePEM []byte, publicLine string, err erro
 // existing is false when there is no file. A file that is not a private
 // key without passphrase is an error: it is not ours to replace.
 func existingKey(path string) (line string, existing bool, err error) {
-	b, err := os.ReadFile(path)
+	b, err := safefile.ReadRegular(path, playbooks.MaxKeyFileBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, nil
 	}

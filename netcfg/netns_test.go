@@ -299,7 +299,7 @@ func TestKernelNeverCutsTheUsersPath(t *testing.T) {
 		ln := lab.Listen("192.168.56.101:2222")
 		go func() {
 			if c, err := ln.Accept(); err == nil {
-				t.Cleanup(func() { c.Close() })
+				t.Cleanup(func() { _ = c.Close() })
 			}
 		}()
 		lab.DialFromPeer("192.168.56.101:2222")

@@ -226,7 +226,7 @@ func (l *Lab) Listen(addr string) net.Listener {
 	if err != nil {
 		l.t.Fatalf("listen on %s in the lab namespace: %v", addr, err)
 	}
-	l.t.Cleanup(func() { ln.Close() })
+	l.t.Cleanup(func() { _ = ln.Close() })
 	return ln
 }
 
@@ -242,7 +242,7 @@ func (l *Lab) DialFromPeer(addr string) net.Conn {
 	if err != nil {
 		l.t.Fatalf("dial %s from the peer namespace: %v", addr, err)
 	}
-	l.t.Cleanup(func() { c.Close() })
+	l.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 

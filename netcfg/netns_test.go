@@ -297,12 +297,13 @@ func TestKernelNeverCutsTheUsersPath(t *testing.T) {
 		lab.PeerAddr("eth1", "192.168.56.1/24")
 		lab.WaitOperUp("eth1")
 		ln := lab.Listen("192.168.56.101:2222")
-		go func() {
-			if c, err := ln.Accept(); err == nil {
-				t.Cleanup(func() { _ = c.Close() })
-			}
-		}()
 		lab.DialFromPeer("192.168.56.101:2222")
+		// The handshake is done: the connection waits in the queue.
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
 		h := hostOf(t, lab)
 		// The session is seen from the kernel's sockets, as under sudo.
 		p, err := h.Prepare(ctx, "", "", Options{FlushExternal: true})

@@ -47,9 +47,10 @@ func TestBootVerdict(t *testing.T) {
 		summary  []string
 		evidence []string
 	}{
-		{"all enabled", healthy, afterBoot, checks.OK, []string{"every lab unit starts at boot"}, []string{"booted 2026-12-04T06:00:00Z (2m0s ago)"}},
+		{"all enabled", healthy, bootedAt.Add(10 * time.Minute), checks.OK, []string{"every lab unit starts at boot"}, []string{"booted 2026-12-04T06:00:00Z (10m0s ago)"}},
+		{"all enabled, just booted: still starting", healthy, afterBoot, checks.Warn, []string{"the lab booted 2m0s ago: its services may still be starting"}, nil},
 		{"static and generated start at boot", with(unit("mariadb", "static", "active", "running"), unit("neutron-api", "generated", "active", "running")),
-			afterBoot, checks.OK, nil, nil},
+			bootedAt.Add(time.Hour), checks.OK, nil, nil},
 		{"disabled but running: the next reboot breaks it", with(unit("neutron-api", "disabled", "active", "running")), afterBoot,
 			checks.Warn, []string{"1 lab unit is not enabled", "next reboot", "neutron-api"}, []string{"neutron-api: disabled, but active/running now"}},
 		{"just booted: the ones not enabled are the cause", with(
@@ -62,7 +63,7 @@ func TestBootVerdict(t *testing.T) {
 			checks.Fail, []string{"1 lab unit is not enabled and not running (placement-api)"}, nil},
 		{"masked is the unit check's, unknown is not judged", with(
 			systemd.UnitState{Name: "placement-api.service", LoadState: "masked", ActiveState: "inactive", UnitFileState: "masked"},
-			unit("neutron-api", "", "inactive", "dead")), afterBoot, checks.OK, nil, nil},
+			unit("neutron-api", "", "inactive", "dead")), bootedAt.Add(time.Hour), checks.OK, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,7 +81,7 @@ func TestBootVerdict(t *testing.T) {
 					t.Errorf("evidence %q lacks %q", r.Evidence, e)
 				}
 			}
-			if r.Status != checks.OK && (!strings.Contains(r.Fix, "stacklab doctor --fix") || !strings.Contains(r.Fix, "systemctl enable")) {
+			if r.Status != checks.OK && !strings.Contains(r.Summary, "may still be starting") && (!strings.Contains(r.Fix, "stacklab doctor --fix") || !strings.Contains(r.Fix, "systemctl enable")) {
 				t.Errorf("fix %q: want doctor --fix and the systemctl command", r.Fix)
 			}
 		})
@@ -147,7 +148,7 @@ func TestPlanEnablesAndStartsInTierOrder(t *testing.T) {
 	cfg := Config{Units: []string{"mariadb", "keystone", "placement-api", "neutron-api"}, MgmtIP: "10.0.0.2"}
 	for _, st := range []checks.Status{checks.Fail, checks.Warn} {
 		rep := checks.Report{Entries: []checks.Entry{
-			{ID: IDBoot, Result: checks.Result{Status: st, Summary: "not enabled"}},
+			{ID: IDBoot, Result: checks.Result{Status: st, Summary: "1 lab unit is not enabled"}},
 			// In the warn case unit checks run: a failed one is started by
 			// the boot repair, not restarted a second time.
 			{ID: UnitID("mariadb"), Result: checks.Failf("mariadb is inactive/dead", "")},
@@ -162,6 +163,11 @@ func TestPlanEnablesAndStartsInTierOrder(t *testing.T) {
 		if got := strings.Join(f.log, "|"); got != want {
 			t.Errorf("%s: repairs\n got %s\nwant %s", st, got, want)
 		}
+	}
+	// Only just booted: nothing to repair.
+	starting := checks.Report{Entries: []checks.Entry{{ID: IDBoot, Result: checks.Warnf("the lab booted 40s ago: its services may still be starting", "")}}}
+	if p := Plan(starting, cfg, &bootFixer{}); len(p) != 0 {
+		t.Errorf("plan for a lab still starting: %v", p)
 	}
 	// A Fixer without the boot repair gets none (and no crash).
 	rep := checks.Report{Entries: []checks.Entry{{ID: IDBoot, Result: checks.Failf("x", "")}}}

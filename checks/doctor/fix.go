@@ -77,7 +77,8 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 			Run: func(ctx context.Context) error { return f.Restart(ctx, unit) }})
 	}
 	if bf, ok := f.(BootFixer); ok {
-		if e, found := rep.Get(IDBoot); found && (e.Status == checks.Fail || e.Status == checks.Warn) {
+		// A warning that the lab only just booted needs no repair.
+		if e, found := rep.Get(IDBoot); found && (e.Status == checks.Fail || e.Status == checks.Warn && strings.Contains(e.Summary, "not enabled")) {
 			units := cfg.Units
 			out = append(out, Repair{For: IDBoot,
 				Description: "enable the lab's units that do not start at boot, then start every stopped lab unit in tier order",

@@ -26,6 +26,8 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 fail() { echo "FAIL: $*"; exit 1; }
 lab() { "${LH[@]}" exec "$@"; }
+# shellcheck source=e2e/reach.sh
+. e2e/reach.sh
 
 # The clouds.yaml copy holds the admin password: never left behind.
 trap 'rm -f "$RESULTS/.clouds.yaml"' EXIT
@@ -38,21 +40,6 @@ gotest() {
 		go test -tags e2e -count=1 -v "$@" ./e2e/
 }
 
-# reach FIP ID: ping the floating IP from the upstream namespace, then fetch
-# the guest's page and find its instance id; prints the seconds it took.
-reach() {
-	local fip=$1 id=$2 t deadline page
-	t=$(now)
-	deadline=$((SECONDS + 90))
-	until "${LH[@]}" upstream ping -c1 -W1 "$fip" >/dev/null 2>&1; do
-		((SECONDS < deadline)) || fail "no ping answer from $fip in 90 s"
-	done
-	echo "ping $fip from the upstream namespace: answered after $(elapsed "$t") s"
-	page=$("${LH[@]}" upstream curl -fsS --max-time 5 --retry 10 --retry-delay 1 --retry-all-errors "http://$fip/") ||
-		fail "HTTP http://$fip/ did not answer"
-	grep -q "$id" <<<"$page" || fail "the page at http://$fip/ does not name instance $id: $page"
-	echo "http://$fip/ names instance $id"
-}
 
 say "up: the whole lab in one command"
 t0=$(now)

@@ -39,16 +39,7 @@ func TestUnitsAgainstRealSystemd(t *testing.T) {
 	}
 
 	cfg := Config{Lab: true, Units: []string{"memcached", "apache2"}}
-	only := func() []checks.Check {
-		var out []checks.Check
-		for _, ch := range Checks(cfg, Deps{Units: c, Host: fakeHost{}}) {
-			// The unit checks are skipped behind units-at-boot, oom-kill and port-N-owner.
-			if ch.ID == IDLabHost || ch.ID == IDBoot || ch.ID == IDOOMKill || strings.HasPrefix(ch.ID, "unit-") || strings.HasPrefix(ch.ID, "port-") {
-				out = append(out, ch)
-			}
-		}
-		return out
-	}
+	only := func() []checks.Check { return unitChecks(cfg, Deps{Units: c, Host: fakeHost{}}) }
 	rep, err := checks.Run(ctx, only(), checks.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -92,15 +83,7 @@ func TestBootAgainstRealSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Lab: true, Units: []string{"memcached", "placement-api"}}
-	only := func() []checks.Check {
-		var out []checks.Check
-		for _, ch := range Checks(cfg, Deps{Units: c, Host: fakeHost{}}) {
-			if ch.ID == IDLabHost || ch.ID == IDBoot || ch.ID == IDOOMKill || strings.HasPrefix(ch.ID, "unit-") || strings.HasPrefix(ch.ID, "port-") {
-				out = append(out, ch)
-			}
-		}
-		return out
-	}
+	only := func() []checks.Check { return unitChecks(cfg, Deps{Units: c, Host: fakeHost{}}) }
 	rep, err := checks.Run(ctx, only(), checks.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -130,4 +113,17 @@ func TestBootAgainstRealSystemd(t *testing.T) {
 	if err != nil || st[0].UnitFileState != "enabled" || !st[0].Active() {
 		t.Errorf("placement-api after --fix: %v %v, want enabled and active", st, err)
 	}
+}
+
+// unitChecks are the checks a real systemd alone can answer: the unit
+// checks and those they are skipped behind (units-at-boot, oom-kill,
+// port-N-owner).
+func unitChecks(cfg Config, d Deps) []checks.Check {
+	var out []checks.Check
+	for _, ch := range Checks(cfg, d) {
+		if ch.ID == IDLabHost || ch.ID == IDBoot || ch.ID == IDOOMKill || strings.HasPrefix(ch.ID, "unit-") || strings.HasPrefix(ch.ID, "port-") {
+			out = append(out, ch)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stacklab/stacklab/checks"
@@ -63,6 +64,11 @@ func (dr *doctor) causeOf() map[string][]string {
 	for _, u := range dr.cfg.Units {
 		// A unit the OOM killer stopped is down because of memory.
 		of[UnitID(u)] = append(of[UnitID(u)], IDOOMKill)
+		// A service whose region the catalog lacks can die at start:
+		// nova-compute exits when it cannot find placement.
+		if readsRegion(u) {
+			of[UnitID(u)] = append(of[UnitID(u)], IDServiceRegion)
+		}
 	}
 	return of
 }
@@ -96,4 +102,15 @@ func planCauses(rep checks.Report, cfg Config, f Fixer) []Repair {
 	out = append(out, planRegion(rep, cfg, f)...)
 	out = append(out, planHorizonWSGI(rep, f)...)
 	return out
+}
+
+// readsRegion reports whether unit's service reads one of the files whose
+// region service-region compares with the catalog.
+func readsRegion(unit string) bool {
+	for _, p := range []string{"nova-", "neutron-", "glance-", "placement-"} {
+		if strings.HasPrefix(unit, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -117,11 +117,11 @@ func TestBootAgainstRealSystemd(t *testing.T) {
 
 // unitChecks are the checks a real systemd alone can answer: the unit
 // checks and those they are skipped behind (units-at-boot, oom-kill,
-// port-N-owner).
+// port-N-owner, service-region).
 func unitChecks(cfg Config, d Deps) []checks.Check {
 	var out []checks.Check
 	for _, ch := range Checks(cfg, d) {
-		if ch.ID == IDLabHost || ch.ID == IDBoot || ch.ID == IDOOMKill || strings.HasPrefix(ch.ID, "unit-") || strings.HasPrefix(ch.ID, "port-") {
+		if ch.ID == IDLabHost || ch.ID == IDBoot || ch.ID == IDOOMKill || ch.ID == IDServiceRegion || strings.HasPrefix(ch.ID, "unit-") || strings.HasPrefix(ch.ID, "port-") {
 			out = append(out, ch)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -220,7 +221,10 @@ func writeLike(file, model string, data []byte) error {
 		return err
 	}
 	o := atomicfile.Options{Mode: st.Mode().Perm()}
-	if sys, ok := st.Sys().(*unix.Stat_t); ok {
+	// os.Stat fills a syscall.Stat_t: x/sys/unix's type is a different
+	// one, and asserting it silently dropped the owner (a nova.conf
+	// rewritten root:root 0640 is unreadable by nova).
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 		o.SetOwner, o.UID, o.GID = true, int(sys.Uid), int(sys.Gid)
 	}
 	return atomicfile.Write(file, data, o)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stacklab/stacklab/checks"
@@ -150,6 +151,12 @@ func TestHostFixerSetRegion(t *testing.T) {
 	if err := os.WriteFile(file, []byte(novaConfRegion), 0o640); err != nil {
 		t.Fatal(err)
 	}
+	// The service reads its file through its group: the rewrite and the
+	// backup keep owner and group, or the service cannot start.
+	const uid, gid = 4242, 4343
+	if err := os.Chown(file, uid, gid); err != nil {
+		t.Fatalf("chown (the test runs as root): %v", err)
+	}
 	h := HostFixer{Host: System{Root: root}, Params: openstack.Params{Region: "RegionOne"}}
 	changed, err := h.SetRegion(context.Background())
 	if err != nil || len(changed) != 1 || changed[0] != openstack.NovaConf {
@@ -159,8 +166,15 @@ func TestHostFixerSetRegion(t *testing.T) {
 	if want := strings.Replace(novaConfRegion, "region_name = regionOne", "region_name = RegionOne", 1); string(got) != want {
 		t.Errorf("nova.conf:\n%s\nwant\n%s", got, want)
 	}
-	if st, err := os.Stat(file + HorizonBackupSuffix); err != nil || st.Mode().Perm() != 0o640 {
-		t.Errorf("backup: %v %v; want mode 0640 (it holds passwords)", st, err)
+	for _, f := range []string{file, file + HorizonBackupSuffix} {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		if st.Mode().Perm() != 0o640 || sys.Uid != uid || sys.Gid != gid {
+			t.Errorf("%s: mode %v owner %d:%d; want 0640 %d:%d (it holds passwords; the service reads it)", f, st.Mode().Perm(), sys.Uid, sys.Gid, uid, gid)
+		}
 	}
 	if changed, err := h.SetRegion(context.Background()); err != nil || len(changed) != 0 {
 		t.Errorf("second: %v, %v; want no change", changed, err)

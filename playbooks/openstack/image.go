@@ -195,6 +195,18 @@ func (d *imageDriver) Create(ctx context.Context, r playbooks.Resource, owner st
 	if spec.Path == "" {
 		return fmt.Errorf("image %s: no file to upload", spec.Name)
 	}
+	if spec.Convert != "" {
+		if d.c.o.Convert == nil {
+			return fmt.Errorf("image %s: convert: %s is declared, but this stacklab has no converter; fix: stacklab image convert %s OUT.qcow2 and point file at OUT", spec.Name, spec.Convert, spec.Path)
+		}
+		converted, err := d.c.o.Convert(ctx, spec.Path)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", spec.Name, err)
+		}
+		// Everything below (checks, upload, checksums) is about the
+		// bytes glance receives.
+		spec.Path = converted
+	}
 	info, err := image.InspectRegularFile(spec.Path)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", spec.Name, err)

@@ -221,6 +221,11 @@ type Image struct {
 	DetectedFormat string `yaml:"-"`
 	// SourceFormat is File's own format when Convert is set.
 	SourceFormat string `yaml:"-"`
+	// VirtualSize is the guest disk's size in bytes, 0 if File is absent.
+	VirtualSize int64 `yaml:"-"`
+	// UploadSize bounds what glance stores: File's size, or the virtual
+	// size when it is yet to be converted (qcow2 holds at most that).
+	UploadSize int64 `yaml:"-"`
 	// Path is File resolved against the playbook's directory.
 	Path string `yaml:"-"`
 }
@@ -364,6 +369,7 @@ func (v *validator) validate() {
 		if s.Flavor == "" || s.Image == "" || len(s.Networks) == 0 {
 			v.errorf(s.At, "", "server %s needs flavor, image and networks", s.Name)
 		}
+		v.serverFits(s)
 		if s.Console != "" {
 			if _, err := regexp.Compile(s.Console); err != nil {
 				v.errorf(s.pos("console"), "write an RE2 regular expression, e.g. console: '^stacklab-guest up '", "server %s: console: %v", s.Name, err)

@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/stacklab/stacklab/playbooks/image"
@@ -34,7 +35,9 @@ func (v *validator) image(img *Image) {
 	if !v.convert(img, info) {
 		return
 	}
+	img.VirtualSize, img.UploadSize = info.VirtualSize, info.FileSize
 	if img.Convert != "" {
+		img.UploadSize = info.VirtualSize
 		// Upload checks apply to the source: conversion keeps its
 		// virtual size, and damage or a backing file stops it anyway.
 		declared = ""
@@ -84,4 +87,69 @@ func (v *validator) convert(img *Image, info image.Info) bool {
 	img.SourceFormat = string(info.Format)
 	img.DetectedFormat = img.Convert
 	return true
+}
+
+// serverFits refuses a server whose flavor (declared here) has less RAM
+// than its image's min_ram or a smaller root disk than its min_disk:
+// nova would accept the request and fail it at boot.
+func (v *validator) serverFits(s Server) {
+	f, okF := findFlavor(v.pb, s.Flavor)
+	img, okI := findImage(v.pb, s.Image)
+	if !okF || !okI {
+		return // declared in the cloud only, or already reported
+	}
+	why := ""
+	switch {
+	case img.MinRAM > 0 && f.RAM < img.MinRAM:
+		why = fmt.Sprintf("flavor %s has %d MiB of RAM, image %s asks for min_ram %d MiB: nova refuses to boot it (FlavorMemoryTooSmall)",
+			f.Name, f.RAM, img.Name, img.MinRAM)
+	case img.MinDisk > 0 && f.Disk > 0 && f.Disk < img.MinDisk:
+		why = fmt.Sprintf("flavor %s has a %d GiB root disk, image %s asks for min_disk %d GiB: nova refuses to boot it (FlavorDiskSmallerThanImage)",
+			f.Name, f.Disk, img.Name, img.MinDisk)
+	default:
+		return
+	}
+	v.errorf(s.pos("flavor"), fitHint(v.pb.Flavors, img), "server %s: %s", s.Name, why)
+}
+
+// diskGiB is the root disk an image needs: min_disk, or its virtual
+// size rounded up.
+func diskGiB(img Image) int {
+	return max(img.MinDisk, int((img.VirtualSize+1<<30-1)>>30))
+}
+
+// fitHint names the smallest declared flavor that boots img, or the
+// flavor to declare when none does.
+func fitHint(flavors []Flavor, img Image) string {
+	var best *Flavor
+	for i, f := range flavors {
+		if f.RAM < img.MinRAM || f.Disk > 0 && f.Disk < diskGiB(img) {
+			continue
+		}
+		if best == nil || f.RAM < best.RAM || f.RAM == best.RAM && (f.Disk < best.Disk || f.Disk == best.Disk && f.VCPUs < best.VCPUs) {
+			best = &flavors[i]
+		}
+	}
+	if best != nil {
+		return fmt.Sprintf("use flavor: %s (%d MiB, %d GiB), the smallest in this playbook that fits", best.Name, best.RAM, best.Disk)
+	}
+	return fmt.Sprintf("declare a flavor with ram: %d or more and disk: %d or more", max(img.MinRAM, 1), max(diskGiB(img), 1))
+}
+
+func findFlavor(pb *Playbook, name string) (Flavor, bool) {
+	for _, f := range pb.Flavors {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Flavor{}, false
+}
+
+func findImage(pb *Playbook, name string) (Image, bool) {
+	for _, img := range pb.Images {
+		if img.Name == name {
+			return img, true
+		}
+	}
+	return Image{}, false
 }

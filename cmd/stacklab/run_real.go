@@ -21,7 +21,8 @@ import (
 // image builders.
 func (e *env) realRunDeps() runDeps {
 	return runDeps{
-		stateDir: StateDir,
+		stateDir:    StateDir,
+		glanceStore: image.Statfs{},
 		open: func(ctx context.Context, name string, progress uploadProgress) (playbooks.Cloud, error) {
 			c, err := cloud.Open(ctx, cloud.Options{Cloud: name})
 			if err != nil {

@@ -214,6 +214,9 @@ type Image struct {
 	// convert, cached under the state dir): the student hands in the
 	// VirtualBox or VMware disk they have.
 	Convert string `yaml:"convert"`
+	// FromServer makes the image a snapshot of that server (nova
+	// createImage) instead of an upload; it has no File.
+	FromServer string `yaml:"from_server"`
 	Meta
 
 	// DetectedFormat is the glance disk_format glance receives: File's
@@ -370,6 +373,7 @@ func (v *validator) validate() {
 			v.errorf(s.At, "", "server %s needs flavor, image and networks", s.Name)
 		}
 		v.serverFits(s)
+		v.snapshotCycle(s)
 		if s.Console != "" {
 			if _, err := regexp.Compile(s.Console); err != nil {
 				v.errorf(s.pos("console"), "write an RE2 regular expression, e.g. console: '^stacklab-guest up '", "server %s: console: %v", s.Name, err)

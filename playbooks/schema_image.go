@@ -17,8 +17,12 @@ func (v *validator) image(img *Image) {
 	if img.MinDisk < 0 || img.MinRAM < 0 {
 		v.errorf(img.At, "", "image %s: min_disk and min_ram must not be negative", img.Name)
 	}
+	if img.FromServer != "" {
+		v.snapshot(img)
+		return
+	}
 	if img.File == "" {
-		v.errorf(img.pos("file"), "add file: PATH", "image %s needs a file", img.Name)
+		v.errorf(img.pos("file"), "add file: PATH, or from_server: SERVER for a snapshot", "image %s needs a file", img.Name)
 		return
 	}
 	img.Path = v.path(img.File)
@@ -152,4 +156,48 @@ func findImage(pb *Playbook, name string) (Image, bool) {
 		}
 	}
 	return Image{}, false
+}
+
+// snapshot validates an image made with from_server: nova decides its
+// data and format, so nothing about a file may be declared.
+func (v *validator) snapshot(img *Image) {
+	for key, set := range map[string]bool{"file": img.File != "", "convert": img.Convert != "", "build": img.Build != "",
+		"disk_format": img.DiskFormat != "", "container_format": img.ContainerFormat != ""} {
+		if set {
+			v.errorf(img.pos(key), "drop "+key+", or drop from_server to upload a file",
+				"image %s: %s and from_server exclude each other (a snapshot's data and format come from nova)", img.Name, key)
+		}
+	}
+}
+
+// snapshotCycle refuses a server that boots, directly or through other
+// snapshots, from a snapshot of itself: neither could be made first.
+func (v *validator) snapshotCycle(s Server) {
+	seen := map[string]bool{}
+	for name := s.Image; name != ""; {
+		img, ok := findImage(v.pb, name)
+		if !ok || img.FromServer == "" || seen[name] {
+			return
+		}
+		seen[name] = true
+		if img.FromServer == s.Name {
+			v.errorf(s.pos("image"), "boot it from another image; a snapshot needs its server first",
+				"server %s boots from image %s, a snapshot of server %s itself", s.Name, s.Image, s.Name)
+			return
+		}
+		src, ok := findServer(v.pb, img.FromServer)
+		if !ok {
+			return
+		}
+		name = src.Image
+	}
+}
+
+func findServer(pb *Playbook, name string) (Server, bool) {
+	for _, s := range pb.Servers {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Server{}, false
 }

@@ -48,6 +48,13 @@ func (c Cache) QCOW2(ctx context.Context, src string) (path string, converted bo
 		return "", false, fmt.Errorf("convert cache: %w", err)
 	}
 	if _, err := Convert(ctx, src, path, c.Options); err != nil {
+		// Two images of one playbook may name the same disk and convert
+		// it at once: the one that lost the race uses the winner's copy.
+		if errors.Is(err, fs.ErrExist) {
+			if ok, uerr := usableEntry(path); uerr == nil && ok {
+				return path, false, nil
+			}
+		}
 		return "", false, err
 	}
 	return path, true, nil

@@ -194,3 +194,40 @@ func TestConvertCache(t *testing.T) {
 		t.Fatalf("after a change: %v converted=%v; want a new conversion", err, conv3)
 	}
 }
+
+// blockingTool stands for a qemu-img still converting: it returns only
+// when its context ends, as exec.CommandContext's kill makes it.
+type blockingTool struct{ started chan struct{} }
+
+func (b blockingTool) Run(ctx context.Context, _ io.Writer, _ ...string) error {
+	close(b.started)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestConvertInterruptedMidway: Ctrl-C while qemu-img writes leaves
+// neither OUT nor its temporary file.
+func TestConvertInterruptedMidway(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "disk.raw")
+	patternDisk(t, src, 2<<20)
+	out := filepath.Join(dir, "out.qcow2")
+	tool := blockingTool{started: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Convert(ctx, src, out, ConvertOptions{Tool: tool, Space: fakeSpace(1 << 40)})
+		done <- err
+	}()
+	<-tool.started
+	if leftovers(t, dir) != 1 {
+		t.Fatal("no temporary file while converting: the test proves nothing")
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if _, err := os.Lstat(out); !errors.Is(err, fs.ErrNotExist) || leftovers(t, dir) != 0 {
+		t.Fatalf("OUT or a temporary file was left: %v", err)
+	}
+}

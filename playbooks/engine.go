@@ -127,7 +127,8 @@ func (pb *Playbook) Resources() []Resource {
 
 // order sorts rs so every resource comes after what it depends on,
 // keeping file order otherwise; it returns each resource's dependencies
-// by ID. Kinds only ever depend on earlier kinds, so a cycle is a bug.
+// by ID. Load refuses the one cycle a playbook can write (a server booting
+// from a snapshot of itself), so a cycle here is a bug.
 func order(rs []Resource) ([]Resource, map[string][]string) {
 	declared := map[string]bool{}
 	for _, r := range rs {
@@ -283,7 +284,13 @@ func planApply(ctx context.Context, pb *Playbook, ds *lockedDrivers) (*Plan, map
 				step.Action = Update
 			}
 		}
-		if img, ok := r.Spec.(Image); ok && !found && img.DetectedFormat == "" {
+		if img, ok := r.Spec.(Image); ok && !found && img.FromServer != "" {
+			// Refused now, not after the servers before it were made.
+			if src := reads[string(KindServer)+" "+img.FromServer]; src.found && src.cur.Info["status"] != "" && src.cur.Info["status"] != "ACTIVE" {
+				errAt(img.pos("from_server"), "start it first: openstack server start "+img.FromServer,
+					"image %s: server %s is %s; nova snapshots only an ACTIVE server here", r.Name, img.FromServer, src.cur.Info["status"])
+			}
+		} else if ok && !found && img.DetectedFormat == "" {
 			hint := "point file at an existing image (qcow2, raw, iso, ...)"
 			if img.Build != "" {
 				hint = fmt.Sprintf("build it with: stacklab image %s %s (stacklab run does this itself)", img.Build, img.Path)

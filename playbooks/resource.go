@@ -99,6 +99,9 @@ func Fields(spec any) map[string]string {
 		}
 		return map[string]string{"public_key": strings.TrimSpace(s.PublicKey)}
 	case Image:
+		if s.FromServer != "" {
+			return snapshotFields(s)
+		}
 		cf := s.ContainerFormat
 		if cf == "" {
 			cf = "bare"
@@ -119,6 +122,24 @@ func Fields(spec any) map[string]string {
 		return map[string]string{"network": s.Network, "server": s.Server}
 	}
 	panic(fmt.Sprintf("playbooks: no fields for %T", spec))
+}
+
+// snapshotFields are what a playbook may change on a snapshot: nova sets
+// its format and, from the flavor, its min_disk; only values declared
+// are compared, so a re-run does not take a new snapshot.
+func snapshotFields(s Image) map[string]string {
+	vis := s.Visibility
+	if vis == "" {
+		vis = "private"
+	}
+	out := map[string]string{"visibility": vis}
+	if s.MinDisk > 0 {
+		out["min_disk"] = strconv.Itoa(s.MinDisk)
+	}
+	if s.MinRAM > 0 {
+		out["min_ram"] = strconv.Itoa(s.MinRAM)
+	}
+	return out
 }
 
 func sortedJoin(list []string) string {
@@ -183,7 +204,7 @@ func resources(pb *Playbook) []Resource {
 		add(KindKeypair, k.Name, k.At, k)
 	}
 	for _, img := range pb.Images {
-		add(KindImage, img.Name, img.At, img)
+		add(KindImage, img.Name, img.At, img, Ref{KindServer, img.FromServer, img.pos("from_server")})
 	}
 	for _, s := range pb.Servers {
 		refs := []Ref{{KindFlavor, s.Flavor, s.pos("flavor")}, {KindImage, s.Image, s.pos("image")}, {KindKeypair, s.Keypair, s.pos("keypair")}}

@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/stacklab/stacklab/internal/safefile"
-	"github.com/stacklab/stacklab/playbooks/image"
 )
 
 // Error is one problem in a playbook, at the place the user wrote it.
@@ -212,10 +210,25 @@ type Image struct {
 	// issue adds "tiny"); until then an absent file with Build set is not
 	// an error, and the image cannot be applied.
 	Build string `yaml:"build"`
+	// Convert "qcow2" uploads File converted to qcow2 (stacklab image
+	// convert, cached under the state dir): the student hands in the
+	// VirtualBox or VMware disk they have.
+	Convert string `yaml:"convert"`
+	// FromServer makes the image a snapshot of that server (nova
+	// createImage) instead of an upload; it has no File.
+	FromServer string `yaml:"from_server"`
 	Meta
 
-	// DetectedFormat is the glance disk_format of File, "" if absent.
+	// DetectedFormat is the glance disk_format glance receives: File's
+	// own, or qcow2 when converted. "" if File is absent.
 	DetectedFormat string `yaml:"-"`
+	// SourceFormat is File's own format when Convert is set.
+	SourceFormat string `yaml:"-"`
+	// VirtualSize is the guest disk's size in bytes, 0 if File is absent.
+	VirtualSize int64 `yaml:"-"`
+	// UploadSize bounds what glance stores: File's size, or the virtual
+	// size when it is yet to be converted (qcow2 holds at most that).
+	UploadSize int64 `yaml:"-"`
 	// Path is File resolved against the playbook's directory.
 	Path string `yaml:"-"`
 }
@@ -359,6 +372,8 @@ func (v *validator) validate() {
 		if s.Flavor == "" || s.Image == "" || len(s.Networks) == 0 {
 			v.errorf(s.At, "", "server %s needs flavor, image and networks", s.Name)
 		}
+		v.serverFits(s)
+		v.snapshotCycle(s)
 		if s.Console != "" {
 			if _, err := regexp.Compile(s.Console); err != nil {
 				v.errorf(s.pos("console"), "write an RE2 regular expression, e.g. console: '^stacklab-guest up '", "server %s: console: %v", s.Name, err)
@@ -531,51 +546,6 @@ func (v *validator) path(p string) string {
 		return p
 	}
 	return filepath.Join(v.dir, p)
-}
-
-func (v *validator) image(img *Image) {
-	switch img.Visibility {
-	case "", "private", "public", "shared", "community":
-	default:
-		v.errorf(img.pos("visibility"), "", "image %s: visibility %q is not private, public, shared or community", img.Name, img.Visibility)
-	}
-	if img.MinDisk < 0 || img.MinRAM < 0 {
-		v.errorf(img.At, "", "image %s: min_disk and min_ram must not be negative", img.Name)
-	}
-	if img.File == "" {
-		v.errorf(img.pos("file"), "add file: PATH", "image %s needs a file", img.Name)
-		return
-	}
-	img.Path = v.path(img.File)
-	info, err := image.InspectRegularFile(img.Path)
-	if errors.Is(err, os.ErrNotExist) && img.Build != "" {
-		return
-	}
-	if err != nil {
-		v.errorf(img.pos("file"), "", "image %s: %v", img.Name, err)
-		return
-	}
-	img.DetectedFormat = image.DiskFormat(info)
-	// The smallest root disk of the flavors that boot it, so a too-large
-	// image is refused now rather than by nova at boot.
-	disk := 0
-	for _, s := range v.pb.Servers {
-		if s.Image != img.Name {
-			continue
-		}
-		for _, f := range v.pb.Flavors {
-			if f.Name == s.Flavor && f.Disk > 0 && (disk == 0 || f.Disk < disk) {
-				disk = f.Disk
-			}
-		}
-	}
-	for _, r := range image.Refusals(image.CheckUpload(info, img.DiskFormat, disk)) {
-		key := "file"
-		if r.Code == image.RefuseMismatch || r.Code == image.RefuseUnknownFormat {
-			key = "disk_format"
-		}
-		v.errorf(img.pos(key), "fix: "+r.Fix, "image %s: %s", img.Name, r.Reason)
-	}
 }
 
 // references checks that every reference names something of the right

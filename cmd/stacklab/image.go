@@ -17,7 +17,7 @@ func (e *env) imageCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "image",
 		Usage: "work with disk images for Glance",
-		Commands: []*cli.Command{e.imageTinyCommand(), {
+		Commands: []*cli.Command{e.imageTinyCommand(), e.imageConvertCommand(), {
 			Name:      "inspect",
 			Usage:     "detect an image's real format from its headers and say whether it can boot",
 			ArgsUsage: "FILE",

@@ -30,6 +30,9 @@ type runDeps struct {
 	open func(ctx context.Context, cloudName string, progress uploadProgress) (playbooks.Cloud, error)
 	// build makes an image file from a recipe ("tiny") when it is absent.
 	build func(ctx context.Context, recipe, path string, log func(string)) error
+	// glanceStore reads the free space of glance's file store when it is
+	// on this host; nil skips that check.
+	glanceStore spaceReader
 }
 
 // uploadProgress is told how far an image upload is.
@@ -164,6 +167,9 @@ func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*play
 		} else {
 			plan, err = playbooks.PlanApply(ctx, pb, cl)
 		}
+		if err == nil && !destroy {
+			err = e.checkGlanceStore(c, pb, plan, d.glanceStore, jsonOut)
+		}
 		if err != nil {
 			return nil, &failure{code: exitFailed, err: playbookErr(err)}
 		}
@@ -184,6 +190,11 @@ func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*play
 		}
 	}
 
+	if !planOnly && !destroy {
+		if err := e.checkGlanceStoreBeforeApply(ctx, c, pb, cl, d.glanceStore, jsonOut); err != nil {
+			return nil, err
+		}
+	}
 	o := playbooks.Options{Concurrency: c.Int("concurrency"), OnStart: prog.start, OnDone: prog.done}
 	start := time.Now()
 	var rep *playbooks.Report

@@ -13,6 +13,7 @@ import (
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/reach"
 	"github.com/stacklab/stacklab/playbooks"
+	"github.com/stacklab/stacklab/playbooks/image"
 	pbos "github.com/stacklab/stacklab/playbooks/openstack"
 )
 
@@ -20,13 +21,14 @@ import (
 // image builders.
 func (e *env) realRunDeps() runDeps {
 	return runDeps{
-		stateDir: StateDir,
+		stateDir:    StateDir,
+		glanceStore: image.Statfs{},
 		open: func(ctx context.Context, name string, progress uploadProgress) (playbooks.Cloud, error) {
 			c, err := cloud.Open(ctx, cloud.Options{Cloud: name})
 			if err != nil {
 				return nil, err
 			}
-			return pbos.New(c, pbos.Options{Progress: progress, Reach: pingFromHere}), nil
+			return pbos.New(c, pbos.Options{Progress: progress, Reach: pingFromHere, Convert: convertCached}), nil
 		},
 		build: func(ctx context.Context, recipe, path string, log func(string)) error {
 			if recipe != "tiny" {
@@ -36,6 +38,15 @@ func (e *env) realRunDeps() runDeps {
 			return err
 		},
 	}
+}
+
+// ConvertCacheDir keeps the qcow2 copies of disks playbooks declare with
+// convert: qcow2.
+const ConvertCacheDir = StateDir + "/images/converted"
+
+func convertCached(ctx context.Context, src string) (string, error) {
+	p, _, err := image.Cache{Dir: ConvertCacheDir}.QCOW2(ctx, src)
+	return p, err
 }
 
 // realUpDeps runs each step as this binary's own command.

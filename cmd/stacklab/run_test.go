@@ -31,6 +31,7 @@ type runLab struct {
 	opened   int
 	builds   int
 	buildErr error
+	store    spaceReader
 }
 
 func newRunLab(t *testing.T) *runLab {
@@ -46,7 +47,8 @@ func newRunLab(t *testing.T) *runLab {
 
 func (l *runLab) deps() runDeps {
 	return runDeps{
-		stateDir: l.dir,
+		stateDir:    l.dir,
+		glanceStore: l.store,
 		open: func(context.Context, string, uploadProgress) (playbooks.Cloud, error) {
 			l.opened++
 			return l.cloud, nil

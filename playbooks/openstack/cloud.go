@@ -45,6 +45,10 @@ type Options struct {
 	// RouterNamespace), for a prober on the node that hosts it; "" when
 	// no router holds it yet.
 	Reach func(ctx context.Context, addr, routerNS string) error
+	// Convert, when set, returns a qcow2 copy of the disk at src for an
+	// image declared with convert: qcow2 (image.Cache.QCOW2 does this);
+	// without it such an image is refused.
+	Convert func(ctx context.Context, src string) (string, error)
 }
 
 // Services hands out the service clients; *cloud.Cloud is one.

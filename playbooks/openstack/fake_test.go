@@ -481,6 +481,8 @@ func (f *fakeOpenStack) servers(w http.ResponseWriter, r *http.Request, seg []st
 				out = f.Console(name, f.polls[name+"/console"])
 			}
 			reply(w, 200, obj{"output": out})
+		case body["createImage"] != nil:
+			f.createImage(w, s, body["createImage"].(obj))
 		case body["addSecurityGroup"] != nil:
 			s["security_groups"] = append(asList(s["security_groups"]), obj{"name": body["addSecurityGroup"].(obj)["name"]})
 			reply(w, 202, nil)
@@ -499,21 +501,6 @@ func (f *fakeOpenStack) servers(w http.ResponseWriter, r *http.Request, seg []st
 	default:
 		notFound(w)
 	}
-}
-
-// asList reads a JSON array however it was stored.
-func asList(v any) []any {
-	switch l := v.(type) {
-	case []any:
-		return l
-	case []obj:
-		out := make([]any, len(l))
-		for i, o := range l {
-			out[i] = o
-		}
-		return out
-	}
-	return nil
 }
 
 func (f *fakeOpenStack) glance(w http.ResponseWriter, r *http.Request, seg []string, body obj) {
@@ -544,6 +531,7 @@ func (f *fakeOpenStack) glance(w http.ResponseWriter, r *http.Request, seg []str
 		}
 		switch r.Method {
 		case http.MethodGet:
+			f.advanceSnapshot(o)
 			reply(w, 200, o)
 		case http.MethodDelete:
 			f.remove("images", i)

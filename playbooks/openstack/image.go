@@ -80,7 +80,8 @@ func (d *imageDriver) Get(ctx context.Context, name string) (playbooks.Current, 
 		return playbooks.Current{}, found, err
 	}
 	d.c.imageStatus.set(img.ID, string(img.Status))
-	return playbooks.Current{ID: img.ID, Owner: playbooks.OwnerOf(stringProperty(img, ownerProperty)), Spec: imageSpec(img)}, true, nil
+	info := map[string]string{"id": img.ID, "status": string(img.Status), "size": fmt.Sprintf("%d", img.SizeBytes)}
+	return playbooks.Current{ID: img.ID, Owner: playbooks.OwnerOf(stringProperty(img, ownerProperty)), Spec: imageSpec(img), Info: info}, true, nil
 }
 
 // imageDiff is the managed fields that differ plus the status when it is
@@ -192,8 +193,23 @@ func verifyUpload(name string, got images.Image, sha512Hex, md5Hex string) error
 
 func (d *imageDriver) Create(ctx context.Context, r playbooks.Resource, owner string) error {
 	spec := r.Spec.(playbooks.Image)
+	if spec.FromServer != "" {
+		return d.snapshot(ctx, spec, owner)
+	}
 	if spec.Path == "" {
 		return fmt.Errorf("image %s: no file to upload", spec.Name)
+	}
+	if spec.Convert != "" {
+		if d.c.o.Convert == nil {
+			return fmt.Errorf("image %s: convert: %s is declared, but this stacklab has no converter; fix: stacklab image convert %s OUT.qcow2 and point file at OUT", spec.Name, spec.Convert, spec.Path)
+		}
+		converted, err := d.c.o.Convert(ctx, spec.Path)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", spec.Name, err)
+		}
+		// Everything below (checks, upload, checksums) is about the
+		// bytes glance receives.
+		spec.Path = converted
 	}
 	info, err := image.InspectRegularFile(spec.Path)
 	if err != nil {

@@ -16,6 +16,14 @@ const (
 	ActionRouteDel  Action = "route-del"
 	ActionAddrDel   Action = "addr-del"
 	ActionWriteFile Action = "write-file"
+	// ActionStopDHCP stops the DHCP client that would add the external
+	// NIC's address back; planned before any file or address changes.
+	ActionStopDHCP Action = "stop-dhcp"
+	// ActionEditFile edits one of the user's files, keeping a backup.
+	ActionEditFile Action = "edit-file"
+	// ActionRemoveFile removes a file of ours that another place now
+	// decides for.
+	ActionRemoveFile Action = "remove-file"
 )
 
 // Change is one step of a plan. Only the fields of its Action are set.
@@ -29,6 +37,18 @@ type Change struct {
 	// Content is the whole file for write-file, shown by --output json so
 	// the user can review what will be written.
 	Content string `json:"content,omitempty"`
+	// Before is the user's file as read when planning (edit-file): Apply
+	// refuses to edit a file that changed since.
+	Before string `json:"-"`
+	// Backup keeps the user's original (edit-file); Diff shows the edit.
+	Backup string `json:"backup,omitempty"`
+	Diff   string `json:"diff,omitempty"`
+	// Argv is the command that stops a DHCP client, PIDs the processes
+	// it stops (stop-dhcp).
+	Argv []string `json:"argv,omitempty"`
+	PIDs []int    `json:"pids,omitempty"`
+	// Reason says why (remove-file).
+	Reason string `json:"reason,omitempty"`
 }
 
 func (c Change) String() string {
@@ -41,6 +61,15 @@ func (c Change) String() string {
 		return fmt.Sprintf("remove %s from %s", c.Addr, c.Link)
 	case ActionWriteFile:
 		return fmt.Sprintf("write %s (mode %04o)", c.Path, c.Mode)
+	case ActionStopDHCP:
+		if len(c.PIDs) == 0 {
+			return fmt.Sprintf("stop ifupdown's configuration of %s: %s", c.Link, strings.Join(c.Argv, " "))
+		}
+		return fmt.Sprintf("stop the DHCP client of %s (PID %v): %s", c.Link, c.PIDs, strings.Join(c.Argv, " "))
+	case ActionEditFile:
+		return fmt.Sprintf("edit %s (original kept as %s):\n%s", c.Path, c.Backup, indent(c.Diff, "      "))
+	case ActionRemoveFile:
+		return fmt.Sprintf("remove %s (%s)", c.Path, c.Reason)
 	}
 	return string(c.Action)
 }
@@ -64,6 +93,11 @@ type Options struct {
 	// Config is the host's network configuration as ReadConfig found it;
 	// its zero value plans no persistence.
 	Config HostConfig `json:"-"`
+	// Clients are the processes of the NIC's network namespace and
+	// IfupdownUp whether ifupdown's state has the external NIC up: how
+	// Prepare finds the DHCP client to stop before the address goes.
+	Clients    []Process `json:"-"`
+	IfupdownUp bool      `json:"-"`
 }
 
 // Plan is what Apply would do, and why it would refuse.
@@ -143,10 +177,29 @@ func BuildPlan(s Snapshot, lay Layout, opts Options) (Plan, error) {
 			Fix:      fmt.Sprintf("after each boot run: stacklab net apply (or: ip link set dev %s up)", ext.Name),
 		})
 	default:
-		if cur, ok := opts.Config.own(f.Path); !ok || cur.Content != f.Content || cur.Mode != f.Mode {
-			p.Changes = append(p.Changes, Change{Action: ActionWriteFile, Path: f.Path, Mode: uint32(f.Mode), Content: f.Content})
+		ch, warn := persistChanges(opts.Config, f, ext.Name, opts.FlushExternal)
+		p.Changes = append(p.Changes, ch...)
+		p.Warnings = append(p.Warnings, warn...)
+	}
+
+	// The DHCP client goes first: stopped after the file changes, ifdown
+	// would read the new stanza and not release; stopped after the address
+	// goes, it would already have put it back.
+	if opts.FlushExternal {
+		// ifdown only while the stanza still asks for an address: once it
+		// says manual, ifdown would have nothing of ours to undo.
+		stops, refusal := stopDHCP(opts.Clients, opts.IfupdownUp && ifupdownAsksAddress(opts.Config, ext.Name), ext.Name)
+		if refusal != "" {
+			p.Refusals = append(p.Refusals, refusal)
 		}
-		p.Warnings = append(p.Warnings, configWarnings(opts.Config, ext.Name)...)
+		if len(stops) > 0 {
+			head := stops
+			// ifdown takes the link down with the address: bring it up again.
+			if ext.Up && stops[len(stops)-1].Argv[0] == "ifdown" {
+				head = append(head, Change{Action: ActionLinkUp, Link: ext.Name})
+			}
+			p.Changes = append(head, p.Changes...)
+		}
 	}
 	return p, nil
 }
@@ -236,6 +289,16 @@ func (h Host) Prepare(ctx context.Context, mgmtIf, extIf string, opts Options) (
 			return Plan{}, err
 		}
 	}
+	if opts.FlushExternal && h.Procs != nil && opts.Clients == nil {
+		if opts.Clients, err = h.Procs.List(); err != nil {
+			return Plan{}, err
+		}
+	}
+	if opts.FlushExternal && !opts.IfupdownUp && opts.Config.System == SystemIfupdown {
+		if opts.IfupdownUp, err = h.ifupdownUp(lay.Ext); err != nil {
+			return Plan{}, err
+		}
+	}
 	return BuildPlan(s, lay, opts)
 }
 
@@ -269,6 +332,10 @@ func (p Plan) String() string {
 	var b strings.Builder
 	_ = p.Render(&b)
 	return b.String()
+}
+
+func indent(s, pre string) string {
+	return pre + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+pre)
 }
 
 func renderWarnings(b *strings.Builder, ws []Warning) {

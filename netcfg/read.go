@@ -34,6 +34,9 @@ type Netlink interface {
 type Host struct {
 	NL   Netlink
 	Root string
+	// Procs finds and stops the external NIC's DHCP client; nil plans
+	// no stop (a test host without processes of its own).
+	Procs Processes
 }
 
 // dumpAttempts bounds retries of a dump the kernel interrupted because the
@@ -249,5 +252,5 @@ func Open(root string) (Host, func(), error) {
 	if err != nil {
 		return Host{}, nil, fmt.Errorf("netcfg: open netlink: %w", err)
 	}
-	return Host{NL: h, Root: root}, h.Close, nil
+	return Host{NL: h, Root: root, Procs: ProcFS{Dir: "/proc", NetNS: "/proc/self/ns/net"}}, h.Close, nil
 }

@@ -118,36 +118,79 @@ func backupPath(p string) string {
 	return p + BackupSuffix
 }
 
-// unifiedDiff renders the change from before to after as one hunk around
-// the lines that differ, as `diff -u` would, for the plan.
+// unifiedDiff renders the change from before to after as one hunk, as
+// `diff -u` would, for the plan: the lines between the first and the last
+// difference come from a longest-common-subsequence walk (the files are
+// small), with two lines of context around.
 func unifiedDiff(p, before, after string) string {
 	a, b := splitLines(before), splitLines(after)
-	pre := 0
-	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
-		pre++
+	// lcs[i][j] is the LCS length of a[i:] and b[j:].
+	lcs := make([][]int, len(a)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(b)+1)
 	}
-	suf := 0
-	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
-		suf++
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
 	}
-	const ctx = 2
-	lo := max(pre-ctx, 0)
-	hiA, hiB := min(len(a)-suf+ctx, len(a)), min(len(b)-suf+ctx, len(b))
-	var s strings.Builder
-	fmt.Fprintf(&s, "--- %s\n+++ %s (stacklab)\n@@ -%d,%d +%d,%d @@\n", p, p, lo+1, hiA-lo, lo+1, hiB-lo)
-	for _, l := range a[lo:pre] {
-		s.WriteString(" " + l + "\n")
+	type op struct {
+		tag  byte
+		line string
 	}
-	for _, l := range a[pre : len(a)-suf] {
-		s.WriteString("-" + l + "\n")
+	var ops []op
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			ops = append(ops, op{' ', a[i]})
+			i, j = i+1, j+1
+		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
+			ops = append(ops, op{'-', a[i]})
+			i++
+		default:
+			ops = append(ops, op{'+', b[j]})
+			j++
+		}
 	}
-	for _, l := range b[pre : len(b)-suf] {
-		s.WriteString("+" + l + "\n")
+	first, last := -1, -1
+	for k, o := range ops {
+		if o.tag != ' ' {
+			if first < 0 {
+				first = k
+			}
+			last = k
+		}
 	}
-	for _, l := range a[len(a)-suf : hiA] {
-		s.WriteString(" " + l + "\n")
+	if first < 0 {
+		return ""
 	}
-	return s.String()
+	const context = 2
+	lo, hi := max(first-context, 0), min(last+context+1, len(ops))
+	startA, startB, nA, nB := 1, 1, 0, 0
+	for _, o := range ops[:lo] {
+		if o.tag != '+' {
+			startA++
+		}
+		if o.tag != '-' {
+			startB++
+		}
+	}
+	var body strings.Builder
+	for _, o := range ops[lo:hi] {
+		if o.tag != '+' {
+			nA++
+		}
+		if o.tag != '-' {
+			nB++
+		}
+		body.WriteString(string(o.tag) + o.line + "\n")
+	}
+	return fmt.Sprintf("--- %s\n+++ %s (stacklab)\n@@ -%d,%d +%d,%d @@\n", p, p, startA, nA, startB, nB) + body.String()
 }
 
 func splitLines(s string) []string {

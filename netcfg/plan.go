@@ -98,6 +98,10 @@ type Options struct {
 	// Prepare finds the DHCP client to stop before the address goes.
 	Clients    []Process `json:"-"`
 	IfupdownUp bool      `json:"-"`
+	// Hostname, when set, is made to resolve to the management address
+	// through Hosts, /etc/hosts as read (an empty file when absent).
+	Hostname string     `json:"hostname,omitempty"`
+	Hosts    ConfigFile `json:"-"`
 }
 
 // Plan is what Apply would do, and why it would refuse.
@@ -180,6 +184,12 @@ func BuildPlan(s Snapshot, lay Layout, opts Options) (Plan, error) {
 		ch, warn := persistChanges(opts.Config, f, ext.Name, opts.FlushExternal)
 		p.Changes = append(p.Changes, ch...)
 		p.Warnings = append(p.Warnings, warn...)
+	}
+
+	if c, w := hostsChange(s, lay, opts); c != nil {
+		p.Changes = append(p.Changes, *c)
+	} else if w != nil {
+		p.Warnings = append(p.Warnings, *w)
 	}
 
 	// The DHCP client goes first: stopped after the file changes, ifdown
@@ -286,6 +296,11 @@ func (h Host) Prepare(ctx context.Context, mgmtIf, extIf string, opts Options) (
 	}
 	if opts.Config.System == "" {
 		if opts.Config, err = h.ReadConfig(); err != nil {
+			return Plan{}, err
+		}
+	}
+	if opts.Hostname != "" && opts.Hosts.Path == "" {
+		if opts.Hosts, err = h.readFile(HostsPath); err != nil {
 			return Plan{}, err
 		}
 	}

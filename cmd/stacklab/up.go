@@ -99,7 +99,10 @@ func (e *env) up(ctx context.Context, c *cli.Command, d upDeps) error {
 		name string
 		args []string
 	}{
-		{"preflight", append([]string{"preflight"}, cfg...)},
+		// Debian's installer maps the hostname to 127.0.1.1; net, the next
+		// step, rewrites that /etc/hosts line (shown in its plan, backup
+		// kept) instead of up stopping here to ask the student to.
+		{"preflight", append([]string{"preflight", "--skip", "hostname"}, cfg...)},
 		{"net", append([]string{"net", "apply"}, cfg...)},
 		{"install", append([]string{"install", "--yes"}, cfg...)},
 		{"doctor", append([]string{"doctor"}, cfg...)},

@@ -82,6 +82,10 @@ func (h Host) Apply(ctx context.Context, p Plan) (ApplyResult, error) {
 		return res, fmt.Errorf("netcfg: apply: %w", &DetectError{Err: ErrNoSuchInterface, Role: "external", Name: p.Layout.Ext, Seen: s.Names()})
 	}
 
+	// Before the DHCP client's release or our own removal takes it.
+	if err := h.writeRecord(p.Record, ext); err != nil {
+		return res, err
+	}
 	for _, c := range p.Changes {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("netcfg: apply %s: %w", c, err)

@@ -3,6 +3,7 @@ package netcfg
 import (
 	"bufio"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -126,6 +128,15 @@ func TestKernelStopsDHCPClientFirst(t *testing.T) {
 		own.Path[1:]:               own.Content,
 		"run/network/ifstate.eth1": "eth1\n",
 	})
+	// VirtualBox's host-only DHCP server, as the kernel saw it on the link.
+	eth1, err := lab.NL.LinkByName("eth1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.NL.NeighAdd(&netlink.Neigh{LinkIndex: eth1.Attrs().Index, Family: netlink.FAMILY_V4, State: netlink.NUD_PERMANENT,
+		IP: net.ParseIP("192.168.56.100"), HardwareAddr: net.HardwareAddr{2, 0, 0, 0, 0, 0x64}}); err != nil {
+		t.Fatal(err)
+	}
 	h := Host{NL: lab.NL, Root: root}
 	// Decoys: the same argv in this test's own namespace (a container's
 	// eth1, say) and a client for another NIC in the lab's.
@@ -161,6 +172,11 @@ func TestKernelStopsDHCPClientFirst(t *testing.T) {
 	if _, err := os.Stat(h.path(own.Path)); !os.IsNotExist(err) {
 		t.Errorf("our own file still there: %v", err)
 	}
+	rec, ok, err := ReadExternalNetwork(h.path(ExternalNetworkPath))
+	if err != nil || !ok || rec.Address.String() != "192.168.56.101/24" || rec.Gateway.IsValid() ||
+		len(rec.Neighbours) != 1 || rec.Neighbours[0].String() != "192.168.56.100" {
+		t.Errorf("recorded network = %+v, %v, %v", rec, ok, err)
+	}
 	if !res.Ext.Up || len(res.Ext.BlockingAddrs()) != 0 {
 		t.Errorf("eth1 after apply: %s", res.Ext.Evidence())
 	}
@@ -176,6 +192,9 @@ func TestKernelStopsDHCPClientFirst(t *testing.T) {
 	}
 	if res, err := h.Apply(ctx, p); err != nil || res.Changed {
 		t.Errorf("second apply = %+v, %v", res, err)
+	}
+	if again, _, _ := ReadExternalNetwork(h.path(ExternalNetworkPath)); again.Address != rec.Address {
+		t.Errorf("record rewritten by the second run: %+v", again)
 	}
 	if len(procs.ran) != 1 {
 		t.Errorf("ran again: %q", procs.ran)

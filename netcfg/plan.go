@@ -102,6 +102,9 @@ type Options struct {
 	// through Hosts, /etc/hosts as read (an empty file when absent).
 	Hostname string     `json:"hostname,omitempty"`
 	Hosts    ConfigFile `json:"-"`
+	// Neighbours are the addresses the kernel has seen on the external
+	// NIC's link, recorded with its network.
+	Neighbours []netip.Addr `json:"-"`
 }
 
 // Plan is what Apply would do, and why it would refuse.
@@ -114,6 +117,10 @@ type Plan struct {
 	Changes     []Change  `json:"changes"`
 	Refusals    []string  `json:"refusals"`
 	Warnings    []Warning `json:"warnings"`
+	// Record is the external NIC's network, written to
+	// ExternalNetworkPath before its address goes (not a Change: it
+	// describes the NIC, it does not configure it).
+	Record *ExternalNetwork `json:"record,omitempty"`
 }
 
 // Refused reports whether Apply will refuse this plan.
@@ -141,6 +148,11 @@ func BuildPlan(s Snapshot, lay Layout, opts Options) (Plan, error) {
 	}
 	if blocking := ext.BlockingAddrs(); len(blocking) > 0 {
 		if opts.FlushExternal {
+			// Recorded before it goes: ext_net can then live on the real
+			// network this NIC was on.
+			if rec, ok := recordNetwork(s, ext, opts.Neighbours); ok {
+				p.Record = &rec
+			}
 			// The addresses take these routes with them: each is named
 			// before anything goes, so nobody loses a path unannounced.
 			for _, r := range s.RoutesVia(ext.Name) {
@@ -304,6 +316,11 @@ func (h Host) Prepare(ctx context.Context, mgmtIf, extIf string, opts Options) (
 			return Plan{}, err
 		}
 	}
+	if ext, ok := s.Link(lay.Ext); ok && opts.FlushExternal && opts.Neighbours == nil {
+		if opts.Neighbours, err = h.neighbours(ext.Index); err != nil {
+			return Plan{}, err
+		}
+	}
 	if opts.FlushExternal && h.Procs != nil && opts.Clients == nil {
 		if opts.Clients, err = h.Procs.List(); err != nil {
 			return Plan{}, err
@@ -337,6 +354,13 @@ func (p Plan) Render(w io.Writer) error {
 		for _, c := range p.Changes {
 			fmt.Fprintf(&b, "  + %s\n", c)
 		}
+	}
+	if p.Record != nil {
+		fmt.Fprintf(&b, "records %s's network (%s", p.Record.Interface, p.Record.Address.Masked())
+		if p.Record.Gateway.IsValid() {
+			fmt.Fprintf(&b, ", gateway %s", p.Record.Gateway)
+		}
+		fmt.Fprintf(&b, ", %d neighbours) in %s for ext_net\n", len(p.Record.Neighbours), ExternalNetworkPath)
 	}
 	renderWarnings(&b, p.Warnings)
 	_, err := io.WriteString(w, b.String())

@@ -228,3 +228,35 @@ func actionStrings(as []Action) []string {
 	}
 	return out
 }
+
+func TestNMRefusal(t *testing.T) {
+	nm := []Process{{500, []string{"/usr/sbin/NetworkManager", "--no-daemon"}}}
+	conf := func(s string) []ConfigFile {
+		return []ConfigFile{{Path: "/etc/NetworkManager/conf.d/x.conf", Content: s}}
+	}
+	tests := []struct {
+		name    string
+		procs   []Process
+		confs   []ConfigFile
+		hc      HostConfig
+		refused bool
+	}{
+		{name: "NetworkManager runs, eth1 is its to manage", procs: nm, refused: true},
+		{name: "no NetworkManager", procs: []Process{{1, []string{"dhcpcd", "eth0"}}}},
+		{name: "ifupdown configures eth1: Debian's NetworkManager leaves it alone", procs: nm, hc: ifupdownHost(debianInterfaces, false)},
+		{name: "unmanaged in conf.d", procs: nm, confs: conf("[keyfile]\nunmanaged-devices+=interface-name:eth1\n")},
+		{name: "unmanaged among others", procs: nm, confs: conf("[keyfile]\nunmanaged-devices=mac:00:11:22:33:44:55;interface-name:eth1\n")},
+		{name: "another NIC unmanaged", procs: nm, confs: conf("[keyfile]\nunmanaged-devices=interface-name:eth10\n"), refused: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := nmRefusal(tt.procs, tt.confs, tt.hc, "eth1")
+			if (r != "") != tt.refused {
+				t.Fatalf("refusal = %q", r)
+			}
+			if tt.refused && !strings.Contains(r, "nmcli device set eth1 managed no") {
+				t.Errorf("refusal lacks the exact fix: %q", r)
+			}
+		})
+	}
+}

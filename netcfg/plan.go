@@ -105,6 +105,9 @@ type Options struct {
 	// Neighbours are the addresses the kernel has seen on the external
 	// NIC's link, recorded with its network.
 	Neighbours []netip.Addr `json:"-"`
+	// NMConf is NetworkManager's configuration as read, for which NICs it
+	// leaves alone.
+	NMConf []ConfigFile `json:"-"`
 }
 
 // Plan is what Apply would do, and why it would refuse.
@@ -213,6 +216,9 @@ func BuildPlan(s Snapshot, lay Layout, opts Options) (Plan, error) {
 		stops, refusal := stopDHCP(opts.Clients, opts.IfupdownUp && ifupdownAsksAddress(opts.Config, ext.Name), ext.Name)
 		if refusal != "" {
 			p.Refusals = append(p.Refusals, refusal)
+		}
+		if r := nmRefusal(opts.Clients, opts.NMConf, opts.Config, ext.Name); r != "" {
+			p.Refusals = append(p.Refusals, r)
 		}
 		if len(stops) > 0 {
 			head := stops
@@ -323,6 +329,11 @@ func (h Host) Prepare(ctx context.Context, mgmtIf, extIf string, opts Options) (
 	}
 	if opts.FlushExternal && h.Procs != nil && opts.Clients == nil {
 		if opts.Clients, err = h.Procs.List(); err != nil {
+			return Plan{}, err
+		}
+	}
+	if opts.FlushExternal && opts.NMConf == nil {
+		if opts.NMConf, err = h.readNMConf(); err != nil {
 			return Plan{}, err
 		}
 	}

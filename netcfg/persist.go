@@ -349,6 +349,8 @@ func networkdWarnings(hc HostConfig, ext string) []Warning {
 		}
 		if len(addrLines) > 0 {
 			w.Message += fmt.Sprintf(" and %s would get an address again at the next boot", ext)
+			w.Fix = fmt.Sprintf("in %s set DHCP=no and remove its Address= settings (or exclude %s from Name=), then: networkctl reload && networkctl reconfigure %s", f.Path, ext, ext)
+			w.readds = true
 		}
 		out = append(out, w)
 	}
@@ -398,7 +400,8 @@ func netplanWarnings(hc HostConfig, ext string) []Warning {
 			out = append(out, Warning{
 				Message:  fmt.Sprintf("%s gives %s an address (netplan id %q); it would come back at the next boot", f.Path, ext, id.Value),
 				Evidence: ev,
-				Fix:      fmt.Sprintf("remove the %s entry (or its dhcp4/dhcp6/addresses) from %s, then run: netplan generate", id.Value, f.Path),
+				Fix:      fmt.Sprintf("remove the %s entry (or its dhcp4/dhcp6/addresses) from %s, then run: netplan apply", id.Value, f.Path),
+				readds:   true,
 			})
 		}
 	}

@@ -80,6 +80,10 @@ type Warning struct {
 	Message  string   `json:"message"`
 	Evidence []string `json:"evidence,omitempty"`
 	Fix      string   `json:"fix,omitempty"`
+	// readds marks a user's setting that gives the external NIC an
+	// address (its DHCP client puts a removed one back): with
+	// --flush-external, where we do not edit that file, it refuses.
+	readds bool
 }
 
 // Options tune a plan.
@@ -198,7 +202,14 @@ func BuildPlan(s Snapshot, lay Layout, opts Options) (Plan, error) {
 	default:
 		ch, warn := persistChanges(opts.Config, f, ext.Name, opts.FlushExternal)
 		p.Changes = append(p.Changes, ch...)
-		p.Warnings = append(p.Warnings, warn...)
+		for _, w := range warn {
+			if opts.FlushExternal && w.readds {
+				p.Refusals = append(p.Refusals, fmt.Sprintf("%s (%s): removing the address now would not last; fix: %s, then run stacklab net apply --flush-external again",
+					w.Message, strings.Join(w.Evidence, "; "), w.Fix))
+				continue
+			}
+			p.Warnings = append(p.Warnings, w)
+		}
 	}
 
 	if c, w := hostsChange(s, lay, opts); c != nil {

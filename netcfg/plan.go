@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -65,7 +66,11 @@ func (c Change) String() string {
 		if len(c.PIDs) == 0 {
 			return fmt.Sprintf("stop ifupdown's configuration of %s: %s", c.Link, strings.Join(c.Argv, " "))
 		}
-		return fmt.Sprintf("stop the DHCP client of %s (PID %v): %s", c.Link, c.PIDs, strings.Join(c.Argv, " "))
+		pids := make([]string, 0, len(c.PIDs))
+		for _, p := range c.PIDs {
+			pids = append(pids, strconv.Itoa(p))
+		}
+		return fmt.Sprintf("stop the DHCP client of %s (PID %s): %s", c.Link, strings.Join(pids, ", "), strings.Join(c.Argv, " "))
 	case ActionEditFile:
 		return fmt.Sprintf("edit %s (original kept as %s):\n%s", c.Path, c.Backup, indent(c.Diff, "      "))
 	case ActionRemoveFile:

@@ -194,7 +194,11 @@ func (h Host) stopDHCPNow(ctx context.Context, c Change) (bool, error) {
 	}
 	// The client releases its lease and exits on its own time; a bounded
 	// wait, polled, not slept.
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	wait := h.StopWait
+	if wait == 0 {
+		wait = 15 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()

@@ -1,10 +1,13 @@
 package netcfg
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestIfupdownEditGolden: the stanza that gives eth1 an address becomes
@@ -258,5 +261,29 @@ func TestNMRefusal(t *testing.T) {
 				t.Errorf("refusal lacks the exact fix: %q", r)
 			}
 		})
+	}
+}
+
+// stubbornProcs is a DHCP client that ignores being told to stop.
+type stubbornProcs struct{ ran int }
+
+func (s *stubbornProcs) List() ([]Process, error) {
+	return []Process{{42, []string{"dhcpcd", "-4", "-b", "eth1"}}}, nil
+}
+func (s *stubbornProcs) Run(context.Context, []string) error { s.ran++; return nil }
+
+// A client that does not exit is reported, named with its PID and the way
+// to stop it by hand, and the apply stops there: nothing after it runs.
+func TestStopDHCPClientThatWontStop(t *testing.T) {
+	procs := &stubbornProcs{}
+	h := Host{Root: t.TempDir(), Procs: procs, StopWait: 50 * time.Millisecond}
+	did, err := h.stopDHCPNow(context.Background(), Change{Action: ActionStopDHCP, Link: "eth1", PIDs: []int{42}, Argv: []string{"dhcpcd", "-k", "eth1"}})
+	if !errors.Is(err, ErrDHCPClientRunning) || !did || procs.ran != 1 || !strings.Contains(err.Error(), "kill 42") {
+		t.Errorf("did %v, err %v, ran %d", did, err, procs.ran)
+	}
+	// Already gone (another PID now): nothing to run.
+	did, err = h.stopDHCPNow(context.Background(), Change{Action: ActionStopDHCP, Link: "eth1", PIDs: []int{7}, Argv: []string{"dhcpcd", "-k", "eth1"}})
+	if did || err != nil || procs.ran != 1 {
+		t.Errorf("gone client: did %v, err %v, ran %d", did, err, procs.ran)
 	}
 }

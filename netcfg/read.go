@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -37,6 +38,9 @@ type Host struct {
 	// Procs finds and stops the external NIC's DHCP client; nil plans
 	// no stop (a test host without processes of its own).
 	Procs Processes
+	// StopWait bounds the wait for a stopped DHCP client to exit; 0 is
+	// 15 s (a release round trip to a slow DHCP server).
+	StopWait time.Duration
 }
 
 // dumpAttempts bounds retries of a dump the kernel interrupted because the

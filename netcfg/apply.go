@@ -253,13 +253,6 @@ var ErrChangedSinceRead = errors.New("file changed since the plan was made")
 func (h Host) editFile(c Change) (bool, error) {
 	full := h.path(c.Path)
 	st, err := os.Stat(full)
-	if errors.Is(err, fs.ErrNotExist) && c.Before == "" {
-		// Nothing to back up (no /etc/hosts at all): create it.
-		if err := atomicfile.Write(full, []byte(c.Content), atomicfile.Options{Mode: fs.FileMode(c.Mode), NoReplace: true}); err != nil {
-			return false, fmt.Errorf("netcfg: %w", err)
-		}
-		return true, nil
-	}
 	if err != nil {
 		return false, fmt.Errorf("netcfg: edit %s: %w", c.Path, err)
 	}

@@ -135,19 +135,24 @@ func hostsChange(s Snapshot, lay Layout, opts Options) (*Change, *Warning) {
 			Fix:     fmt.Sprintf("give %s its address, then run stacklab net apply again", lay.Mgmt),
 		}
 	}
+	if opts.Hosts.Mode == 0 {
+		// No file at all: one with only our line would lose localhost on
+		// a system that relies on it; the user writes it.
+		return nil, &Warning{
+			Message: fmt.Sprintf("there is no %s; %s may not resolve to the management address %s", HostsPath, opts.Hostname, pfx.Addr()),
+			Fix:     fmt.Sprintf(`printf '127.0.0.1\tlocalhost\n%s\t%s\n' > %s`, pfx.Addr(), opts.Hostname, HostsPath),
+		}
+	}
 	edited, ok := hostsEdit(opts.Hosts.Content, opts.Hostname, pfx.Addr())
 	if !ok {
 		return nil, nil
 	}
-	mode := opts.Hosts.Mode
-	if mode == 0 {
-		mode = 0o644
-	}
-	return &Change{Action: ActionEditFile, Path: HostsPath, Mode: uint32(mode), Content: edited, Before: opts.Hosts.Content,
+	return &Change{Action: ActionEditFile, Path: HostsPath, Mode: uint32(opts.Hosts.Mode), Content: edited, Before: opts.Hosts.Content,
 		Backup: HostsPath + BackupSuffix, Diff: unifiedDiff(HostsPath, opts.Hosts.Content, edited)}, nil
 }
 
-// readFile reads p under the root; a missing file reads as empty.
+// readFile reads p under the root; a missing file reads as empty, with
+// Mode 0.
 func (h Host) readFile(p string) (ConfigFile, error) {
 	f := ConfigFile{Path: p}
 	st, err := os.Stat(h.path(p))

@@ -93,6 +93,12 @@ func TestHostsFixTempRoot(t *testing.T) {
 	if p, _ := BuildPlan(s, lay, Options{Hostname: "lab", Hosts: again}); strings.Contains(p.String(), HostsPath) {
 		t.Errorf("second plan:\n%s", p)
 	}
+	// No /etc/hosts at all: a warning with the whole file to write, no
+	// file of only our line.
+	if p, _ := BuildPlan(s, lay, Options{Hostname: "lab", Hosts: ConfigFile{Path: HostsPath}}); strings.Contains(p.String(), "edit "+HostsPath) ||
+		!strings.Contains(p.String(), "127.0.0.1\\tlocalhost\\n10.0.2.15\\tlab") {
+		t.Errorf("plan without /etc/hosts:\n%s", p)
+	}
 	// Someone edits the file between plan and apply: refused, not lost.
 	if err := os.WriteFile(root+"/etc/hosts", []byte("10.9.9.9 lab\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -82,6 +82,10 @@ func (h Host) Apply(ctx context.Context, p Plan) (ApplyResult, error) {
 		return res, fmt.Errorf("netcfg: apply: %w", &DetectError{Err: ErrNoSuchInterface, Role: "external", Name: p.Layout.Ext, Seen: s.Names()})
 	}
 
+	// Before the DHCP client's release or our own removal takes it.
+	if err := h.writeRecord(p.Record, ext); err != nil {
+		return res, err
+	}
 	for _, c := range p.Changes {
 		if err := ctx.Err(); err != nil {
 			return res, fmt.Errorf("netcfg: apply %s: %w", c, err)
@@ -96,6 +100,19 @@ func (h Host) Apply(ctx context.Context, p Plan) (ApplyResult, error) {
 			did, err = h.addrDel(c, ext)
 		case ActionWriteFile:
 			did, err = h.writeFile(c)
+		case ActionStopDHCP:
+			if did, err = h.stopDHCPNow(ctx, c); did && err == nil {
+				// The client's release took the address (ifdown the
+				// link too): what follows compares with that state.
+				var s Snapshot
+				if s, err = h.Snapshot(ctx); err == nil {
+					ext, _ = s.Link(p.Layout.Ext)
+				}
+			}
+		case ActionEditFile:
+			did, err = h.editFile(c)
+		case ActionRemoveFile:
+			did, err = h.removeFile(c)
 		default:
 			err = fmt.Errorf("netcfg: unknown action %q", c.Action)
 		}
@@ -222,6 +239,51 @@ func (h Host) writeFile(c Change) (bool, error) {
 	}
 	if err := atomicfile.Write(full, []byte(c.Content), atomicfile.Options{Mode: mode}); err != nil {
 		return false, fmt.Errorf("netcfg: %w", err)
+	}
+	return true, nil
+}
+
+// ErrChangedSinceRead means a user's file changed between planning and
+// applying; editing it would overwrite what someone just wrote.
+var ErrChangedSinceRead = errors.New("file changed since the plan was made")
+
+// editFile edits a user's file: the original is kept at c.Backup first
+// (an older backup is kept: it holds the file as it was before stacklab
+// ever edited it), then the new content replaces the file atomically.
+func (h Host) editFile(c Change) (bool, error) {
+	full := h.path(c.Path)
+	st, err := os.Stat(full)
+	if err != nil {
+		return false, fmt.Errorf("netcfg: edit %s: %w", c.Path, err)
+	}
+	cur, err := os.ReadFile(full)
+	if err != nil {
+		return false, fmt.Errorf("netcfg: read %s: %w", c.Path, err)
+	}
+	if string(cur) == c.Content {
+		return false, nil
+	}
+	if string(cur) != c.Before {
+		return false, fmt.Errorf("netcfg: edit %s: %w; run stacklab net plan again", c.Path, ErrChangedSinceRead)
+	}
+	err = atomicfile.Write(h.path(c.Backup), cur, atomicfile.Options{Mode: st.Mode().Perm(), NoReplace: true})
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return false, fmt.Errorf("netcfg: back up %s: %w", c.Path, err)
+	}
+	if err := atomicfile.Write(full, []byte(c.Content), atomicfile.Options{Mode: st.Mode().Perm()}); err != nil {
+		return false, fmt.Errorf("netcfg: %w", err)
+	}
+	return true, nil
+}
+
+// removeFile removes a file of ours; one already gone is success.
+func (h Host) removeFile(c Change) (bool, error) {
+	err := os.Remove(h.path(c.Path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("netcfg: remove %s: %w", c.Path, err)
 	}
 	return true, nil
 }

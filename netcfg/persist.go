@@ -254,6 +254,43 @@ iface %[1]s inet manual
 	return ConfigFile{}, false
 }
 
+// persistChanges is the one place that decides where the external NIC's
+// next-boot state lives. Where the user's ifupdown files already have a
+// stanza for it, that stanza is the place (a second stanza of ours beside
+// it would only compete with it): with --flush-external a stanza that gives
+// the NIC an address is edited to bring it up without one, and a file of
+// ours from an earlier run goes. Everywhere else our own file is the
+// place, and the user's settings that would fight it are reported.
+func persistChanges(hc HostConfig, ours ConfigFile, ext string, flush bool) ([]Change, []Warning) {
+	var out []Change
+	if user := ifupdownStanzas(hc, ext); hc.System == SystemIfupdown && len(user) > 0 {
+		var warn []Warning
+		for _, f := range user {
+			edited, ok := ifupdownEdit(f.Content, ext)
+			switch {
+			case ok && flush:
+				out = append(out, Change{Action: ActionEditFile, Path: f.Path, Mode: uint32(f.Mode),
+					Content: edited, Before: f.Content, Backup: backupPath(f.Path), Diff: unifiedDiff(f.Path, f.Content, edited)})
+			case ok:
+				warn = append(warn, Warning{
+					Message:  fmt.Sprintf("%s gives %s an address; its DHCP client or the next boot brings the address back", f.Path, ext),
+					Evidence: []string{unifiedDiff(f.Path, f.Content, edited)},
+					Fix:      "stacklab net apply --flush-external   (stops the DHCP client, then makes this edit, keeping a backup)",
+				})
+			}
+		}
+		if _, ok := hc.own(ours.Path); ok {
+			out = append(out, Change{Action: ActionRemoveFile, Path: ours.Path,
+				Reason: fmt.Sprintf("ours; the stanza for %s in %s is the one place for it", ext, user[0].Path)})
+		}
+		return out, warn
+	}
+	if cur, ok := hc.own(ours.Path); !ok || cur.Content != ours.Content || cur.Mode != ours.Mode {
+		out = append(out, Change{Action: ActionWriteFile, Path: ours.Path, Mode: uint32(ours.Mode), Content: ours.Content})
+	}
+	return out, configWarnings(hc, ext)
+}
+
 // configWarnings reads the user's files for settings that would give ext an
 // address at the next boot, or keep our file from taking effect. It reports;
 // it never edits a user's file.
@@ -312,6 +349,8 @@ func networkdWarnings(hc HostConfig, ext string) []Warning {
 		}
 		if len(addrLines) > 0 {
 			w.Message += fmt.Sprintf(" and %s would get an address again at the next boot", ext)
+			w.Fix = fmt.Sprintf("in %s set DHCP=no and remove its Address= settings (or exclude %s from Name=), then: networkctl reload && networkctl reconfigure %s", f.Path, ext, ext)
+			w.readds = true
 		}
 		out = append(out, w)
 	}
@@ -361,7 +400,8 @@ func netplanWarnings(hc HostConfig, ext string) []Warning {
 			out = append(out, Warning{
 				Message:  fmt.Sprintf("%s gives %s an address (netplan id %q); it would come back at the next boot", f.Path, ext, id.Value),
 				Evidence: ev,
-				Fix:      fmt.Sprintf("remove the %s entry (or its dhcp4/dhcp6/addresses) from %s, then run: netplan generate", id.Value, f.Path),
+				Fix:      fmt.Sprintf("remove the %s entry (or its dhcp4/dhcp6/addresses) from %s, then run: netplan apply", id.Value, f.Path),
+				readds:   true,
 			})
 		}
 	}
@@ -382,7 +422,7 @@ func ifupdownWarnings(hc HostConfig, ext string) []Warning {
 				out = append(out, Warning{
 					Message:  fmt.Sprintf("%s configures %s with method %s; it would get an address again at the next boot", f.Path, ext, method),
 					Evidence: []string{loc},
-					Fix:      fmt.Sprintf("remove the iface %s stanza from %s (stacklab's %s brings it up without an address)", ext, f.Path, IfupdownPath),
+					Fix:      "stacklab net apply --flush-external   (stops its DHCP client and edits the stanza to `inet manual`, keeping a backup)",
 				})
 			default:
 				out = append(out, Warning{

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -16,6 +17,14 @@ const (
 	ActionRouteDel  Action = "route-del"
 	ActionAddrDel   Action = "addr-del"
 	ActionWriteFile Action = "write-file"
+	// ActionStopDHCP stops the DHCP client that would add the external
+	// NIC's address back; planned before any file or address changes.
+	ActionStopDHCP Action = "stop-dhcp"
+	// ActionEditFile edits one of the user's files, keeping a backup.
+	ActionEditFile Action = "edit-file"
+	// ActionRemoveFile removes a file of ours that another place now
+	// decides for.
+	ActionRemoveFile Action = "remove-file"
 )
 
 // Change is one step of a plan. Only the fields of its Action are set.
@@ -29,6 +38,18 @@ type Change struct {
 	// Content is the whole file for write-file, shown by --output json so
 	// the user can review what will be written.
 	Content string `json:"content,omitempty"`
+	// Before is the user's file as read when planning (edit-file): Apply
+	// refuses to edit a file that changed since.
+	Before string `json:"-"`
+	// Backup keeps the user's original (edit-file); Diff shows the edit.
+	Backup string `json:"backup,omitempty"`
+	Diff   string `json:"diff,omitempty"`
+	// Argv is the command that stops a DHCP client, PIDs the processes
+	// it stops (stop-dhcp).
+	Argv []string `json:"argv,omitempty"`
+	PIDs []int    `json:"pids,omitempty"`
+	// Reason says why (remove-file).
+	Reason string `json:"reason,omitempty"`
 }
 
 func (c Change) String() string {
@@ -41,6 +62,19 @@ func (c Change) String() string {
 		return fmt.Sprintf("remove %s from %s", c.Addr, c.Link)
 	case ActionWriteFile:
 		return fmt.Sprintf("write %s (mode %04o)", c.Path, c.Mode)
+	case ActionStopDHCP:
+		if len(c.PIDs) == 0 {
+			return fmt.Sprintf("stop ifupdown's configuration of %s: %s", c.Link, strings.Join(c.Argv, " "))
+		}
+		pids := make([]string, 0, len(c.PIDs))
+		for _, p := range c.PIDs {
+			pids = append(pids, strconv.Itoa(p))
+		}
+		return fmt.Sprintf("stop the DHCP client of %s (PID %s): %s", c.Link, strings.Join(pids, ", "), strings.Join(c.Argv, " "))
+	case ActionEditFile:
+		return fmt.Sprintf("edit %s (original kept as %s):\n%s", c.Path, c.Backup, indent(c.Diff, "      "))
+	case ActionRemoveFile:
+		return fmt.Sprintf("remove %s (%s)", c.Path, c.Reason)
 	}
 	return string(c.Action)
 }
@@ -51,6 +85,10 @@ type Warning struct {
 	Message  string   `json:"message"`
 	Evidence []string `json:"evidence,omitempty"`
 	Fix      string   `json:"fix,omitempty"`
+	// readds marks a user's setting that gives the external NIC an
+	// address (its DHCP client puts a removed one back): with
+	// --flush-external, where we do not edit that file, it refuses.
+	readds bool
 }
 
 // Options tune a plan.
@@ -64,6 +102,21 @@ type Options struct {
 	// Config is the host's network configuration as ReadConfig found it;
 	// its zero value plans no persistence.
 	Config HostConfig `json:"-"`
+	// Clients are the processes of the NIC's network namespace and
+	// IfupdownUp whether ifupdown's state has the external NIC up: how
+	// Prepare finds the DHCP client to stop before the address goes.
+	Clients    []Process `json:"-"`
+	IfupdownUp bool      `json:"-"`
+	// Hostname, when set, is made to resolve to the management address
+	// through Hosts, /etc/hosts as read (an empty file when absent).
+	Hostname string     `json:"hostname,omitempty"`
+	Hosts    ConfigFile `json:"-"`
+	// Neighbours are the addresses the kernel has seen on the external
+	// NIC's link, recorded with its network.
+	Neighbours []netip.Addr `json:"-"`
+	// NMConf is NetworkManager's configuration as read, for which NICs it
+	// leaves alone.
+	NMConf []ConfigFile `json:"-"`
 }
 
 // Plan is what Apply would do, and why it would refuse.
@@ -76,6 +129,10 @@ type Plan struct {
 	Changes     []Change  `json:"changes"`
 	Refusals    []string  `json:"refusals"`
 	Warnings    []Warning `json:"warnings"`
+	// Record is the external NIC's network, written to
+	// ExternalNetworkPath before its address goes (not a Change: it
+	// describes the NIC, it does not configure it).
+	Record *ExternalNetwork `json:"record,omitempty"`
 }
 
 // Refused reports whether Apply will refuse this plan.
@@ -103,6 +160,11 @@ func BuildPlan(s Snapshot, lay Layout, opts Options) (Plan, error) {
 	}
 	if blocking := ext.BlockingAddrs(); len(blocking) > 0 {
 		if opts.FlushExternal {
+			// Recorded before it goes: ext_net can then live on the real
+			// network this NIC was on.
+			if rec, ok := recordNetwork(s, ext, opts.Neighbours); ok {
+				p.Record = &rec
+			}
 			// The addresses take these routes with them: each is named
 			// before anything goes, so nobody loses a path unannounced.
 			for _, r := range s.RoutesVia(ext.Name) {
@@ -143,10 +205,45 @@ func BuildPlan(s Snapshot, lay Layout, opts Options) (Plan, error) {
 			Fix:      fmt.Sprintf("after each boot run: stacklab net apply (or: ip link set dev %s up)", ext.Name),
 		})
 	default:
-		if cur, ok := opts.Config.own(f.Path); !ok || cur.Content != f.Content || cur.Mode != f.Mode {
-			p.Changes = append(p.Changes, Change{Action: ActionWriteFile, Path: f.Path, Mode: uint32(f.Mode), Content: f.Content})
+		ch, warn := persistChanges(opts.Config, f, ext.Name, opts.FlushExternal)
+		p.Changes = append(p.Changes, ch...)
+		for _, w := range warn {
+			if opts.FlushExternal && w.readds {
+				p.Refusals = append(p.Refusals, fmt.Sprintf("%s (%s): removing the address now would not last; fix: %s, then run stacklab net apply --flush-external again",
+					w.Message, strings.Join(w.Evidence, "; "), w.Fix))
+				continue
+			}
+			p.Warnings = append(p.Warnings, w)
 		}
-		p.Warnings = append(p.Warnings, configWarnings(opts.Config, ext.Name)...)
+	}
+
+	if c, w := hostsChange(s, lay, opts); c != nil {
+		p.Changes = append(p.Changes, *c)
+	} else if w != nil {
+		p.Warnings = append(p.Warnings, *w)
+	}
+
+	// The DHCP client goes first: stopped after the file changes, ifdown
+	// would read the new stanza and not release; stopped after the address
+	// goes, it would already have put it back.
+	if opts.FlushExternal {
+		// ifdown only while the stanza still asks for an address: once it
+		// says manual, ifdown would have nothing of ours to undo.
+		stops, refusal := stopDHCP(opts.Clients, opts.IfupdownUp && ifupdownAsksAddress(opts.Config, ext.Name), ext.Name)
+		if refusal != "" {
+			p.Refusals = append(p.Refusals, refusal)
+		}
+		if r := nmRefusal(opts.Clients, opts.NMConf, opts.Config, ext.Name); r != "" {
+			p.Refusals = append(p.Refusals, r)
+		}
+		if len(stops) > 0 {
+			head := stops
+			// ifdown takes the link down with the address: bring it up again.
+			if ext.Up && stops[len(stops)-1].Argv[0] == "ifdown" {
+				head = append(head, Change{Action: ActionLinkUp, Link: ext.Name})
+			}
+			p.Changes = append(head, p.Changes...)
+		}
 	}
 	return p, nil
 }
@@ -236,6 +333,31 @@ func (h Host) Prepare(ctx context.Context, mgmtIf, extIf string, opts Options) (
 			return Plan{}, err
 		}
 	}
+	if opts.Hostname != "" && opts.Hosts.Path == "" {
+		if opts.Hosts, err = h.readFile(HostsPath); err != nil {
+			return Plan{}, err
+		}
+	}
+	if ext, ok := s.Link(lay.Ext); ok && opts.FlushExternal && opts.Neighbours == nil {
+		if opts.Neighbours, err = h.neighbours(ext.Index); err != nil {
+			return Plan{}, err
+		}
+	}
+	if opts.FlushExternal && h.Procs != nil && opts.Clients == nil {
+		if opts.Clients, err = h.Procs.List(); err != nil {
+			return Plan{}, err
+		}
+	}
+	if opts.FlushExternal && opts.NMConf == nil {
+		if opts.NMConf, err = h.readNMConf(); err != nil {
+			return Plan{}, err
+		}
+	}
+	if opts.FlushExternal && !opts.IfupdownUp && opts.Config.System == SystemIfupdown {
+		if opts.IfupdownUp, err = h.ifupdownUp(lay.Ext); err != nil {
+			return Plan{}, err
+		}
+	}
 	return BuildPlan(s, lay, opts)
 }
 
@@ -260,6 +382,13 @@ func (p Plan) Render(w io.Writer) error {
 			fmt.Fprintf(&b, "  + %s\n", c)
 		}
 	}
+	if p.Record != nil {
+		fmt.Fprintf(&b, "records %s's network (%s", p.Record.Interface, p.Record.Address.Masked())
+		if p.Record.Gateway.IsValid() {
+			fmt.Fprintf(&b, ", gateway %s", p.Record.Gateway)
+		}
+		fmt.Fprintf(&b, ", %d neighbours) in %s for ext_net\n", len(p.Record.Neighbours), ExternalNetworkPath)
+	}
 	renderWarnings(&b, p.Warnings)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -269,6 +398,10 @@ func (p Plan) String() string {
 	var b strings.Builder
 	_ = p.Render(&b)
 	return b.String()
+}
+
+func indent(s, pre string) string {
+	return pre + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+pre)
 }
 
 func renderWarnings(b *strings.Builder, ws []Warning) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -34,6 +35,12 @@ type Netlink interface {
 type Host struct {
 	NL   Netlink
 	Root string
+	// Procs finds and stops the external NIC's DHCP client; nil plans
+	// no stop (a test host without processes of its own).
+	Procs Processes
+	// StopWait bounds the wait for a stopped DHCP client to exit; 0 is
+	// 15 s (a release round trip to a slow DHCP server).
+	StopWait time.Duration
 }
 
 // dumpAttempts bounds retries of a dump the kernel interrupted because the
@@ -249,5 +256,5 @@ func Open(root string) (Host, func(), error) {
 	if err != nil {
 		return Host{}, nil, fmt.Errorf("netcfg: open netlink: %w", err)
 	}
-	return Host{NL: h, Root: root}, h.Close, nil
+	return Host{NL: h, Root: root, Procs: ProcFS{Dir: "/proc", NetNS: "/proc/self/ns/net"}}, h.Close, nil
 }

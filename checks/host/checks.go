@@ -283,7 +283,7 @@ func checkHostname(h Hostname, err error, mgmt netip.Addr) checks.Result {
 	}
 	if len(h.Entries) == 0 {
 		return checks.Warnf(fmt.Sprintf("hostname %s is not in /etc/hosts: its address would come from DNS", h.Name),
-			fmt.Sprintf("echo '%s' >> /etc/hosts", want), "no /etc/hosts line names "+h.Name)
+			fmt.Sprintf("stacklab net apply   (adds the line, keeping /etc/hosts.stacklab-bak)\nor by hand: echo '%s' >> /etc/hosts", want), "no /etc/hosts line names "+h.Name)
 	}
 	var bad []HostsEntry
 	for _, e := range h.Entries {
@@ -318,7 +318,7 @@ func checkHostname(h Hostname, err error, mgmt netip.Addr) checks.Result {
 func hostsFix(bad []HostsEntry, host, want string, hasMgmt bool) string {
 	short, _, _ := strings.Cut(host, ".")
 	var b strings.Builder
-	b.WriteString("edit /etc/hosts:")
+	b.WriteString("stacklab net apply   (makes this edit, keeping /etc/hosts.stacklab-bak)\nor by hand, edit /etc/hosts:")
 	for _, e := range bad {
 		var keep []string
 		for _, n := range e.Names {

@@ -195,12 +195,12 @@ func TestHostname(t *testing.T) {
 		{"ok", Hostname{Name: "lab", Entries: []HostsEntry{e("10.0.0.5", "lab")}}, mgmt, checks.OK, nil, "10.0.0.5"},
 		{"ok with global ipv6 too", Hostname{Name: "lab", Entries: []HostsEntry{e("10.0.0.5", "lab"), e("2001:db8::5", "lab")}}, mgmt, checks.OK, nil, ""},
 		{"debian default 127.0.1.1", Hostname{Name: "lab.example.org", Entries: []HostsEntry{e("127.0.1.1", "lab.example.org", "lab")}}, mgmt, checks.Fail,
-			[]string{"delete the line: 127.0.1.1 lab.example.org lab", "add the line:    10.0.0.5 lab.example.org lab"}, "127.0.1.1 (loopback)"},
+			[]string{"stacklab net apply", "delete the line: 127.0.1.1 lab.example.org lab", "add the line:    10.0.0.5 lab.example.org lab"}, "127.0.1.1 (loopback)"},
 		{"loopback before mgmt", Hostname{Name: "lab", Entries: []HostsEntry{e("127.0.0.1", "localhost", "lab"), e("10.0.0.5", "lab")}}, mgmt, checks.Fail,
 			[]string{"change the line: 127.0.0.1 localhost lab\n  to:              127.0.0.1 localhost"}, "loopback"},
 		{"other address", Hostname{Name: "lab", Entries: []HostsEntry{e("192.168.1.9", "lab")}}, mgmt, checks.Fail,
 			[]string{"delete the line: 192.168.1.9 lab", "add the line:    10.0.0.5 lab"}, "192.168.1.9"},
-		{"not in hosts", Hostname{Name: "lab"}, mgmt, checks.Warn, []string{"echo '10.0.0.5 lab' >> /etc/hosts"}, "DNS"},
+		{"not in hosts", Hostname{Name: "lab"}, mgmt, checks.Warn, []string{"stacklab net apply", "echo '10.0.0.5 lab' >> /etc/hosts"}, "DNS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

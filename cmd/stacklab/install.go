@@ -38,6 +38,9 @@ type hostFacts struct {
 	// CgroupRO: the cgroup v1 controllers are mounted read-only (an
 	// nspawn lab host); libvirt must then use none.
 	CgroupRO bool
+	// Gateway is the IPv4 default route's gateway: 10.0.2.2 says the
+	// management address is VirtualBox NAT's, unreachable from the laptop.
+	Gateway string
 }
 
 // installDeps are install's side effects; tests replace them.
@@ -348,6 +351,9 @@ func (e *env) hostFacts(ctx context.Context, cfg config.Config) (hostFacts, erro
 		return f, err
 	}
 	f.ExtIf = lay.Ext
+	if r, ok := snap.DefaultIPv4(); ok && r.Gateway.IsValid() {
+		f.Gateway = r.Gateway.String()
+	}
 	if l, ok := snap.Link(lay.Mgmt); ok {
 		f.MTU = l.MTU
 	}

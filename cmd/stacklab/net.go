@@ -105,10 +105,15 @@ func (e *env) netPlan(ctx context.Context, c *cli.Command) (netcfg.Host, netcfg.
 	if err != nil {
 		return h, netcfg.Plan{}, fmt.Errorf("read network configuration: %w", err)
 	}
+	name, err := os.Hostname()
+	if err != nil {
+		return h, netcfg.Plan{}, fmt.Errorf("read the hostname: %w", err)
+	}
 	p, err := h.Prepare(ctx, mgmt, ext, netcfg.Options{
 		FlushExternal: c.Bool("flush-external"),
 		SSHConnection: os.Getenv("SSH_CONNECTION"),
 		Config:        hc,
+		Hostname:      name,
 	})
 	var de *netcfg.DetectError
 	if errors.As(err, &de) {

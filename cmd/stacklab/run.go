@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/stacklab/stacklab/internal/term"
+	"github.com/stacklab/stacklab/netcfg"
 	"github.com/stacklab/stacklab/playbooks"
 )
 
@@ -75,7 +77,9 @@ func loadPlaybook(path, stateDir string) (*playbooks.Playbook, error) {
 	var pb *playbooks.Playbook
 	var err error
 	if path == "" {
-		pb, err = playbooks.LoadDefault(stateDir)
+		if pb, err = playbooks.LoadDefault(stateDir); err == nil {
+			err = placeExternal(pb, filepath.Join(stateDir, filepath.Base(netcfg.ExternalNetworkPath)))
+		}
 	} else {
 		pb, err = playbooks.Load(path)
 	}
@@ -83,6 +87,24 @@ func loadPlaybook(path, stateDir string) (*playbooks.Playbook, error) {
 		return nil, &failure{code: exitFailed, err: playbookErr(err)}
 	}
 	return pb, nil
+}
+
+// placeExternal puts the built-in lab's ext_net on the network the
+// external NIC was on before net apply --flush-external took its address
+// (recorded then): floating IPs the laptop on that network reaches
+// directly. A playbook of the user's own is never changed: it always wins.
+func placeExternal(pb *playbooks.Playbook, record string) error {
+	rec, ok, err := netcfg.ReadExternalNetwork(record)
+	if err != nil || !ok {
+		return err
+	}
+	_, err = pb.PlaceExternal(func(name, network string) (playbooks.Subnet, error) {
+		return playbooks.ExternalSubnet(name, network, rec.Address, rec.Gateway, rec.Neighbours)
+	})
+	if err != nil {
+		return fmt.Errorf("ext_net on %s's network %s (recorded in %s): %w", rec.Interface, rec.Address.Masked(), record, err)
+	}
+	return nil
 }
 
 // playbookErr puts each problem of a playbook on its own line.

@@ -74,6 +74,7 @@ func (e *env) upSummary(ctx context.Context, c *cli.Command) (upSummary, error) 
 	s := upSummary{
 		Dashboard:   fmt.Sprintf("http://%s/horizon", facts.MgmtIP),
 		Credentials: []string{"/root/admin-openrc", "/etc/openstack/clouds.yaml (cloud " + cloud.DefaultCloudName + ")"},
+		Laptop:      laptopAdvice(facts.MgmtIP, facts.Gateway),
 	}
 	pb, err := loadPlaybook(c.String("playbook"), StateDir)
 	if err != nil || len(pb.Servers) == 0 {

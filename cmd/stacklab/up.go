@@ -35,6 +35,9 @@ type upSummary struct {
 	FloatingIP  string   `json:"floating_ip,omitempty"`
 	PrivateKey  string   `json:"private_key,omitempty"`
 	Reach       string   `json:"reach,omitempty"`
+	// Laptop says how the laptop reaches the dashboard when it cannot
+	// by the management address.
+	Laptop []string `json:"laptop,omitempty"`
 }
 
 // upStep is one step's outcome, as up --output json reports it.
@@ -99,7 +102,10 @@ func (e *env) up(ctx context.Context, c *cli.Command, d upDeps) error {
 		name string
 		args []string
 	}{
-		{"preflight", append([]string{"preflight"}, cfg...)},
+		// Debian's installer maps the hostname to 127.0.1.1; net, the next
+		// step, rewrites that /etc/hosts line (shown in its plan, backup
+		// kept) instead of up stopping here to ask the student to.
+		{"preflight", append([]string{"preflight", "--skip", "hostname"}, cfg...)},
 		{"net", append([]string{"net", "apply"}, cfg...)},
 		{"install", append([]string{"install", "--yes"}, cfg...)},
 		{"doctor", append([]string{"doctor"}, cfg...)},
@@ -166,6 +172,9 @@ func (e *env) up(ctx context.Context, c *cli.Command, d upDeps) error {
 		}
 		if s.Reach != "" {
 			fmt.Fprintf(e.stdout, "  Reach it:     %s\n", s.Reach)
+		}
+		for _, l := range s.Laptop {
+			fmt.Fprintf(e.stdout, "  %s\n", l)
 		}
 	}
 	return nil

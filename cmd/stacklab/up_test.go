@@ -56,7 +56,7 @@ func TestUpRunsEveryStepInOrderAndSummarises(t *testing.T) {
 	}
 	choice := []string{"--config", "/etc/x.yaml", "--mgmt-if", "eth0", "--ext-if", "eth2"}
 	want := [][]string{
-		append([]string{"stacklab", "preflight"}, choice...),
+		append([]string{"stacklab", "preflight", "--skip", "hostname"}, choice...),
 		append([]string{"stacklab", "net", "apply"}, choice...),
 		append([]string{"stacklab", "install", "--yes"}, choice...),
 		append([]string{"stacklab", "doctor"}, choice...),

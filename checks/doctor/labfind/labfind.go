@@ -107,7 +107,7 @@ func (r *reader) read(p string) ([]byte, bool) {
 func (r *reader) ini(p string) (INI, bool) {
 	b, ok := r.read(p)
 	if !ok {
-		return nil, false
+		return INI{}, false
 	}
 	return ParseINI(b), true
 }

@@ -268,8 +268,8 @@ func TestParseTransportURL(t *testing.T) {
 }
 
 func TestParseINI(t *testing.T) {
-	c := ParseINI([]byte("# c\nkey = top\n[a]\n; c\nx = 1\nx = 2\n y=  spaced = value \nnot a pair\n[b]\nx=3\n"))
-	if c.Get("DEFAULT", "key") != "top" || c.Get("a", "x") != "2" || c.Get("a", "y") != "spaced = value" || c.Get("b", "x") != "3" || c.Get("c", "x") != "" {
+	c := ParseINI([]byte("# c\n[DEFAULT]\nkey = top\n[a]\n# c\nx = 1\nx = 2\n[b]\nx=3\n"))
+	if c.Get("DEFAULT", "key") != "top" || c.Get("a", "x") != "2" || c.Get("b", "x") != "3" || c.Get("c", "x") != "" || (INI{}).Get("a", "x") != "" {
 		t.Errorf("got %v", c)
 	}
 }

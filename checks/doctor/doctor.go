@@ -87,6 +87,13 @@ type Config struct {
 	// Region is the lab's region, as keystone's catalog has it; empty
 	// means openstack.DefaultRegion.
 	Region string
+	// HandMade: a lab stacklab did not build, found from its own
+	// configuration (labfind); advice naming stacklab's installer or
+	// secrets is left out of every fix.
+	HandMade bool
+	// Unavailable maps a check ID to why it cannot run here and what
+	// would let it (no credentials, no RabbitMQ password): a skip.
+	Unavailable map[string]string
 }
 
 // DefaultDiskPaths are the file systems the lab fills.
@@ -179,7 +186,7 @@ func Checks(cfg Config, d Deps) []checks.Check {
 	list = append(list, dr.infraChecks()...)
 	list = append(list, dr.apiChecks()...)
 	list = append(list, dr.dashboardChecks()...)
-	return dr.withCauses(list)
+	return dr.adapt(dr.withCauses(list))
 }
 
 // notLab is the result of a host check off the lab host.

@@ -11,26 +11,19 @@ import (
 	"github.com/stacklab/stacklab/internal/cloud"
 )
 
-// Creds are an admin's credentials the way the install guides leave them:
-// an admin-openrc's OS_* variables.
-type Creds struct {
-	AuthURL, Username, ProjectName    string
-	UserDomainName, ProjectDomainName string
-	RegionName                        string
-	Password                          cloud.Secret
-	Source                            string // where they came from, for evidence
-}
-
 // ErrNoCreds: no usable credentials (no OS_AUTH_URL, user or password).
 var ErrNoCreds = errors.New("no admin credentials")
 
-// CredsFromEnv reads the OS_* variables through getenv (os.Getenv).
-func CredsFromEnv(getenv func(string) string, source string) (Creds, error) {
-	c := Creds{
+// CredsFromEnv reads an admin-openrc's OS_* variables through getenv
+// (os.Getenv, or a parsed openrc) into the entry cloud.OpenEntry logs in
+// with; source names where they came from.
+func CredsFromEnv(getenv func(string) string, source string) (cloud.CloudEntry, error) {
+	c := cloud.CloudEntry{
+		Name:    source,
 		AuthURL: getenv("OS_AUTH_URL"), Username: getenv("OS_USERNAME"),
 		Password: cloud.Secret(getenv("OS_PASSWORD")), ProjectName: getenv("OS_PROJECT_NAME"),
 		UserDomainName: getenv("OS_USER_DOMAIN_NAME"), ProjectDomainName: getenv("OS_PROJECT_DOMAIN_NAME"),
-		RegionName: getenv("OS_REGION_NAME"), Source: source,
+		RegionName: getenv("OS_REGION_NAME"), Interface: getenv("OS_INTERFACE"),
 	}
 	var missing []string
 	for _, f := range []struct{ name, v string }{
@@ -41,7 +34,7 @@ func CredsFromEnv(getenv func(string) string, source string) (Creds, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return Creds{}, fmt.Errorf("%s: %s not set: %w", source, strings.Join(missing, ", "), ErrNoCreds)
+		return cloud.CloudEntry{}, fmt.Errorf("%s: %s not set: %w", source, strings.Join(missing, ", "), ErrNoCreds)
 	}
 	if c.UserDomainName == "" {
 		c.UserDomainName = "Default"

@@ -40,6 +40,13 @@ const (
 	ApacheSites   = "/etc/apache2/sites-enabled"
 )
 
+// Files are the configuration files discovery reads; doctor's support
+// bundle carries the ones that exist, with every secret found in them
+// redacted.
+var Files = []string{KeystoneConf, GlanceConf, PlacementConf, NovaConf, NeutronConf, ML2Conf,
+	LinuxbridgeIn, OVSAgentIni, HorizonConf, "/etc/nova/nova-compute.conf",
+	"/etc/neutron/metadata_agent.ini", "/etc/neutron/dhcp_agent.ini", "/etc/neutron/l3_agent.ini"}
+
 // KnownUnits are the lab units doctor knows, in start (dependency) order.
 // Debian splits neutron's server into neutron-api + neutron-rpc-server;
 // other installs (and older guides) have neutron-server.
@@ -77,6 +84,7 @@ type Lab struct {
 	Region         string
 	VirtType       string
 	Sites          []string // enabled Apache sites
+	Files          []string // the configuration files found
 	Sources        []string
 	Missing        []string
 	// Secrets are the passwords found, so reports can be redacted.
@@ -117,6 +125,12 @@ func Discover(root string) (Lab, error) {
 	r := &reader{root: root, files: map[string][]byte{}}
 	var l Lab
 	l.Units = installedUnits(root)
+	for _, f := range Files {
+		if b, ok := r.read(f); ok {
+			l.Files = append(l.Files, f)
+			l.Secrets = append(l.Secrets, SecretsIn(b)...)
+		}
+	}
 	nova, haveNova := r.ini(NovaConf)
 	_, haveKeystone := r.read(KeystoneConf)
 	horizon, haveHorizon := r.read(HorizonConf)
@@ -270,9 +284,6 @@ func (l *Lab) fromNova(nova INI) {
 	if c := nova.Get("database", "connection"); c != "" {
 		if u, err := url.Parse(c); err == nil {
 			l.DatabaseHost = u.Host
-			if pw, ok := u.User.Password(); ok && pw != "" {
-				l.Secrets = append(l.Secrets, pw)
-			}
 		}
 	}
 	if l.Region == "" {
@@ -283,12 +294,7 @@ func (l *Lab) fromNova(nova INI) {
 		l.Missing = append(l.Missing, "no [DEFAULT] transport_url in "+NovaConf+": RabbitMQ's password is unknown")
 		return
 	}
-	rb, pw, err := ParseTransportURL(t)
-	for _, p := range strings.Split(pw, "\n") {
-		if p != "" {
-			l.Secrets = append(l.Secrets, p)
-		}
-	}
+	rb, _, err := ParseTransportURL(t)
 	if err != nil {
 		l.Missing = append(l.Missing, "[DEFAULT] transport_url in "+NovaConf+": "+err.Error())
 		return
@@ -368,6 +374,45 @@ func enabledSites(root string) []string {
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), ".conf") {
 			out = append(out, strings.TrimSuffix(e.Name(), ".conf"))
+		}
+	}
+	return out
+}
+
+// secretKeyRE matches the options that hold secrets in OpenStack's files:
+// password, *_password, memcache_secret_key, metadata_proxy_shared_secret.
+var secretKeyRE = regexp.MustCompile(`(?i)(password|secret)`)
+
+// SecretsIn returns every secret value in an ini or settings file: the
+// values of password/secret options and the passwords inside URLs
+// (database connection, transport_url, with several brokers too), so a
+// report or bundle can redact them by value.
+func SecretsIn(b []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.Trim(strings.TrimSpace(v), `'"`)
+		if v != "" && secretKeyRE.MatchString(k) {
+			out = append(out, v)
+		}
+		if i := strings.Index(v, "://"); i >= 0 {
+			authority, _, _ := strings.Cut(v[i+3:], "/")
+			for _, h := range strings.Split(authority, ",") {
+				if u, err := url.Parse("x://" + h); err == nil {
+					if pw, ok := u.User.Password(); ok && pw != "" {
+						out = append(out, pw)
+					}
+				}
+			}
 		}
 	}
 	return out

@@ -161,7 +161,7 @@ func TestDiscoverGuideLab(t *testing.T) {
 	if len(l.Missing) != 0 {
 		t.Errorf("nothing should be missing: %q", l.Missing)
 	}
-	for _, pw := range []string{"RABBIT_PASS_x9", "NOVA_DBPASS"} {
+	for _, pw := range []string{"RABBIT_PASS_x9", "NOVA_DBPASS", "NOVA_PASS", "GLANCE_DBPASS", "KEYSTONE_DBPASS"} {
 		if !slices.Contains(l.Secrets, pw) {
 			t.Errorf("secret %s not collected for redaction", pw)
 		}
@@ -234,6 +234,9 @@ func TestDiscoverUnknownLayouts(t *testing.T) {
 			if !strings.Contains(joined, want) {
 				t.Errorf("missing should mention %q: %s", want, joined)
 			}
+		}
+		if !slices.Contains(l.Secrets, "b") {
+			t.Errorf("several brokers' password not collected: %q", l.Secrets)
 		}
 		if strings.Contains(joined, ":b@") {
 			t.Errorf("transport_url's password in missing: %s", joined)

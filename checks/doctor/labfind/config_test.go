@@ -103,7 +103,9 @@ func (activeUnits) States(_ context.Context, units ...string) ([]systemd.UnitSta
 func (activeUnits) JournalTail(context.Context, string, int) ([]string, error) {
 	return []string{"connection to rabbit://openstack:RABBIT_PASS_x9@controller:5672 refused"}, nil
 }
-func (activeUnits) BootTime(context.Context) (time.Time, error) { return time.Now().Add(-time.Hour), nil }
+func (activeUnits) BootTime(context.Context) (time.Time, error) {
+	return time.Now().Add(-time.Hour), nil
+}
 
 type dirHost struct{ l Lab }
 

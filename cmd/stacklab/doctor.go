@@ -19,6 +19,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/checks/doctor"
+	"github.com/stacklab/stacklab/checks/doctor/labfind"
 	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/checks/nics"
 	"github.com/stacklab/stacklab/installer/config"
@@ -34,6 +35,8 @@ type doctorSetup struct {
 	cfg   doctor.Config
 	deps  doctor.Deps
 	fixer doctor.Fixer // nil when repairs are impossible (remote cloud, not the lab host)
+	// noFixWhy replaces the default "no repairs here" line when fixer is nil.
+	noFixWhy string
 	// extra returns more checks for each run (the NIC layout on the lab
 	// host); nil for none.
 	extra func() []checks.Check
@@ -47,6 +50,9 @@ func (s doctorSetup) checks() []checks.Check {
 	list := doctor.Checks(s.cfg, s.deps)
 	if s.extra != nil {
 		list = append(list, s.extra()...)
+	}
+	if s.redact != nil {
+		list = labfind.RedactChecks(list, s.redact)
 	}
 	return redactURLPasswords(list)
 }
@@ -104,6 +110,8 @@ func (e *env) doctorCommandWith(d doctorDeps) *cli.Command {
 			&cli.BoolFlag{Name: "fix", Usage: "apply the safe repairs for what failed, then check again"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "with --fix: only show the repairs"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --fix: do not ask for confirmation"},
+			&cli.StringFlag{Name: "openrc", Usage: "on a lab installed by hand: read the admin's OS_* credentials from this file (never run)"},
+			&cli.StringFlag{Name: "os-cloud", Usage: "on a lab installed by hand: log in as this clouds.yaml cloud"},
 			&cli.StringFlag{Name: "bundle", Usage: "also write a support bundle (report, unit journals, configuration; secrets redacted) to this .tar.gz"},
 			configFlag(),
 		}, nicFlags()...),
@@ -188,6 +196,8 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 			return err
 		}
 		switch {
+		case s.fixer == nil && before.Failed() && s.noFixWhy != "":
+			fmt.Fprintln(e.stdout, "\n"+s.noFixWhy)
 		case s.fixer == nil && before.Failed():
 			fmt.Fprintln(e.stdout, "\nno repairs here: --fix works on the lab host only (as root)")
 		case len(plan) == 0 && before.Failed():
@@ -388,8 +398,10 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 	}
 	var reasons []string
 	var secrets config.Secrets
+	handMade := false
 	if _, err := os.Stat(config.SecretsPath); errors.Is(err, fs.ErrNotExist) {
-		reasons = append(reasons, "no "+config.SecretsPath+" (stacklab install has not run here)")
+		handMade = true
+		reasons = append(reasons, "no "+config.SecretsPath+" (stacklab install has not run here) and no OpenStack configuration found")
 	} else if secrets, err = config.EnsureSecrets("/", nil, nil); err != nil {
 		reasons = append(reasons, err.Error())
 	}
@@ -409,6 +421,13 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		}
 	}
 	virt, why := host.VirtType(e.readings())
+	if handMade {
+		// A lab installed by hand: read it from its own files.
+		base := doctorSetup{cfg: doctor.Config{HostVirt: virt, HostReason: why}, deps: doctor.Deps{HTTP: hc, Host: doctor.System{Root: "/"}}}
+		if hs, ok, err := e.handMadeSetup(ctx, c, base, facts.Hostname, facts.MgmtIP); err != nil || ok {
+			return hs, err
+		}
+	}
 	s.cfg = doctor.Config{
 		Lab:            len(reasons) == 0,
 		NotLabReason:   strings.Join(reasons, "; "),

@@ -3,7 +3,6 @@ package labfind
 import (
 	"cmp"
 	"context"
-	"net"
 	"slices"
 	"strings"
 
@@ -15,7 +14,7 @@ import (
 // Host is what the caller reads from the running host for a hand-made lab.
 type Host struct {
 	Hostname string
-	// RouteIP is the default-route NIC's address: the management address
+	// RouteIP is the management NIC's address (the default route's): used
 	// when the configuration names none.
 	RouteIP string
 	// Root: doctor runs as root (MariaDB's root login is over its unix
@@ -145,40 +144,4 @@ func RedactChecks(list []checks.Check, redact func(string) string) []checks.Chec
 		out[i] = c
 	}
 	return out
-}
-
-// DefaultRouteIP is the address of the NIC holding the default route,
-// read from /proc/net/route under root and the NIC list; "" when none.
-func DefaultRouteIP(root string, addrs func(ifname string) ([]net.Addr, error)) string {
-	r := &reader{root: root, files: map[string][]byte{}}
-	b, ok := r.read("/proc/net/route")
-	if !ok {
-		return ""
-	}
-	ifname := defaultRouteIf(b)
-	if ifname == "" {
-		return ""
-	}
-	list, err := addrs(ifname)
-	if err != nil {
-		return ""
-	}
-	for _, a := range list {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
-			return n.IP.String()
-		}
-	}
-	return ""
-}
-
-// defaultRouteIf reads /proc/net/route: the interface whose destination
-// and mask are 0 (the default route).
-func defaultRouteIf(b []byte) string {
-	for _, line := range strings.Split(string(b), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) >= 8 && f[1] == "00000000" && f[7] == "00000000" {
-			return f[0]
-		}
-	}
-	return ""
 }

@@ -72,25 +72,6 @@ func TestConfigSaysWhatWouldLetEachCheckRun(t *testing.T) {
 	}
 }
 
-func TestDefaultRouteIP(t *testing.T) {
-	root := t.TempDir()
-	write(t, root, map[string]string{"/proc/net/route": "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n" +
-		"eth1\t00380A0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n" +
-		"eth0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"})
-	addrs := func(name string) ([]net.Addr, error) {
-		if name != "eth0" {
-			return nil, errors.New("asked for " + name)
-		}
-		return []net.Addr{&net.IPNet{IP: net.ParseIP("fe80::1")}, &net.IPNet{IP: net.ParseIP("10.0.2.15").To4(), Mask: net.CIDRMask(24, 32)}}, nil
-	}
-	if got := DefaultRouteIP(root, addrs); got != "10.0.2.15" {
-		t.Errorf("got %q", got)
-	}
-	if got := DefaultRouteIP(t.TempDir(), addrs); got != "" {
-		t.Errorf("no route table: got %q", got)
-	}
-}
-
 type activeUnits struct{}
 
 func (activeUnits) States(_ context.Context, units ...string) ([]systemd.UnitState, error) {

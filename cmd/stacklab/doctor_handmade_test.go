@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/stacklab/stacklab/checks/doctor/labfind"
+	"github.com/stacklab/stacklab/internal/cloud"
+)
+
+func credsWith(t *testing.T, args ...string) (*cloud.CloudEntry, string, error) {
+	t.Helper()
+	var (
+		e   *cloud.CloudEntry
+		why string
+		err error
+	)
+	cmd := &cli.Command{
+		Name:  "doctor",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "openrc"}, &cli.StringFlag{Name: "os-cloud"}},
+		Action: func(_ context.Context, c *cli.Command) error {
+			e, why, _, err = handMadeCreds(c)
+			return nil
+		},
+	}
+	if rerr := cmd.Run(context.Background(), append([]string{"doctor"}, args...)); rerr != nil {
+		t.Fatal(rerr)
+	}
+	return e, why, err
+}
+
+func clearOS(t *testing.T) {
+	for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_USER_DOMAIN_NAME",
+		"OS_PROJECT_DOMAIN_NAME", "OS_REGION_NAME", "OS_INTERFACE", "OS_CLOUD", "OS_CLIENT_CONFIG_FILE"} {
+		t.Setenv(k, "")
+	}
+}
+
+func TestHandMadeCreds(t *testing.T) {
+	clearOS(t)
+	t.Run("nothing: no error, a reason", func(t *testing.T) {
+		e, why, err := credsWith(t)
+		if err != nil || e != nil || !strings.Contains(why, "OS_AUTH_URL") {
+			t.Errorf("got %v %q %v", e, why, err)
+		}
+	})
+	t.Run("a sourced admin-openrc", func(t *testing.T) {
+		t.Setenv("OS_AUTH_URL", "http://10.0.0.11:5000/v3")
+		t.Setenv("OS_USERNAME", "admin")
+		t.Setenv("OS_PASSWORD", "envPASS_1")
+		e, _, err := credsWith(t)
+		if err != nil || e == nil || e.Password.Reveal() != "envPASS_1" || e.UserDomainName != "Default" {
+			t.Errorf("got %+v %v", e, err)
+		}
+	})
+	t.Run("--openrc, read not run", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "admin-openrc")
+		if err := os.WriteFile(f, []byte("export OS_USERNAME=admin\nexport OS_PASSWORD=fileP4ss\nexport OS_AUTH_URL=http://controller:5000/v3\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e, _, err := credsWith(t, "--openrc", f)
+		if err != nil || e == nil || e.Password.Reveal() != "fileP4ss" || e.AuthURL != "http://controller:5000/v3" {
+			t.Errorf("got %+v %v", e, err)
+		}
+	})
+	t.Run("--openrc needing a shell is refused without quoting it", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "admin-openrc")
+		if err := os.WriteFile(f, []byte("export OS_PASSWORD=$(pass show lab)\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := credsWith(t, "--openrc", f)
+		if !errors.Is(err, labfind.ErrNeedsShell) || strings.Contains(err.Error(), "pass show") {
+			t.Errorf("got %v", err)
+		}
+	})
+}
+
+// On a lab stacklab did not build, --fix changes nothing and says why.
+func TestDoctorFixOnHandMadeLabOnlyReads(t *testing.T) {
+	lab := &fakeLab{}
+	te, skip := doctorEnv(t, lab, true)
+	inner := te.d.setup
+	te.d.setup = func(ctx context.Context, c *cli.Command) (doctorSetup, error) {
+		s, err := inner(ctx, c)
+		s.cfg.HandMade, s.fixer, s.noFixWhy = true, nil, handMadeFixWhy
+		return s, err
+	}
+	r := runDoctor(t, te, append([]string{"doctor", "--fix", "--yes"}, skip...)...)
+	if r.code != exitFailed || !strings.Contains(r.stdout, handMadeFixWhy) {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, "stacklab install") || strings.Contains(r.stdout, "stacklab doctor --fix") {
+		t.Errorf("stacklab-only advice on a hand-made lab:\n%s", r.stdout)
+	}
+}

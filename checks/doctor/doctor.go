@@ -180,6 +180,7 @@ func (c Config) probe() time.Duration {
 
 // Checks returns doctor's checks in report order.
 func Checks(cfg Config, d Deps) []checks.Check {
+	d.Host = memoHost(d.Host)
 	dr := &doctor{cfg: cfg, d: d}
 	var list []checks.Check
 	list = append(list, dr.hostChecks()...)

@@ -208,7 +208,7 @@ func (dr *doctor) checkCatalog(ctx context.Context) checks.Result {
 	}
 	var mism []identity.Mismatch
 	if dr.cfg.MgmtIP != "" {
-		mism = identity.Mismatches(eps, dr.cfg.MgmtIP)
+		mism = dr.cfg.notMgmtNames(identity.Mismatches(eps, dr.cfg.MgmtIP))
 	}
 	probes := make([]EndpointProbe, len(eps))
 	var wg sync.WaitGroup

@@ -91,6 +91,10 @@ type Config struct {
 	// configuration (labfind); advice naming stacklab's installer or
 	// secrets is left out of every fix.
 	HandMade bool
+	// MgmtNames are host names that mean MgmtIP on this host (the install
+	// guide's "controller" in /etc/hosts): endpoints written with them are
+	// on the management address.
+	MgmtNames []string
 	// Unavailable maps a check ID to why it cannot run here and what
 	// would let it (no credentials, no RabbitMQ password): a skip.
 	Unavailable map[string]string

@@ -2,9 +2,12 @@ package doctor
 
 import (
 	"context"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/installer/identity"
 )
 
 // NeedsCredentials are the checks that log in to the cloud (keystone token,
@@ -94,4 +97,39 @@ func containsAny(s string, subs []string) bool {
 		}
 	}
 	return false
+}
+
+// isMgmt: host is the management address, as an address or a name for it.
+func (c Config) isMgmt(host string) bool {
+	return strings.EqualFold(host, c.MgmtIP) || slices.ContainsFunc(c.MgmtNames, func(n string) bool { return strings.EqualFold(n, host) })
+}
+
+// notMgmtNames drops the endpoints written with a name of the management
+// address: the guides register http://controller:5000/v3, which is right.
+func (c Config) notMgmtNames(mism []identity.Mismatch) []identity.Mismatch {
+	return slices.DeleteFunc(mism, func(m identity.Mismatch) bool { return m.Host != "" && c.isMgmt(m.Host) })
+}
+
+var (
+	openstackHostExprRE = regexp.MustCompile(`(?m)^OPENSTACK_HOST\s*=\s*['"]([^'"]+)['"]`)
+	keystoneURLExprRE   = regexp.MustCompile(`(?m)^OPENSTACK_KEYSTONE_URL\s*=\s*['"]([^'"]+)['"](\s*%\s*OPENSTACK_HOST)?`)
+)
+
+// horizonKeystoneURL is the URL Horizon's settings give keystone, also in
+// the form Debian and the install guide ship:
+// "http://%s:5000/v3" % OPENSTACK_HOST.
+func horizonKeystoneURL(settings []byte) (string, bool) {
+	m := keystoneURLExprRE.FindSubmatch(settings)
+	if m == nil {
+		return "", false
+	}
+	u := string(m[1])
+	if len(m[2]) == 0 {
+		return u, true
+	}
+	h := openstackHostExprRE.FindSubmatch(settings)
+	if h == nil {
+		return "", false
+	}
+	return strings.Replace(u, "%s", string(h[1]), 1), true
 }

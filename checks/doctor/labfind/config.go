@@ -37,6 +37,7 @@ func Config(l Lab, h Host) doctor.Config {
 		Lab: true, HandMade: true,
 		Hostname:    h.Hostname,
 		MgmtIP:      cmp.Or(l.MgmtIP, h.RouteIP),
+		MgmtNames:   l.MgmtNames,
 		Units:       l.Units,
 		KeystoneURL: l.KeystoneURL,
 		VirtType:    l.VirtType,

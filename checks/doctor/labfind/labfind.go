@@ -76,7 +76,8 @@ type Rabbit struct {
 type Lab struct {
 	KeystoneURL    string // …/v3
 	MgmtIP         string
-	HorizonWebRoot string // e.g. /horizon
+	MgmtNames      []string // names /etc/hosts gives MgmtIP (the guide's "controller")
+	HorizonWebRoot string   // e.g. /horizon
 	Units          []string
 	Rabbit         *Rabbit // nil: no usable transport_url
 	DatabaseHost   string  // from nova's [database] connection (no credentials kept)
@@ -242,6 +243,7 @@ func (l *Lab) mgmt(r *reader, nova INI, horizon []byte) {
 		}
 		if ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
 			l.MgmtIP = ip.String()
+			l.MgmtNames = namesOf(hosts, ip)
 			l.Sources = append(l.Sources, "management address "+l.MgmtIP+" from "+src)
 			return
 		}
@@ -264,6 +266,20 @@ func lookupHosts(hosts []byte, name string) net.IP {
 		}
 	}
 	return nil
+}
+
+// namesOf lists the names /etc/hosts gives ip.
+func namesOf(hosts []byte, ip net.IP) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(hosts))
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		f := strings.Fields(line)
+		if len(f) >= 2 && ip.Equal(net.ParseIP(f[0])) {
+			out = append(out, f[1:]...)
+		}
+	}
+	return out
 }
 
 func (l *Lab) horizon(b []byte, have bool) {

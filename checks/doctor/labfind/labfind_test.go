@@ -146,6 +146,9 @@ func TestDiscoverGuideLab(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
 		}
 	}
+	if !slices.Equal(l.MgmtNames, []string{"controller"}) {
+		t.Errorf("names of the management address: %q", l.MgmtNames)
+	}
 	if l.Rabbit == nil || l.Rabbit.User != "openstack" || l.Rabbit.Addr != "controller:5672" || l.Rabbit.Password.Reveal() != "RABBIT_PASS_x9" {
 		t.Errorf("rabbit from transport_url: %+v", l.Rabbit)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/cloud/cloudtest"
 )
 
 func runAll(t *testing.T, cfg Config, d Deps) checks.Report {
@@ -172,4 +173,39 @@ func TestHandMadeFixesNameNoStacklabTools(t *testing.T) {
 			t.Errorf("HandMadeFix(%q)\n got %q\nwant %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// A remote cloud whose token and catalog work but whose services are
+// missing or broken: the API checks fail, and their fixes are for the
+// cloud's operator.
+func TestRemoteAPIFixesNeverLocal(t *testing.T) {
+	k := cloudtest.NewKeystone(t)
+	hc := cloudtest.LoopbackClient()
+	entry := cloud.CloudEntry{Name: "remote", AuthURL: k.AuthURL(), Username: cloudtest.AdminUser,
+		Password: cloudtest.AdminPassword, ProjectName: cloudtest.AdminProject,
+		UserDomainName: "Default", ProjectDomainName: "Default", RegionName: cloudtest.Region}
+	// The fake keystone answers only with a token; its version document
+	// comes from a second loopback server.
+	version := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"version":{"id":"v3.14","status":"stable"}}`)
+	}))
+	t.Cleanup(version.Close)
+	cfg := Config{KeystoneURL: version.URL + "/v3", Probe: time.Second}
+	d := Deps{HTTP: &hc, Cloud: func(ctx context.Context) (*cloud.Cloud, error) {
+		return cloud.OpenEntry(ctx, entry, "test", &hc)
+	}}
+	rep := runAll(t, cfg, d)
+	if e, _ := rep.Get(IDKeystoneAuth); e.Status != checks.OK {
+		t.Fatalf("keystone-auth: %s %s %v", e.Status, e.Summary, e.Evidence)
+	}
+	failed := 0
+	for _, id := range []string{IDGlance, IDPlacement, IDNova, IDNeutron} {
+		if e, _ := rep.Get(id); e.Status == checks.Fail && e.Fix != "" {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no API check failed: the test proves nothing")
+	}
+	assertNoLocalAdvice(t, rep)
 }

@@ -91,6 +91,10 @@ type Config struct {
 	// configuration (labfind); advice naming stacklab's installer or
 	// secrets is left out of every fix.
 	HandMade bool
+	// Found is what discovery read on a hand-made lab (each value with
+	// its source, and what it could not find): the lab-host check's
+	// evidence.
+	Found []string
 	// MgmtNames are host names that mean MgmtIP on this host (the install
 	// guide's "controller" in /etc/hosts): endpoints written with them are
 	// on the management address.

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,5 +55,27 @@ func TestCatalogNamesOfTheManagementAddress(t *testing.T) {
 	mism := cfg.notMgmtNames(identity.Mismatches(eps, cfg.MgmtIP))
 	if len(mism) != 1 || mism[0].Host != "old-name" {
 		t.Errorf("got %v", mism)
+	}
+}
+
+// A lab with one neutron-server unit (not Debian's split) ties neutron's
+// checks, and so their root cause and advice, to the unit it has.
+func TestNeutronServerUnitNamedInAdvice(t *testing.T) {
+	for _, tc := range []struct {
+		units    []string
+		api, rpc string
+	}{
+		{[]string{"neutron-server", "neutron-linuxbridge-agent"}, "neutron-server", "neutron-server"},
+		{[]string{"neutron-api", "neutron-rpc-server"}, "neutron-api", "neutron-rpc-server"},
+	} {
+		dr := &doctor{cfg: Config{Lab: true, Units: tc.units}}
+		for _, c := range dr.apiChecks() {
+			if c.ID == IDNeutron && !slices.Contains(c.DependsOn, UnitID(tc.api)) {
+				t.Errorf("%v: neutron-api check depends on %v", tc.units, c.DependsOn)
+			}
+			if c.ID == IDNetworkAgents && !slices.Contains(c.DependsOn, UnitID(tc.rpc)) {
+				t.Errorf("%v: agents check depends on %v", tc.units, c.DependsOn)
+			}
+		}
 	}
 }

@@ -44,6 +44,16 @@ func Config(l Lab, h Host) doctor.Config {
 		DiskPaths:   doctor.DefaultDiskPaths,
 		Unavailable: map[string]string{},
 	}
+	cfg.Found = append(cfg.Found, l.Sources...)
+	if len(l.Sites) > 0 {
+		cfg.Found = append(cfg.Found, "enabled Apache sites: "+strings.Join(l.Sites, " "))
+	}
+	for _, m := range l.Missing {
+		cfg.Found = append(cfg.Found, "not found: "+m)
+	}
+	if l.MgmtIP == "" && h.RouteIP != "" {
+		cfg.Found = append(cfg.Found, "management address "+h.RouteIP+" from the management NIC (the configuration names none)")
+	}
 	skip := func(why string, ids ...string) {
 		for _, id := range ids {
 			if _, done := cfg.Unavailable[id]; !done {

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/checks/doctor/labfind"
 	"github.com/stacklab/stacklab/internal/cloud"
 )
@@ -97,5 +102,78 @@ func TestDoctorFixOnHandMadeLabOnlyReads(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "stacklab install") || strings.Contains(r.stdout, "stacklab doctor --fix") {
 		t.Errorf("stacklab-only advice on a hand-made lab:\n%s", r.stdout)
+	}
+}
+
+// The support bundle of a hand-made lab holds its configuration files and
+// report with every password found redacted: the files' own, the
+// transport_url's and the admin-openrc's, even where a check quoted one.
+func TestHandMadeBundleHoldsNoSecret(t *testing.T) {
+	root := t.TempDir()
+	nova := filepath.Join(root, "etc", "nova", "nova.conf")
+	if err := os.MkdirAll(filepath.Dir(nova), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := "[DEFAULT]\nmy_ip = 10.0.0.11\ntransport_url = rabbit://openstack:RABBIT_Pw_1@controller:5672/\n" +
+		"[database]\nconnection = mysql+pymysql://nova:NOVA_DB_Pw@controller/nova\n" +
+		"[keystone_authtoken]\npassword = NOVA_Pw_2\n"
+	if err := os.WriteFile(nova, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lab, err := labfind.Discover(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := &cloud.CloudEntry{Username: "admin", Password: "ADMIN_Pw_3"}
+	te, skip := doctorEnv(t, &fakeLab{active: true}, true)
+	inner := te.d.setup
+	te.d.setup = func(ctx context.Context, c *cli.Command) (doctorSetup, error) {
+		s, err := inner(ctx, c)
+		s.cfg.HandMade, s.fixer, s.noFixWhy = true, nil, handMadeFixWhy
+		s.redact = labfind.Redactor(labfind.Secrets(lab, creds))
+		s.files = []string{nova}
+		s.extra = func() []checks.Check {
+			return []checks.Check{{ID: "quotes-secrets", Title: "a check that quotes what it read", Run: func(context.Context) checks.Result {
+				return checks.Failf("login as admin/ADMIN_Pw_3 refused", "rabbitmqctl change_password openstack RABBIT_Pw_1", conf)
+			}}}
+		}
+		return s, err
+	}
+	out := filepath.Join(t.TempDir(), "bundle.tar.gz")
+	r := runDoctor(t, te, append([]string{"doctor", "--bundle", out}, skip...)...)
+	if r.code != exitFailed {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all bytes.Buffer
+	tr := tar.NewReader(zr)
+	names := 0
+	for {
+		if _, err := tr.Next(); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		names++
+		if _, err := io.Copy(&all, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all.WriteString(r.stdout + r.stderr)
+	if !strings.Contains(all.String(), "my_ip = 10.0.0.11") {
+		t.Fatalf("nova.conf is not in the bundle (%d entries): the test proves nothing", names)
+	}
+	for _, pw := range []string{"RABBIT_Pw_1", "NOVA_DB_Pw", "NOVA_Pw_2", "ADMIN_Pw_3"} {
+		if strings.Contains(all.String(), pw) {
+			t.Errorf("%s in the bundle or output", pw)
+		}
 	}
 }

@@ -133,3 +133,21 @@ func horizonKeystoneURL(settings []byte) (string, bool) {
 	}
 	return strings.Replace(u, "%s", string(h[1]), 1), true
 }
+
+// PlanHandMade lists the repairs doctor offers on a lab stacklab did not
+// build: restarting the lab's failed units, in start order, and nothing
+// that edits a file — stacklab's file repairs render stacklab's own
+// settings, which a hand-made lab does not share. Each is asked for on its
+// own (see cmd/stacklab).
+func PlanHandMade(rep checks.Report, cfg Config, restart func(ctx context.Context, unit string) error) []Repair {
+	var out []Repair
+	for _, u := range cfg.Units {
+		e, ok := rep.Get(UnitID(u))
+		if !ok || e.Status != checks.Fail || strings.Contains(e.Summary, "not installed") || strings.Contains(e.Summary, "masked") {
+			continue // a missing or masked unit is the admin's decision
+		}
+		out = append(out, Repair{For: UnitID(u), Description: "restart " + u + " (" + e.Summary + ")",
+			Run: func(ctx context.Context) error { return restart(ctx, u) }})
+	}
+	return out
+}

@@ -209,3 +209,22 @@ func TestRemoteAPIFixesNeverLocal(t *testing.T) {
 	}
 	assertNoLocalAdvice(t, rep)
 }
+
+func TestPlanHandMadeOnlyRestartsFailedUnits(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.HandMade = true
+	st := w.deps.Units.(fakeUnits).states
+	st["rabbitmq-server"], st["apache2"] = "failed", "failed"
+	w.cfg.KeystoneURL = "http://127.0.0.1:1/v3" // keystone down too: no repair for it
+	rep := runAll(t, w.cfg, w.deps)
+	var got []string
+	plan := PlanHandMade(rep, w.cfg, func(_ context.Context, u string) error { got = append(got, u); return nil })
+	for _, r := range plan {
+		if err := r.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(got, " ") != "rabbitmq-server apache2" {
+		t.Errorf("restarted %v, want the failed units in start order", got)
+	}
+}

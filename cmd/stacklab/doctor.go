@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,10 @@ type doctorSetup struct {
 	fixer doctor.Fixer // nil when repairs are impossible (remote cloud, not the lab host)
 	// noFixWhy replaces the default "no repairs here" line when fixer is nil.
 	noFixWhy string
+	// plan, when fixer is nil, lists the repairs offered (a hand-made lab:
+	// unit restarts only); askEach asks before each one unless --yes.
+	plan    func(checks.Report) []doctor.Repair
+	askEach bool
 	// extra returns more checks for each run (the NIC layout on the lab
 	// host); nil for none.
 	extra func() []checks.Check
@@ -169,7 +174,7 @@ func verdict(rep checks.Report) error {
 type repairOutcome struct {
 	For         string `json:"for"`
 	Description string `json:"description"`
-	Status      string `json:"status"` // planned, done, failed
+	Status      string `json:"status"` // planned, done, failed, declined
 	Error       string `json:"error,omitempty"`
 }
 
@@ -186,6 +191,8 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 	var plan []doctor.Repair
 	if s.fixer != nil {
 		plan = doctor.Plan(before, s.cfg, s.fixer)
+	} else if s.plan != nil {
+		plan = s.plan(before)
 	}
 	outcomes := make([]repairOutcome, len(plan))
 	for i, r := range plan {
@@ -196,7 +203,7 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 			return err
 		}
 		switch {
-		case s.fixer == nil && before.Failed() && s.noFixWhy != "":
+		case s.fixer == nil && len(plan) == 0 && before.Failed() && s.noFixWhy != "":
 			fmt.Fprintln(e.stdout, "\n"+s.noFixWhy)
 		case s.fixer == nil && before.Failed():
 			fmt.Fprintln(e.stdout, "\nno repairs here: --fix works on the lab host only (as root)")
@@ -220,7 +227,7 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 		}
 		return verdict(before)
 	}
-	if !c.Bool("yes") {
+	if !c.Bool("yes") && !s.askEach {
 		if err := e.confirm(ctx, "doctor --fix", "Apply these repairs?"); err != nil {
 			return err
 		}
@@ -231,6 +238,17 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 	}
 	defer release()
 	for i, r := range plan {
+		if s.askEach && !c.Bool("yes") {
+			var nc *failure
+			err := e.confirm(ctx, "doctor --fix", r.Description+"?")
+			if errors.As(err, &nc) {
+				outcomes[i].Status = "declined"
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
 		if !jsonOut {
 			fmt.Fprintf(e.stdout, "… %s\n", r.Description)
 		}
@@ -245,6 +263,13 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 		if !jsonOut {
 			fmt.Fprintf(e.stdout, "✓ %s\n", r.Description)
 		}
+	}
+	if !slices.ContainsFunc(outcomes, func(o repairOutcome) bool { return o.Status != "declined" }) {
+		if jsonOut {
+			return e.writeFixJSON(before, outcomes, nil, verdict(before))
+		}
+		fmt.Fprintln(e.stdout, "nothing was changed")
+		return verdict(before)
 	}
 	// Repaired services take a moment to answer (and neutron agents to
 	// report in): re-check until green or the settle time is up.

@@ -9,13 +9,15 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 	"github.com/urfave/cli/v3"
 
+	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/checks/doctor"
 	"github.com/stacklab/stacklab/checks/doctor/labfind"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
 
-// handMadeFixWhy: in a lab stacklab did not build doctor only reads.
-const handMadeFixWhy = "no repairs here: stacklab did not install this lab, so doctor only reads it; follow each fix above"
+// handMadeFixWhy: in a lab stacklab did not build doctor edits no file.
+const handMadeFixWhy = "no repairs here: stacklab did not install this lab, so doctor edits none of its files (it only restarts failed units, asking first); follow each fix above"
 
 // handMadeSetup wires doctor for a lab installed by hand (no
 // /etc/stacklab/secrets.yaml): discovery reads the lab from its own files,
@@ -42,6 +44,10 @@ func (e *env) handMadeSetup(ctx context.Context, c *cli.Command, base doctorSetu
 		s.cfg.Lab, s.cfg.NotLabReason = false, "connect to systemd: "+err.Error()+" (run as root on the lab host)"
 	} else {
 		s.deps.Units, s.close = sd, sd.Close
+		// Restarting a failed unit writes no file; each is asked for.
+		cfg := s.cfg
+		s.plan = func(rep checks.Report) []doctor.Repair { return doctor.PlanHandMade(rep, cfg, sd.Restart) }
+		s.askEach = true
 	}
 	s.cfg.HostVirt, s.cfg.HostReason = base.cfg.HostVirt, base.cfg.HostReason
 	s.redact = labfind.Redactor(labfind.Secrets(lab, creds))

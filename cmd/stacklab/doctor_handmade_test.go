@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/checks/doctor"
 	"github.com/stacklab/stacklab/checks/doctor/labfind"
 	"github.com/stacklab/stacklab/internal/cloud"
 )
@@ -175,5 +176,35 @@ func TestHandMadeBundleHoldsNoSecret(t *testing.T) {
 		if strings.Contains(all.String(), pw) {
 			t.Errorf("%s in the bundle or output", pw)
 		}
+	}
+}
+
+// On a hand-made lab --fix offers unit restarts only, each asked for: with
+// no terminal and no --yes nothing runs; with --yes the failed unit is
+// restarted and re-checked.
+func TestDoctorFixOnHandMadeLabAsksEachRestart(t *testing.T) {
+	lab := &fakeLab{}
+	te, skip := doctorEnv(t, lab, true)
+	inner := te.d.setup
+	var restarted []string
+	te.d.setup = func(ctx context.Context, c *cli.Command) (doctorSetup, error) {
+		s, err := inner(ctx, c)
+		s.cfg.HandMade, s.fixer, s.noFixWhy, s.askEach = true, nil, handMadeFixWhy, true
+		cfg := s.cfg
+		s.plan = func(rep checks.Report) []doctor.Repair {
+			return doctor.PlanHandMade(rep, cfg, func(ctx context.Context, u string) error {
+				restarted = append(restarted, u)
+				return lab.Restart(ctx, u)
+			})
+		}
+		return s, err
+	}
+	r := runDoctor(t, te, append([]string{"doctor", "--fix"}, skip...)...)
+	if r.code == exitOK || len(restarted) != 0 || !strings.Contains(r.stderr, "--yes") {
+		t.Fatalf("no terminal, no --yes: exit %d, restarted %v\n%s%s", r.code, restarted, r.stdout, r.stderr)
+	}
+	r = runDoctor(t, te, append([]string{"doctor", "--fix", "--yes"}, skip...)...)
+	if len(restarted) != 1 || restarted[0] != "memcached" || !strings.Contains(r.stdout, "restart memcached") {
+		t.Fatalf("--yes: restarted %v, exit %d\n%s%s", restarted, r.code, r.stdout, r.stderr)
 	}
 }

@@ -26,7 +26,13 @@ import (
 
 func (dr *doctor) apiChecks() []checks.Check {
 	compute := []string{IDNova, UnitID("nova-conductor"), UnitID("nova-compute"), UnitID("libvirtd")}
-	agentDeps := []string{IDNeutron, UnitID("neutron-rpc-server")}
+	// Debian splits neutron's server into neutron-api + neutron-rpc-server;
+	// other installs run one neutron-server, which the advice must name.
+	neutronAPI, neutronRPC := "neutron-api", "neutron-rpc-server"
+	if slices.Contains(dr.cfg.Units, "neutron-server") && !slices.Contains(dr.cfg.Units, neutronAPI) {
+		neutronAPI, neutronRPC = "neutron-server", "neutron-server"
+	}
+	agentDeps := []string{IDNeutron, UnitID(neutronRPC)}
 	for _, u := range dr.cfg.Units {
 		if strings.HasPrefix(u, "neutron-") && strings.HasSuffix(u, "-agent") {
 			agentDeps = append(agentDeps, UnitID(u))
@@ -49,7 +55,7 @@ func (dr *doctor) apiChecks() []checks.Check {
 		api(IDGlance, "glance answers with a token", "glance-api", "image"),
 		api(IDPlacement, "placement answers with a token", "placement-api", "placement"),
 		api(IDNova, "nova answers with a token", "nova-api", "compute", IDRabbitMQ),
-		api(IDNeutron, "neutron answers with a token", "neutron-api", "network", IDRabbitMQ),
+		api(IDNeutron, "neutron answers with a token", neutronAPI, "network", IDRabbitMQ),
 		{ID: IDComputeServices, Title: "every compute service is up",
 			DependsOn: dr.deps(compute...), Run: dr.checkComputeServices},
 		{ID: IDCellMapping, Title: "the compute host is mapped to a cell",
@@ -208,7 +214,7 @@ func (dr *doctor) checkCatalog(ctx context.Context) checks.Result {
 	}
 	var mism []identity.Mismatch
 	if dr.cfg.MgmtIP != "" {
-		mism = identity.Mismatches(eps, dr.cfg.MgmtIP)
+		mism = dr.cfg.notMgmtNames(identity.Mismatches(eps, dr.cfg.MgmtIP))
 	}
 	probes := make([]EndpointProbe, len(eps))
 	var wg sync.WaitGroup

@@ -191,8 +191,6 @@ func (dr *doctor) checkStatic(ctx context.Context) checks.Result {
 	return checks.Pass(fmt.Sprintf("%d static asset(s) served", len(assets)), ev...)
 }
 
-var keystoneURLRE = regexp.MustCompile(`(?m)^OPENSTACK_KEYSTONE_URL\s*=\s*['"]([^'"]+)['"]`)
-
 // Summaries of the dashboard-keystone failures that doctor --fix repairs
 // by rewriting the setting (Plan matches them).
 const (
@@ -230,11 +228,10 @@ func (dr *doctor) checkHorizonKeystone(ctx context.Context) checks.Result {
 		return checks.Failf("cannot read Horizon's settings", "stacklab install --yes --only dashboard", err.Error())
 	}
 	fix := fmt.Sprintf("set OPENSTACK_KEYSTONE_URL = \"%s\" in %s; systemctl reload apache2   (or: stacklab doctor --fix)", HorizonKeystoneURL(dr.cfg.MgmtIP), f)
-	m := keystoneURLRE.FindSubmatch(b)
-	if m == nil {
+	u, ok := horizonKeystoneURL(b)
+	if !ok {
 		return checks.Failf(keystoneURLUnset+" in "+f, fix)
 	}
-	u := string(m[1])
 	status, _, err := dr.get(ctx, u, nil)
 	ev := []string{f + ": OPENSTACK_KEYSTONE_URL = " + u}
 	if err != nil || status != http.StatusOK {
@@ -245,7 +242,7 @@ func (dr *doctor) checkHorizonKeystone(ctx context.Context) checks.Result {
 		}
 		return checks.Failf(keystoneURLDead, fix, ev...)
 	}
-	if h := endpointHostOf(u); h != dr.cfg.MgmtIP {
+	if h := endpointHostOf(u); !dr.cfg.isMgmt(h) {
 		return checks.Warnf("Horizon's keystone URL answers but is not on the management address "+dr.cfg.MgmtIP,
 			fmt.Sprintf("set OPENSTACK_KEYSTONE_URL = \"%s\" in %s", HorizonKeystoneURL(dr.cfg.MgmtIP), f), ev...)
 	}

@@ -87,6 +87,21 @@ type Config struct {
 	// Region is the lab's region, as keystone's catalog has it; empty
 	// means openstack.DefaultRegion.
 	Region string
+	// HandMade: a lab stacklab did not build, found from its own
+	// configuration (labfind); advice naming stacklab's installer or
+	// secrets is left out of every fix.
+	HandMade bool
+	// Found is what discovery read on a hand-made lab (each value with
+	// its source, and what it could not find): the lab-host check's
+	// evidence.
+	Found []string
+	// MgmtNames are host names that mean MgmtIP on this host (the install
+	// guide's "controller" in /etc/hosts): endpoints written with them are
+	// on the management address.
+	MgmtNames []string
+	// Unavailable maps a check ID to why it cannot run here and what
+	// would let it (no credentials, no RabbitMQ password): a skip.
+	Unavailable map[string]string
 }
 
 // DefaultDiskPaths are the file systems the lab fills.
@@ -173,13 +188,14 @@ func (c Config) probe() time.Duration {
 
 // Checks returns doctor's checks in report order.
 func Checks(cfg Config, d Deps) []checks.Check {
+	d.Host = memoHost(d.Host)
 	dr := &doctor{cfg: cfg, d: d}
 	var list []checks.Check
 	list = append(list, dr.hostChecks()...)
 	list = append(list, dr.infraChecks()...)
 	list = append(list, dr.apiChecks()...)
 	list = append(list, dr.dashboardChecks()...)
-	return dr.withCauses(list)
+	return dr.adapt(dr.withCauses(list))
 }
 
 // notLab is the result of a host check off the lab host.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/checks/doctor"
+	"github.com/stacklab/stacklab/checks/doctor/labfind"
 	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/checks/nics"
 	"github.com/stacklab/stacklab/installer/config"
@@ -34,6 +36,12 @@ type doctorSetup struct {
 	cfg   doctor.Config
 	deps  doctor.Deps
 	fixer doctor.Fixer // nil when repairs are impossible (remote cloud, not the lab host)
+	// noFixWhy replaces the default "no repairs here" line when fixer is nil.
+	noFixWhy string
+	// plan, when fixer is nil, lists the repairs offered (a hand-made lab:
+	// unit restarts only); askEach asks before each one unless --yes.
+	plan    func(checks.Report) []doctor.Repair
+	askEach bool
 	// extra returns more checks for each run (the NIC layout on the lab
 	// host); nil for none.
 	extra func() []checks.Check
@@ -47,6 +55,9 @@ func (s doctorSetup) checks() []checks.Check {
 	list := doctor.Checks(s.cfg, s.deps)
 	if s.extra != nil {
 		list = append(list, s.extra()...)
+	}
+	if s.redact != nil {
+		list = labfind.RedactChecks(list, s.redact)
 	}
 	return redactURLPasswords(list)
 }
@@ -104,6 +115,8 @@ func (e *env) doctorCommandWith(d doctorDeps) *cli.Command {
 			&cli.BoolFlag{Name: "fix", Usage: "apply the safe repairs for what failed, then check again"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "with --fix: only show the repairs"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --fix: do not ask for confirmation"},
+			&cli.StringFlag{Name: "openrc", Usage: "on a lab installed by hand: read the admin's OS_* credentials from this file (never run)"},
+			&cli.StringFlag{Name: "os-cloud", Usage: "on a lab installed by hand: log in as this clouds.yaml cloud"},
 			&cli.StringFlag{Name: "bundle", Usage: "also write a support bundle (report, unit journals, configuration; secrets redacted) to this .tar.gz"},
 			configFlag(),
 		}, nicFlags()...),
@@ -161,7 +174,7 @@ func verdict(rep checks.Report) error {
 type repairOutcome struct {
 	For         string `json:"for"`
 	Description string `json:"description"`
-	Status      string `json:"status"` // planned, done, failed
+	Status      string `json:"status"` // planned, done, failed, declined
 	Error       string `json:"error,omitempty"`
 }
 
@@ -178,6 +191,8 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 	var plan []doctor.Repair
 	if s.fixer != nil {
 		plan = doctor.Plan(before, s.cfg, s.fixer)
+	} else if s.plan != nil {
+		plan = s.plan(before)
 	}
 	outcomes := make([]repairOutcome, len(plan))
 	for i, r := range plan {
@@ -188,6 +203,8 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 			return err
 		}
 		switch {
+		case s.fixer == nil && len(plan) == 0 && before.Failed() && s.noFixWhy != "":
+			fmt.Fprintln(e.stdout, "\n"+s.noFixWhy)
 		case s.fixer == nil && before.Failed():
 			fmt.Fprintln(e.stdout, "\nno repairs here: --fix works on the lab host only (as root)")
 		case len(plan) == 0 && before.Failed():
@@ -210,7 +227,7 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 		}
 		return verdict(before)
 	}
-	if !c.Bool("yes") {
+	if !c.Bool("yes") && !s.askEach {
 		if err := e.confirm(ctx, "doctor --fix", "Apply these repairs?"); err != nil {
 			return err
 		}
@@ -221,6 +238,17 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 	}
 	defer release()
 	for i, r := range plan {
+		if s.askEach && !c.Bool("yes") {
+			var nc *failure
+			err := e.confirm(ctx, "doctor --fix", r.Description+"?")
+			if errors.As(err, &nc) {
+				outcomes[i].Status = "declined"
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
 		if !jsonOut {
 			fmt.Fprintf(e.stdout, "… %s\n", r.Description)
 		}
@@ -235,6 +263,13 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 		if !jsonOut {
 			fmt.Fprintf(e.stdout, "✓ %s\n", r.Description)
 		}
+	}
+	if !slices.ContainsFunc(outcomes, func(o repairOutcome) bool { return o.Status != "declined" }) {
+		if jsonOut {
+			return e.writeFixJSON(before, outcomes, nil, verdict(before))
+		}
+		fmt.Fprintln(e.stdout, "nothing was changed")
+		return verdict(before)
 	}
 	// Repaired services take a moment to answer (and neutron agents to
 	// report in): re-check until green or the settle time is up.
@@ -388,8 +423,10 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 	}
 	var reasons []string
 	var secrets config.Secrets
+	handMade := false
 	if _, err := os.Stat(config.SecretsPath); errors.Is(err, fs.ErrNotExist) {
-		reasons = append(reasons, "no "+config.SecretsPath+" (stacklab install has not run here)")
+		handMade = true
+		reasons = append(reasons, "no "+config.SecretsPath+" (stacklab install has not run here) and no OpenStack configuration found")
 	} else if secrets, err = config.EnsureSecrets("/", nil, nil); err != nil {
 		reasons = append(reasons, err.Error())
 	}
@@ -409,6 +446,13 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		}
 	}
 	virt, why := host.VirtType(e.readings())
+	if handMade {
+		// A lab installed by hand: read it from its own files.
+		base := doctorSetup{cfg: doctor.Config{HostVirt: virt, HostReason: why}, deps: doctor.Deps{HTTP: hc, Host: doctor.System{Root: "/"}}}
+		if hs, ok, err := e.handMadeSetup(ctx, c, base, facts.Hostname, facts.MgmtIP); err != nil || ok {
+			return hs, err
+		}
+	}
 	s.cfg = doctor.Config{
 		Lab:            len(reasons) == 0,
 		NotLabReason:   strings.Join(reasons, "; "),

@@ -20,7 +20,7 @@ func TestIfupdownEditGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := os.ReadFile(filepath.Join("testdata", "ifupdown-edit", name+".out"))
+			want, err := os.ReadFile(filepath.Join("testdata", "ifupdown-edit", name+".golden"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,7 @@ BIN           ?= bin/stacklab
 GOLANGCI_LINT ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 # Host packages the tests use: netns/veth tooling, a bootable systemd, qemu-img
 # for image tests, and what the e2e lab host needs.
-TEST_DEBS     ?= iproute2 util-linux systemd dbus qemu-utils systemd-container debootstrap nftables zstd shellcheck jq curl iputils-ping qemu-system-x86 syslinux syslinux-common mtools dosfstools
+TEST_DEBS     ?= iproute2 util-linux systemd dbus qemu-utils systemd-container debootstrap nftables zstd shellcheck jq curl iputils-ping qemu-system-x86 syslinux syslinux-common mtools dosfstools dnsmasq-base
 
 .PHONY: all build test unit lint fmt vet e2e deps ci clean
 
@@ -35,13 +35,15 @@ lint:
 	$(GO) run $(GOLANGCI_LINT) run --build-tags e2e ./e2e/... ./playbooks/openstack/...
 	shellcheck e2e/labhost e2e/*.sh .ci/run
 
-# The end-to-end proof in a freshly built lab host (root): a debootstrap'd
-# Debian 12 booted by systemd-nspawn in its own network namespace.
+# The end-to-end proof in freshly built lab hosts (root): a debootstrap'd
+# Debian 12 booted by systemd-nspawn in its own network namespace, then one
+# made as a student's VM is (stock.sh).
 e2e: build
 	bash e2e/labhost deps
 	bash e2e/labhost rootfs
 	bash e2e/smoke.sh
 	bash e2e/install.sh
+	bash e2e/stock.sh
 
 deps:
 	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \

@@ -13,11 +13,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LH=(bash e2e/labhost)
-WORK=/var/lib/stacklab-e2e
-ROOT=$WORK/lab
-RESULTS=${STACKLAB_E2E_RESULTS:-$WORK/results}
-MGMT=10.231.0.2
-CONFIG=${STACKLAB_CONFIG:-/stacklab/e2e.yaml}
+# the lab host's names and addresses (LABHOST_ID picks which)
+eval "$("${LH[@]}" env)"
+ROOT=$LAB_ROOT
+RESULTS=${STACKLAB_E2E_RESULTS:-$LAB_WORK/results}
+MGMT=$LAB_MGMT
+# An empty STACKLAB_CONFIG: the lab was made without a config file, as the
+# README's command makes it.
+CONFIG=${STACKLAB_CONFIG-/stacklab/e2e.yaml}
+CFG=()
+[ -z "$CONFIG" ] || CFG=(--config "$CONFIG")
 SL=/stacklab/stacklab
 # How long the lab may take to turn healthy after boot before the run fails
 # (the goal, printed beside the figure, is 60 s).
@@ -37,12 +42,12 @@ read -r fip id <"$RESULTS/server.txt" || fail "no $RESULTS/server.txt: run e2e/p
 
 say "a lab unit that would not start at boot: doctor names it, install enables it"
 lab systemctl disable --quiet placement-api
-lab "$SL" doctor --config "$CONFIG" --output json >"$RESULTS/doctor-disabled.json" || true
+lab "$SL" doctor "${CFG[@]}" --output json >"$RESULTS/doctor-disabled.json" || true
 jq -e '.checks[] | select(.id == "units-at-boot") | select(.status == "warn") | .summary | test("placement-api")' \
 	"$RESULTS/doctor-disabled.json" >/dev/null ||
 	fail "doctor does not name placement-api as not starting at boot: $(jq -c '.checks[] | select(.id == "units-at-boot")' "$RESULTS/doctor-disabled.json")"
 jq -r '.checks[] | select(.id == "units-at-boot") | "doctor: \(.status): \(.summary)"' "$RESULTS/doctor-disabled.json"
-lab "$SL" install --yes --config "$CONFIG" 2>&1 | tee "$RESULTS/install-enable.log"
+lab "$SL" install --yes "${CFG[@]}" 2>&1 | tee "$RESULTS/install-enable.log"
 grep -q 'enable placement-api' "$ROOT/var/lib/stacklab/last-run.json" ||
 	fail "install's re-run did not say it enabled placement-api"
 [ "$(lab systemctl is-enabled placement-api)" = enabled ] || fail "placement-api is still not enabled"
@@ -63,7 +68,7 @@ lab bash -c '
 	booted() { awk -v s="$(systemctl show -p UserspaceTimestampMonotonic --value)" "{ printf \"%.1f\", \$1 - s / 1e6 }" /proc/uptime; }
 	deadline=$((SECONDS + $3))
 	while :; do
-		if "$1" doctor --config "$2" --no-color >/tmp/doctor-boot.txt 2>&1; then
+		if "$1" doctor ${2:+--config "$2"} --no-color >/tmp/doctor-boot.txt 2>&1; then
 			echo "healthy $(booted)"
 			exit 0
 		fi
@@ -76,7 +81,7 @@ healthy_s=$(awk '/^healthy / { print $2 }' "$RESULTS/reboot-doctor.txt")
 echo "reboot: boot → doctor healthy in $healthy_s s (goal ≤ 60 s)"
 
 say "every lab unit enabled and active, with no restart"
-lab "$SL" --output json services --config "$CONFIG" >"$RESULTS/services-after-boot.json" ||
+lab "$SL" --output json services "${CFG[@]}" >"$RESULTS/services-after-boot.json" ||
 	fail "services: not every lab unit is active"
 bad=$(jq -r '.[] | select(.ActiveState != "active" or (.UnitFileState | IN("enabled", "static") | not)) | "\(.Name) \(.ActiveState) \(.UnitFileState)"' \
 	"$RESULTS/services-after-boot.json")

@@ -12,6 +12,8 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/stacklab/stacklab/checks/host"
+	"github.com/stacklab/stacklab/checks/nics"
 	"github.com/stacklab/stacklab/internal/term"
 )
 
@@ -102,11 +104,16 @@ func (e *env) up(ctx context.Context, c *cli.Command, d upDeps) error {
 		name string
 		args []string
 	}{
-		// Debian's installer maps the hostname to 127.0.1.1; net, the next
-		// step, rewrites that /etc/hosts line (shown in its plan, backup
-		// kept) instead of up stopping here to ask the student to.
-		{"preflight", append([]string{"preflight", "--skip", "hostname"}, cfg...)},
-		{"net", append([]string{"net", "apply"}, cfg...)},
+		// What net, the next step, repairs is not a reason to stop here:
+		// Debian's installer maps the hostname to 127.0.1.1, and the
+		// external NIC of a student's VM is often down or holds a DHCP
+		// lease. net rewrites /etc/hosts, brings the NIC up and removes its
+		// address for good (its DHCP client stopped, its stanza changed,
+		// each shown and backed up); it still refuses where that would
+		// cut the user's own path (an SSH session on it). The user agreed
+		// to configuring the NICs above (or with --yes).
+		{"preflight", append([]string{"preflight", "--skip", host.IDHostname, "--skip", nics.IDExtUp, "--skip", nics.IDExtNoAddr}, cfg...)},
+		{"net", append([]string{"net", "apply", "--flush-external"}, cfg...)},
 		{"install", append([]string{"install", "--yes"}, cfg...)},
 		{"doctor", append([]string{"doctor"}, cfg...)},
 		{"playbook", run},

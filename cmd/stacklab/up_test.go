@@ -56,8 +56,8 @@ func TestUpRunsEveryStepInOrderAndSummarises(t *testing.T) {
 	}
 	choice := []string{"--config", "/etc/x.yaml", "--mgmt-if", "eth0", "--ext-if", "eth2"}
 	want := [][]string{
-		append([]string{"stacklab", "preflight", "--skip", "hostname"}, choice...),
-		append([]string{"stacklab", "net", "apply"}, choice...),
+		append([]string{"stacklab", "preflight", "--skip", "hostname", "--skip", "ext-nic-up", "--skip", "ext-nic-unaddressed"}, choice...),
+		append([]string{"stacklab", "net", "apply", "--flush-external"}, choice...),
 		append([]string{"stacklab", "install", "--yes"}, choice...),
 		append([]string{"stacklab", "doctor"}, choice...),
 		{"stacklab", "run"},

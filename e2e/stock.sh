@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The student's VM, end to end (issue 14): a lab host made as Debian's
+# installer and VirtualBox leave a VM, not shaped to pass (e2e/labhost,
+# LABHOST_SHAPE=stock): ifupdown with DHCP on eth0 from a "NAT" network,
+# eth1 added on a host-only network with `iface eth1 inet dhcp` (the trap),
+# `127.0.1.1 lab` in /etc/hosts, and on the far end of eth1 a "laptop"
+# namespace with VirtualBox's DHCP server. Then the README's one command,
+# with no config file and no hand on the keyboard:
+#   - before: the traps are really there (eth1 has a lease, the hostname
+#     resolves to 127.0.1.1);
+#   - `stacklab up --yes` reaches a working lab: /etc/hosts fixed, eth1's
+#     DHCP client stopped and its stanza changed, ext_net on the host-only
+#     network with its floating IPs outside the DHCP pool;
+#   - the laptop pings the instance's floating IP and fetches its page with
+#     no route added by hand; a minute later eth1 still has no address;
+#   - after a reboot (e2e/reboot.sh): eth1 unaddressed, doctor healthy (time
+#     printed), twelve dashboard logins, the instance answers the laptop.
+# The lab host runs beside the default one (its own names and subnet) and
+# shares its package cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export LABHOST_ID=${LABHOST_ID:-stock} LABHOST_SHAPE=stock LABHOST_SUITE=${LABHOST_SUITE:-bookworm}
+LH=(bash e2e/labhost)
+eval "$("${LH[@]}" env)"
+RESULTS=${STACKLAB_E2E_RESULTS:-$LAB_WORK/results}
+SL=/stacklab/stacklab
+LAPTOP_NET=192.168.56.0/24
+
+say() { printf '\n== %s\n' "$*"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+fail() { echo "FAIL: $*"; exit 1; }
+lab() { "${LH[@]}" exec "$@"; }
+# shellcheck source=e2e/reach.sh
+. e2e/reach.sh
+eth1_inet() { lab ip -4 -o addr show dev eth1 | awk '{ print $4 }'; }
+
+collect() {
+	mkdir -p "$RESULTS"
+	cp -f "$LAB_CONSOLE" "$RESULTS/" 2>/dev/null || true
+	cp -f "$LAB_WORK"/dnsmasq/*.log "$RESULTS/" 2>/dev/null || true
+	if "${LH[@]}" status >/dev/null 2>&1; then
+		lab sh -c 'systemctl --no-pager --failed; journalctl --no-pager -n 300 -p warning' \
+			>"$RESULTS/lab-journal.txt" 2>&1 || true
+		cp -f "$LAB_ROOT/var/log/stacklab/"*.log "$RESULTS/" 2>/dev/null || true
+	fi
+}
+cleanup() {
+	rc=$?
+	rm -f "$RESULTS/.clouds.yaml"
+	collect
+	"${LH[@]}" down || rc=1
+	exit "$rc"
+}
+
+rm -rf "$RESULTS" && mkdir -p "$RESULTS"
+t_all=$(now)
+"${LH[@]}" deps
+"${LH[@]}" rootfs
+trap cleanup EXIT
+"${LH[@]}" up
+install -m 0755 bin/stacklab "$LAB_SHARE/stacklab"
+
+say "the VM as the student made it ($LAB_SUITE)"
+lease=$(eth1_inet)
+[ -n "$lease" ] || fail "eth1 got no lease from the laptop network's DHCP server: the lab host is not the student's VM"
+echo "eth1 has $lease from the host-only network's DHCP server (the trap)"
+resolved=$(lab getent ahostsv4 lab | awk 'NR == 1 { print $1 }')
+[ "$resolved" = 127.0.1.1 ] || fail "the hostname resolves to '$resolved', not Debian's 127.0.1.1"
+echo "the hostname resolves to 127.0.1.1 (Debian's installer)"
+lab grep -qx 'iface eth1 inet dhcp' /etc/network/interfaces || fail "no 'iface eth1 inet dhcp' stanza"
+
+say "a session from the laptop on eth1: up refuses to cut it"
+# An sshd stand-in (perl is in every Debian) on eth1's leased address, and
+# a session to it from the laptop, as a student who SSHes in over the
+# host-only network has.
+addr=${lease%/*}
+# shellcheck disable=SC2016 # perl's variables
+"${LH[@]}" run-bg e2e-fake-sshd perl -MIO::Socket::INET -e '
+	my $l = IO::Socket::INET->new(LocalAddr => $ARGV[0], LocalPort => 2222, Listen => 1, ReuseAddr => 1) or die "listen: $!";
+	while (my $c = $l->accept) { push @keep, $c; }' "$addr"
+for _ in $(seq 50); do lab ss -Hltn "src $addr:2222" | grep -q . && break; sleep 0.2; done
+# shellcheck disable=SC2016 # expanded by the laptop's bash
+"${LH[@]}" upstream bash -c 'exec 3<>"/dev/tcp/$1/2222"; sleep 300' session "$addr" &
+session=$!
+for _ in $(seq 50); do lab ss -Htn state established "src $addr:2222" | grep -q . && break; sleep 0.2; done
+lab ss -Htn state established "src $addr:2222" | grep -q . || fail "the laptop's session to $addr:2222 never came up"
+if lab "$SL" up --yes >"$RESULTS/up-refused.log" 2>&1; then
+	cat "$RESULTS/up-refused.log"
+	fail "up went on while a session from the laptop used eth1's address"
+fi
+cat "$RESULTS/up-refused.log"
+grep -q "carries established TCP sessions" "$RESULTS/up-refused.log" || fail "up's refusal does not name the session"
+grep -q "Connect through the management NIC" "$RESULTS/up-refused.log" || fail "up's refusal does not give the layout that works"
+[ "$(eth1_inet)" = "$lease" ] || fail "eth1 lost $lease although up refused"
+lab ss -Htn state established "src $addr:2222" | grep -q . || fail "the laptop's session did not survive"
+echo "ok    up refused, named the session and the layout that works; eth1 kept $lease and the session lives"
+kill "$session" 2>/dev/null || true
+wait "$session" 2>/dev/null || true
+lab systemctl stop e2e-fake-sshd
+
+say "the README's command: stacklab up --yes (no config file)"
+t0=$(now)
+lab "$SL" up --yes 2>&1 | tee "$RESULTS/up.log"
+up_s=$(elapsed "$t0")
+grep -q '^The lab is up' "$RESULTS/up.log" || fail "up did not say the lab is up"
+echo "up took $up_s s on the stock VM"
+
+say "what up changed on the VM"
+resolved=$(lab getent ahostsv4 lab | awk 'NR == 1 { print $1 }')
+[ "$resolved" = "$LAB_MGMT" ] || fail "the hostname resolves to '$resolved', not the management address $LAB_MGMT"
+echo "ok    the hostname resolves to $LAB_MGMT"
+lab test -e /etc/hosts.stacklab-bak || fail "no backup of /etc/hosts (/etc/hosts.stacklab-bak)"
+if lab grep -qx 'iface eth1 inet dhcp' /etc/network/interfaces; then fail "the stanza still asks for an address"; fi
+echo "ok    /etc/network/interfaces no longer asks eth1 for an address"
+
+say "from the laptop: the instance's floating IP, no route added by hand"
+cp "$LAB_ROOT/etc/openstack/clouds.yaml" "$RESULTS/.clouds.yaml"
+chmod 600 "$RESULTS/.clouds.yaml"
+STACKLAB_E2E_CLOUDS=$RESULTS/.clouds.yaml STACKLAB_E2E_MGMT=$LAB_MGMT STACKLAB_E2E_SERVER_OUT=$RESULTS/server.txt \
+	go test -tags e2e -count=1 -v -run TestLabServerIsARealGuest ./e2e/
+rm -f "$RESULTS/.clouds.yaml"
+read -r fip id <"$RESULTS/server.txt"
+case $fip in 192.168.56.*) ;; *) fail "floating IP $fip is not on the laptop's network $LAPTOP_NET" ;; esac
+last=${fip##*.}
+((last < 100 || last > 254)) || fail "floating IP $fip is inside the DHCP server's pool (.100-.254)"
+echo "ok    floating IP $fip is on the laptop's network, outside VirtualBox's DHCP pool"
+routes=$("${LH[@]}" upstream ip -4 route show)
+echo "laptop's routes: $routes"
+grep -qv "proto kernel" <<<"$routes" && fail "the laptop has a route that is not its own network's: $routes"
+reach "$fip" "$id" 120
+
+say "a minute later eth1 still has no address"
+for _ in $(seq 12); do
+	a=$(eth1_inet)
+	[ -z "$a" ] || fail "eth1 has $a again: its DHCP client put it back"
+	sleep 5
+done
+if lab pgrep -af 'dhclient.*eth1|dhcpcd.*eth1' >/dev/null; then fail "a DHCP client for eth1 still runs"; fi
+echo "ok    eth1 unaddressed for 60 s; no DHCP client for it"
+
+say "reboot"
+STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG='' bash e2e/reboot.sh 2>&1 | tee "$RESULTS/reboot.txt"
+
+jq -n --arg suite "$LAB_SUITE" --argjson up "$up_s" --argjson all "$(elapsed "$t_all")" \
+	--slurpfile reboot "$RESULTS/reboot.json" \
+	'{suite: $suite, stock_up_seconds: $up, stock_total_seconds: $all, reboot: $reboot[0]}' | tee "$RESULTS/stock.json"
+echo "stock VM e2e: passed in $(elapsed "$t_all") s"

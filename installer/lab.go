@@ -357,7 +357,7 @@ func (l *lab) service(ctx context.Context, phase string, tiers []string, dryRun 
 func AdminEntry(p openstack.Params) cloud.CloudEntry {
 	return cloud.CloudEntry{
 		Name:              cloud.DefaultCloudName,
-		AuthURL:           strings.TrimSuffix(openstack.IdentityURL(p), "/"),
+		AuthURL:           openstack.KeystoneURL(p.MgmtIP),
 		Username:          p.AdminUser,
 		Password:          cloud.Secret(p.AdminPassword),
 		ProjectName:       p.AdminProject,

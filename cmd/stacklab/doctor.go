@@ -29,6 +29,7 @@ import (
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/internal/systemd"
+	"github.com/stacklab/stacklab/lab"
 )
 
 // doctorSetup is what one doctor run checks and repairs with.
@@ -434,7 +435,8 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 	if err != nil {
 		reasons = append(reasons, "read the NICs: "+err.Error())
 	}
-	p := labParams(labCfg, secrets, facts)
+	m := lab.Resolve(labCfg, secrets, facts)
+	p := m.Params
 	s := doctorSetup{deps: doctor.Deps{HTTP: hc, Host: doctor.System{Root: "/"}, Cloud: openCloud("")}}
 	var sd *systemd.Client
 	if len(reasons) == 0 {
@@ -458,9 +460,9 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		NotLabReason:   strings.Join(reasons, "; "),
 		MgmtIP:         p.MgmtIP,
 		Hostname:       p.Hostname,
-		Units:          openstack.Units(p),
-		KeystoneURL:    "http://" + net.JoinHostPort(p.MgmtIP, "5000") + "/v3",
-		HorizonURL:     "http://" + p.MgmtIP + p.HorizonWebRoot,
+		Units:          m.Units(),
+		KeystoneURL:    m.KeystoneURL(),
+		HorizonURL:     m.DashboardURL(),
 		AdminUser:      p.AdminUser,
 		AdminPassword:  cloud.Secret(p.AdminPassword),
 		RabbitUser:     openstack.RabbitUser,
@@ -473,9 +475,7 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		Region:         p.Region,
 	}
 	s.redact = secrets.Redactor().Redact
-	for _, f := range openstack.Files(p) {
-		s.files = append(s.files, f.Path)
-	}
+	s.files = m.Files()
 	if s.cfg.Lab {
 		if src, err := e.network(); err == nil {
 			o := nics.Options{MgmtIf: labCfg.Network.ManagementInterface, ExtIf: p.ExtIf}
@@ -489,7 +489,7 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 				return list
 			}
 		}
-		s.fixer = doctor.HostFixer{Units: sd, Host: doctor.System{Root: "/"}, Params: p, Cloud: openCloud("")}
+		s.fixer = doctor.HostFixer{Units: sd, Host: doctor.System{Root: "/"}, Lab: m, Cloud: openCloud("")}
 	}
 	return s, nil
 }

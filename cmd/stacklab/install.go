@@ -17,36 +17,19 @@ import (
 	xterm "golang.org/x/term"
 
 	"github.com/stacklab/stacklab/checks"
-	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/checks/nics"
 	"github.com/stacklab/stacklab/installer"
 	"github.com/stacklab/stacklab/installer/config"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/term"
+	"github.com/stacklab/stacklab/lab"
 	"github.com/stacklab/stacklab/netcfg"
 )
-
-// hostFacts is what install reads from the machine to fill Params.
-type hostFacts struct {
-	Hostname   string
-	MgmtIP     string
-	ExtIf      string
-	MTU        int
-	CPUs       int
-	VirtType   string
-	VirtReason string
-	// CgroupRO: the cgroup v1 controllers are mounted read-only (an
-	// nspawn lab host); libvirt must then use none.
-	CgroupRO bool
-	// Gateway is the IPv4 default route's gateway: 10.0.2.2 says the
-	// management address is VirtualBox NAT's, unreachable from the laptop.
-	Gateway string
-}
 
 // installDeps are install's side effects; tests replace them.
 type installDeps struct {
 	root  string
-	facts func(ctx context.Context, cfg config.Config) (hostFacts, error)
+	facts func(ctx context.Context, cfg config.Config) (lab.Facts, error)
 	host  func(ctx context.Context, p openstack.Params, notify func(string)) (installer.Host, func(), error)
 	// hooks return the preflight and net phases.
 	hooks func(cfg config.Config) (preflight, net installer.HookFunc)
@@ -139,10 +122,11 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 	if err != nil {
 		return &failure{code: exitFailed, err: fmt.Errorf("read this host: %w", err)}
 	}
-	p := labParams(cfg, secrets, facts)
-	if err := p.Validate(); err != nil {
-		return &failure{code: exitFailed, err: fmt.Errorf("lab parameters:\n%w\n  fix: set the values in %s", err, config.DefaultPath)}
+	m := lab.Resolve(cfg, secrets, facts)
+	if err := m.Validate(); err != nil {
+		return &failure{code: exitFailed, err: err}
 	}
+	p := m.Params
 
 	rep := newInstallReporter(e.stdout, jsonOut, dryRun, c.Bool("no-color"), c.Bool("verbose"))
 	if !dryRun {
@@ -212,7 +196,7 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 		case dryRun:
 			fmt.Fprintln(e.stdout, "dry run: the lab is already as configured")
 		case res.Changed():
-			fmt.Fprintf(e.stdout, "the lab is ready: Horizon at http://%s%s/, credentials in /root/admin-openrc\n", p.MgmtIP, p.HorizonWebRoot)
+			fmt.Fprintf(e.stdout, "the lab is ready: Horizon at %s/, credentials in /root/admin-openrc\n", m.DashboardURL())
 		default:
 			fmt.Fprintln(e.stdout, "the lab is ready; nothing needed changing")
 		}
@@ -276,130 +260,13 @@ func (e *env) installSecrets(root string, dryRun bool) (config.Secrets, error) {
 	return config.EnsureSecrets(root, nil, warn)
 }
 
-// labParams fills Params from the configuration, the secrets and the host.
-func labParams(cfg config.Config, s config.Secrets, f hostFacts) openstack.Params {
-	p := openstack.Params{
-		Hostname:                  f.Hostname,
-		MgmtIP:                    cfg.Network.ManagementAddress,
-		ExtIf:                     cfg.Network.ExternalInterface,
-		Region:                    cfg.OpenStack.Region,
-		ComputeDriver:             string(cfg.Compute.Driver),
-		VirtType:                  string(cfg.Compute.VirtType),
-		ProviderNet:               cfg.Network.ProviderNetwork,
-		NeutronBackend:            string(cfg.OpenStack.NeutronBackend),
-		MTU:                       cfg.Network.MTU,
-		Workers:                   cfg.Services.Workers,
-		HorizonWebRoot:            cfg.Horizon.WebRoot,
-		TimeZone:                  cfg.Horizon.TimeZone,
-		CgroupControllersReadOnly: f.CgroupRO,
-		WithClient:                true,
-		AdminUser:                 cfg.Admin.User,
-		AdminProject:              cfg.Admin.Project,
-	}
-	if p.MgmtIP == "" {
-		p.MgmtIP = f.MgmtIP
-	}
-	if p.ExtIf == "" {
-		p.ExtIf = f.ExtIf
-	}
-	if p.VirtType == "" || p.VirtType == string(config.VirtAuto) {
-		p.VirtType = f.VirtType
-	}
-	if p.MTU == 0 {
-		p.MTU = f.MTU
-	}
-	if p.Workers == 0 {
-		p.Workers = openstack.WorkersFor(f.CPUs)
-	}
-	get := func(n config.SecretName) string { return s.Get(n).Reveal() }
-	p.Secrets = openstack.Secrets{
-		AdminPassword:    get(config.SecretAdmin),
-		KeystoneDB:       get(config.SecretKeystoneDB),
-		GlanceDB:         get(config.SecretGlanceDB),
-		GlanceUser:       get(config.SecretGlanceUser),
-		PlacementDB:      get(config.SecretPlacementDB),
-		PlacementUser:    get(config.SecretPlacementUser),
-		NovaDB:           get(config.SecretNovaDB),
-		NovaUser:         get(config.SecretNovaUser),
-		NeutronDB:        get(config.SecretNeutronDB),
-		NeutronUser:      get(config.SecretNeutronUser),
-		Rabbit:           get(config.SecretRabbit),
-		MetadataSecret:   get(config.SecretMetadata),
-		HorizonSecretKey: get(config.SecretHorizonSecretKey),
-	}
-	return p
-}
-
-// hostFacts reads the NIC layout, CPU and virtualisation of this machine.
-func (e *env) hostFacts(ctx context.Context, cfg config.Config) (hostFacts, error) {
-	var f hostFacts
-	name, err := os.Hostname()
-	if err != nil {
-		return f, err
-	}
-	f.Hostname = name
+// hostFacts reads this machine for the lab model.
+func (e *env) hostFacts(ctx context.Context, cfg config.Config) (lab.Facts, error) {
 	nh, err := e.network()
 	if err != nil {
-		return f, err
+		return lab.Facts{}, err
 	}
-	snap, err := nh.Snapshot(ctx)
-	if err != nil {
-		return f, err
-	}
-	lay, err := netcfg.Detect(snap, cfg.Network.ManagementInterface, cfg.Network.ExternalInterface)
-	if err != nil {
-		return f, err
-	}
-	f.ExtIf = lay.Ext
-	if r, ok := snap.DefaultIPv4(); ok && r.Gateway.IsValid() {
-		f.Gateway = r.Gateway.String()
-	}
-	if l, ok := snap.Link(lay.Mgmt); ok {
-		f.MTU = l.MTU
-	}
-	if cfg.Network.ManagementAddress == "" {
-		ip, err := nics.MgmtIPv4From(snap, nics.Options{MgmtIf: lay.Mgmt})
-		if err != nil {
-			return f, err
-		}
-		f.MgmtIP = ip.String()
-	}
-	r := e.readings()
-	if cpu, err := r.CPU(); err == nil {
-		f.CPUs = cpu.Count
-	}
-	if cfg.Compute.VirtType == config.VirtAuto {
-		f.VirtType, f.VirtReason = host.VirtType(r)
-	}
-	f.CgroupRO = cgroupV1ReadOnly("/proc/self/mountinfo")
-	return f, nil
-}
-
-// cgroupV1ReadOnly reports whether a cgroup v1 controller hierarchy is
-// mounted read-only, as systemd-nspawn does: libvirt then fails with
-// "Failed to create v1 controller cpu for group: Read-only file system".
-func cgroupV1ReadOnly(mountinfo string) bool {
-	data, err := os.ReadFile(mountinfo)
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		// ID parent maj:min root mountpoint options ... - fstype source superoptions
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		fields, pf := strings.Fields(pre), strings.Fields(post)
-		if len(fields) < 6 || len(pf) < 1 || pf[0] != "cgroup" {
-			continue
-		}
-		for _, o := range strings.Split(fields[5], ",") {
-			if o == "ro" {
-				return true
-			}
-		}
-	}
-	return false
+	return lab.Host{Network: nh, Readings: e.readings()}.Facts(ctx, cfg)
 }
 
 // installHooks runs preflight's checks and net's apply as the first two
@@ -411,7 +278,7 @@ func (e *env) installHooks(cfg config.Config) (installer.HookFunc, installer.Hoo
 		if err != nil {
 			return installer.Outcome{}, err
 		}
-		rep, err := checks.Run(ctx, preflightChecks(ctx, nh, e.readings(), o), checks.Options{})
+		rep, err := checks.Run(ctx, preflightChecks(ctx, nh, e.readings(), o, lab.OfConfig(cfg)), checks.Options{})
 		if err != nil {
 			return installer.Outcome{}, err
 		}

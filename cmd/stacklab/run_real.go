@@ -10,8 +10,10 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/stacklab/stacklab/installer/config"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/reach"
+	"github.com/stacklab/stacklab/lab"
 	"github.com/stacklab/stacklab/playbooks"
 	"github.com/stacklab/stacklab/playbooks/image"
 	pbos "github.com/stacklab/stacklab/playbooks/openstack"
@@ -71,10 +73,12 @@ func (e *env) upSummary(ctx context.Context, c *cli.Command) (upSummary, error) 
 	if err != nil {
 		return upSummary{}, fmt.Errorf("read the management address: %w", err)
 	}
+	// Passwords play no part in where the dashboard is.
+	m := lab.Resolve(cfg, config.Secrets{}, facts)
 	s := upSummary{
-		Dashboard:   fmt.Sprintf("http://%s/horizon", facts.MgmtIP),
+		Dashboard:   m.DashboardURL(),
 		Credentials: []string{"/root/admin-openrc", "/etc/openstack/clouds.yaml (cloud " + cloud.DefaultCloudName + ")"},
-		Laptop:      laptopAdvice(facts.MgmtIP, facts.Gateway),
+		Laptop:      laptopAdvice(m.MgmtIP, facts.Gateway, m.HorizonWebRoot),
 	}
 	pb, err := loadPlaybook(c.String("playbook"), StateDir)
 	if err != nil || len(pb.Servers) == 0 {

@@ -32,7 +32,7 @@ type installDeps struct {
 	facts func(ctx context.Context, cfg config.Config) (lab.Facts, error)
 	host  func(ctx context.Context, p openstack.Params, notify func(string)) (installer.Host, func(), error)
 	// hooks return the preflight and net phases.
-	hooks func(cfg config.Config) (preflight, net installer.HookFunc)
+	hooks func(cfg config.Config, skip []string) (preflight, net installer.HookFunc)
 	// labOpts are appended to LabPhases' options (tests shorten timeouts).
 	labOpts []installer.LabOption
 }
@@ -86,91 +86,31 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 	if _, err := installer.Select(placeholders(), sel); err != nil {
 		return &usageError{err: err}
 	}
-	dryRun := c.Bool("dry-run")
-	jsonOut := c.String("output") == "json"
-
-	cfgPath := ""
-	if c.IsSet("config") {
-		cfgPath = c.String("config")
-	}
-	cfg, err := config.Load(d.root, cfgPath)
+	o := installOptions{dryRun: c.Bool("dry-run"), json: c.String("output") == "json",
+		noColor: c.Bool("no-color"), verbose: c.Bool("verbose"), holder: "stacklab install"}
+	cfg, err := loadInstallConfig(c, d.root)
 	if err != nil {
-		return &failure{code: exitFailed, err: err}
-	}
-	if err := applyNICFlags(c, &cfg); err != nil {
 		return err
 	}
-	if !dryRun && !c.Bool("yes") {
+	if !o.dryRun && !c.Bool("yes") {
 		if err := e.confirm(ctx, "install", "This installs OpenStack and reconfigures this machine's services."); err != nil {
 			return err
 		}
 	}
-
-	if !dryRun {
-		release, err := e.lockLab("stacklab install")
-		if err != nil {
-			return err
-		}
-		defer release()
-	}
-
-	secrets, err := e.installSecrets(d.root, dryRun)
+	in, err := e.prepareInstall(ctx, cfg, o, d)
 	if err != nil {
-		return &failure{code: exitFailed, err: err}
+		return err
 	}
-	facts, err := d.facts(ctx, cfg)
-	if err != nil {
-		return &failure{code: exitFailed, err: fmt.Errorf("read this host: %w", err)}
-	}
-	m := lab.Resolve(cfg, secrets, facts)
-	if err := m.Validate(); err != nil {
-		return &failure{code: exitFailed, err: err}
-	}
-	p := m.Params
-
-	rep := newInstallReporter(e.stdout, jsonOut, dryRun, c.Bool("no-color"), c.Bool("verbose"))
-	if !dryRun {
-		// The full story, for after the fact: the terminal shows notes
-		// only beside a spinner, and CI has no terminal.
-		logPath := filepath.Join(d.root, cfg.Paths.LogDir, "install.log")
-		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-			return err
-		}
-		lf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return fmt.Errorf("install log: %w", err)
-		}
-		defer lf.Close()
-		rep.log, rep.redact = lf, secrets.Redactor().Redact
-	}
-	h, closeHost, err := d.host(ctx, p, func(msg string) { rep.note("", msg) })
-	if err != nil {
-		return &failure{code: exitFailed, err: fmt.Errorf("connect to this host's services: %w", err)}
-	}
-	defer closeHost()
-
-	pre, netHook := d.hooks(cfg)
-	opts := append([]installer.LabOption{
-		installer.WithStateDir(cfg.Paths.StateDir),
-		installer.WithLogDir(cfg.Paths.LogDir),
-		installer.WithPreflight(pre),
-		installer.WithNet(netHook),
-		installer.WithNotify(rep.note),
-	}, d.labOpts...)
-	all := installer.LabPhases(h, p, opts...)
-	phases, err := installer.Select(all, sel)
+	defer in.close()
+	phases, err := installer.Select(in.phases, sel)
 	if err != nil {
 		return &usageError{err: err}
 	}
+	dryRun, jsonOut := o.dryRun, o.json
 	if !jsonOut {
-		what := "installing"
-		if dryRun {
-			what = "planning (dry run)"
-		}
-		fmt.Fprintf(e.stdout, "stacklab: %s the lab on %s (%s, external NIC %s, virt %s, %d workers)\n",
-			what, p.Hostname, p.MgmtIP, p.ExtIf, p.VirtType, p.Workers)
+		in.header(e.stdout)
 	}
-	res, runErr := installer.Run(ctx, phases, dryRun, rep)
+	res, runErr := installer.Run(ctx, phases, dryRun, in.rep)
 	if !dryRun {
 		if err := installer.SaveResult(filepath.Join(d.root, cfg.Paths.StateDir), res); err != nil && runErr == nil {
 			runErr = err
@@ -196,12 +136,126 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 		case dryRun:
 			fmt.Fprintln(e.stdout, "dry run: the lab is already as configured")
 		case res.Changed():
-			fmt.Fprintf(e.stdout, "the lab is ready: Horizon at %s/, credentials in /root/admin-openrc\n", m.DashboardURL())
+			fmt.Fprintf(e.stdout, "the lab is ready: Horizon at %s/, credentials in /root/admin-openrc\n", in.model.DashboardURL())
 		default:
 			fmt.Fprintln(e.stdout, "the lab is ready; nothing needed changing")
 		}
 	}
+
 	return nil
+}
+
+// loadInstallConfig reads --config under root (a test's temporary root)
+// with --mgmt-if/--ext-if over it.
+func loadInstallConfig(c *cli.Command, root string) (config.Config, error) {
+	cfgPath := ""
+	if c.IsSet("config") {
+		cfgPath = c.String("config")
+	}
+	cfg, err := config.Load(root, cfgPath)
+	if err != nil {
+		return cfg, &failure{code: exitFailed, err: err}
+	}
+	if err := applyNICFlags(c, &cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// installOptions are what install and up share of install's flags.
+type installOptions struct {
+	dryRun, json, noColor, verbose bool
+	// holder names the lock's holder ("stacklab install", "stacklab up").
+	holder string
+	// skip names preflight checks to skip: up skips hostname, which its
+	// net phase repairs.
+	skip []string
+}
+
+// installRun is install prepared: the lab model, its phases (preflight
+// and net first) and the reporter that renders them. close releases the
+// lock, the log and the host's connections.
+type installRun struct {
+	model  lab.Model
+	phases []installer.Phase
+	rep    *installReporter
+	closes []func()
+}
+
+func (in *installRun) close() {
+	for i := len(in.closes) - 1; i >= 0; i-- {
+		in.closes[i]()
+	}
+}
+
+func (in *installRun) header(w io.Writer) {
+	what := "installing"
+	if in.rep.dryRun {
+		what = "planning (dry run)"
+	}
+	p := in.model.Params
+	fmt.Fprintf(w, "stacklab: %s the lab on %s (%s, external NIC %s, virt %s, %d workers)\n",
+		what, p.Hostname, p.MgmtIP, p.ExtIf, p.VirtType, p.Workers)
+}
+
+// prepareInstall takes the lab's lock (unless a dry run), reads the
+// secrets and the host, resolves the model and builds the phases.
+func (e *env) prepareInstall(ctx context.Context, cfg config.Config, o installOptions, d installDeps) (in *installRun, err error) {
+	in = &installRun{}
+	defer func() {
+		if err != nil {
+			in.close()
+		}
+	}()
+	if !o.dryRun {
+		release, err := e.lockLab(o.holder)
+		if err != nil {
+			return in, err
+		}
+		in.closes = append(in.closes, release)
+	}
+	secrets, err := e.installSecrets(d.root, o.dryRun)
+	if err != nil {
+		return in, &failure{code: exitFailed, err: err}
+	}
+	facts, err := d.facts(ctx, cfg)
+	if err != nil {
+		return in, &failure{code: exitFailed, err: fmt.Errorf("read this host: %w", err)}
+	}
+	in.model = lab.Resolve(cfg, secrets, facts)
+	if err := in.model.Validate(); err != nil {
+		return in, &failure{code: exitFailed, err: err}
+	}
+	in.rep = newInstallReporter(e.stdout, o.json, o.dryRun, o.noColor, o.verbose)
+	if !o.dryRun {
+		// The full story, for after the fact: the terminal shows notes
+		// only beside a spinner, and CI has no terminal.
+		logPath := filepath.Join(d.root, cfg.Paths.LogDir, "install.log")
+		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+			return in, fmt.Errorf("install log: %w", err)
+		}
+		lf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return in, fmt.Errorf("install log: %w", err)
+		}
+		in.closes = append(in.closes, func() { _ = lf.Close() })
+		in.rep.log, in.rep.redact = lf, secrets.Redactor().Redact
+	}
+	h, closeHost, err := d.host(ctx, in.model.Params, func(msg string) { in.rep.note("", msg) })
+	if err != nil {
+		return in, &failure{code: exitFailed, err: fmt.Errorf("connect to this host's services: %w", err)}
+	}
+	in.closes = append(in.closes, closeHost)
+	pre, netHook := d.hooks(cfg, o.skip)
+	opts := append([]installer.LabOption{
+		installer.WithStateDir(cfg.Paths.StateDir),
+		installer.WithLogDir(cfg.Paths.LogDir),
+		installer.WithPreflight(pre),
+		installer.WithNet(netHook),
+		installer.WithNotify(in.rep.note),
+	}, d.labOpts...)
+	in.phases = installer.LabPhases(h, in.model.Params, opts...)
+	return in, nil
 }
 
 // confirm asks on a terminal; elsewhere --yes is required, because the
@@ -271,14 +325,14 @@ func (e *env) hostFacts(ctx context.Context, cfg config.Config) (lab.Facts, erro
 
 // installHooks runs preflight's checks and net's apply as the first two
 // phases.
-func (e *env) installHooks(cfg config.Config) (installer.HookFunc, installer.HookFunc) {
+func (e *env) installHooks(cfg config.Config, skip []string) (installer.HookFunc, installer.HookFunc) {
 	o := nics.Options{MgmtIf: cfg.Network.ManagementInterface, ExtIf: cfg.Network.ExternalInterface}
 	pre := func(ctx context.Context, _ bool) (installer.Outcome, error) {
 		nh, err := e.network()
 		if err != nil {
 			return installer.Outcome{}, err
 		}
-		rep, err := checks.Run(ctx, preflightChecks(ctx, nh, e.readings(), o, lab.OfConfig(cfg)), checks.Options{})
+		rep, err := checks.Run(ctx, preflightChecks(ctx, nh, e.readings(), o, lab.OfConfig(cfg)), checks.Options{Skip: skip})
 		if err != nil {
 			return installer.Outcome{}, err
 		}

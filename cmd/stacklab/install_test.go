@@ -49,7 +49,7 @@ func (l *installLab) deps() installDeps {
 			}
 			return l.mem.Host(), func() {}, nil
 		},
-		hooks:   func(config.Config) (installer.HookFunc, installer.HookFunc) { return nil, nil },
+		hooks:   func(config.Config, []string) (installer.HookFunc, installer.HookFunc) { return nil, nil },
 		labOpts: []installer.LabOption{installer.WithProbeTimeouts(50*time.Millisecond, 50*time.Millisecond, time.Millisecond)},
 	}
 }

@@ -359,7 +359,14 @@ func (e *env) installHooks(cfg config.Config, skip []string) (installer.HookFunc
 		if err != nil {
 			return installer.Outcome{}, fmt.Errorf("read network configuration: %w", err)
 		}
-		plan, err := nh.Prepare(ctx, o.MgmtIf, o.ExtIf, netcfg.Options{SSHConnection: os.Getenv("SSH_CONNECTION"), Config: hc})
+		name, err := os.Hostname()
+		if err != nil {
+			return installer.Outcome{}, fmt.Errorf("read the hostname: %w", err)
+		}
+		// Hostname lets the phase map it to the management address in
+		// /etc/hosts, as net apply does: up skips preflight's hostname
+		// check because this phase repairs it.
+		plan, err := nh.Prepare(ctx, o.MgmtIf, o.ExtIf, netcfg.Options{SSHConnection: os.Getenv("SSH_CONNECTION"), Config: hc, Hostname: name})
 		if err != nil {
 			return installer.Outcome{}, err
 		}

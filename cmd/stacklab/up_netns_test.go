@@ -45,6 +45,16 @@ func TestUpDryRunThreeNICsConfigNamesTheExternal(t *testing.T) {
 	})
 	nl.WaitOperUp("eth2")
 	e.readings = func() host.Readings { return unreadHost{} }
+	// Debian's installer maps the hostname to 127.0.1.1: up skips
+	// preflight's hostname check because its net phase plans the repair.
+	name, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := filepath.Join(root, "etc/hosts")
+	if err := os.WriteFile(hosts, []byte("127.0.0.1\tlocalhost\n127.0.1.1\t"+name+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	l := newUpLab(t)
 	l.inst.root = root
 	cfg := l.writeConfig(t, "network:\n  external_interface: eth2\n")
@@ -74,7 +84,7 @@ func TestUpDryRunThreeNICsConfigNamesTheExternal(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
-	for _, s := range []string{"✓ preflight", "external NIC eth2", "dry run: nothing was changed"} {
+	for _, s := range []string{"✓ preflight", "external NIC eth2", "/etc/hosts", "dry run: nothing was changed"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
 		}
@@ -84,6 +94,9 @@ func TestUpDryRunThreeNICsConfigNamesTheExternal(t *testing.T) {
 	}
 	if after := listTree(t, root); !slices.Equal(beforeFiles, after) {
 		t.Errorf("files changed under the root: %v → %v", beforeFiles, after)
+	}
+	if b, err := os.ReadFile(hosts); err != nil || !strings.Contains(string(b), "127.0.1.1\t"+name) {
+		t.Errorf("a dry run rewrote /etc/hosts: %q, %v", b, err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/network/interfaces.d/stacklab-external")); err == nil {
 		t.Error("a dry run persisted the external NIC")

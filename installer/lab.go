@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/stacklab/stacklab/installer/apt"
-	"github.com/stacklab/stacklab/installer/identity"
 	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
+	model "github.com/stacklab/stacklab/lab"
 )
 
 // Phase names of the lab install, in order. They are accepted by --only and
@@ -352,40 +352,17 @@ func (l *lab) service(ctx context.Context, phase string, tiers []string, dryRun 
 	return o.result(), nil
 }
 
-// AdminEntry is the admin credential of the lab p describes, as written to
-// clouds.yaml and admin-openrc.
-func AdminEntry(p openstack.Params) cloud.CloudEntry {
-	return cloud.CloudEntry{
-		Name:              cloud.DefaultCloudName,
-		AuthURL:           strings.TrimSuffix(openstack.IdentityURL(p), "/"),
-		Username:          p.AdminUser,
-		Password:          cloud.Secret(p.AdminPassword),
-		ProjectName:       p.AdminProject,
-		UserDomainName:    "Default",
-		ProjectDomainName: "Default",
-		RegionName:        p.Region,
-	}
-}
-
 // identity writes the admin credentials and converges keystone's service
 // users and catalog.
 func (l *lab) identity(ctx context.Context, dryRun bool, o *outcome) error {
-	entry := AdminEntry(l.p)
+	m := model.Of(l.p)
+	entry := m.Admin()
 	ch, err := l.h.Cloud.WriteCredentials(entry, dryRun)
 	if err != nil {
 		return withFix(err, "check that %s and %s are writable", cloud.DefaultCloudsFile, cloud.DefaultOpenRC)
 	}
 	o.changes = append(o.changes, ch...)
-	spec, err := identity.LabSpec(identity.LabParams{
-		MgmtIP: l.p.MgmtIP,
-		Region: l.p.Region,
-		Passwords: map[string]cloud.Secret{
-			"glance":    cloud.Secret(l.p.GlanceUser),
-			"placement": cloud.Secret(l.p.PlacementUser),
-			"nova":      cloud.Secret(l.p.NovaUser),
-			"neutron":   cloud.Secret(l.p.NeutronUser),
-		},
-	})
+	spec, err := m.Catalog()
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/lab"
 )
 
 func (dr *doctor) dashboardChecks() []checks.Check {
@@ -198,9 +199,10 @@ const (
 	keystoneURLUnset = "OPENSTACK_KEYSTONE_URL is not set"
 )
 
-// HorizonKeystoneURL is the keystone URL the lab renders into Horizon.
+// HorizonKeystoneURL is the keystone URL the lab renders into Horizon:
+// the model's, on the management address doctor found.
 func HorizonKeystoneURL(mgmtIP string) string {
-	return "http://" + net.JoinHostPort(mgmtIP, "5000") + "/v3"
+	return lab.Of(openstack.Params{MgmtIP: mgmtIP}).KeystoneURL()
 }
 
 // SetKeystoneURL returns Horizon's settings with the top-level

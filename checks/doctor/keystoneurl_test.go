@@ -9,6 +9,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/lab"
 )
 
 func TestSetKeystoneURL(t *testing.T) {
@@ -80,7 +81,7 @@ func TestHostFixerSetHorizonKeystoneURL(t *testing.T) {
 	if err := os.WriteFile(file, []byte(before), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	h := HostFixer{Host: System{Root: root}, Params: openstack.Params{MgmtIP: "10.0.0.2"}}
+	h := HostFixer{Host: System{Root: root}, Lab: lab.Of(openstack.Params{MgmtIP: "10.0.0.2"})}
 	changed, err := h.SetHorizonKeystoneURL(context.Background())
 	if err != nil || !changed {
 		t.Fatalf("first: %v, %v", changed, err)

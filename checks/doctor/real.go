@@ -19,6 +19,7 @@ import (
 	"github.com/stacklab/stacklab/internal/atomicfile"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/systemd"
+	"github.com/stacklab/stacklab/lab"
 )
 
 // System is the real Host: this machine's files and commands under Root.
@@ -59,9 +60,10 @@ type UnitControl interface {
 
 // HostFixer is the real Fixer on the lab host.
 type HostFixer struct {
-	Units  UnitControl
-	Host   System
-	Params openstack.Params
+	Units UnitControl
+	Host  System
+	// Lab is the model the repairs restore the lab to.
+	Lab lab.Model
 	// Cloud opens a fresh authenticated connection.
 	Cloud func(ctx context.Context) (*cloud.Cloud, error)
 }
@@ -106,14 +108,7 @@ func (h HostFixer) StartStopped(ctx context.Context, units []string) ([]string, 
 }
 
 func (h HostFixer) ConvergeCatalog(ctx context.Context) ([]string, error) {
-	p := h.Params
-	spec, err := identity.LabSpec(identity.LabParams{
-		MgmtIP: p.MgmtIP, Region: p.Region,
-		Passwords: map[string]cloud.Secret{
-			"glance": cloud.Secret(p.GlanceUser), "placement": cloud.Secret(p.PlacementUser),
-			"nova": cloud.Secret(p.NovaUser), "neutron": cloud.Secret(p.NeutronUser),
-		},
-	})
+	spec, err := h.Lab.Catalog()
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +151,7 @@ func (h HostFixer) AllowMgmtHost(context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	expr, add := AllowedHostsExpr(string(b), h.Params.MgmtIP)
+	expr, add := AllowedHostsExpr(string(b), h.Lab.MgmtIP)
 	if !add {
 		return false, nil
 	}
@@ -168,7 +163,7 @@ func (h HostFixer) AllowMgmtHost(context.Context) (bool, error) {
 }
 
 func (h HostFixer) RestoreMemcached(context.Context) (bool, error) {
-	for _, f := range openstack.Files(h.Params) {
+	for _, f := range openstack.Files(h.Lab.Params) {
 		if f.Path != "/etc/memcached.conf" {
 			continue
 		}
@@ -195,7 +190,7 @@ func (h HostFixer) SetHorizonKeystoneURL(context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read Horizon's settings: %w", err)
 	}
-	out, changed, err := SetKeystoneURL(string(b), HorizonKeystoneURL(h.Params.MgmtIP))
+	out, changed, err := SetKeystoneURL(string(b), h.Lab.KeystoneURL())
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", openstack.HorizonSettings, err)
 	}

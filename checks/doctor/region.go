@@ -214,7 +214,7 @@ func SetRegionIn(data []byte, region string) ([]byte, bool, error) {
 }
 
 func (h HostFixer) SetRegion(context.Context) ([]string, error) {
-	region := h.Params.Region
+	region := h.Lab.Region
 	if region == "" {
 		region = openstack.DefaultRegion
 	}

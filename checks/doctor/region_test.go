@@ -11,6 +11,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/lab"
 )
 
 // journalUnits is fakeUnits with a journal per unit.
@@ -157,7 +158,7 @@ func TestHostFixerSetRegion(t *testing.T) {
 	if err := os.Chown(file, uid, gid); err != nil {
 		t.Fatalf("chown (the test runs as root): %v", err)
 	}
-	h := HostFixer{Host: System{Root: root}, Params: openstack.Params{Region: "RegionOne"}}
+	h := HostFixer{Host: System{Root: root}, Lab: lab.Of(openstack.Params{Region: "RegionOne"})}
 	changed, err := h.SetRegion(context.Background())
 	if err != nil || len(changed) != 1 || changed[0] != openstack.NovaConf {
 		t.Fatalf("first: %v, %v", changed, err)

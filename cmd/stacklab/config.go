@@ -48,7 +48,13 @@ func (e *env) configCommand() *cli.Command {
 // with file:line), not an internal error.
 // A command with --mgmt-if/--ext-if gets them applied over the file's.
 func loadConfig(c *cli.Command) (config.Config, error) {
-	cfg, err := config.Load("/", c.String("config"))
+	return loadConfigFrom(c.String("config"), c.String("mgmt-if"), c.String("ext-if"))
+}
+
+// loadConfigFrom is loadConfig for callers holding the values, not the
+// command line: up hands its own to every step.
+func loadConfigFrom(path, mgmtIf, extIf string) (config.Config, error) {
+	cfg, err := config.Load("/", path)
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		return cfg, &failure{code: exitFailed, err: err}
@@ -56,5 +62,5 @@ func loadConfig(c *cli.Command) (config.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	return cfg, applyNICFlags(c, &cfg)
+	return cfg, applyNICs(&cfg, mgmtIf, extIf)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/internal/systemd"
+	"github.com/stacklab/stacklab/lab"
 )
 
 // doctorSetup is what one doctor run checks and repairs with.
@@ -84,9 +85,25 @@ func redactURLPasswords(list []checks.Check) []checks.Check {
 	return out
 }
 
+// doctorOptions are what doctor's setup reads from the command line; up
+// fills them from its own flags.
+type doctorOptions struct {
+	cloud, openrc, osCloud string
+	// config, mgmtIf and extIf are --config, --mgmt-if and --ext-if ("" =
+	// the default file, the configuration's NICs).
+	config, mgmtIf, extIf string
+}
+
+func doctorOptionsFrom(c *cli.Command) doctorOptions {
+	return doctorOptions{
+		cloud: c.String("cloud"), openrc: c.String("openrc"), osCloud: c.String("os-cloud"),
+		config: c.String("config"), mgmtIf: c.String("mgmt-if"), extIf: c.String("ext-if"),
+	}
+}
+
 // doctorDeps builds the setup; tests replace it.
 type doctorDeps struct {
-	setup func(ctx context.Context, c *cli.Command) (doctorSetup, error)
+	setup func(ctx context.Context, o doctorOptions) (doctorSetup, error)
 	// settle bounds the wait for repaired services to answer; poll is the
 	// interval between re-runs.
 	settle, poll time.Duration
@@ -125,7 +142,7 @@ func (e *env) doctorCommandWith(d doctorDeps) *cli.Command {
 }
 
 func (e *env) doctor(ctx context.Context, c *cli.Command, d doctorDeps) error {
-	s, err := d.setup(ctx, c)
+	s, err := d.setup(ctx, doctorOptionsFrom(c))
 	if err != nil {
 		return err
 	}
@@ -398,14 +415,14 @@ func doctorHTTP() *http.Client {
 
 // doctorSetup reads the lab (or the cloud named by --cloud) and connects
 // the side effects.
-func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, error) {
+func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, error) {
 	hc := doctorHTTP()
 	openCloud := func(name string) func(ctx context.Context) (*cloud.Cloud, error) {
 		return func(ctx context.Context) (*cloud.Cloud, error) {
 			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP()})
 		}
 	}
-	if name := c.String("cloud"); name != "" {
+	if name := o.cloud; name != "" {
 		cfg := doctor.Config{Units: nil}
 		opts := []clouds.ParseOption{clouds.WithCloudName(name)}
 		if f := os.Getenv("OS_CLIENT_CONFIG_FILE"); f != "" {
@@ -417,7 +434,7 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		return doctorSetup{cfg: cfg, deps: doctor.Deps{HTTP: hc, Cloud: openCloud(name)}}, nil
 	}
 
-	labCfg, err := loadConfig(c)
+	labCfg, err := loadConfigFrom(o.config, o.mgmtIf, o.extIf)
 	if err != nil {
 		return doctorSetup{}, err
 	}
@@ -434,7 +451,8 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 	if err != nil {
 		reasons = append(reasons, "read the NICs: "+err.Error())
 	}
-	p := labParams(labCfg, secrets, facts)
+	m := lab.Resolve(labCfg, secrets, facts)
+	p := m.Params
 	s := doctorSetup{deps: doctor.Deps{HTTP: hc, Host: doctor.System{Root: "/"}, Cloud: openCloud("")}}
 	var sd *systemd.Client
 	if len(reasons) == 0 {
@@ -449,7 +467,7 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 	if handMade {
 		// A lab installed by hand: read it from its own files.
 		base := doctorSetup{cfg: doctor.Config{HostVirt: virt, HostReason: why}, deps: doctor.Deps{HTTP: hc, Host: doctor.System{Root: "/"}}}
-		if hs, ok, err := e.handMadeSetup(ctx, c, base, facts.Hostname, facts.MgmtIP); err != nil || ok {
+		if hs, ok, err := e.handMadeSetup(ctx, o, base, facts.Hostname, facts.MgmtIP); err != nil || ok {
 			return hs, err
 		}
 	}
@@ -458,9 +476,9 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		NotLabReason:   strings.Join(reasons, "; "),
 		MgmtIP:         p.MgmtIP,
 		Hostname:       p.Hostname,
-		Units:          openstack.Units(p),
-		KeystoneURL:    "http://" + net.JoinHostPort(p.MgmtIP, "5000") + "/v3",
-		HorizonURL:     "http://" + p.MgmtIP + p.HorizonWebRoot,
+		Units:          m.Units(),
+		KeystoneURL:    m.KeystoneURL(),
+		HorizonURL:     m.DashboardURL(),
 		AdminUser:      p.AdminUser,
 		AdminPassword:  cloud.Secret(p.AdminPassword),
 		RabbitUser:     openstack.RabbitUser,
@@ -473,9 +491,7 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		Region:         p.Region,
 	}
 	s.redact = secrets.Redactor().Redact
-	for _, f := range openstack.Files(p) {
-		s.files = append(s.files, f.Path)
-	}
+	s.files = m.Files()
 	if s.cfg.Lab {
 		if src, err := e.network(); err == nil {
 			o := nics.Options{MgmtIf: labCfg.Network.ManagementInterface, ExtIf: p.ExtIf}
@@ -489,7 +505,7 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 				return list
 			}
 		}
-		s.fixer = doctor.HostFixer{Units: sd, Host: doctor.System{Root: "/"}, Params: p, Cloud: openCloud("")}
+		s.fixer = doctor.HostFixer{Units: sd, Host: doctor.System{Root: "/"}, Lab: m, Cloud: openCloud("")}
 	}
 	return s, nil
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
-	"github.com/urfave/cli/v3"
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/checks/doctor"
@@ -23,7 +22,7 @@ const handMadeFixWhy = "no repairs here: stacklab did not install this lab, so d
 // /etc/stacklab/secrets.yaml): discovery reads the lab from its own files,
 // credentials come from --openrc, --os-cloud or the OS_* environment.
 // ok is false when nothing here looks like an OpenStack lab.
-func (e *env) handMadeSetup(ctx context.Context, c *cli.Command, base doctorSetup, hostname, routeIP string) (doctorSetup, bool, error) {
+func (e *env) handMadeSetup(ctx context.Context, o doctorOptions, base doctorSetup, hostname, routeIP string) (doctorSetup, bool, error) {
 	lab, err := labfind.Discover("/")
 	if errors.Is(err, labfind.ErrNoLab) {
 		return base, false, nil
@@ -31,7 +30,7 @@ func (e *env) handMadeSetup(ctx context.Context, c *cli.Command, base doctorSetu
 	if err != nil {
 		return base, false, err
 	}
-	creds, credsWhy, open, err := handMadeCreds(c)
+	creds, credsWhy, open, err := handMadeCreds(o)
 	if err != nil {
 		return base, false, err
 	}
@@ -59,14 +58,14 @@ func (e *env) handMadeSetup(ctx context.Context, c *cli.Command, base doctorSetu
 // --openrc FILE (read, never run), --os-cloud NAME (clouds.yaml), then the
 // OS_* variables of an admin-openrc sourced in this shell. None is not an
 // error: the checks that log in are skipped, saying why.
-func handMadeCreds(c *cli.Command) (*cloud.CloudEntry, string, func(context.Context) (*cloud.Cloud, error), error) {
+func handMadeCreds(o doctorOptions) (*cloud.CloudEntry, string, func(context.Context) (*cloud.Cloud, error), error) {
 	none := func(context.Context) (*cloud.Cloud, error) {
 		return nil, errors.New("no admin credentials")
 	}
 	fromEntry := func(e cloud.CloudEntry, source string) func(context.Context) (*cloud.Cloud, error) {
 		return func(ctx context.Context) (*cloud.Cloud, error) { return cloud.OpenEntry(ctx, e, source, doctorHTTP()) }
 	}
-	if f := c.String("openrc"); f != "" {
+	if f := o.openrc; f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("--openrc: %w", err)
@@ -81,7 +80,7 @@ func handMadeCreds(c *cli.Command) (*cloud.CloudEntry, string, func(context.Cont
 		}
 		return &e, "", fromEntry(e, f), nil
 	}
-	if name := c.String("os-cloud"); name != "" {
+	if name := o.osCloud; name != "" {
 		opts := []clouds.ParseOption{clouds.WithCloudName(name)}
 		if f := os.Getenv("OS_CLIENT_CONFIG_FILE"); f != "" {
 			opts = append(opts, clouds.WithLocations(f))

@@ -31,7 +31,7 @@ func credsWith(t *testing.T, args ...string) (*cloud.CloudEntry, string, error) 
 		Name:  "doctor",
 		Flags: []cli.Flag{&cli.StringFlag{Name: "openrc"}, &cli.StringFlag{Name: "os-cloud"}},
 		Action: func(_ context.Context, c *cli.Command) error {
-			e, why, _, err = handMadeCreds(c)
+			e, why, _, err = handMadeCreds(doctorOptionsFrom(c))
 			return nil
 		},
 	}
@@ -92,8 +92,8 @@ func TestDoctorFixOnHandMadeLabOnlyReads(t *testing.T) {
 	lab := &fakeLab{}
 	te, skip := doctorEnv(t, lab, true)
 	inner := te.d.setup
-	te.d.setup = func(ctx context.Context, c *cli.Command) (doctorSetup, error) {
-		s, err := inner(ctx, c)
+	te.d.setup = func(ctx context.Context, o doctorOptions) (doctorSetup, error) {
+		s, err := inner(ctx, o)
 		s.cfg.HandMade, s.fixer, s.noFixWhy = true, nil, handMadeFixWhy
 		return s, err
 	}
@@ -128,8 +128,8 @@ func TestHandMadeBundleHoldsNoSecret(t *testing.T) {
 	creds := &cloud.CloudEntry{Username: "admin", Password: "ADMIN_Pw_3"}
 	te, skip := doctorEnv(t, &fakeLab{active: true}, true)
 	inner := te.d.setup
-	te.d.setup = func(ctx context.Context, c *cli.Command) (doctorSetup, error) {
-		s, err := inner(ctx, c)
+	te.d.setup = func(ctx context.Context, o doctorOptions) (doctorSetup, error) {
+		s, err := inner(ctx, o)
 		s.cfg.HandMade, s.fixer, s.noFixWhy = true, nil, handMadeFixWhy
 		s.redact = labfind.Redactor(labfind.Secrets(lab, creds))
 		s.files = []string{nova}
@@ -187,8 +187,8 @@ func TestDoctorFixOnHandMadeLabAsksEachRestart(t *testing.T) {
 	te, skip := doctorEnv(t, lab, true)
 	inner := te.d.setup
 	var restarted []string
-	te.d.setup = func(ctx context.Context, c *cli.Command) (doctorSetup, error) {
-		s, err := inner(ctx, c)
+	te.d.setup = func(ctx context.Context, o doctorOptions) (doctorSetup, error) {
+		s, err := inner(ctx, o)
 		s.cfg.HandMade, s.fixer, s.noFixWhy, s.askEach = true, nil, handMadeFixWhy, true
 		cfg := s.cfg
 		s.plan = func(rep checks.Report) []doctor.Repair {

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v3"
-
 	"github.com/stacklab/stacklab/checks/doctor"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/systemd"
@@ -87,7 +85,7 @@ func doctorEnv(t *testing.T, lab *fakeLab, lab2 bool) (*doctorTestEnv, []string)
 	}
 	e := testEnv(t)
 	d := doctorDeps{
-		setup: func(context.Context, *cli.Command) (doctorSetup, error) {
+		setup: func(context.Context, doctorOptions) (doctorSetup, error) {
 			s := doctorSetup{cfg: cfg, deps: deps}
 			if lab2 {
 				s.fixer = lab

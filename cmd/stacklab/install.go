@@ -17,39 +17,22 @@ import (
 	xterm "golang.org/x/term"
 
 	"github.com/stacklab/stacklab/checks"
-	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/checks/nics"
 	"github.com/stacklab/stacklab/installer"
 	"github.com/stacklab/stacklab/installer/config"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/term"
+	"github.com/stacklab/stacklab/lab"
 	"github.com/stacklab/stacklab/netcfg"
 )
-
-// hostFacts is what install reads from the machine to fill Params.
-type hostFacts struct {
-	Hostname   string
-	MgmtIP     string
-	ExtIf      string
-	MTU        int
-	CPUs       int
-	VirtType   string
-	VirtReason string
-	// CgroupRO: the cgroup v1 controllers are mounted read-only (an
-	// nspawn lab host); libvirt must then use none.
-	CgroupRO bool
-	// Gateway is the IPv4 default route's gateway: 10.0.2.2 says the
-	// management address is VirtualBox NAT's, unreachable from the laptop.
-	Gateway string
-}
 
 // installDeps are install's side effects; tests replace them.
 type installDeps struct {
 	root  string
-	facts func(ctx context.Context, cfg config.Config) (hostFacts, error)
+	facts func(ctx context.Context, cfg config.Config) (lab.Facts, error)
 	host  func(ctx context.Context, p openstack.Params, notify func(string)) (installer.Host, func(), error)
 	// hooks return the preflight and net phases.
-	hooks func(cfg config.Config) (preflight, net installer.HookFunc)
+	hooks func(cfg config.Config, o installOptions) (preflight, net installer.HookFunc)
 	// labOpts are appended to LabPhases' options (tests shorten timeouts).
 	labOpts []installer.LabOption
 }
@@ -103,90 +86,31 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 	if _, err := installer.Select(placeholders(), sel); err != nil {
 		return &usageError{err: err}
 	}
-	dryRun := c.Bool("dry-run")
-	jsonOut := c.String("output") == "json"
-
-	cfgPath := ""
-	if c.IsSet("config") {
-		cfgPath = c.String("config")
-	}
-	cfg, err := config.Load(d.root, cfgPath)
+	o := installOptions{dryRun: c.Bool("dry-run"), json: c.String("output") == "json",
+		noColor: c.Bool("no-color"), verbose: c.Bool("verbose"), holder: "stacklab install"}
+	cfg, err := loadInstallConfig(c, d.root)
 	if err != nil {
-		return &failure{code: exitFailed, err: err}
-	}
-	if err := applyNICFlags(c, &cfg); err != nil {
 		return err
 	}
-	if !dryRun && !c.Bool("yes") {
+	if !o.dryRun && !c.Bool("yes") {
 		if err := e.confirm(ctx, "install", "This installs OpenStack and reconfigures this machine's services."); err != nil {
 			return err
 		}
 	}
-
-	if !dryRun {
-		release, err := e.lockLab("stacklab install")
-		if err != nil {
-			return err
-		}
-		defer release()
-	}
-
-	secrets, err := e.installSecrets(d.root, dryRun)
+	in, err := e.prepareInstall(ctx, cfg, o, d)
 	if err != nil {
-		return &failure{code: exitFailed, err: err}
+		return err
 	}
-	facts, err := d.facts(ctx, cfg)
-	if err != nil {
-		return &failure{code: exitFailed, err: fmt.Errorf("read this host: %w", err)}
-	}
-	p := labParams(cfg, secrets, facts)
-	if err := p.Validate(); err != nil {
-		return &failure{code: exitFailed, err: fmt.Errorf("lab parameters:\n%w\n  fix: set the values in %s", err, config.DefaultPath)}
-	}
-
-	rep := newInstallReporter(e.stdout, jsonOut, dryRun, c.Bool("no-color"), c.Bool("verbose"))
-	if !dryRun {
-		// The full story, for after the fact: the terminal shows notes
-		// only beside a spinner, and CI has no terminal.
-		logPath := filepath.Join(d.root, cfg.Paths.LogDir, "install.log")
-		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-			return err
-		}
-		lf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return fmt.Errorf("install log: %w", err)
-		}
-		defer lf.Close()
-		rep.log, rep.redact = lf, secrets.Redactor().Redact
-	}
-	h, closeHost, err := d.host(ctx, p, func(msg string) { rep.note("", msg) })
-	if err != nil {
-		return &failure{code: exitFailed, err: fmt.Errorf("connect to this host's services: %w", err)}
-	}
-	defer closeHost()
-
-	pre, netHook := d.hooks(cfg)
-	opts := append([]installer.LabOption{
-		installer.WithStateDir(cfg.Paths.StateDir),
-		installer.WithLogDir(cfg.Paths.LogDir),
-		installer.WithPreflight(pre),
-		installer.WithNet(netHook),
-		installer.WithNotify(rep.note),
-	}, d.labOpts...)
-	all := installer.LabPhases(h, p, opts...)
-	phases, err := installer.Select(all, sel)
+	defer in.close()
+	phases, err := installer.Select(in.phases, sel)
 	if err != nil {
 		return &usageError{err: err}
 	}
+	dryRun, jsonOut := o.dryRun, o.json
 	if !jsonOut {
-		what := "installing"
-		if dryRun {
-			what = "planning (dry run)"
-		}
-		fmt.Fprintf(e.stdout, "stacklab: %s the lab on %s (%s, external NIC %s, virt %s, %d workers)\n",
-			what, p.Hostname, p.MgmtIP, p.ExtIf, p.VirtType, p.Workers)
+		in.header(e.stdout)
 	}
-	res, runErr := installer.Run(ctx, phases, dryRun, rep)
+	res, runErr := installer.Run(ctx, phases, dryRun, in.rep)
 	if !dryRun {
 		if err := installer.SaveResult(filepath.Join(d.root, cfg.Paths.StateDir), res); err != nil && runErr == nil {
 			runErr = err
@@ -212,12 +136,131 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 		case dryRun:
 			fmt.Fprintln(e.stdout, "dry run: the lab is already as configured")
 		case res.Changed():
-			fmt.Fprintf(e.stdout, "the lab is ready: Horizon at http://%s%s/, credentials in /root/admin-openrc\n", p.MgmtIP, p.HorizonWebRoot)
+			fmt.Fprintf(e.stdout, "the lab is ready: Horizon at %s/, credentials in /root/admin-openrc\n", in.model.DashboardURL())
 		default:
 			fmt.Fprintln(e.stdout, "the lab is ready; nothing needed changing")
 		}
 	}
+
 	return nil
+}
+
+// loadInstallConfig reads --config under root (a test's temporary root)
+// with --mgmt-if/--ext-if over it.
+func loadInstallConfig(c *cli.Command, root string) (config.Config, error) {
+	cfgPath := ""
+	if c.IsSet("config") {
+		cfgPath = c.String("config")
+	}
+	cfg, err := config.Load(root, cfgPath)
+	if err != nil {
+		return cfg, &failure{code: exitFailed, err: err}
+	}
+	if err := applyNICFlags(c, &cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// installOptions are what install and up share of install's flags.
+type installOptions struct {
+	dryRun, json, noColor, verbose bool
+	// holder names the lock's holder ("stacklab install", "stacklab up").
+	holder string
+	// skip names preflight checks to skip: up skips those its net phase
+	// repairs (the hostname, the external NIC down or addressed).
+	skip []string
+	// flushExternal lets the net phase remove the external NIC's
+	// addresses for good, as net apply --flush-external does: up asks
+	// for it (the user agreed to configuring the NICs); install alone
+	// does not.
+	flushExternal bool
+}
+
+// installRun is install prepared: the lab model, its phases (preflight
+// and net first) and the reporter that renders them. close releases the
+// lock, the log and the host's connections.
+type installRun struct {
+	model  lab.Model
+	phases []installer.Phase
+	rep    *installReporter
+	closes []func()
+}
+
+func (in *installRun) close() {
+	for i := len(in.closes) - 1; i >= 0; i-- {
+		in.closes[i]()
+	}
+}
+
+func (in *installRun) header(w io.Writer) {
+	what := "installing"
+	if in.rep.dryRun {
+		what = "planning (dry run)"
+	}
+	p := in.model.Params
+	fmt.Fprintf(w, "stacklab: %s the lab on %s (%s, external NIC %s, virt %s, %d workers)\n",
+		what, p.Hostname, p.MgmtIP, p.ExtIf, p.VirtType, p.Workers)
+}
+
+// prepareInstall takes the lab's lock (unless a dry run), reads the
+// secrets and the host, resolves the model and builds the phases.
+func (e *env) prepareInstall(ctx context.Context, cfg config.Config, o installOptions, d installDeps) (in *installRun, err error) {
+	in = &installRun{}
+	defer func() {
+		if err != nil {
+			in.close()
+		}
+	}()
+	if !o.dryRun {
+		release, err := e.lockLab(o.holder)
+		if err != nil {
+			return in, err
+		}
+		in.closes = append(in.closes, release)
+	}
+	secrets, err := e.installSecrets(d.root, o.dryRun)
+	if err != nil {
+		return in, &failure{code: exitFailed, err: err}
+	}
+	facts, err := d.facts(ctx, cfg)
+	if err != nil {
+		return in, &failure{code: exitFailed, err: fmt.Errorf("read this host: %w", err)}
+	}
+	in.model = lab.Resolve(cfg, secrets, facts)
+	if err := in.model.Validate(); err != nil {
+		return in, &failure{code: exitFailed, err: err}
+	}
+	in.rep = newInstallReporter(e.stdout, o.json, o.dryRun, o.noColor, o.verbose)
+	if !o.dryRun {
+		// The full story, for after the fact: the terminal shows notes
+		// only beside a spinner, and CI has no terminal.
+		logPath := filepath.Join(d.root, cfg.Paths.LogDir, "install.log")
+		if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+			return in, fmt.Errorf("install log: %w", err)
+		}
+		lf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return in, fmt.Errorf("install log: %w", err)
+		}
+		in.closes = append(in.closes, func() { _ = lf.Close() })
+		in.rep.log, in.rep.redact = lf, secrets.Redactor().Redact
+	}
+	h, closeHost, err := d.host(ctx, in.model.Params, func(msg string) { in.rep.note("", msg) })
+	if err != nil {
+		return in, &failure{code: exitFailed, err: fmt.Errorf("connect to this host's services: %w", err)}
+	}
+	in.closes = append(in.closes, closeHost)
+	pre, netHook := d.hooks(cfg, o)
+	opts := append([]installer.LabOption{
+		installer.WithStateDir(cfg.Paths.StateDir),
+		installer.WithLogDir(cfg.Paths.LogDir),
+		installer.WithPreflight(pre),
+		installer.WithNet(netHook),
+		installer.WithNotify(in.rep.note),
+	}, d.labOpts...)
+	in.phases = installer.LabPhases(h, in.model.Params, opts...)
+	return in, nil
 }
 
 // confirm asks on a terminal; elsewhere --yes is required, because the
@@ -276,142 +319,25 @@ func (e *env) installSecrets(root string, dryRun bool) (config.Secrets, error) {
 	return config.EnsureSecrets(root, nil, warn)
 }
 
-// labParams fills Params from the configuration, the secrets and the host.
-func labParams(cfg config.Config, s config.Secrets, f hostFacts) openstack.Params {
-	p := openstack.Params{
-		Hostname:                  f.Hostname,
-		MgmtIP:                    cfg.Network.ManagementAddress,
-		ExtIf:                     cfg.Network.ExternalInterface,
-		Region:                    cfg.OpenStack.Region,
-		ComputeDriver:             string(cfg.Compute.Driver),
-		VirtType:                  string(cfg.Compute.VirtType),
-		ProviderNet:               cfg.Network.ProviderNetwork,
-		NeutronBackend:            string(cfg.OpenStack.NeutronBackend),
-		MTU:                       cfg.Network.MTU,
-		Workers:                   cfg.Services.Workers,
-		HorizonWebRoot:            cfg.Horizon.WebRoot,
-		TimeZone:                  cfg.Horizon.TimeZone,
-		CgroupControllersReadOnly: f.CgroupRO,
-		WithClient:                true,
-		AdminUser:                 cfg.Admin.User,
-		AdminProject:              cfg.Admin.Project,
-	}
-	if p.MgmtIP == "" {
-		p.MgmtIP = f.MgmtIP
-	}
-	if p.ExtIf == "" {
-		p.ExtIf = f.ExtIf
-	}
-	if p.VirtType == "" || p.VirtType == string(config.VirtAuto) {
-		p.VirtType = f.VirtType
-	}
-	if p.MTU == 0 {
-		p.MTU = f.MTU
-	}
-	if p.Workers == 0 {
-		p.Workers = openstack.WorkersFor(f.CPUs)
-	}
-	get := func(n config.SecretName) string { return s.Get(n).Reveal() }
-	p.Secrets = openstack.Secrets{
-		AdminPassword:    get(config.SecretAdmin),
-		KeystoneDB:       get(config.SecretKeystoneDB),
-		GlanceDB:         get(config.SecretGlanceDB),
-		GlanceUser:       get(config.SecretGlanceUser),
-		PlacementDB:      get(config.SecretPlacementDB),
-		PlacementUser:    get(config.SecretPlacementUser),
-		NovaDB:           get(config.SecretNovaDB),
-		NovaUser:         get(config.SecretNovaUser),
-		NeutronDB:        get(config.SecretNeutronDB),
-		NeutronUser:      get(config.SecretNeutronUser),
-		Rabbit:           get(config.SecretRabbit),
-		MetadataSecret:   get(config.SecretMetadata),
-		HorizonSecretKey: get(config.SecretHorizonSecretKey),
-	}
-	return p
-}
-
-// hostFacts reads the NIC layout, CPU and virtualisation of this machine.
-func (e *env) hostFacts(ctx context.Context, cfg config.Config) (hostFacts, error) {
-	var f hostFacts
-	name, err := os.Hostname()
-	if err != nil {
-		return f, err
-	}
-	f.Hostname = name
+// hostFacts reads this machine for the lab model.
+func (e *env) hostFacts(ctx context.Context, cfg config.Config) (lab.Facts, error) {
 	nh, err := e.network()
 	if err != nil {
-		return f, err
+		return lab.Facts{}, err
 	}
-	snap, err := nh.Snapshot(ctx)
-	if err != nil {
-		return f, err
-	}
-	lay, err := netcfg.Detect(snap, cfg.Network.ManagementInterface, cfg.Network.ExternalInterface)
-	if err != nil {
-		return f, err
-	}
-	f.ExtIf = lay.Ext
-	if r, ok := snap.DefaultIPv4(); ok && r.Gateway.IsValid() {
-		f.Gateway = r.Gateway.String()
-	}
-	if l, ok := snap.Link(lay.Mgmt); ok {
-		f.MTU = l.MTU
-	}
-	if cfg.Network.ManagementAddress == "" {
-		ip, err := nics.MgmtIPv4From(snap, nics.Options{MgmtIf: lay.Mgmt})
-		if err != nil {
-			return f, err
-		}
-		f.MgmtIP = ip.String()
-	}
-	r := e.readings()
-	if cpu, err := r.CPU(); err == nil {
-		f.CPUs = cpu.Count
-	}
-	if cfg.Compute.VirtType == config.VirtAuto {
-		f.VirtType, f.VirtReason = host.VirtType(r)
-	}
-	f.CgroupRO = cgroupV1ReadOnly("/proc/self/mountinfo")
-	return f, nil
-}
-
-// cgroupV1ReadOnly reports whether a cgroup v1 controller hierarchy is
-// mounted read-only, as systemd-nspawn does: libvirt then fails with
-// "Failed to create v1 controller cpu for group: Read-only file system".
-func cgroupV1ReadOnly(mountinfo string) bool {
-	data, err := os.ReadFile(mountinfo)
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		// ID parent maj:min root mountpoint options ... - fstype source superoptions
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		fields, pf := strings.Fields(pre), strings.Fields(post)
-		if len(fields) < 6 || len(pf) < 1 || pf[0] != "cgroup" {
-			continue
-		}
-		for _, o := range strings.Split(fields[5], ",") {
-			if o == "ro" {
-				return true
-			}
-		}
-	}
-	return false
+	return lab.Host{Network: nh, Readings: e.readings()}.Facts(ctx, cfg)
 }
 
 // installHooks runs preflight's checks and net's apply as the first two
 // phases.
-func (e *env) installHooks(cfg config.Config) (installer.HookFunc, installer.HookFunc) {
+func (e *env) installHooks(cfg config.Config, opts installOptions) (installer.HookFunc, installer.HookFunc) {
 	o := nics.Options{MgmtIf: cfg.Network.ManagementInterface, ExtIf: cfg.Network.ExternalInterface}
 	pre := func(ctx context.Context, _ bool) (installer.Outcome, error) {
 		nh, err := e.network()
 		if err != nil {
 			return installer.Outcome{}, err
 		}
-		rep, err := checks.Run(ctx, preflightChecks(ctx, nh, e.readings(), o), checks.Options{})
+		rep, err := checks.Run(ctx, preflightChecks(ctx, nh, e.readings(), o, lab.OfConfig(cfg)), checks.Options{Skip: opts.skip})
 		if err != nil {
 			return installer.Outcome{}, err
 		}
@@ -438,7 +364,14 @@ func (e *env) installHooks(cfg config.Config) (installer.HookFunc, installer.Hoo
 		if err != nil {
 			return installer.Outcome{}, fmt.Errorf("read network configuration: %w", err)
 		}
-		plan, err := nh.Prepare(ctx, o.MgmtIf, o.ExtIf, netcfg.Options{SSHConnection: os.Getenv("SSH_CONNECTION"), Config: hc})
+		name, err := os.Hostname()
+		if err != nil {
+			return installer.Outcome{}, fmt.Errorf("read the hostname: %w", err)
+		}
+		// Hostname lets the phase map it to the management address in
+		// /etc/hosts, as net apply does: up skips preflight's hostname
+		// check because this phase repairs it.
+		plan, err := nh.Prepare(ctx, o.MgmtIf, o.ExtIf, netcfg.Options{FlushExternal: opts.flushExternal, SSHConnection: os.Getenv("SSH_CONNECTION"), Config: hc, Hostname: name})
 		if err != nil {
 			return installer.Outcome{}, err
 		}

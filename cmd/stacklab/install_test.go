@@ -18,6 +18,7 @@ import (
 	"github.com/stacklab/stacklab/installer/config"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/lock"
+	"github.com/stacklab/stacklab/lab"
 )
 
 // installLab runs the real install command against a MemHost, with the
@@ -36,8 +37,8 @@ func newInstallLab(t *testing.T) *installLab {
 func (l *installLab) deps() installDeps {
 	return installDeps{
 		root: l.root,
-		facts: func(context.Context, config.Config) (hostFacts, error) {
-			return hostFacts{Hostname: "lab1", MgmtIP: "192.0.2.10", ExtIf: "eth1", MTU: 1400, CPUs: 2, VirtType: "qemu"}, nil
+		facts: func(context.Context, config.Config) (lab.Facts, error) {
+			return lab.Facts{Hostname: "lab1", MgmtIP: "192.0.2.10", ExtIf: "eth1", MTU: 1400, CPUs: 2, VirtType: "qemu"}, nil
 		},
 		host: func(_ context.Context, p openstack.Params, _ func(string)) (installer.Host, func(), error) {
 			if l.mem == nil {
@@ -48,7 +49,7 @@ func (l *installLab) deps() installDeps {
 			}
 			return l.mem.Host(), func() {}, nil
 		},
-		hooks:   func(config.Config) (installer.HookFunc, installer.HookFunc) { return nil, nil },
+		hooks:   func(config.Config, installOptions) (installer.HookFunc, installer.HookFunc) { return nil, nil },
 		labOpts: []installer.LabOption{installer.WithProbeTimeouts(50*time.Millisecond, 50*time.Millisecond, time.Millisecond)},
 	}
 }
@@ -207,24 +208,5 @@ func TestInstallLockNamesHolder(t *testing.T) {
 	r := l.run(t, "install", "--yes")
 	if r.code != exitFailed || !strings.Contains(r.stderr, "stacklab install (test)") {
 		t.Errorf("exit %d, stderr %q; want 1 naming the holder", r.code, r.stderr)
-	}
-}
-
-func TestCgroupV1ReadOnly(t *testing.T) {
-	dir := t.TempDir()
-	write := func(s string) string {
-		p := filepath.Join(dir, "mountinfo")
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	v2 := "30 24 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw\n"
-	ro := v2 + "40 30 0:35 / /sys/fs/cgroup/cpu,cpuacct ro,nosuid,nodev,noexec,relatime - cgroup cgroup rw,cpu,cpuacct\n"
-	if cgroupV1ReadOnly(write(v2)) {
-		t.Error("cgroup v2 reported as read-only v1")
-	}
-	if !cgroupV1ReadOnly(write(ro)) {
-		t.Error("read-only v1 controller not found")
 	}
 }

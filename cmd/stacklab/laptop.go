@@ -13,7 +13,7 @@ const (
 // opened from the laptop: the management address is VirtualBox NAT's. It
 // gives the exact port forwards (Horizon and the noVNC console) and the
 // other way, a host-only adapter as the management NIC. Empty otherwise.
-func laptopAdvice(mgmtIP, gateway string) []string {
+func laptopAdvice(mgmtIP, gateway, webRoot string) []string {
 	if mgmtIP != vboxNATAddr || gateway != vboxNATGateway {
 		return nil
 	}
@@ -22,7 +22,7 @@ func laptopAdvice(mgmtIP, gateway string) []string {
 		"              On the laptop, forward ports to the VM (VM = its name in `VBoxManage list vms`):",
 		`                VBoxManage controlvm VM natpf1 "horizon,tcp,,8080,,80"`,
 		`                VBoxManage controlvm VM natpf1 "novnc,tcp,,6080,,6080"`,
-		fmt.Sprintf("              then open http://localhost:8080/horizon (in a console link, replace %s:6080 by localhost:6080).", vboxNATAddr),
+		fmt.Sprintf("              then open http://localhost:8080%s (in a console link, replace %s:6080 by localhost:6080).", webRoot, vboxNATAddr),
 		"              Or make a host-only adapter the management NIC (see README, The NIC model) and run stacklab up again.",
 	}
 }

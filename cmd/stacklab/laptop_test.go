@@ -7,23 +7,25 @@ import (
 
 func TestLaptopAdvice(t *testing.T) {
 	tests := []struct {
-		name, mgmt, gw string
-		want           []string // substrings of the whole message; nil = no message
+		name, mgmt, gw, root string
+		want                 []string // substrings of the whole message; nil = no message
 	}{
-		{"VirtualBox NAT", "10.0.2.15", "10.0.2.2", []string{
+		{"VirtualBox NAT", "10.0.2.15", "10.0.2.2", "/horizon", []string{
 			"10.0.2.15 is VirtualBox NAT's address",
 			`VBoxManage controlvm VM natpf1 "horizon,tcp,,8080,,80"`,
 			`VBoxManage controlvm VM natpf1 "novnc,tcp,,6080,,6080"`,
 			"http://localhost:8080/horizon",
 			"host-only adapter the management NIC",
 		}},
-		{"host-only management address", "192.168.56.10", "", nil},
-		{"NAT network (10.0.2.0/24 elsewhere)", "10.0.2.15", "10.0.2.1", nil},
-		{"a bridged VM", "192.168.1.23", "192.168.1.1", nil},
+		// horizon.web_root moves the dashboard, and the forwarded URL with it.
+		{"VirtualBox NAT, another web root", "10.0.2.15", "10.0.2.2", "/dashboard", []string{"http://localhost:8080/dashboard "}},
+		{"host-only management address", "192.168.56.10", "", "/horizon", nil},
+		{"NAT network (10.0.2.0/24 elsewhere)", "10.0.2.15", "10.0.2.1", "/horizon", nil},
+		{"a bridged VM", "192.168.1.23", "192.168.1.1", "/horizon", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := laptopAdvice(tt.mgmt, tt.gw)
+			got := laptopAdvice(tt.mgmt, tt.gw, tt.root)
 			if (got == nil) != (tt.want == nil) {
 				t.Fatalf("advice = %q", got)
 			}

@@ -12,12 +12,17 @@ import (
 // make it alike: up passes the flags to each, and a NIC named in the
 // configuration file is the one every command works on.
 func applyNICFlags(c *cli.Command, cfg *config.Config) error {
+	return applyNICs(cfg, c.String("mgmt-if"), c.String("ext-if"))
+}
+
+// applyNICs is applyNICFlags on values: "" leaves the configuration's.
+func applyNICs(cfg *config.Config, mgmtIf, extIf string) error {
 	changed := false
-	if c.IsSet("mgmt-if") {
-		cfg.Network.ManagementInterface, changed = c.String("mgmt-if"), true
+	if mgmtIf != "" {
+		cfg.Network.ManagementInterface, changed = mgmtIf, true
 	}
-	if c.IsSet("ext-if") {
-		cfg.Network.ExternalInterface, changed = c.String("ext-if"), true
+	if extIf != "" {
+		cfg.Network.ExternalInterface, changed = extIf, true
 	}
 	if !changed {
 		return nil

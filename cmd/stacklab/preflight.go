@@ -11,6 +11,7 @@ import (
 	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/checks/nics"
 	"github.com/stacklab/stacklab/internal/term"
+	"github.com/stacklab/stacklab/lab"
 )
 
 // nicFlags are shared by every command that needs the NIC layout.
@@ -50,9 +51,9 @@ func (e *env) preflightCommand() *cli.Command {
 
 // preflightChecks is the full preflight list: NIC layout first, since the
 // hostname check needs the management address it finds.
-func preflightChecks(ctx context.Context, src nics.Source, r host.Readings, o nics.Options) []checks.Check {
+func preflightChecks(ctx context.Context, src nics.Source, r host.Readings, o nics.Options, m lab.Model) []checks.Check {
 	list := nics.Checks(src, o)
-	hopts := host.Options{}
+	hopts := host.Options{Ports: m.Ports()}
 	if ip, err := nics.MgmtIPv4(ctx, src, o); err == nil {
 		hopts.ManagementIP = ip
 	}
@@ -64,12 +65,12 @@ func (e *env) preflight(ctx context.Context, c *cli.Command) (checks.Report, err
 	if err != nil {
 		return checks.Report{}, err
 	}
-	mgmt, ext, err := nicChoice(c)
+	cfg, err := loadConfig(c)
 	if err != nil {
 		return checks.Report{}, err
 	}
-	o := nics.Options{MgmtIf: mgmt, ExtIf: ext}
-	list := preflightChecks(ctx, src, e.readings(), o)
+	o := nics.Options{MgmtIf: cfg.Network.ManagementInterface, ExtIf: cfg.Network.ExternalInterface}
+	list := preflightChecks(ctx, src, e.readings(), o, lab.OfConfig(cfg))
 	rep, err := checks.Run(ctx, list, checks.Options{Skip: c.StringSlice("skip")})
 	var ve *checks.ValidationError
 	if errors.As(err, &ve) {

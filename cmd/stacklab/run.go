@@ -65,7 +65,15 @@ func (e *env) runCommandWith(d runDeps) *cli.Command {
 				_, err := e.stdout.Write(playbooks.Default())
 				return err
 			}
-			_, err := e.runPlaybook(ctx, c, d)
+			if c.NArg() > 1 {
+				return usagef("run takes at most one PLAYBOOK, got %d arguments", c.NArg())
+			}
+			_, err := e.runPlaybook(ctx, runOptions{
+				path: c.Args().First(), cloud: c.String("cloud"),
+				json: c.String("output") == "json", noColor: c.Bool("no-color"),
+				plan: c.Bool("plan"), destroy: c.Bool("destroy"), yes: c.Bool("yes"),
+				concurrency: c.Int("concurrency"),
+			}, d)
 			return err
 		},
 	}
@@ -150,20 +158,26 @@ func (e *env) buildMissingImages(ctx context.Context, pb *playbooks.Playbook, pa
 	return loadPlaybook(path, d.stateDir)
 }
 
+// runOptions are run's flags; up fills them from its own.
+type runOptions struct {
+	path, cloud        string // "" = the built-in playbook / $OS_CLOUD, else the lab
+	json, noColor      bool
+	plan, destroy, yes bool
+	concurrency        int
+	// locked: the caller (up) already holds the lab's lock.
+	locked bool
+}
+
 // runPlaybook plans, applies or destroys; it returns the apply report for
 // up to show how to reach the server.
-func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*playbooks.Report, error) {
-	if c.NArg() > 1 {
-		return nil, usagef("run takes at most one PLAYBOOK, got %d arguments", c.NArg())
-	}
-	path := c.Args().First()
-	jsonOut := c.String("output") == "json"
+func (e *env) runPlaybook(ctx context.Context, o runOptions, d runDeps) (*playbooks.Report, error) {
+	path, jsonOut := o.path, o.json
 	pb, err := loadPlaybook(path, d.stateDir)
 	if err != nil {
 		return nil, err
 	}
-	destroy, planOnly := c.Bool("destroy"), c.Bool("plan")
-	if !planOnly {
+	destroy, planOnly := o.destroy, o.plan
+	if !planOnly && !o.locked {
 		release, err := e.lockLab("stacklab run")
 		if err != nil {
 			return nil, err
@@ -175,9 +189,9 @@ func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*play
 			return nil, err
 		}
 	}
-	prog := e.newRunProgress(jsonOut, c.Bool("no-color"))
+	prog := e.newRunProgress(jsonOut, o.noColor)
 	defer prog.finish()
-	cl, err := d.open(ctx, c.String("cloud"), prog.upload)
+	cl, err := d.open(ctx, o.cloud, prog.upload)
 	if err != nil {
 		return nil, &failure{code: exitFailed, err: err}
 	}
@@ -190,7 +204,7 @@ func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*play
 			plan, err = playbooks.PlanApply(ctx, pb, cl)
 		}
 		if err == nil && !destroy {
-			err = e.checkGlanceStore(c, pb, plan, d.glanceStore, jsonOut)
+			err = e.checkGlanceStore(o.cloud, pb, plan, d.glanceStore, jsonOut)
 		}
 		if err != nil {
 			return nil, &failure{code: exitFailed, err: playbookErr(err)}
@@ -202,7 +216,7 @@ func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*play
 			plan.WriteText(e.stdout)
 			return nil, nil
 		}
-		if !c.Bool("yes") {
+		if !o.yes {
 			if !jsonOut {
 				plan.WriteText(e.stderr)
 			}
@@ -213,17 +227,17 @@ func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*play
 	}
 
 	if !planOnly && !destroy {
-		if err := e.checkGlanceStoreBeforeApply(ctx, c, pb, cl, d.glanceStore, jsonOut); err != nil {
+		if err := e.checkGlanceStoreBeforeApply(ctx, o.cloud, pb, cl, d.glanceStore, jsonOut); err != nil {
 			return nil, err
 		}
 	}
-	o := playbooks.Options{Concurrency: c.Int("concurrency"), OnStart: prog.start, OnDone: prog.done}
+	po := playbooks.Options{Concurrency: o.concurrency, OnStart: prog.start, OnDone: prog.done}
 	start := time.Now()
 	var rep *playbooks.Report
 	if destroy {
-		rep, err = playbooks.Destroy(ctx, pb, cl, o)
+		rep, err = playbooks.Destroy(ctx, pb, cl, po)
 	} else {
-		rep, err = playbooks.Apply(ctx, pb, cl, o)
+		rep, err = playbooks.Apply(ctx, pb, cl, po)
 	}
 	prog.finish()
 	if rep == nil {

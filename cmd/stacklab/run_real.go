@@ -4,17 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"strings"
 
-	"github.com/urfave/cli/v3"
-
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/reach"
+	"github.com/stacklab/stacklab/lab"
 	"github.com/stacklab/stacklab/playbooks"
 	"github.com/stacklab/stacklab/playbooks/image"
 	pbos "github.com/stacklab/stacklab/playbooks/openstack"
+	"github.com/stacklab/stacklab/up"
 )
 
 // realRunDeps wires run to the cloud named in clouds.yaml and to the
@@ -49,34 +48,15 @@ func convertCached(ctx context.Context, src string) (string, error) {
 	return p, err
 }
 
-// realUpDeps runs each step as this binary's own command.
-func (e *env) realUpDeps() upDeps {
-	return upDeps{
-		step: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			sub := *e
-			sub.stdout, sub.stderr = stdout, stderr
-			return newApp(&sub).Run(ctx, args)
-		},
-		summary: e.upSummary,
-	}
-}
-
-// upSummary reads the lab's addresses and the default playbook's server.
-func (e *env) upSummary(ctx context.Context, c *cli.Command) (upSummary, error) {
-	cfg, err := loadConfig(c)
-	if err != nil {
-		return upSummary{}, err
-	}
-	facts, err := e.hostFacts(ctx, cfg)
-	if err != nil {
-		return upSummary{}, fmt.Errorf("read the management address: %w", err)
-	}
-	s := upSummary{
-		Dashboard:   fmt.Sprintf("http://%s/horizon", facts.MgmtIP),
+// upSummary says where the lab's dashboard is (the model's URL, web root
+// included) and reads the playbook's first server from the cloud.
+func (e *env) upSummary(ctx context.Context, m lab.Model, playbook string) (up.Summary, error) {
+	s := up.Summary{
+		Dashboard:   m.DashboardURL(),
 		Credentials: []string{"/root/admin-openrc", "/etc/openstack/clouds.yaml (cloud " + cloud.DefaultCloudName + ")"},
-		Laptop:      laptopAdvice(facts.MgmtIP, facts.Gateway),
+		Laptop:      laptopAdvice(m.MgmtIP, m.Facts.Gateway, m.HorizonWebRoot),
 	}
-	pb, err := loadPlaybook(c.String("playbook"), StateDir)
+	pb, err := loadPlaybook(playbook, StateDir)
 	if err != nil || len(pb.Servers) == 0 {
 		return s, err
 	}

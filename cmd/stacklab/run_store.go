@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 
-	"github.com/urfave/cli/v3"
-
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/playbooks"
 )
@@ -24,8 +22,8 @@ type spaceReader interface {
 // glanceStoreFree returns the free space of glance's store, or why it
 // cannot be known from here: only the lab's own cloud has its store on
 // this host.
-func glanceStoreFree(c *cli.Command, sr spaceReader) (avail int64, skip string) {
-	name := c.String("cloud")
+func glanceStoreFree(cloudName string, sr spaceReader) (avail int64, skip string) {
+	name := cloudName
 	if name == "" {
 		name = os.Getenv("OS_CLOUD")
 	}
@@ -44,11 +42,11 @@ func glanceStoreFree(c *cli.Command, sr spaceReader) (avail int64, skip string) 
 
 // checkGlanceStore refuses uploads that glance's store cannot hold, or
 // notes that it could not tell.
-func (e *env) checkGlanceStore(c *cli.Command, pb *playbooks.Playbook, plan *playbooks.Plan, sr spaceReader, quiet bool) error {
+func (e *env) checkGlanceStore(cloudName string, pb *playbooks.Playbook, plan *playbooks.Plan, sr spaceReader, quiet bool) error {
 	if sr == nil || len(playbooks.Uploads(pb, plan)) == 0 {
 		return nil
 	}
-	avail, skip := glanceStoreFree(c, sr)
+	avail, skip := glanceStoreFree(cloudName, sr)
 	if skip != "" {
 		e.noteStoreSkipped(skip, quiet)
 		return nil
@@ -58,11 +56,11 @@ func (e *env) checkGlanceStore(c *cli.Command, pb *playbooks.Playbook, plan *pla
 
 // checkGlanceStoreBeforeApply plans only to know the uploads, and only
 // when the store can be read: elsewhere apply plans once, as before.
-func (e *env) checkGlanceStoreBeforeApply(ctx context.Context, c *cli.Command, pb *playbooks.Playbook, cl playbooks.Cloud, sr spaceReader, quiet bool) error {
+func (e *env) checkGlanceStoreBeforeApply(ctx context.Context, cloudName string, pb *playbooks.Playbook, cl playbooks.Cloud, sr spaceReader, quiet bool) error {
 	if sr == nil || len(pb.Images) == 0 {
 		return nil
 	}
-	if _, skip := glanceStoreFree(c, sr); skip != "" {
+	if _, skip := glanceStoreFree(cloudName, sr); skip != "" {
 		e.noteStoreSkipped(skip, quiet)
 		return nil
 	}
@@ -71,7 +69,7 @@ func (e *env) checkGlanceStoreBeforeApply(ctx context.Context, c *cli.Command, p
 		// Apply plans again and reports this with the rest.
 		return nil
 	}
-	if err := e.checkGlanceStore(c, pb, plan, sr, quiet); err != nil {
+	if err := e.checkGlanceStore(cloudName, pb, plan, sr, quiet); err != nil {
 		return &failure{code: exitFailed, err: playbookErr(err)}
 	}
 	return nil

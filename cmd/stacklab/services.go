@@ -11,9 +11,8 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/urfave/cli/v3"
 
-	"github.com/stacklab/stacklab/installer/config"
-	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/systemd"
+	"github.com/stacklab/stacklab/lab"
 )
 
 // unitController is the slice of systemd the services command needs.
@@ -22,16 +21,6 @@ type unitController interface {
 	Start(ctx context.Context, unit string) error
 	Stop(ctx context.Context, unit string) error
 	Restart(ctx context.Context, unit string) error
-}
-
-// labUnits lists the lab's units in start order (the tiers' order), which
-// is also the dependency order for starting and restarting.
-func labUnits(cfg config.Config) []string {
-	return openstack.Units(openstack.Params{
-		ComputeDriver:  string(cfg.Compute.Driver),
-		NeutronBackend: string(cfg.OpenStack.NeutronBackend),
-		HorizonWebRoot: cfg.Horizon.WebRoot,
-	})
 }
 
 // pickUnits resolves the user's unit names against the lab's, keeping the
@@ -89,7 +78,7 @@ func (e *env) servicesList(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	states, err := sd.States(ctx, labUnits(cfg)...)
+	states, err := sd.States(ctx, lab.OfConfig(cfg).Units()...)
 	if err != nil {
 		return fmt.Errorf("services: %w", err)
 	}
@@ -133,7 +122,7 @@ func (e *env) servicesAct(ctx context.Context, c *cli.Command, verb string) erro
 	if err != nil {
 		return err
 	}
-	units, err := pickUnits(labUnits(cfg), c.Args().Slice())
+	units, err := pickUnits(lab.OfConfig(cfg).Units(), c.Args().Slice())
 	if err != nil {
 		return err
 	}

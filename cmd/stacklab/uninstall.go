@@ -9,6 +9,7 @@ import (
 
 	"github.com/stacklab/stacklab/installer"
 	"github.com/stacklab/stacklab/installer/config"
+	"github.com/stacklab/stacklab/lab"
 )
 
 func (e *env) uninstallCommand() *cli.Command { return e.uninstallCommandWith(e.realInstallDeps()) }
@@ -49,7 +50,7 @@ func (e *env) uninstallCommandWith(d installDeps) *cli.Command {
 				return &failure{code: exitFailed, err: err}
 			}
 			// Passwords play no part in what is removed.
-			p := labParams(cfg, config.Secrets{}, facts)
+			p := lab.Resolve(cfg, config.Secrets{}, facts).Params
 			h, closeHost, err := d.host(ctx, p, func(string) {})
 			if err != nil {
 				return err

@@ -12,50 +12,26 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/checks/nics"
-	"github.com/stacklab/stacklab/internal/term"
+	"github.com/stacklab/stacklab/installer"
+	"github.com/stacklab/stacklab/lab"
+	"github.com/stacklab/stacklab/up"
 )
 
-// upDeps are up's side effects: each step is a stacklab command run in
-// this process (tests run them against fakes), and the summary reads the
-// lab.
+// upDeps are up's side effects: install's (the host and its facts), the
+// doctor and playbook steps, and the summary of the finished lab. Tests
+// replace them; the steps themselves are composed by the up package.
 type upDeps struct {
-	// step runs "stacklab ARGS..." with the given streams.
-	step func(ctx context.Context, args []string, stdout, stderr io.Writer) error
-	// summary describes the finished lab: where the dashboard is, the
-	// credentials, how to reach the server.
-	summary func(ctx context.Context, c *cli.Command) (upSummary, error)
-}
-
-// upSummary is what a user needs once the lab is up.
-type upSummary struct {
-	Dashboard   string   `json:"dashboard"`
-	Credentials []string `json:"credentials"`
-	Server      string   `json:"server,omitempty"`
-	FixedIP     string   `json:"fixed_ip,omitempty"`
-	FloatingIP  string   `json:"floating_ip,omitempty"`
-	PrivateKey  string   `json:"private_key,omitempty"`
-	Reach       string   `json:"reach,omitempty"`
-	// Laptop says how the laptop reaches the dashboard when it cannot
-	// by the management address.
-	Laptop []string `json:"laptop,omitempty"`
-}
-
-// upStep is one step's outcome, as up --output json reports it.
-type upStep struct {
-	Name    string  `json:"name"`
-	OK      bool    `json:"ok"`
-	Seconds float64 `json:"seconds"`
-	Error   string  `json:"error,omitempty"`
-}
-
-type upReport struct {
-	OK      bool       `json:"ok"`
-	Steps   []upStep   `json:"steps"`
-	Summary *upSummary `json:"summary,omitempty"`
-	Failed  string     `json:"failed,omitempty"`
-	Seconds float64    `json:"seconds"`
+	install installDeps
+	// doctor runs doctor's checks once, writing its report to out; an
+	// error names the failed checks.
+	doctor func(ctx context.Context, o doctorOptions, out io.Writer) error
+	// playbook applies the playbook, or with dryRun only says what it
+	// would apply.
+	playbook func(ctx context.Context, o runOptions, dryRun bool, out io.Writer) (installer.Outcome, error)
+	summary  func(ctx context.Context, m lab.Model, playbook string) (up.Summary, error)
 }
 
 func (e *env) upCommand() *cli.Command { return e.upCommandWith(e.realUpDeps()) }
@@ -64,12 +40,15 @@ func (e *env) upCommandWith(d upDeps) *cli.Command {
 	return &cli.Command{
 		Name:  "up",
 		Usage: "the whole lab in one command: preflight, net, install, doctor, default playbook",
-		Description: "Runs each step in order and stops at the first that fails, with its fix.\n" +
-			"Every step converges, so running up again finishes an interrupted lab\n" +
-			"and changes nothing on a finished one. Exit code 1 when a step failed.",
+		Description: "Runs install's phases (preflight and net first), then doctor, then the\n" +
+			"playbook, in one process, and stops at the first step that fails, with\n" +
+			"its fix. Every step converges, so running up again finishes an\n" +
+			"interrupted lab and changes nothing on a finished one. --dry-run shows\n" +
+			"the whole plan and changes nothing. Exit code 1 when a step failed.",
 		Flags: append(nicFlags(),
 			configFlag(),
 			&cli.StringFlag{Name: "playbook", Usage: "run this playbook instead of the built-in lab"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "show what every step would change, change nothing"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask for confirmation"},
 		),
 		Action: func(ctx context.Context, c *cli.Command) error { return e.up(ctx, c, d) },
@@ -77,125 +56,196 @@ func (e *env) upCommandWith(d upDeps) *cli.Command {
 }
 
 func (e *env) up(ctx context.Context, c *cli.Command, d upDeps) error {
-	jsonOut := c.String("output") == "json"
-	if !c.Bool("yes") {
+	jsonOut, dryRun := c.String("output") == "json", c.Bool("dry-run")
+	// The configuration is read once, before the prompt, and every step
+	// works from it: a NIC named in --config is the NIC of every step.
+	cfg, err := loadInstallConfig(c, d.install.root)
+	if err != nil {
+		return err
+	}
+	if !dryRun && !c.Bool("yes") {
 		if err := e.confirm(ctx, "up", "This configures the NICs, installs OpenStack on this machine and creates the lab's resources."); err != nil {
 			return err
 		}
 	}
-	var global []string
-	if c.Bool("no-color") {
-		global = append(global, "--no-color")
+	in, err := e.prepareInstall(ctx, cfg, installOptions{
+		dryRun: dryRun, json: jsonOut, noColor: c.Bool("no-color"), verbose: c.Bool("verbose"),
+		holder: "stacklab up",
+		// What the net phase repairs is no reason to stop at preflight:
+		// Debian's installer maps the hostname to 127.0.1.1, and a
+		// student's external NIC is often down or holds a DHCP lease. The
+		// net phase rewrites /etc/hosts and removes the address for good
+		// (its DHCP client stopped, its stanza changed, each shown and
+		// backed up); it still refuses where that would cut the user's own
+		// path (a session on that NIC). The user agreed to configuring the
+		// NICs above (or with --yes).
+		skip:          []string{host.IDHostname, nics.IDExtUp, nics.IDExtNoAddr},
+		flushExternal: true,
+	}, d.install)
+	var f *failure
+	if errors.As(err, &f) {
+		// The lock, the secrets or the host's NICs: nothing has run yet.
+		return &failure{code: f.code, err: fmt.Errorf("up stopped before its first step: %w", f.err)}
 	}
-	// The configuration and the NIC choice reach every step that reads
-	// them (all but the playbook, which works through clouds.yaml), so
-	// that net brings up the NIC install configures.
-	var cfg []string
-	for _, f := range []string{"config", "mgmt-if", "ext-if"} {
-		if c.IsSet(f) {
-			cfg = append(cfg, "--"+f, c.String(f))
-		}
-	}
-	run := []string{"run"}
-	if p := c.String("playbook"); p != "" {
-		run = append(run, p)
-	}
-	steps := []struct {
-		name string
-		args []string
-	}{
-		// What net, the next step, repairs is not a reason to stop here:
-		// Debian's installer maps the hostname to 127.0.1.1, and the
-		// external NIC of a student's VM is often down or holds a DHCP
-		// lease. net rewrites /etc/hosts, brings the NIC up and removes its
-		// address for good (its DHCP client stopped, its stanza changed,
-		// each shown and backed up); it still refuses where that would
-		// cut the user's own path (an SSH session on it). The user agreed
-		// to configuring the NICs above (or with --yes).
-		{"preflight", append([]string{"preflight", "--skip", host.IDHostname, "--skip", nics.IDExtUp, "--skip", nics.IDExtNoAddr}, cfg...)},
-		{"net", append([]string{"net", "apply", "--flush-external"}, cfg...)},
-		{"install", append([]string{"install", "--yes"}, cfg...)},
-		{"doctor", append([]string{"doctor"}, cfg...)},
-		{"playbook", run},
-	}
-	var rep upReport
-	start := time.Now()
-	show := term.NewSteps(e.stderr, false, term.UseColor(e.stderr, c.Bool("no-color")))
-	for _, s := range steps {
-		// A step's own output streams live (install takes minutes); with
-		// --output json it is kept and shown only if the step fails.
-		var buf bytes.Buffer
-		out, errw := e.stdout, e.stderr
-		if jsonOut {
-			out, errw = &buf, &buf
-		} else {
-			fmt.Fprintf(e.stderr, "==> %s: stacklab %s\n", s.name, strings.Join(s.args, " "))
-		}
-		st := show.Start(s.name)
-		t0 := time.Now()
-		err := d.step(ctx, append(append([]string{"stacklab"}, global...), s.args...), out, errw)
-		rep.Steps = append(rep.Steps, upStep{Name: s.name, OK: err == nil, Seconds: time.Since(t0).Seconds(), Error: errText(err)})
-		st.End(err, "")
-		if err != nil {
-			rep.Failed = s.name
-			rep.Seconds = time.Since(start).Seconds()
-			if jsonOut {
-				if werr := writeJSONTo(e.stdout, rep); werr != nil {
-					return werr
-				}
-				fmt.Fprint(e.stderr, buf.String())
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return &failure{code: exitFailed, err: fmt.Errorf("up stopped at %s: %w; fix it and run stacklab up again (the finished steps will change nothing)", s.name, err)}
-		}
-	}
-	rep.OK = true
-	rep.Seconds = time.Since(start).Seconds()
-	sum, err := d.summary(ctx, c)
 	if err != nil {
-		// The lab is up; only the description failed.
-		fmt.Fprintln(e.stderr, "stacklab: warning: describe the lab:", err)
-	} else {
-		rep.Summary = &sum
+		return err
+	}
+	defer in.close()
+
+	// doctor's and the playbook's own reports stream live; with --output
+	// json they are kept, and shown on stderr only if a step fails.
+	var kept bytes.Buffer
+	out := e.stdout
+	if jsonOut {
+		out = &kept
+	}
+	do := doctorOptions{config: c.String("config"), mgmtIf: cfg.Network.ManagementInterface, extIf: cfg.Network.ExternalInterface}
+	ro := runOptions{path: c.String("playbook"), json: jsonOut, noColor: c.Bool("no-color"), yes: true, locked: true, concurrency: 4}
+	steps := up.Steps(in.phases,
+		installer.Phase{Name: up.StepDoctor, Title: "the lab's health", Converge: func(ctx context.Context, dryRun bool) (installer.Outcome, error) {
+			if dryRun {
+				// Nothing to check before install ran; doctor never changes anything.
+				in.rep.note(up.StepDoctor, "checks the lab once installed; changes nothing")
+				return installer.Outcome{}, nil
+			}
+			return installer.Outcome{}, d.doctor(ctx, do, out)
+		}},
+		installer.Phase{Name: up.StepPlaybook, Title: "the lab's resources", Converge: func(ctx context.Context, dryRun bool) (installer.Outcome, error) {
+			return d.playbook(ctx, ro, dryRun, out)
+		}},
+	)
+	if !jsonOut {
+		in.header(e.stdout)
+	}
+	rep, runErr := up.Run(ctx, steps, dryRun, in.rep)
+	if runErr == nil && !dryRun {
+		sum, err := d.summary(ctx, in.model, ro.path)
+		if err != nil {
+			// The lab is up; only the description failed.
+			fmt.Fprintln(e.stderr, "stacklab: warning: describe the lab:", err)
+		} else {
+			rep.Summary = &sum
+		}
 	}
 	if jsonOut {
-		return writeJSONTo(e.stdout, rep)
+		if err := writeJSONTo(e.stdout, rep); err != nil {
+			return err
+		}
+		if runErr != nil {
+			fmt.Fprint(e.stderr, kept.String())
+		}
+	} else if runErr == nil {
+		rep.WriteText(e.stdout)
 	}
-	fmt.Fprintf(e.stdout, "\nThe lab is up (%s).\n", time.Duration(rep.Seconds*float64(time.Second)).Round(time.Second))
-	if rep.Summary != nil {
-		s := rep.Summary
-		fmt.Fprintf(e.stdout, "  Dashboard:    %s (user admin; password in the credentials)\n", s.Dashboard)
-		for i, f := range s.Credentials {
-			label := "  Credentials:  "
-			if i > 0 {
-				label = "                "
-			}
-			fmt.Fprintf(e.stdout, "%s%s\n", label, f)
-		}
-		if s.Server != "" {
-			fmt.Fprintf(e.stdout, "  Instance:     %s, fixed %s, floating %s\n", s.Server, s.FixedIP, s.FloatingIP)
-		}
-		if s.Reach != "" {
-			fmt.Fprintf(e.stdout, "  Reach it:     %s\n", s.Reach)
-		}
-		for _, l := range s.Laptop {
-			fmt.Fprintf(e.stdout, "  %s\n", l)
-		}
+	var se *up.StepError
+	if errors.As(runErr, &se) {
+		return &failure{code: exitFailed, err: runErr}
 	}
-	return nil
+	return runErr
 }
 
-func errText(err error) string {
-	if err == nil {
-		return ""
+// realUpDeps wires up's steps to this machine, in this process.
+func (e *env) realUpDeps() upDeps {
+	rd := e.realRunDeps()
+	return upDeps{
+		install: e.realInstallDeps(),
+		doctor: func(ctx context.Context, o doctorOptions, out io.Writer) error {
+			sub := *e
+			sub.stdout = out
+			return sub.doctorOnce(ctx, o)
+		},
+		playbook: func(ctx context.Context, o runOptions, dryRun bool, out io.Writer) (installer.Outcome, error) {
+			if dryRun {
+				return describePlaybook(o.path, rd.stateDir)
+			}
+			sub := *e
+			sub.stdout = out
+			_, err := sub.runPlaybook(ctx, o, rd)
+			return installer.Outcome{}, err
+		},
+		summary: e.upSummary,
 	}
-	var f *failure
-	if errors.As(err, &f) && f.err != nil {
-		return f.err.Error()
+}
+
+// describePlaybook is the playbook step's dry run: the playbook is read
+// and validated (a bad one fails the plan, with file:line), and its
+// resources listed; nothing reaches the cloud, which may not exist yet.
+func describePlaybook(path, stateDir string) (installer.Outcome, error) {
+	pb, err := loadPlaybook(path, stateDir)
+	if err != nil {
+		return installer.Outcome{}, err
 	}
-	return err.Error()
+	var o installer.Outcome
+	for _, r := range pb.Resources() {
+		o.Changes = append(o.Changes, fmt.Sprintf("apply %s (created, updated or kept by name)", r.ID()))
+	}
+	return o, nil
+}
+
+// doctorOnce is doctor without --fix, as a step of up: the report, then
+// the failed checks as the error, their root causes first.
+func (e *env) doctorOnce(ctx context.Context, o doctorOptions) error {
+	s, err := e.doctorSetup(ctx, o)
+	if err != nil {
+		return err
+	}
+	if s.close != nil {
+		defer s.close()
+	}
+	// Install has just (re)started the lab's services, and on 2 cores an
+	// API's first requests can take longer than doctor's probe timeout
+	// (measured on a fresh stock VM: glance and neutron "hung" seconds
+	// after install's own probes passed). A lab that is still settling is
+	// not a failed lab: doctor runs again until it is healthy or the
+	// settle time is over, and only the last report is shown.
+	deadline := time.Now().Add(upDoctorSettle)
+	var rep checks.Report
+	for {
+		rep, err = checks.Run(ctx, s.checks(), checks.Options{})
+		if err != nil {
+			return err
+		}
+		if !rep.Failed() || !time.Now().Before(deadline) {
+			break
+		}
+		fmt.Fprintf(e.stderr, "doctor: %s failing; the services were just started, checking again (up to %s more)\n",
+			strings.Join(failedIDs(rep), ", "), time.Until(deadline).Round(time.Second))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(upDoctorPoll):
+		}
+	}
+	if err := rep.WriteText(e.stdout, checks.TextOptions{}); err != nil {
+		return fmt.Errorf("write doctor's report: %w", err)
+	}
+	if !rep.Failed() {
+		return nil
+	}
+	var lines []string
+	for _, en := range rep.Entries {
+		if en.Status == checks.Fail {
+			lines = append(lines, fmt.Sprintf("%s: %s", en.ID, en.Summary))
+		}
+	}
+	return &fixError{
+		err: fmt.Errorf("doctor found:\n  %s", strings.Join(lines, "\n  ")),
+		fix: "follow each check's fix above, or run stacklab doctor --fix for the safe repairs",
+	}
+}
+
+// upDoctorSettle is how long up lets a just-started lab settle before
+// doctor's findings count; upDoctorPoll how often it looks again.
+var upDoctorSettle, upDoctorPoll = 2 * time.Minute, 5 * time.Second
+
+func failedIDs(rep checks.Report) []string {
+	var ids []string
+	for _, en := range rep.Entries {
+		if en.Status == checks.Fail {
+			ids = append(ids, en.ID)
+		}
+	}
+	return ids
 }
 
 func writeJSONTo(w io.Writer, v any) error {

@@ -4,144 +4,235 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v3"
+
+	"github.com/stacklab/stacklab/installer"
+	"github.com/stacklab/stacklab/installer/config"
+	"github.com/stacklab/stacklab/lab"
+	"github.com/stacklab/stacklab/up"
 )
 
-// upLab records the steps up runs and fails the one named failAt.
+// upLab runs the real up command over install's MemHost fake, recording
+// what each step was given.
 type upLab struct {
-	ran    [][]string
-	failAt string
+	inst *installLab
+	// ran lists the steps whose side effects ran, in order: preflight and
+	// net (install's hooks), doctor, playbook.
+	ran []string
+	// cfgs is the configuration each step saw.
+	cfgs   map[string]config.Config
+	doctor doctorOptions
+	run    runOptions
+	// failAt fails that step with failErr.
+	failAt  string
+	failErr error
+}
+
+func newUpLab(t *testing.T) *upLab {
+	return &upLab{inst: newInstallLab(t), cfgs: map[string]config.Config{}}
+}
+
+func (l *upLab) step(name string, err error) error {
+	l.ran = append(l.ran, name)
+	if name == l.failAt {
+		return l.failErr
+	}
+	return err
 }
 
 func (l *upLab) deps() upDeps {
-	return upDeps{
-		step: func(_ context.Context, args []string, stdout, _ io.Writer) error {
-			l.ran = append(l.ran, args)
-			fmt.Fprintf(stdout, "output of %s\n", strings.Join(args[1:], " "))
-			if slices.Contains(args, l.failAt) {
-				return &failure{code: exitFailed, err: fmt.Errorf("%s failed: do this to fix it", l.failAt)}
+	inst := l.inst.deps()
+	facts := inst.facts
+	inst.facts = func(ctx context.Context, cfg config.Config) (lab.Facts, error) {
+		l.cfgs["facts"] = cfg
+		return facts(ctx, cfg)
+	}
+	inst.hooks = func(cfg config.Config, o installOptions) (installer.HookFunc, installer.HookFunc) {
+		l.cfgs["hooks"] = cfg
+		hook := func(name string) installer.HookFunc {
+			return func(context.Context, bool) (installer.Outcome, error) {
+				// What net repairs must not stop preflight, and net must
+				// be allowed to remove the external NIC's lease.
+				for _, id := range []string{"hostname", "ext-nic-up", "ext-nic-unaddressed"} {
+					if name == installer.PhasePreflight && !slices.Contains(o.skip, id) {
+						return installer.Outcome{}, fmt.Errorf("up's preflight must skip %s: its net phase repairs it", id)
+					}
+				}
+				if name == installer.PhaseNet && !o.flushExternal {
+					return installer.Outcome{}, errors.New("up's net phase must flush the external NIC's addresses")
+				}
+				return installer.Outcome{}, l.step(name, nil)
 			}
-			return nil
+		}
+		return hook(installer.PhasePreflight), hook(installer.PhaseNet)
+	}
+	return upDeps{
+		install: inst,
+		doctor: func(_ context.Context, o doctorOptions, out io.Writer) error {
+			l.doctor = o
+			fmt.Fprintln(out, "output of doctor")
+			return l.step(up.StepDoctor, nil)
 		},
-		summary: func(context.Context, *cli.Command) (upSummary, error) {
-			return upSummary{Dashboard: "http://192.0.2.10/horizon", Credentials: []string{"/root/admin-openrc"},
+		playbook: func(_ context.Context, o runOptions, dryRun bool, out io.Writer) (installer.Outcome, error) {
+			l.run = o
+			if dryRun {
+				l.ran = append(l.ran, "playbook (planned)")
+				return installer.Outcome{Changes: []string{"apply server lab-vm"}}, nil
+			}
+			fmt.Fprintln(out, "output of playbook")
+			return installer.Outcome{}, l.step(up.StepPlaybook, nil)
+		},
+		summary: func(_ context.Context, m lab.Model, _ string) (up.Summary, error) {
+			return up.Summary{Dashboard: m.DashboardURL(), Credentials: []string{"/root/admin-openrc"},
 				Server: "lab-vm", FixedIP: "172.16.1.5", FloatingIP: "203.0.113.150"}, nil
 		},
 	}
 }
 
-func (l *upLab) run(t *testing.T, args ...string) result {
+func (l *upLab) runUp(t *testing.T, args ...string) result {
 	t.Helper()
 	e := testEnv(t)
+	e.lockPath = filepath.Join(l.inst.root, "run/stacklab/install.lock")
+	return runUpWith(t, e, l.deps(), args...)
+}
+
+// runUpWith runs the CLI on e with up's side effects replaced by d.
+func runUpWith(t *testing.T, e *env, d upDeps, args ...string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	e.stdout, e.stderr, e.stdin = &out, &errb, strings.NewReader("")
 	app := newApp(e)
 	app.Commands = slices.DeleteFunc(app.Commands, func(c *cli.Command) bool { return c.Name == "up" })
-	app.Commands = append(app.Commands, e.upCommandWith(l.deps()))
+	app.Commands = append(app.Commands, e.upCommandWith(d))
 	err := app.Run(context.Background(), append([]string{"stacklab"}, args...))
 	return result{exitCode(context.Background(), err, &errb), out.String(), errb.String()}
 }
 
-func TestUpRunsEveryStepInOrderAndSummarises(t *testing.T) {
-	l := &upLab{}
-	r := l.run(t, "up", "--yes", "--config", "/etc/x.yaml", "--ext-if", "eth2", "--mgmt-if", "eth0")
+// writeConfig puts a configuration file under the lab's root and returns
+// its path as --config names it.
+func (l *upLab) writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(l.inst.root, "etc/stacklab/lab.yaml")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "/etc/stacklab/lab.yaml"
+}
+
+func TestUpRunsEveryStepOnceInOrderAndSummarises(t *testing.T) {
+	l := newUpLab(t)
+	cfg := l.writeConfig(t, "horizon:\n  web_root: /dashboard\n")
+	r := l.runUp(t, "up", "--yes", "--config", cfg)
 	if r.code != exitOK {
-		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+		t.Fatalf("exit %d, stderr %s\nstdout %s", r.code, r.stderr, r.stdout)
 	}
-	choice := []string{"--config", "/etc/x.yaml", "--mgmt-if", "eth0", "--ext-if", "eth2"}
-	want := [][]string{
-		append([]string{"stacklab", "preflight", "--skip", "hostname", "--skip", "ext-nic-up", "--skip", "ext-nic-unaddressed"}, choice...),
-		append([]string{"stacklab", "net", "apply", "--flush-external"}, choice...),
-		append([]string{"stacklab", "install", "--yes"}, choice...),
-		append([]string{"stacklab", "doctor"}, choice...),
-		{"stacklab", "run"},
+	want := []string{installer.PhasePreflight, installer.PhaseNet, up.StepDoctor, up.StepPlaybook}
+	if !slices.Equal(l.ran, want) {
+		t.Errorf("steps ran %v, want %v (preflight and net once each)", l.ran, want)
 	}
-	if !slices.EqualFunc(l.ran, want, slices.Equal) {
-		t.Errorf("steps:\n%v\nwant:\n%v", l.ran, want)
-	}
-	for _, s := range []string{"✓ preflight", "✓ playbook"} {
-		if !strings.Contains(r.stderr, s) {
-			t.Errorf("stderr lacks %q:\n%s", s, r.stderr)
-		}
-	}
-	for _, s := range []string{"output of install --yes", "http://192.0.2.10/horizon", "203.0.113.150"} {
+	for _, s := range []string{"✓ preflight", "✓ keystone", "✓ doctor", "✓ playbook", "output of doctor", "The lab is up",
+		// The summary's dashboard is the model's: the configured web root.
+		"http://192.0.2.10/dashboard", "203.0.113.150"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
 		}
 	}
+	if strings.Contains(r.stdout, "/horizon") {
+		t.Errorf("a hard-coded /horizon slipped through:\n%s", r.stdout)
+	}
 }
 
-// The configuration and the NIC choice must reach every step that reads
-// them: with --config lab.yaml naming eth2 external, a net step left to
-// detect "the other NIC" could bring up eth1 while install hands eth2 to
-// neutron. Each step's argv is also parsed by the real command, so up can
-// never pass a flag a step would refuse.
+// The configuration and the NIC choice reach every step that reads them:
+// with --config naming eth2 external, a net step left to detect "the
+// other NIC" could bring up eth1 while install hands eth2 to neutron.
 func TestUpPassesConfigAndNICsToEveryStep(t *testing.T) {
-	l := &upLab{}
-	if r := l.run(t, "up", "--yes", "--config", "./lab.yaml", "--ext-if", "eth2", "--mgmt-if", "eth0"); r.code != exitOK {
+	l := newUpLab(t)
+	cfg := l.writeConfig(t, "network:\n  external_interface: eth2\n")
+	r := l.runUp(t, "up", "--yes", "--config", cfg, "--mgmt-if", "eth0", "--playbook", "/tmp/pb.yaml")
+	if r.code != exitOK {
 		t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
 	}
-	// The playbook step works through clouds.yaml: it reads neither.
-	readers := map[string]bool{"preflight": true, "net": true, "install": true, "doctor": true}
-	real := newApp(testEnv(t))
-	for _, argv := range l.ran {
-		name := argv[1]
-		cmd := real
-		for _, a := range argv[1:] {
-			if sub := cmd.Command(a); sub != nil {
-				cmd = sub
-			}
-		}
-		for _, flag := range []string{"--config", "--ext-if", "--mgmt-if"} {
-			i := slices.Index(argv, flag)
-			if readers[name] != (i >= 0) {
-				t.Errorf("%s step %v: %s passed = %v, want %v", name, argv, flag, i >= 0, readers[name])
-			}
-			if i < 0 {
-				continue
-			}
-			if !slices.ContainsFunc(cmd.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), flag[2:]) }) {
-				t.Errorf("%s step: stacklab %s has no %s flag", name, cmd.Name, flag)
-			}
+	for step, c := range l.cfgs {
+		if c.Network.ExternalInterface != "eth2" || c.Network.ManagementInterface != "eth0" {
+			t.Errorf("%s saw NICs %q/%q, want eth0/eth2", step, c.Network.ManagementInterface, c.Network.ExternalInterface)
 		}
 	}
-	if len(l.ran) != 5 {
-		t.Errorf("ran %d steps, want 5", len(l.ran))
+	if len(l.cfgs) != 2 {
+		t.Errorf("configuration reached %v", l.cfgs)
+	}
+	if l.doctor.config != cfg || l.doctor.extIf != "eth2" || l.doctor.mgmtIf != "eth0" {
+		t.Errorf("doctor's options %+v", l.doctor)
+	}
+	if l.run.path != "/tmp/pb.yaml" || !l.run.locked || !l.run.yes {
+		t.Errorf("playbook's options %+v", l.run)
 	}
 }
 
-func TestUpStopsAtFirstFailureWithItsFix(t *testing.T) {
-	l := &upLab{failAt: "install"}
-	r := l.run(t, "up", "--yes")
-	if r.code != exitFailed {
-		t.Fatalf("exit %d, want %d", r.code, exitFailed)
+func TestUpStopsAtFirstFailureWithItsCauseAndFix(t *testing.T) {
+	tests := []struct {
+		name, at string
+		err      error
+		want     []string
+	}{
+		{"doctor", up.StepDoctor, &fixError{err: errors.New("doctor found:\n  unit-keystone: keystone is failed"), fix: "stacklab doctor --fix"},
+			[]string{"✗ doctor", "up stopped at doctor: doctor found:", "unit-keystone: keystone is failed", "fix: stacklab doctor --fix"}},
+		// The message up once printed was "up stopped at preflight: ;".
+		{"preflight without a reason", installer.PhasePreflight, errors.New(""),
+			[]string{"✗ preflight", "up stopped at preflight: it failed without saying why", "fix: run stacklab preflight for the details"}},
 	}
-	if len(l.ran) != 3 {
-		t.Errorf("ran %d steps after a failed install: %v", len(l.ran), l.ran)
-	}
-	if !strings.Contains(r.stderr, "✗ install") || !strings.Contains(r.stderr, "up stopped at install: install failed: do this to fix it") {
-		t.Errorf("stderr:\n%s", r.stderr)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newUpLab(t)
+			l.failAt, l.failErr = tt.at, tt.err
+			r := l.runUp(t, "up", "--yes")
+			if r.code != exitFailed {
+				t.Fatalf("exit %d, want %d; stderr %s", r.code, exitFailed, r.stderr)
+			}
+			if l.ran[len(l.ran)-1] != tt.at {
+				t.Errorf("ran %v after the failed %s", l.ran, tt.at)
+			}
+			all := r.stdout + r.stderr
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("output lacks %q:\n%s", w, all)
+				}
+			}
+			if strings.Contains(all, ": ;") || strings.Contains(all, "The lab is up") {
+				t.Errorf("output:\n%s", all)
+			}
+		})
 	}
 }
 
 func TestUpJSONReportsSteps(t *testing.T) {
-	l := &upLab{failAt: "doctor"}
-	r := l.run(t, "--output", "json", "up", "--yes")
+	l := newUpLab(t)
+	l.failAt, l.failErr = up.StepDoctor, &fixError{err: errors.New("keystone is failed"), fix: "do this to fix it"}
+	r := l.runUp(t, "--output", "json", "up", "--yes")
 	if r.code != exitFailed {
 		t.Fatalf("exit %d", r.code)
 	}
-	var rep upReport
+	var rep up.Report
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
 	}
-	if rep.OK || rep.Failed != "doctor" || len(rep.Steps) != 4 || rep.Steps[3].OK || !strings.Contains(rep.Steps[3].Error, "do this to fix it") {
+	last := rep.Steps[len(rep.Steps)-1]
+	if rep.OK || rep.Failed != up.StepDoctor || rep.Fix != "do this to fix it" || last.Name != up.StepDoctor || last.OK || !strings.Contains(last.Error, "keystone is failed") {
 		t.Errorf("report: %+v", rep)
+	}
+	if len(rep.Steps) != len(installer.PhaseNames())+1 {
+		t.Errorf("%d steps reported, want install's %d and doctor", len(rep.Steps), len(installer.PhaseNames()))
 	}
 	// The failed step's own output is shown, on stderr, not mixed into
 	// the JSON.
@@ -150,9 +241,38 @@ func TestUpJSONReportsSteps(t *testing.T) {
 	}
 }
 
+// up --dry-run shows every step's plan and writes nothing: no file under
+// the root, no host change, no doctor run, no playbook applied.
+func TestUpDryRunShowsThePlanAndChangesNothing(t *testing.T) {
+	l := newUpLab(t)
+	cfg := l.writeConfig(t, "network:\n  external_interface: eth2\n")
+	before := listTree(t, l.inst.root)
+	r := l.runUp(t, "up", "--dry-run", "--config", cfg)
+	if r.code != exitOK {
+		t.Fatalf("exit %d, stderr %s\nstdout %s", r.code, r.stderr, r.stdout)
+	}
+	if after := listTree(t, l.inst.root); !slices.Equal(before, after) {
+		t.Errorf("dry run wrote files: %v → %v", before, after)
+	}
+	if len(l.inst.mem.Log) != 0 {
+		t.Errorf("dry run changed the host: %q", l.inst.mem.Log)
+	}
+	if want := []string{installer.PhasePreflight, installer.PhaseNet, "playbook (planned)"}; !slices.Equal(l.ran, want) {
+		t.Errorf("ran %v, want %v", l.ran, want)
+	}
+	for _, s := range []string{"planning (dry run)", "external NIC eth2", "changes planned", "apply server lab-vm", "dry run: nothing was changed"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "The lab is up") {
+		t.Errorf("a dry run claims the lab is up:\n%s", r.stdout)
+	}
+}
+
 func TestUpAsksWithoutYes(t *testing.T) {
-	l := &upLab{}
-	r := l.run(t, "up")
+	l := newUpLab(t)
+	r := l.runUp(t, "up")
 	if r.code != exitUsage || len(l.ran) != 0 {
 		t.Fatalf("exit %d, ran %v", r.code, l.ran)
 	}

@@ -12,12 +12,16 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 
 	"github.com/stacklab/stacklab/installer/identity"
-	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud/cloudtest"
+	"github.com/stacklab/stacklab/lab"
 )
 
 // The spec's URLs are only data here: Converge registers them and never
 // contacts them (TEST-NET addresses, so nothing could answer anyway).
+// labUsers are the service users the lab's catalog holds, in its order.
+var labUsers = []string{"glance", "placement", "nova", "neutron"}
+
 const (
 	mgmt    = "192.0.2.10"
 	newMgmt = "192.0.2.77"
@@ -25,11 +29,9 @@ const (
 
 func labSpec(t *testing.T, ip string) identity.Spec {
 	t.Helper()
-	pw := map[string]cloud.Secret{}
-	for _, u := range identity.LabUsers() {
-		pw[u] = cloud.Secret(u + "-pw")
-	}
-	s, err := identity.LabSpec(identity.LabParams{MgmtIP: ip, Region: cloudtest.Region, Passwords: pw})
+	p := openstack.Params{MgmtIP: ip, Region: cloudtest.Region}
+	p.GlanceUser, p.PlacementUser, p.NovaUser, p.NeutronUser = "glance-pw", "placement-pw", "nova-pw", "neutron-pw"
+	s, err := lab.Of(p).Catalog()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,10 +50,10 @@ func converge(t *testing.T, k *cloudtest.Keystone, s identity.Spec, dryRun bool)
 func firstRunChanges() []string {
 	// keystone-manage bootstrap already made roles admin, member and reader.
 	want := []string{"create project service"}
-	for _, u := range identity.LabUsers() {
+	for _, u := range labUsers {
 		want = append(want, "create user "+u)
 	}
-	for _, u := range identity.LabUsers() {
+	for _, u := range labUsers {
 		want = append(want, "assign role admin to user "+u+" on project service")
 	}
 	// The bootstrap's identity endpoints point at the fake itself; the spec
@@ -98,7 +100,7 @@ func TestConvergeFromBootstrapThenIdempotent(t *testing.T) {
 	for _, r := range st.Roles {
 		ids["r/"+r.Name] = r.ID
 	}
-	for _, u := range identity.LabUsers() {
+	for _, u := range labUsers {
 		user, ok := k.UserByName(u)
 		if !ok || !user.Enabled || user.Password != u+"-pw" || user.DomainID != "default" {
 			t.Errorf("user %s = %+v", u, user)
@@ -330,20 +332,6 @@ func TestConvergeUnknownRoleInAssignment(t *testing.T) {
 	_, err := identity.Converge(context.Background(), k.AdminClient(t), spec, true)
 	if err == nil || !strings.Contains(err.Error(), "no such role") {
 		t.Errorf("err = %v", err)
-	}
-}
-
-func TestLabSpec(t *testing.T) {
-	if _, err := identity.LabSpec(identity.LabParams{MgmtIP: mgmt, Region: "RegionOne",
-		Passwords: map[string]cloud.Secret{"glance": "x"}}); err == nil || !strings.Contains(err.Error(), "placement, nova, neutron") {
-		t.Errorf("missing passwords: err = %v", err)
-	}
-	s := labSpec(t, "fd00::5")
-	if got := s.Services[1].Endpoints.Public; got != "http://[fd00::5]:9292" {
-		t.Errorf("IPv6 URL = %q", got)
-	}
-	if got := identity.KeystoneURL("fd00::5"); got != "http://[fd00::5]:5000/v3/" {
-		t.Errorf("KeystoneURL = %q", got)
 	}
 }
 

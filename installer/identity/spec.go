@@ -6,8 +6,6 @@ package identity
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 
 	"github.com/stacklab/stacklab/internal/cloud"
 )
@@ -68,80 +66,9 @@ func (e Endpoints) byInterface() []struct{ iface, url string } {
 	return out
 }
 
-// Names LabSpec uses.
-const (
-	ServiceProject = "service"
-	MemberRole     = "member" // Horizon's OPENSTACK_KEYSTONE_DEFAULT_ROLE
-	AdminRole      = "admin"
-)
-
-// LabUsers are the service users LabSpec needs passwords for, in the order
-// the install guide creates them.
-func LabUsers() []string { return []string{"glance", "placement", "nova", "neutron"} }
-
-// LabParams feeds LabSpec.
-type LabParams struct {
-	MgmtIP string // management address every endpoint points at
-	Region string // e.g. RegionOne
-	// Passwords of the service users glance, placement, nova and neutron
-	// (the same ones written into each service's [keystone_authtoken]).
-	Passwords map[string]cloud.Secret
-}
-
-// Port numbers of the lab's APIs (Debian's defaults).
-const (
-	KeystonePort  = "5000"
-	GlancePort    = "9292"
-	PlacementPort = "8778"
-	NovaPort      = "8774"
-	NeutronPort   = "9696"
-)
-
-// KeystoneURL is the identity endpoint URL for host, in the form the
-// installer must also pass to keystone-manage bootstrap so that a later
-// Converge finds nothing to change.
-func KeystoneURL(host string) string {
-	return "http://" + net.JoinHostPort(host, KeystonePort) + "/v3/"
-}
-
-// LabSpec is the all-in-one lab's identity state: project "service", the
-// service users holding admin on it, role "member", and the catalog for
-// keystone, glance, placement, nova and neutron with all three interfaces at
-// the management address. Converge(LabSpec(new address)) is also how doctor
-// re-points the catalog after the address changed.
-func LabSpec(p LabParams) (Spec, error) {
-	var missing []string
-	for _, u := range LabUsers() {
-		if p.Passwords[u] == "" {
-			missing = append(missing, u)
-		}
-	}
-	if p.MgmtIP == "" || p.Region == "" || len(missing) > 0 {
-		return Spec{}, fmt.Errorf("identity lab spec: need management address, region and passwords (missing passwords: %s)",
-			strings.Join(missing, ", "))
-	}
-	url := func(port, path string) string { return "http://" + net.JoinHostPort(p.MgmtIP, port) + path }
-	all := func(u string) Endpoints { return Endpoints{Public: u, Internal: u, Admin: u} }
-
-	s := Spec{
-		DomainID: "default",
-		Region:   p.Region,
-		Projects: []Project{{Name: ServiceProject, Description: "Service Project"}},
-		Roles:    []string{AdminRole, MemberRole},
-		Services: []Service{
-			{Name: "keystone", Type: "identity", Endpoints: all(KeystoneURL(p.MgmtIP))},
-			{Name: "glance", Type: "image", Description: "OpenStack Image", Endpoints: all(url(GlancePort, ""))},
-			{Name: "placement", Type: "placement", Description: "Placement API", Endpoints: all(url(PlacementPort, ""))},
-			{Name: "nova", Type: "compute", Description: "OpenStack Compute", Endpoints: all(url(NovaPort, "/v2.1"))},
-			{Name: "neutron", Type: "network", Description: "OpenStack Networking", Endpoints: all(url(NeutronPort, ""))},
-		},
-	}
-	for _, u := range LabUsers() {
-		s.Users = append(s.Users, User{Name: u, Password: p.Passwords[u]})
-		s.Assignments = append(s.Assignments, Assignment{User: u, Project: ServiceProject, Role: AdminRole})
-	}
-	return s, nil
-}
+// MemberRole is the role Horizon gives new users
+// (OPENSTACK_KEYSTONE_DEFAULT_ROLE); the lab's catalog makes sure it exists.
+const MemberRole = "member"
 
 // validate catches spec mistakes before any request is sent.
 func (s Spec) validate() error {

@@ -190,8 +190,6 @@ func Files(p Params) []File {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func keystoneURL(p Params) string { return "http://" + p.MgmtIP + ":5000" }
-
 func memcacheServer(p Params) string { return p.MgmtIP + ":11211" }
 
 // dbURL: MariaDB listens on loopback only. Secrets are URL-safe (Validate).
@@ -213,8 +211,8 @@ func transportURL(p Params) string {
 func authtoken(p Params, user, password string) []inifile.Set {
 	const s = "keystone_authtoken"
 	return []inifile.Set{
-		set(s, "www_authenticate_uri", keystoneURL(p)),
-		set(s, "auth_url", keystoneURL(p)),
+		set(s, "www_authenticate_uri", keystoneBase(p.MgmtIP)),
+		set(s, "auth_url", keystoneBase(p.MgmtIP)),
 		set(s, "memcached_servers", memcacheServer(p)),
 		set(s, "auth_type", "password"),
 		set(s, "project_domain_name", "Default"),
@@ -230,7 +228,7 @@ func authtoken(p Params, user, password string) []inifile.Set {
 // [placement], [neutron], [service_user]; neutron's [nova]).
 func serviceAuth(p Params, s, user, password string, region bool) []inifile.Set {
 	sets := []inifile.Set{
-		set(s, "auth_url", keystoneURL(p)+"/v3"),
+		set(s, "auth_url", KeystoneURL(p.MgmtIP)),
 		set(s, "auth_type", "password"),
 		set(s, "project_domain_name", "Default"),
 		set(s, "user_domain_name", "Default"),
@@ -458,7 +456,7 @@ func horizonFiles(p Params) []File {
 			Kind: PythonSettings,
 			Settings: []PySetting{
 				{"OPENSTACK_HOST", pyString(p.MgmtIP)},
-				{"OPENSTACK_KEYSTONE_URL", pyString(keystoneURL(p) + "/v3")},
+				{"OPENSTACK_KEYSTONE_URL", pyString(KeystoneURL(p.MgmtIP))},
 				{"OPENSTACK_KEYSTONE_DEFAULT_ROLE", pyString("member")},
 				{"ALLOWED_HOSTS", "[" + pyString(p.MgmtIP) + ", " + pyString(p.Hostname) + ", 'localhost', '127.0.0.1']"},
 				{"SESSION_ENGINE", pyString("django.contrib.sessions.backends.cache")},

@@ -100,17 +100,11 @@ func render(p Params) string {
 		}
 		w("\n")
 	}
-	w("\n# Catalog\nproject %s\n", Catalog(p).Project)
-	for _, u := range Catalog(p).Users {
-		w("user %s password %s: role %s on %s\n", u.Name, u.Password, u.Role, u.Project)
+	w("\n# APIs\n")
+	for _, a := range APIs() {
+		w("%s (%s) %q on %s: %s\n", a.Name, a.Type, a.Description, a.Unit, a.URL(p.MgmtIP))
 	}
-	for _, s := range Catalog(p).Services {
-		w("service %s (%s) %q\n", s.Name, s.Type, s.Description)
-		for _, e := range s.Endpoints {
-			w("  %s %s %s\n", e.Interface, e.Region, e.URL)
-		}
-	}
-	w("identity (bootstrap) %s\n", IdentityURL(p))
+	w("identity (bootstrap) %s\n", KeystoneEndpoint(p.MgmtIP))
 	return b.String()
 }
 
@@ -157,8 +151,10 @@ func TestConsistency(t *testing.T) {
 			dbs[d.Name] = d
 		}
 		users := map[string]string{}
-		for _, u := range Catalog(p).Users {
-			users[u.Name] = u.Password
+		// The service users keystone's catalog holds, with the passwords
+		// the lab model registers for them.
+		for name, pw := range map[string]string{"glance": p.GlanceUser, "placement": p.PlacementUser, "nova": p.NovaUser, "neutron": p.NeutronUser} {
+			users[name] = pw
 		}
 		for _, f := range Files(p) {
 			if paths[f.Path] {

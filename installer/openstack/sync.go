@@ -38,7 +38,7 @@ type Command struct {
 // SyncCommands returns the database syncs and bootstrap commands in the
 // order to run them, grouped by tier (Tiers order) and phase.
 func SyncCommands(p Params) []Command {
-	k := keystoneURL(p) + "/v3/"
+	k := KeystoneEndpoint(p.MgmtIP)
 	cmds := []Command{
 		{
 			Name: "rabbitmq-add-user", Tier: TierInfra, Phase: AfterReady, User: "root",

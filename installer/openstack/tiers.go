@@ -90,7 +90,7 @@ func Tiers(p Params) []Tier {
 			Name:   TierKeystone,
 			Units:  []string{"keystone"},
 			After:  []string{TierInfra},
-			Probes: []Probe{{Kind: ProbeHTTP, Target: keystoneURL(p) + "/v3", Status: 200}},
+			Probes: []Probe{{Kind: ProbeHTTP, Target: KeystoneURL(p.MgmtIP), Status: 200}},
 		},
 		{
 			Name:   TierGlance,

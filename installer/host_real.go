@@ -232,6 +232,13 @@ func (r *realProber) Probe(ctx context.Context, p openstack.Probe) error {
 			return err
 		}
 		return c.Close()
+	case openstack.ProbeUnix:
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "unix", p.Target)
+		if err != nil {
+			return err
+		}
+		return c.Close()
 	case openstack.ProbeHTTP:
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Target, nil)
 		if err != nil {

@@ -45,7 +45,7 @@ var servicePhases = []struct {
 	{PhaseGlance, "image service", []string{openstack.TierGlance}},
 	{PhasePlacement, "placement", []string{openstack.TierPlacement}},
 	{PhaseNova, "compute control services and nova-compute", []string{openstack.TierNova, openstack.TierCompute}},
-	{PhaseNeutron, "networking server and agents", []string{openstack.TierNeutron, openstack.TierAgents}},
+	{PhaseNeutron, "networking server and agents", []string{openstack.TierSwitch, openstack.TierNeutron, openstack.TierAgents}},
 	{PhaseHorizon, "dashboard", []string{openstack.TierDashboard}},
 }
 

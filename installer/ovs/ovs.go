@@ -161,3 +161,16 @@ func datapath(dp string) string {
 	}
 	return dp
 }
+
+// BridgePorts is the database's bridges with their ports (doctor's view).
+func BridgePorts(ctx context.Context, db DB) (map[string][]string, error) {
+	have, err := db.Bridges(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]string, len(have))
+	for _, b := range have {
+		out[b.Name] = b.Ports
+	}
+	return out, nil
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/checks/nics"
 	"github.com/stacklab/stacklab/installer/config"
+	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/netcfg"
 )
 
@@ -27,6 +28,11 @@ type Facts struct {
 	// Gateway is the IPv4 default route's gateway: 10.0.2.2 says the
 	// management address is VirtualBox NAT's, unreachable from the laptop.
 	Gateway string
+	// Release is the Debian VERSION_ID ("" off Debian: the install's
+	// validation or preflight refuses that host).
+	Release string
+	// OVSDatapath and its reason, when the lab runs on Open vSwitch.
+	OVSDatapath, OVSReason string
 }
 
 // Network is the slice of netcfg.Host facts are read from.
@@ -43,6 +49,8 @@ type Host struct {
 	Hostname func() (string, error)
 	// MountInfo defaults to /proc/self/mountinfo.
 	MountInfo string
+	// Modules decide Open vSwitch's datapath; nil is this machine's.
+	Modules host.Modules
 }
 
 // Facts reads the NIC layout (with the configuration's NIC choice), the
@@ -91,7 +99,35 @@ func (h Host) Facts(ctx context.Context, cfg config.Config) (Facts, error) {
 		mi = "/proc/self/mountinfo"
 	}
 	f.CgroupRO = cgroupV1ReadOnly(mi)
+	f.Release = Release(h.Readings)
+	// Only a lab on Open vSwitch probes (and may load) the module.
+	if b, err := openstack.ResolveBackend(f.Release, NeutronBackend(cfg)); err == nil && len(b.SwitchUnits()) > 0 {
+		mods := h.Modules
+		if mods == nil {
+			mods = host.SystemModules{}
+		}
+		f.OVSDatapath, f.OVSReason = host.OVSDatapath(ctx, mods)
+	}
 	return f, nil
+}
+
+// Release is the host's Debian VERSION_ID ("" when unreadable or not
+// Debian): the per-release knowledge in installer/openstack keys on it.
+func Release(r host.Readings) string {
+	o, err := r.OS()
+	if err != nil || o.ID != "debian" {
+		return ""
+	}
+	return o.VersionID
+}
+
+// NeutronBackend is the configured backend as Params wants it ("" for
+// auto: the release decides).
+func NeutronBackend(cfg config.Config) string {
+	if cfg.OpenStack.NeutronBackend == config.BackendAuto {
+		return ""
+	}
+	return string(cfg.OpenStack.NeutronBackend)
 }
 
 // cgroupV1ReadOnly reports whether a cgroup v1 controller hierarchy is

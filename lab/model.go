@@ -39,7 +39,9 @@ func Resolve(cfg config.Config, s config.Secrets, f Facts) Model {
 		ComputeDriver:             string(cfg.Compute.Driver),
 		VirtType:                  string(cfg.Compute.VirtType),
 		ProviderNet:               cfg.Network.ProviderNetwork,
-		NeutronBackend:            string(cfg.OpenStack.NeutronBackend),
+		Release:                   f.Release,
+		NeutronBackend:            NeutronBackend(cfg),
+		OVSDatapath:               f.OVSDatapath,
 		MTU:                       cfg.Network.MTU,
 		Workers:                   cfg.Services.Workers,
 		HorizonWebRoot:            cfg.Horizon.WebRoot,
@@ -83,14 +85,31 @@ func Resolve(cfg config.Config, s config.Secrets, f Facts) Model {
 	return Model{Params: p, Facts: f, MgmtIf: cfg.Network.ManagementInterface}
 }
 
-// OfConfig is the model for what the configuration alone decides: the
-// units and their order. services needs no host reading or secret for it.
-func OfConfig(cfg config.Config) Model {
-	return Model{Params: openstack.Params{
+// OfConfig is the model for what the configuration and the release
+// decide: the units and their order. services needs no other host
+// reading or secret for it. A release or backend install would refuse is
+// described as the default release builds it, rather than as nothing.
+func OfConfig(cfg config.Config, release string) Model {
+	p := openstack.Params{
 		ComputeDriver:  string(cfg.Compute.Driver),
-		NeutronBackend: string(cfg.OpenStack.NeutronBackend),
+		Release:        release,
+		NeutronBackend: NeutronBackend(cfg),
 		HorizonWebRoot: cfg.Horizon.WebRoot,
-	}, MgmtIf: cfg.Network.ManagementInterface}
+	}
+	if _, err := openstack.ResolveBackend(p.Release, p.NeutronBackend); err != nil {
+		p.Release, p.NeutronBackend = "", ""
+	}
+	return Model{Params: p, MgmtIf: cfg.Network.ManagementInterface}
+}
+
+// Describable is m with a backend the release refuses replaced by the
+// release's default: doctor describes a lab install would refuse as
+// install would have built it, instead of stopping.
+func (m Model) Describable() Model {
+	if _, err := openstack.ResolveBackend(m.Release, m.NeutronBackend); err != nil {
+		m.NeutronBackend = ""
+	}
+	return m
 }
 
 // Of wraps parameters already resolved (tests, and the installer's own

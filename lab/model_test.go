@@ -101,10 +101,19 @@ func TestValidateNamesTheFix(t *testing.T) {
 // same the installer starts.
 func TestOfConfigUnitsAreTheInstallersUnits(t *testing.T) {
 	cfg := config.Default()
-	full := Resolve(cfg, secrets(t), facts)
-	if got, want := OfConfig(cfg).Units(), full.Units(); !slices.Equal(got, want) {
-		t.Errorf("services' units %v\ninstall's units %v", got, want)
+	// Per release too: Debian 13's lab runs Open vSwitch's units.
+	for _, release := range []string{"", "12", "13"} {
+		f := facts
+		f.Release = release
+		got, want := OfConfig(cfg, release).Units(), Resolve(cfg, secrets(t), f).Units()
+		if !slices.Equal(got, want) {
+			t.Errorf("release %q: services' units %v\ninstall's units %v", release, got, want)
+		}
+		if hasOVS := slices.Contains(got, "neutron-openvswitch-agent"); hasOVS != (release == "13") {
+			t.Errorf("release %q: units %v; Open vSwitch's agent only on 13", release, got)
+		}
 	}
+	full := Resolve(cfg, secrets(t), facts)
 	var tiers []string
 	for _, tr := range full.Tiers() {
 		tiers = append(tiers, tr.Units...)

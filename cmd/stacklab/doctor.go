@@ -26,11 +26,19 @@ import (
 	"github.com/stacklab/stacklab/installer/config"
 	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/installer/ovs"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/internal/systemd"
 	"github.com/stacklab/stacklab/lab"
 )
+
+// ovsSwitch is doctor's view of the lab's OVS database.
+type ovsSwitch struct{ db ovs.DB }
+
+func (o ovsSwitch) BridgePorts(ctx context.Context) (map[string][]string, error) {
+	return ovs.BridgePorts(ctx, o.db)
+}
 
 // doctorSetup is what one doctor run checks and repairs with.
 type doctorSetup struct {
@@ -451,7 +459,9 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 	if err != nil {
 		reasons = append(reasons, "read the NICs: "+err.Error())
 	}
-	m := lab.Resolve(labCfg, secrets, facts)
+	// A backend install refuses on this release is described as the
+	// release's default would build it.
+	m := lab.Resolve(labCfg, secrets, facts).Describable()
 	p := m.Params
 	s := doctorSetup{deps: doctor.Deps{HTTP: hc, Host: doctor.System{Root: "/"}, Cloud: openCloud("")}}
 	var sd *systemd.Client
@@ -489,6 +499,10 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 		DiskPaths:      doctor.DefaultDiskPaths,
 		StateFile:      filepath.Join(labCfg.Paths.StateDir, labstate.File),
 		Region:         p.Region,
+		OVSBridges:     openstack.OVSBridges(p),
+	}
+	if len(s.cfg.OVSBridges) > 0 {
+		s.deps.Switch = ovsSwitch{ovs.NewVsctl(openstack.OVSDBSock, 5)}
 	}
 	s.redact = secrets.Redactor().Redact
 	s.files = m.Files()

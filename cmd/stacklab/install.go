@@ -337,7 +337,7 @@ func (e *env) installHooks(cfg config.Config, opts installOptions) (installer.Ho
 		if err != nil {
 			return installer.Outcome{}, err
 		}
-		rep, err := checks.Run(ctx, preflightChecks(ctx, nh, e.readings(), o, lab.OfConfig(cfg)), checks.Options{Skip: opts.skip})
+		rep, err := checks.Run(ctx, preflightChecks(ctx, nh, e.readings(), o, lab.OfConfig(cfg, lab.Release(e.readings()))), checks.Options{Skip: opts.skip})
 		if err != nil {
 			return installer.Outcome{}, err
 		}

@@ -70,7 +70,7 @@ func (e *env) preflight(ctx context.Context, c *cli.Command) (checks.Report, err
 		return checks.Report{}, err
 	}
 	o := nics.Options{MgmtIf: cfg.Network.ManagementInterface, ExtIf: cfg.Network.ExternalInterface}
-	list := preflightChecks(ctx, src, e.readings(), o, lab.OfConfig(cfg))
+	list := preflightChecks(ctx, src, e.readings(), o, lab.OfConfig(cfg, lab.Release(e.readings())))
 	rep, err := checks.Run(ctx, list, checks.Options{Skip: c.StringSlice("skip")})
 	var ve *checks.ValidationError
 	if errors.As(err, &ve) {

@@ -78,7 +78,7 @@ func (e *env) servicesList(ctx context.Context, c *cli.Command) error {
 	if err != nil {
 		return err
 	}
-	states, err := sd.States(ctx, lab.OfConfig(cfg).Units()...)
+	states, err := sd.States(ctx, lab.OfConfig(cfg, lab.Release(e.readings())).Units()...)
 	if err != nil {
 		return fmt.Errorf("services: %w", err)
 	}
@@ -122,7 +122,7 @@ func (e *env) servicesAct(ctx context.Context, c *cli.Command, verb string) erro
 	if err != nil {
 		return err
 	}
-	units, err := pickUnits(lab.OfConfig(cfg).Units(), c.Args().Slice())
+	units, err := pickUnits(lab.OfConfig(cfg, lab.Release(e.readings())).Units(), c.Args().Slice())
 	if err != nil {
 		return err
 	}

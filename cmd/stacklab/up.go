@@ -198,23 +198,14 @@ func (e *env) doctorOnce(ctx context.Context, o doctorOptions) error {
 	// after install's own probes passed). A lab that is still settling is
 	// not a failed lab: doctor runs again until it is healthy or the
 	// settle time is over, and only the last report is shown.
-	deadline := time.Now().Add(upDoctorSettle)
-	var rep checks.Report
-	for {
-		rep, err = checks.Run(ctx, s.checks(), checks.Options{})
-		if err != nil {
-			return err
-		}
-		if !rep.Failed() || !time.Now().Before(deadline) {
-			break
-		}
+	rep, err := settle(ctx, upDoctorSettle, upDoctorPoll, func(ctx context.Context) (checks.Report, error) {
+		return checks.Run(ctx, s.checks(), checks.Options{})
+	}, func(rep checks.Report, left time.Duration) {
 		fmt.Fprintf(e.stderr, "doctor: %s failing; the services were just started, checking again (up to %s more)\n",
-			strings.Join(failedIDs(rep), ", "), time.Until(deadline).Round(time.Second))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(upDoctorPoll):
-		}
+			strings.Join(failedIDs(rep), ", "), left.Round(time.Second))
+	})
+	if err != nil {
+		return err
 	}
 	if err := rep.WriteText(e.stdout, checks.TextOptions{}); err != nil {
 		return fmt.Errorf("write doctor's report: %w", err)
@@ -237,6 +228,25 @@ func (e *env) doctorOnce(ctx context.Context, o doctorOptions) error {
 // upDoctorSettle is how long up lets a just-started lab settle before
 // doctor's findings count; upDoctorPoll how often it looks again.
 var upDoctorSettle, upDoctorPoll = 2 * time.Minute, 5 * time.Second
+
+// settle runs check until its report passes or for as long as window,
+// every poll, telling again each time it will look again; it returns the
+// last report.
+func settle(ctx context.Context, window, poll time.Duration, check func(context.Context) (checks.Report, error), again func(checks.Report, time.Duration)) (checks.Report, error) {
+	deadline := time.Now().Add(window)
+	for {
+		rep, err := check(ctx)
+		if err != nil || !rep.Failed() || !time.Now().Before(deadline) {
+			return rep, err
+		}
+		again(rep, time.Until(deadline))
+		select {
+		case <-ctx.Done():
+			return rep, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
 
 func failedIDs(rep checks.Report) []string {
 	var ids []string

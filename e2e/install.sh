@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LH=(bash e2e/labhost)
+# shellcheck source=e2e/lib.sh
+. e2e/lib.sh
 WORK=/var/lib/stacklab-e2e
 SHARE=$WORK/share
 ROOT=$WORK/lab
@@ -20,9 +21,6 @@ COMPUTE=${STACKLAB_E2E_COMPUTE:-libvirt}
 KILL_AFTER=${STACKLAB_E2E_KILL_AFTER:-infra}
 KILL_IN=${STACKLAB_E2E_KILL_IN:-keystone}
 
-say() { printf '\n== %s\n' "$*"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 collect() {
 	mkdir -p "$RESULTS"

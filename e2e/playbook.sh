@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LH=(bash e2e/labhost)
+# shellcheck source=e2e/lib.sh
+. e2e/lib.sh
 WORK=/var/lib/stacklab-e2e
 SHARE=$WORK/share
 ROOT=$WORK/lab
@@ -21,13 +22,6 @@ MGMT=10.231.0.2
 CONFIG=${STACKLAB_CONFIG:-/stacklab/e2e.yaml}
 SL=/stacklab/stacklab
 
-say() { printf '\n== %s\n' "$*"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-fail() { echo "FAIL: $*"; exit 1; }
-lab() { "${LH[@]}" exec "$@"; }
-# shellcheck source=e2e/reach.sh
-. e2e/reach.sh
 
 # The clouds.yaml copy holds the admin password: never left behind.
 trap 'rm -f "$RESULTS/.clouds.yaml"' EXIT

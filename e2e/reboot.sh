@@ -12,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LH=(bash e2e/labhost)
+# shellcheck source=e2e/lib.sh
+. e2e/lib.sh
 # the lab host's names and addresses (LABHOST_ID picks which)
 eval "$("${LH[@]}" env)"
 ROOT=$LAB_ROOT
@@ -28,13 +29,6 @@ SL=/stacklab/stacklab
 # (the goal, printed beside the figure, is 60 s).
 HEALTHY_WITHIN=${STACKLAB_E2E_HEALTHY_WITHIN:-600}
 
-say() { printf '\n== %s\n' "$*"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-fail() { echo "FAIL: $*"; exit 1; }
-lab() { "${LH[@]}" exec "$@"; }
-# shellcheck source=e2e/reach.sh
-. e2e/reach.sh
 
 trap 'rm -f "$RESULTS/.clouds.yaml"' EXIT
 

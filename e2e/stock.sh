@@ -21,19 +21,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export LABHOST_ID=${LABHOST_ID:-stock} LABHOST_SHAPE=stock LABHOST_SUITE=${LABHOST_SUITE:-bookworm}
-LH=(bash e2e/labhost)
+# shellcheck source=e2e/lib.sh
+. e2e/lib.sh
 eval "$("${LH[@]}" env)"
 RESULTS=${STACKLAB_E2E_RESULTS:-$LAB_WORK/results}
 SL=/stacklab/stacklab
 LAPTOP_NET=192.168.56.0/24
 
-say() { printf '\n== %s\n' "$*"; }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-fail() { echo "FAIL: $*"; exit 1; }
-lab() { "${LH[@]}" exec "$@"; }
-# shellcheck source=e2e/reach.sh
-. e2e/reach.sh
 eth1_inet() { lab ip -4 -o addr show dev eth1 | awk '{ print $4 }'; }
 
 collect() {

@@ -1,6 +1,16 @@
 # shellcheck shell=bash
-# Sourced by the e2e scripts that prove a guest is reachable; they define
-# LH, now, elapsed and fail.
+# Sourced by the e2e scripts: the lab host command, their step headers,
+# timing, failure, and proving a guest is reachable.
+
+LH=(bash e2e/labhost)
+say() { printf '\n== %s\n' "$*"; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+fail() {
+	echo "FAIL: $*"
+	exit 1
+}
+lab() { "${LH[@]}" exec "$@"; }
 
 # reach FIP ID [SECONDS]: ping the floating IP from the upstream namespace
 # (for up to SECONDS, 90 by default), then fetch the guest's page and find

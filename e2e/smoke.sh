@@ -36,6 +36,7 @@ finish() {
 			echo "FAIL  down left something behind"
 			rc=1
 		}
+		check "down puts what the lab host downloaded into the shared cache" ls -l "$CACHE/apt-archives/${PROBE_PKG}"_*.deb
 	fi
 	((rc == 0 && fails == 0)) && echo "smoke: PASS ($checks checks)" || echo "smoke: FAIL ($fails of $checks checks failed, rc=$rc)"
 	((fails == 0)) || rc=1
@@ -97,17 +98,20 @@ share_bind() {
 	[[ $got == ok ]]
 }
 apt_update() { in_lab apt-get update; }
+# The lab host's apt works in its own copy of the shared cache
+# ($STATE/apt-archives); down publishes what it downloaded (checked in
+# finish).
 apt_download_to_cache() {
-	rm -f "$CACHE/apt-archives/${PROBE_PKG}"_*.deb
+	rm -f "$CACHE/apt-archives/${PROBE_PKG}"_*.deb "$STATE/apt-archives/${PROBE_PKG}"_*.deb
 	in_lab apt-get install -y --download-only "$PROBE_PKG"
-	ls -l "$CACHE/apt-archives/${PROBE_PKG}"_*.deb
+	ls -l "$STATE/apt-archives/${PROBE_PKG}"_*.deb
 }
 apt_install_keeps_deb() {
 	local version
 	in_lab apt-get install -y "$PROBE_PKG" || return
 	version=$(in_lab "$PROBE_PKG" --version) || return
 	echo "${version%%$'\n'*}"
-	ls -l "$CACHE/apt-archives/${PROBE_PKG}"_*.deb
+	ls -l "$STATE/apt-archives/${PROBE_PKG}"_*.deb
 }
 tap_from_unit() { # run-bg: a unit started by the lab's systemd may create a tap (CAP_NET_ADMIN + /dev/net/tun)
 	"${LH[@]}" run-bg smoke-tap ip tuntap add dev tap-smoke mode tap
@@ -139,7 +143,7 @@ check "exec keeps the exit code" exit_code_kept
 check "exec passes stdin through" stdin_passthrough
 check "/stacklab bound to $STATE/share" share_bind
 check "apt-get update through the NAT" apt_update
-check "download-only lands in the shared archive cache" apt_download_to_cache
+check "download-only lands in the lab host's archive cache" apt_download_to_cache
 check "install keeps the .deb in the cache" apt_install_keeps_deb
 check "run-bg unit creates a tap" tap_from_unit
 check "upstream0 has 203.0.113.1/24" upstream_addr

@@ -21,7 +21,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
-	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -102,14 +101,7 @@ func (c *Cloud) service(typ string, newClient newServiceFunc) (*gophercloud.Serv
 		return sc, nil
 	}
 	var notFound *gophercloud.ErrEndpointNotFound
-	var netErr net.Error
-	switch {
-	case errors.As(err, &netErr):
-		// gophercloud GETs an unversioned endpoint's root for version
-		// discovery while making the client, so a dead service shows here.
-		return nil, fmt.Errorf("cloud %s: %s endpoint does not answer version discovery: %w: is the service running? try stacklab doctor",
-			c.Name, typ, err)
-	case !errors.As(err, &notFound):
+	if !errors.As(err, &notFound) {
 		return nil, fmt.Errorf("cloud %s: %s client: %w", c.Name, typ, err)
 	}
 	// The usual cause is region_name not matching the catalog, often only in
@@ -127,12 +119,8 @@ func (c *Cloud) service(typ string, newClient newServiceFunc) (*gophercloud.Serv
 // catalogRegions lists the regions in which the token's catalog has an
 // endpoint of service type typ and the given interface.
 func (c *Cloud) catalogRegions(typ, iface string) []string {
-	res, ok := c.Provider.GetAuthResult().(tokens.CreateResult)
+	cat, ok := catalogOf(c.Provider)
 	if !ok {
-		return nil
-	}
-	cat, err := res.ExtractServiceCatalog()
-	if err != nil {
 		return nil
 	}
 	var regions []string
@@ -250,6 +238,7 @@ func Open(ctx context.Context, opts Options) (*Cloud, error) {
 	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
 		return nil, classifyAuthError(name, file, ao.IdentityEndpoint, err)
 	}
+	pc.EndpointLocator = catalogLocator(pc)
 	return &Cloud{Name: name, File: file, AuthURL: ao.IdentityEndpoint, Provider: pc, Endpoint: eo}, nil
 }
 

@@ -40,6 +40,10 @@ type Options struct {
 	// fails instead of hanging). Its Transport's TLS settings are replaced
 	// when clouds.yaml sets cacert/cert/key/verify.
 	HTTPClient *http.Client
+	// Tokens, when set, keeps the token between runs (see TokenStore):
+	// reused while valid and while clouds.yaml is unchanged, dropped on a
+	// 401. Nil logs in with the password every time.
+	Tokens TokenStore
 }
 
 // Cloud is an authenticated connection to one cloud.
@@ -194,9 +198,11 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// Open finds the cloud's clouds.yaml entry, authenticates, and returns the
-// connection. The returned provider re-authenticates by itself when its token
-// expires, so long lab tasks outlive the token lifetime.
+// Open finds the cloud's clouds.yaml entry, authenticates (or reuses a
+// cached token, see Options.Tokens), and returns the connection. The
+// returned provider logs in again by itself when keystone answers 401 (the
+// token expired or was revoked), so long lab tasks outlive the token
+// lifetime.
 func Open(ctx context.Context, opts Options) (*Cloud, error) {
 	name := opts.Cloud
 	if name == "" {
@@ -228,14 +234,17 @@ func Open(ctx context.Context, opts Options) (*Cloud, error) {
 	if ao.IdentityEndpoint == "" {
 		return nil, fmt.Errorf("cloud %s: %s has no auth.auth_url for it", name, file)
 	}
-	ao.AllowReauth = true
-
 	pc, err := openstack.NewClient(ao.IdentityEndpoint)
 	if err != nil {
 		return nil, &redactedError{fmt.Errorf("cloud %s: auth_url %q: %w", name, ao.IdentityEndpoint, err)}
 	}
 	pc.HTTPClient = httpClient(opts.HTTPClient, tlsConfig)
-	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
+	sess := &tokenSession{store: opts.Tokens, key: tokenKey(name, ao), ao: ao, pc: pc}
+	if opts.Tokens != nil {
+		// Unreadable: no cache this time; Open goes on to log in.
+		sess.config, _ = configFingerprint(file)
+	}
+	if err := sess.authenticate(ctx); err != nil {
 		return nil, classifyAuthError(name, file, ao.IdentityEndpoint, err)
 	}
 	pc.EndpointLocator = catalogLocator(pc)

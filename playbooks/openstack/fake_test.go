@@ -44,6 +44,17 @@ type fakeOpenStack struct {
 	Console func(name string, n int) string
 	// CorruptUpload makes glance report another sha512 than it received.
 	CorruptUpload bool
+
+	// ks is the keystone in front of it: a request must carry a token
+	// keystone accepts now, as the real services check.
+	ks *cloudtest.Keystone
+	// reqs logs every request served, "METHOD /path"; rejected counts
+	// those refused for their token.
+	reqs     []string
+	rejected int
+	// cloudsFile and tokens are what every open shares.
+	cloudsFile string
+	tokens     cloud.TokenDir
 }
 
 var neutronSingular = map[string]string{
@@ -58,29 +69,40 @@ func newFake(t testing.TB) *fakeOpenStack {
 	return f
 }
 
-// open starts the fake keystone with this fake in its catalog and returns
-// the drivers over a cloud opened as the CLI opens one.
+// open returns the drivers over a cloud opened as the CLI opens one: the
+// first call starts the fake keystone with this fake in its catalog and
+// writes its clouds.yaml; every call shares them and one token cache, so a
+// second open logs in no more than `stacklab run` run twice does.
 func (f *fakeOpenStack) open(t *testing.T, o Options) *Cloud {
 	t.Helper()
 	for _, k := range []string{"OS_CLOUD", "OS_REGION_NAME", "OS_INTERFACE", "OS_CLIENT_CONFIG_FILE"} {
 		t.Setenv(k, "")
 	}
-	k := cloudtest.NewKeystone(t)
-	for _, s := range []struct{ name, typ, path string }{
-		{"nova", "compute", "/compute/v2.1"}, {"neutron", "network", "/network"}, {"glance", "image", "/image"},
-	} {
-		id := k.AddService(s.name, s.typ, "")
-		k.AddEndpoint(id, "public", cloudtest.Region, f.srv.URL+s.path)
-	}
-	file := filepath.Join(t.TempDir(), "clouds.yaml")
-	if _, err := cloud.WriteCloudsYAML("", file, cloud.CloudEntry{
-		AuthURL: k.AuthURL(), Username: cloudtest.AdminUser, Password: cloudtest.AdminPassword,
-		ProjectName: cloudtest.AdminProject, UserDomainName: "Default", ProjectDomainName: "Default", RegionName: cloudtest.Region,
-	}); err != nil {
-		t.Fatal(err)
+	f.mu.Lock()
+	ks := f.ks
+	f.mu.Unlock()
+	if ks == nil {
+		ks = cloudtest.NewKeystone(t)
+		for _, s := range []struct{ name, typ, path string }{
+			{"nova", "compute", "/compute/v2.1"}, {"neutron", "network", "/network"}, {"glance", "image", "/image"},
+		} {
+			id := ks.AddService(s.name, s.typ, "")
+			ks.AddEndpoint(id, "public", cloudtest.Region, f.srv.URL+s.path)
+		}
+		dir := t.TempDir()
+		f.cloudsFile, f.tokens = filepath.Join(dir, "clouds.yaml"), cloud.TokenDir(filepath.Join(dir, "tokens"))
+		if _, err := cloud.WriteCloudsYAML("", f.cloudsFile, cloud.CloudEntry{
+			AuthURL: ks.AuthURL(), Username: cloudtest.AdminUser, Password: cloudtest.AdminPassword,
+			ProjectName: cloudtest.AdminProject, UserDomainName: "Default", ProjectDomainName: "Default", RegionName: cloudtest.Region,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		f.mu.Lock()
+		f.ks = ks
+		f.mu.Unlock()
 	}
 	hc := cloudtest.LoopbackClient()
-	c, err := cloud.Open(context.Background(), cloud.Options{CloudsFile: file, HTTPClient: &hc})
+	c, err := cloud.Open(context.Background(), cloud.Options{CloudsFile: f.cloudsFile, HTTPClient: &hc, Tokens: f.tokens})
 	if err != nil {
 		t.Fatalf("open fake cloud: %v", err)
 	}
@@ -153,6 +175,17 @@ func notFound(w http.ResponseWriter) {
 }
 
 func (f *fakeOpenStack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, r.Method+" "+r.URL.Path)
+	ks := f.ks
+	f.mu.Unlock()
+	if ks != nil && !ks.TokenValid(r.Header.Get("X-Auth-Token")) {
+		f.mu.Lock()
+		f.rejected++
+		f.mu.Unlock()
+		reply(w, http.StatusUnauthorized, obj{"error": obj{"code": 401, "message": "The request you have made requires authentication."}})
+		return
+	}
 	// The upload streams and must not hold the lock while it reads.
 	if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/image/v2/images/") && strings.HasSuffix(r.URL.Path, "/file") {
 		f.upload(w, r)
@@ -213,6 +246,9 @@ func (f *fakeOpenStack) neutron(w http.ResponseWriter, r *http.Request, seg []st
 		out := []obj{}
 		for _, o := range f.colls[coll] {
 			if matches(o, r.URL.Query()) {
+				if coll == "security-groups" {
+					f.embedRules(o)
+				}
 				out = append(out, o)
 			}
 		}
@@ -237,14 +273,7 @@ func (f *fakeOpenStack) neutron(w http.ResponseWriter, r *http.Request, seg []st
 		switch r.Method {
 		case http.MethodGet:
 			if coll == "security-groups" {
-				// Neutron embeds a group's rules when showing it.
-				var rs []obj
-				for _, r := range f.colls["security-group-rules"] {
-					if r["security_group_id"] == o["id"] {
-						rs = append(rs, r)
-					}
-				}
-				o["security_group_rules"] = rs
+				f.embedRules(o)
 			}
 			reply(w, 200, obj{single: o})
 		case http.MethodPut:
@@ -295,6 +324,18 @@ func (f *fakeOpenStack) neutron(w http.ResponseWriter, r *http.Request, seg []st
 	default:
 		notFound(w)
 	}
+}
+
+// embedRules puts a group's rules in it, as neutron does when it lists or
+// shows groups.
+func (f *fakeOpenStack) embedRules(g obj) {
+	rs := []obj{}
+	for _, r := range f.colls["security-group-rules"] {
+		if r["security_group_id"] == g["id"] {
+			rs = append(rs, r)
+		}
+	}
+	g["security_group_rules"] = rs
 }
 
 func setDefault(o obj, k string, v any) {

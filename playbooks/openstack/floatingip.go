@@ -14,19 +14,21 @@ type floatingIPDriver struct{ c *Cloud }
 
 // listFloatingIPs lists floating IPs, only those on port when it is set.
 func (c *Cloud) listFloatingIPs(ctx context.Context, port string) ([]floatingips.FloatingIP, error) {
-	nc, err := c.neutronClient()
-	if err != nil {
-		return nil, err
-	}
-	pages, err := floatingips.List(nc, floatingips.ListOpts{PortID: port}).AllPages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("neutron: list floating IPs: %w", err)
-	}
-	all, err := floatingips.ExtractFloatingIPs(pages)
-	if err != nil {
-		return nil, fmt.Errorf("neutron: list floating IPs: %w", err)
-	}
-	return all, nil
+	return cachedRead(ctx, "floatingips?port_id="+port, func() ([]floatingips.FloatingIP, error) {
+		nc, err := c.neutronClient()
+		if err != nil {
+			return nil, err
+		}
+		pages, err := floatingips.List(nc, floatingips.ListOpts{PortID: port}).AllPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list floating IPs: %w", err)
+		}
+		all, err := floatingips.ExtractFloatingIPs(pages)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list floating IPs: %w", err)
+		}
+		return all, nil
+	})
 }
 
 func (d *floatingIPDriver) find(ctx context.Context, name string) (floatingips.FloatingIP, bool, error) {

@@ -212,12 +212,10 @@ func (e *env) runPlaybook(ctx context.Context, c *cli.Command, d runDeps) (*play
 		}
 	}
 
-	if !planOnly && !destroy {
-		if err := e.checkGlanceStoreBeforeApply(ctx, c, pb, cl, d.glanceStore, jsonOut); err != nil {
-			return nil, err
-		}
-	}
 	o := playbooks.Options{Concurrency: c.Int("concurrency"), OnStart: prog.start, OnDone: prog.done}
+	if !planOnly && !destroy {
+		o.CheckPlan = e.glanceStoreCheck(c, pb, d.glanceStore, jsonOut)
+	}
 	start := time.Now()
 	var rep *playbooks.Report
 	if destroy {

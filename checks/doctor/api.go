@@ -68,8 +68,64 @@ func (dr *doctor) apiChecks() []checks.Check {
 }
 
 // get GETs u under its own timeout and drains the body; body is its first
-// 64 KiB.
+// 64 KiB. Without headers the answer is shared by every check of the run
+// that asks for the same URL: the catalog lists each service three times
+// (public, internal, admin) at one URL, keystone's is also the URL the
+// keystone check and Horizon's setting name, and two dashboard checks read
+// the login page.
 func (dr *doctor) get(ctx context.Context, u string, hdr http.Header) (int, []byte, error) {
+	if hdr != nil {
+		return dr.fetch(ctx, u, hdr)
+	}
+	return dr.gets.get(ctx, strings.TrimSuffix(u, "/"), func(ctx context.Context) (int, []byte, error) {
+		return dr.fetch(ctx, u, nil)
+	})
+}
+
+// getResult is one shared GET.
+type getResult struct {
+	done   chan struct{}
+	status int
+	body   []byte
+	err    error
+}
+
+// getMemo shares GETs by URL within one run.
+type getMemo struct {
+	mu sync.Mutex
+	m  map[string]*getResult
+}
+
+// get runs f once per key. The first caller's request is detached from its
+// cancellation (still bounded by the probe timeout), so one check giving up
+// does not hand its error to the others; later callers wait for it or for
+// their own context.
+func (g *getMemo) get(ctx context.Context, key string, f func(context.Context) (int, []byte, error)) (int, []byte, error) {
+	g.mu.Lock()
+	if g.m == nil {
+		g.m = map[string]*getResult{}
+	}
+	r, found := g.m[key]
+	if !found {
+		r = &getResult{done: make(chan struct{})}
+		g.m[key] = r
+	}
+	g.mu.Unlock()
+	if !found {
+		r.status, r.body, r.err = f(context.WithoutCancel(ctx))
+		close(r.done)
+		return r.status, r.body, r.err
+	}
+	select {
+	case <-r.done:
+		return r.status, r.body, r.err
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+}
+
+// fetch is one GET of u.
+func (dr *doctor) fetch(ctx context.Context, u string, hdr http.Header) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -301,16 +357,19 @@ func ComputeVerdict(list []services.Service) checks.Result {
 	return checks.Pass(fmt.Sprintf("%d compute service(s) up", n), ev...)
 }
 
+// computeServices is read once per run: three checks grade it.
 func (dr *doctor) computeServices(ctx context.Context) ([]services.Service, error) {
-	sc, err := dr.client(ctx, "compute")
-	if err != nil {
-		return nil, err
-	}
-	page, err := services.List(sc, nil).AllPages(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return services.ExtractServices(page)
+	return dr.services.get(ctx, func(ctx context.Context) ([]services.Service, error) {
+		sc, err := dr.client(ctx, "compute")
+		if err != nil {
+			return nil, err
+		}
+		page, err := services.List(sc, nil).AllPages(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return services.ExtractServices(page)
+	})
 }
 
 func (dr *doctor) checkComputeServices(ctx context.Context) checks.Result {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
+
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/systemd"
@@ -177,6 +179,10 @@ type doctor struct {
 	d      Deps
 	states memo[map[string]systemd.UnitState]
 	cloud  memo[*cloud.Cloud]
+	// gets shares unauthenticated GETs by URL; services is nova's
+	// service list. Both are one run's: doctor --fix re-checks anew.
+	gets     getMemo
+	services memo[[]services.Service]
 }
 
 func (c Config) probe() time.Duration {

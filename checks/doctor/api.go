@@ -201,6 +201,11 @@ func (dr *doctor) cloudConn(ctx context.Context) (*cloud.Cloud, error) {
 
 func (dr *doctor) checkAuth(ctx context.Context) checks.Result {
 	c, err := dr.cloudConn(ctx)
+	if err == nil {
+		// A cached token says keystone took the credentials once; this
+		// check is about now.
+		err = c.Verify(ctx)
+	}
 	if err != nil {
 		var ae *cloud.AuthError
 		var nf *cloud.NoCloudsFileError

@@ -122,12 +122,13 @@ func (w *world) runAll(t *testing.T) checks.Report {
 // version-discovery GETs before that): each of the 15 catalog endpoints
 // probed although 5 URLs are distinct, nova's service list read by three
 // checks, the login page and keystone's version document twice. What is
-// left: keystone's version and catalog (services, endpoints), one probe
+// left: keystone's version, one read proving it takes the cached token,
+// its catalog (services, endpoints), one probe
 // per distinct endpoint URL, one authenticated read per API, nova's
 // services, placement's providers and inventory, neutron's agents, the
 // login page and its two assets, and the dashboard logins (3 tries of 4
 // requests, to catch a session lost now and then).
-const healthyRequests = 31
+const healthyRequests = 32
 
 // timesSent is how many of reqs are exactly want.
 func timesSent(reqs []string, want string) int {
@@ -184,5 +185,23 @@ func TestSharedProbeFailsEveryAsker(t *testing.T) {
 	}
 	if r := dr.checkKeystone(context.Background()); r.Status != checks.Fail {
 		t.Errorf("keystone check on the shared failed GET: %s %s", r.Status, r.Summary)
+	}
+}
+
+// A cached token does not hide a password keystone no longer takes:
+// keystone revokes the user's tokens when the password changes, and the
+// keystone-auth check asks keystone about the cached one.
+func TestCachedTokenDoesNotHideChangedPassword(t *testing.T) {
+	w, k, _ := apiWorld(t)
+	w.runAll(t)
+	admin, _ := k.UserByName(cloudtest.AdminUser)
+	k.SetPassword(admin.ID, "changed-in-keystone")
+	k.RevokeTokens()
+	rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := rep.Get(IDKeystoneAuth); e.Status != checks.Fail || !strings.Contains(e.Summary, "refuses the admin credentials") {
+		t.Errorf("keystone-auth = %s %q, want it to fail on the credentials", e.Status, e.Summary)
 	}
 }

@@ -54,6 +54,8 @@ type Cloud struct {
 	Provider *gophercloud.ProviderClient
 	// Endpoint carries the region and interface every service client uses.
 	Endpoint gophercloud.EndpointOpts
+	// cached: the token came from the cache, unseen by keystone this run.
+	cached bool
 }
 
 // Region is the region_name from clouds.yaml (or $OS_REGION_NAME).
@@ -244,11 +246,12 @@ func Open(ctx context.Context, opts Options) (*Cloud, error) {
 		// Unreadable: no cache this time; Open goes on to log in.
 		sess.config, _ = configFingerprint(file)
 	}
-	if err := sess.authenticate(ctx); err != nil {
+	cached, err := sess.authenticate(ctx)
+	if err != nil {
 		return nil, classifyAuthError(name, file, ao.IdentityEndpoint, err)
 	}
 	pc.EndpointLocator = catalogLocator(pc)
-	return &Cloud{Name: name, File: file, AuthURL: ao.IdentityEndpoint, Provider: pc, Endpoint: eo}, nil
+	return &Cloud{Name: name, File: file, AuthURL: ao.IdentityEndpoint, Provider: pc, Endpoint: eo, cached: cached}, nil
 }
 
 // classifyAuthError turns gophercloud/net errors into ones that say what to

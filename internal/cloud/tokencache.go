@@ -265,17 +265,42 @@ func (s *tokenSession) relogin(ctx context.Context) error {
 	return s.login(ctx)
 }
 
-// authenticate gives pc a token, from the cache or by logging in, and
-// makes it log in again on a 401.
-func (s *tokenSession) authenticate(ctx context.Context) error {
+// authenticate gives pc a token, from the cache (cached is true) or by
+// logging in, and makes it log in again on a 401.
+func (s *tokenSession) authenticate(ctx context.Context) (cached bool, err error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if !s.fromCache() {
+	cached = s.fromCache()
+	if !cached {
 		if err := s.login(ctx); err != nil {
-			return err
+			return false, err
 		}
 	}
 	s.pc.ReauthFunc = s.relogin
-	return nil
+	return cached, nil
+}
+
+// Verify proves keystone takes this connection's credentials now. A token
+// from the cache was issued in an earlier run: doctor, whose question is
+// whether keystone logs the admin in today, asks keystone once about it
+// (a read; a refused token is replaced by one password login, whose
+// refusal is an *AuthError). A token issued in this run needs no proof.
+func (c *Cloud) Verify(ctx context.Context) error {
+	if !c.cached {
+		return nil
+	}
+	ic := c.IdentityAtAuthURL()
+	resp, err := ic.Get(ctx, ic.ServiceURL("auth", "projects"), nil, nil)
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+	if err == nil {
+		return nil
+	}
+	var ue *gophercloud.ErrUnableToReauthenticate
+	if errors.As(err, &ue) {
+		err = ue.ErrReauth
+	}
+	return classifyAuthError(c.Name, c.File, c.AuthURL, err)
 }

@@ -2,6 +2,7 @@ package cloud_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,5 +217,40 @@ func TestTokenDirClear(t *testing.T) {
 	openCloud(t, o)
 	if n := k.Logins(); n != 1 {
 		t.Errorf("after Clear: %d logins, want 1", n)
+	}
+}
+
+// Verify asks keystone about a cached token only: a fresh one was just
+// issued. A refused cached token costs one login; refused credentials are
+// an AuthError.
+func TestVerify(t *testing.T) {
+	cleanEnv(t)
+	k := labKeystone(t)
+	file := writeClouds(t, adminEntry(k))
+	o, _ := cachedOpts(t, file)
+	fresh := openCloud(t, o)
+	k.ResetRequests()
+	if err := fresh.Verify(context.Background()); err != nil || len(k.Requests()) != 0 {
+		t.Errorf("Verify of a fresh token: %v, requests %v; want nil and none", err, k.Requests())
+	}
+
+	cached := openCloud(t, o)
+	if err := cached.Verify(context.Background()); err != nil {
+		t.Errorf("Verify of a good cached token: %v", err)
+	}
+	k.RevokeTokens()
+	k.ResetRequests()
+	if err := cached.Verify(context.Background()); err != nil || k.Logins() != 1 {
+		t.Errorf("Verify of a revoked token: %v after %d logins, want nil after 1", err, k.Logins())
+	}
+
+	cached = openCloud(t, o)
+	admin, _ := k.UserByName(cloudtest.AdminUser)
+	k.SetPassword(admin.ID, "changed-in-keystone")
+	k.RevokeTokens()
+	err := cached.Verify(context.Background())
+	var ae *cloud.AuthError
+	if !errors.As(err, &ae) {
+		t.Errorf("Verify after the password changed = %v, want an AuthError", err)
 	}
 }

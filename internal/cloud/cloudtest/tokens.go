@@ -1,5 +1,10 @@
 package cloudtest
 
+import (
+	"net/http"
+	"slices"
+)
+
 // RevokeTokens invalidates every token issued so far, as a keystone
 // restart with rotated fernet keys, or `openstack token revoke`, does.
 func (k *Keystone) RevokeTokens() {
@@ -27,4 +32,17 @@ func (k *Keystone) Logins() int {
 		}
 	}
 	return n
+}
+
+// authProjects answers GET /v3/auth/projects: the projects the token's
+// user holds a role on, which any user may ask.
+func (k *Keystone) authProjects(r *http.Request) (int, any, *apiError) {
+	user := k.tokens[r.Header.Get("X-Auth-Token")]
+	out := []Project{}
+	for a := range k.assignments {
+		if p := k.projects[a.ProjectID]; a.UserID == user && p != nil && !slices.ContainsFunc(out, func(x Project) bool { return x.ID == p.ID }) {
+			out = append(out, *p)
+		}
+	}
+	return http.StatusOK, map[string]any{"projects": out}, nil
 }

@@ -406,6 +406,7 @@ func doctorHTTP() *http.Client {
 // the side effects.
 func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, error) {
 	hc := doctorHTTP()
+	hc.Transport = cloud.TraceRequests(hc.Transport)
 	openCloud := func(name string) func(ctx context.Context) (*cloud.Cloud, error) {
 		return func(ctx context.Context) (*cloud.Cloud, error) {
 			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP(), Tokens: tokenCache()})

@@ -298,11 +298,19 @@ func httpClient(base *http.Client, tlsConfig *tls.Config) http.Client {
 	if tlsConfig != nil {
 		tr.TLSClientConfig = tlsConfig
 	}
-	c.Transport = tr
-	if os.Getenv("STACKLAB_DEBUG_HTTP") != "" {
-		c.Transport = &traceTransport{next: tr, w: os.Stderr}
-	}
+	c.Transport = TraceRequests(tr)
 	return c
+}
+
+// TraceRequests is rt printing one line per request on stderr when
+// STACKLAB_DEBUG_HTTP is set (see traceTransport), else rt itself: for
+// the clients that do not come from Open (doctor's probes), so that a
+// trace, and the benchmarks' request counts, show every request.
+func TraceRequests(rt http.RoundTripper) http.RoundTripper {
+	if os.Getenv("STACKLAB_DEBUG_HTTP") == "" {
+		return rt
+	}
+	return &traceTransport{next: rt, w: os.Stderr}
 }
 
 // traceTransport prints one line per request (method, URL without its

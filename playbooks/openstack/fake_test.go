@@ -371,9 +371,10 @@ func (f *fakeOpenStack) neutronDefaults(coll string, o obj) {
 // IP, the router that NATs it (the one with a gateway on its network) and
 // the status the l3 agent reports once it is wired.
 func (f *fakeOpenStack) fipFixedIP(o obj) {
-	o["fixed_ip_address"], o["router_id"], o["status"] = nil, nil, "DOWN"
+	o["fixed_ip_address"], o["router_id"], o["status"], o["port_details"] = nil, nil, "DOWN", nil
 	if p, _ := f.find("ports", "id", fmt.Sprint(o["port_id"])); p != nil {
 		o["fixed_ip_address"] = p["fixed_ips"].([]obj)[0]["ip_address"]
+		o["port_details"] = obj{"device_id": p["device_id"], "device_owner": p["device_owner"], "status": p["status"]}
 		for _, r := range f.colls["routers"] {
 			if gw, _ := r["external_gateway_info"].(obj); gw != nil && gw["network_id"] == o["floating_network_id"] {
 				o["router_id"], o["status"] = r["id"], "ACTIVE"

@@ -56,13 +56,13 @@ func reachAtOnce(context.Context, string, string) error { return nil }
 // noOpRequests is what a run of the default playbook with nothing to do
 // may cost at most: before issue 16 it was 23 requests to the services
 // (networks listed 7 times, subnets 3, a group's rules fetched apart from
-// it), 3 version-discovery GETs and a password login. Now: one read per
+// it), version-discovery GETs and a password login. Now: one read per
 // type (networks, subnets, flavors, routers, groups with their rules,
-// floating IPs, images, servers, the keypair), the router's and the
-// server's ports, and the three reads that name what a server and a
-// floating IP point at (the server's image, the floating IP's port and
-// server).
-const noOpRequests = 14
+// floating IPs with their port's device, images, servers, the keypair),
+// the router's and the server's ports, and the two reads that name what a
+// server and a floating IP point at (the server's image, the floating
+// IP's server).
+const noOpRequests = 13
 
 // appliedLab is a fake holding the default playbook, applied once.
 func appliedLab(t *testing.T) (*fakeOpenStack, *playbooks.Playbook) {
@@ -174,5 +174,36 @@ func TestChangeBehindThePlansBackSeenBeforeWriting(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d flavors named m1.lab, want the hand-made one alone", n)
+	}
+}
+
+// A neutron without the fip-port-details extension still has the floating
+// IP's server found, through its port.
+func TestFloatingIPServerWithoutPortDetails(t *testing.T) {
+	f, pb := appliedLab(t)
+	f.mu.Lock()
+	for _, fip := range f.colls["floatingips"] {
+		delete(fip, "port_details")
+	}
+	f.mu.Unlock()
+	f.requests()
+	rep, err := playbooks.Apply(context.Background(), pb, f.open(t, Options{Reach: reachAtOnce}), playbooks.Options{})
+	if err != nil {
+		t.Fatalf("no-op apply: %v", err)
+	}
+	for _, r := range rep.Results {
+		if r.Action != playbooks.Unchanged {
+			t.Errorf("%s %s: %s %v, want unchanged", r.Kind, r.Name, r.Action, r.Changes)
+		}
+	}
+	reqs := f.requests()
+	ports := 0
+	for _, r := range reqs {
+		if strings.HasPrefix(r, "GET /network/v2.0/ports/") {
+			ports++
+		}
+	}
+	if ports != 1 {
+		t.Errorf("read the floating IP's port %d times, want once (no port_details)", ports)
 	}
 }

@@ -482,7 +482,7 @@ func (c *Cloud) ServerInfo(ctx context.Context, name string) (ServerInfo, error)
 			return info, err
 		}
 		for _, f := range fips {
-			info.FloatingIPs = append(info.FloatingIPs, f.FloatingIP)
+			info.FloatingIPs = append(info.FloatingIPs, f.address())
 		}
 	}
 	nova, err := c.novaClient()

@@ -83,7 +83,12 @@ func (d TokenDir) Load(key string) ([]byte, error) {
 // Save writes key's file whole (a temporary file renamed over it), so a
 // concurrent reader sees the old token or the new one, never half.
 func (d TokenDir) Save(key string, data []byte) error {
-	if err := os.MkdirAll(string(d), 0o700); err != nil {
+	// Only the last directory is private: a parent made here (a doctor run
+	// before any install made /var/lib/stacklab) keeps the usual mode.
+	if err := os.MkdirAll(filepath.Dir(string(d)), 0o755); err != nil {
+		return fmt.Errorf("token cache: %w", err)
+	}
+	if err := os.Mkdir(string(d), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("token cache: %w", err)
 	}
 	f, err := os.CreateTemp(string(d), ".token-*")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
+	"github.com/gophercloud/gophercloud/v2/openstack/placement/v1/resourceproviders"
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/internal/cloud"
@@ -180,9 +181,11 @@ type doctor struct {
 	states memo[map[string]systemd.UnitState]
 	cloud  memo[*cloud.Cloud]
 	// gets shares unauthenticated GETs by URL; services is nova's
-	// service list. Both are one run's: doctor --fix re-checks anew.
+	// service list, rps placement's providers. All are one run's: doctor
+	// --fix re-checks anew.
 	gets     getMemo
 	services memo[[]services.Service]
+	rps      memo[[]resourceproviders.ResourceProvider]
 }
 
 func (c Config) probe() time.Duration {

@@ -371,3 +371,30 @@ func ExampleShellQuote() {
 	fmt.Println(cloud.ShellQuote(`it's $HOME`))
 	// Output: 'it'\''s $HOME'
 }
+
+// Without version discovery a dead service is no longer seen when its
+// client is made: it shows on the first request, naming the endpoint.
+func TestDeadServiceShowsOnFirstRequest(t *testing.T) {
+	cleanEnv(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL + "/network"
+	dead.Close()
+	k := cloudtest.NewKeystone(t)
+	id := k.AddService("neutron", "network", "")
+	k.AddEndpoint(id, "public", cloudtest.Region, deadURL)
+	c, err := cloud.Open(context.Background(), opts(writeClouds(t, adminEntry(k))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := c.Network()
+	if err != nil {
+		t.Fatalf("client for a dead endpoint: %v (made from the catalog, it needs no answer)", err)
+	}
+	resp, err := sc.Get(context.Background(), sc.ServiceURL("networks"), nil, nil)
+	if resp != nil {
+		_ = resp.Body.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), deadURL) {
+		t.Errorf("first request to a dead neutron: %v, want an error naming %s", err, deadURL)
+	}
+}

@@ -46,7 +46,10 @@ inject() {
 	memcached-stopped) in_lab systemctl stop memcached ;;
 	apache-stopped) in_lab systemctl stop apache2 ;;
 	keystone-stopped) in_lab systemctl stop keystone ;;
-	keystone-hung) in_lab systemctl kill --signal=SIGSTOP keystone ;;
+	# systemd signals every process of the unit; one exiting meanwhile (a
+	# uwsgi worker) made it fail once with "Failed to send signal SIGSTOP to
+	# auxiliary processes: Input/output error". SIGSTOP is idempotent: again.
+	keystone-hung) sh_lab "for i in 1 2 3; do systemctl kill --signal=SIGSTOP keystone && exit 0; sleep 1; done; exit 1" ;;
 	mariadb-stopped) in_lab systemctl stop mariadb ;;
 	rabbitmq-stopped) in_lab systemctl stop rabbitmq-server ;;
 	nova-compute-stopped) in_lab systemctl stop nova-compute ;;

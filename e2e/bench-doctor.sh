@@ -128,6 +128,11 @@ for i in $(seq "$DOCTOR_RUNS"); do
 done
 doctor_median=$(median "${doctor_times[@]}")
 doctor_max=$(maximum "${doctor_times[@]}")
+# One more run, traced, to count its requests (one "http:" line each, no
+# headers or bodies): apart from the timed runs, which the trace would slow.
+STACKLAB_DEBUG_HTTP=1 doctor_json "$TMP/traced.json"
+doctor_reqs=$(grep -c '^http: ' "$TMP/traced.json.err" || true)
+echo "   traced run: $doctor_reqs requests"
 
 # (b) the manual diagnosis, one command after the other as a person would.
 echo "== openstack CLI + curl, $CLI_RUNS runs"
@@ -195,6 +200,7 @@ hung_verdict=$(verdict "$hung_time" "$TARGET_HUNG")
 echo
 printf '%-32s %-16s %-8s %s\n' MEASURE "SECONDS" TARGET RESULT
 printf '%-32s %-16s %-8s %s\n' "doctor healthy median/max" "$doctor_median / $doctor_max" "<= $TARGET_HEALTHY" "$healthy_verdict"
+printf '%-32s %-16s %-8s %s\n' "doctor healthy requests" "$doctor_reqs" - -
 printf '%-32s %-16s %-8s %s\n' "openstack CLI median" "$cli_median" - -
 printf '%-32s %-16s %-8s %s\n' "ratio CLI/doctor" "${ratio}x" - -
 printf '%-32s %-16s %-8s %s\n' "doctor with keystone hung" "$hung_time" "<= $TARGET_HUNG" "$hung_verdict"
@@ -208,6 +214,7 @@ out = {
     "doctor_healthy_runs_s": nums("${doctor_times[*]}"),
     "doctor_healthy_median_s": $doctor_median,
     "doctor_healthy_max_s": $doctor_max,
+    "doctor_healthy_requests": $doctor_reqs,
     "cli_runs_s": nums("${cli_times[*]}"),
     "cli_median_s": $cli_median,
     "ratio_cli_over_doctor": $ratio,

@@ -61,6 +61,23 @@ type Cloud interface {
 	Driver(kind Kind) (Driver, error)
 }
 
+// ReadSharer is a Cloud whose drivers can share reads: under the context
+// CachedReads returns, Gets that need the same data (every resource that
+// names a network wants the network list) make one request between them.
+// The plan reads under it; a converge's reads never do, so a change made
+// behind the plan's back is still seen before a write.
+type ReadSharer interface {
+	CachedReads(ctx context.Context) context.Context
+}
+
+// planContext is ctx for one plan's reads.
+func planContext(ctx context.Context, cloud Cloud) context.Context {
+	if rs, ok := cloud.(ReadSharer); ok {
+		return rs.CachedReads(ctx)
+	}
+	return ctx
+}
+
 // Action is what a plan or run does to one resource.
 type Action string
 
@@ -102,6 +119,11 @@ type Options struct {
 	// progress instead of going silent until the report.
 	OnStart func(Step)
 	OnDone  func(Result)
+	// CheckPlan, when set, sees Apply's plan before anything changes; an
+	// error stops the run there (as a plan problem does). The caller's
+	// checks then need no plan of their own, which would read the whole
+	// cloud a second time.
+	CheckPlan func(*Plan) error
 }
 
 // Result is what happened to one resource.
@@ -190,7 +212,7 @@ func (d *drivers) get(kind Kind) (Driver, error) {
 // existing, a declared name taken by a resource this playbook did not
 // make) come back joined as *Error, like Load's.
 func PlanApply(ctx context.Context, pb *Playbook, cloud Cloud) (*Plan, error) {
-	plan, _, err := planApply(ctx, pb, &lockedDrivers{d: drivers{cloud: cloud, got: map[Kind]Driver{}}})
+	plan, _, err := planApply(planContext(ctx, cloud), pb, &lockedDrivers{d: drivers{cloud: cloud, got: map[Kind]Driver{}}})
 	return plan, err
 }
 
@@ -339,6 +361,7 @@ func PlanDestroy(ctx context.Context, pb *Playbook, cloud Cloud) (*Plan, error) 
 	rs, _ := order(resources(pb))
 	ds := &drivers{cloud: cloud, got: map[Kind]Driver{}}
 	plan := &Plan{Playbook: pb.Name}
+	ctx = planContext(ctx, cloud)
 	for i := len(rs) - 1; i >= 0; i-- {
 		r := rs[i]
 		drv, err := ds.get(r.Kind)
@@ -370,9 +393,14 @@ func destroyAction(playbook string, cur Current, found bool) Action {
 // again to verify. Independent resources run concurrently.
 func Apply(ctx context.Context, pb *Playbook, cloud Cloud, o Options) (*Report, error) {
 	ds := &lockedDrivers{d: drivers{cloud: cloud, got: map[Kind]Driver{}}}
-	plan, reads, err := planApply(ctx, pb, ds)
+	plan, reads, err := planApply(planContext(ctx, cloud), pb, ds)
 	if err != nil {
 		return nil, err
+	}
+	if o.CheckPlan != nil {
+		if err := o.CheckPlan(plan); err != nil {
+			return nil, err
+		}
 	}
 	// What the plan found unchanged a moment ago is not read again: a
 	// second run must be fast, and the verify after each change is where
@@ -505,75 +533,4 @@ func resultsErr(results []Result) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// runGraph runs fn on every resource once all of deps[its ID] are done,
-// at most n at a time. A resource whose dependency failed or was skipped
-// is skipped. Results come back in the order of rs.
-func runGraph(ctx context.Context, rs []Resource, deps map[string][]string, o Options, fn func(context.Context, Resource) Result) []Result {
-	n := o.Concurrency
-	if n <= 0 {
-		n = 4
-	}
-	index := map[string]int{}
-	done := make([]chan struct{}, len(rs))
-	for i, r := range rs {
-		index[r.ID()] = i
-		done[i] = make(chan struct{})
-	}
-	results := make([]Result, len(rs))
-	// failed[i] is written before done[i] is closed and read only after,
-	// so the channel orders the accesses.
-	failed := make([]bool, len(rs))
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	for i, r := range rs {
-		wg.Go(func() {
-			defer close(done[i])
-			skip := func(why error) {
-				results[i] = Result{Step: Step{Kind: r.Kind, Name: r.Name, Action: Skipped}, Err: why}
-				failed[i] = true
-				if o.OnDone != nil {
-					o.OnDone(results[i])
-				}
-			}
-			for _, d := range deps[r.ID()] {
-				j, ok := index[d]
-				if !ok {
-					continue
-				}
-				select {
-				case <-done[j]:
-				case <-ctx.Done():
-					skip(fmt.Errorf("not started: %w", ctx.Err()))
-					return
-				}
-				if failed[j] {
-					skip(fmt.Errorf("needs %s, which failed", d))
-					return
-				}
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				skip(fmt.Errorf("not started: %w", ctx.Err()))
-				return
-			}
-			if o.OnStart != nil {
-				o.OnStart(Step{Kind: r.Kind, Name: r.Name})
-			}
-			start := time.Now()
-			res := fn(ctx, r)
-			<-sem
-			res.Kind, res.Name = r.Kind, r.Name
-			res.Duration = time.Since(start)
-			results[i] = res
-			failed[i] = res.Err != nil
-			if o.OnDone != nil {
-				o.OnDone(res)
-			}
-		})
-	}
-	wg.Wait()
-	return results
 }

@@ -68,8 +68,64 @@ func (dr *doctor) apiChecks() []checks.Check {
 }
 
 // get GETs u under its own timeout and drains the body; body is its first
-// 64 KiB.
+// 64 KiB. Without headers the answer is shared by every check of the run
+// that asks for the same URL: the catalog lists each service three times
+// (public, internal, admin) at one URL, keystone's is also the URL the
+// keystone check and Horizon's setting name, and two dashboard checks read
+// the login page.
 func (dr *doctor) get(ctx context.Context, u string, hdr http.Header) (int, []byte, error) {
+	if hdr != nil {
+		return dr.fetch(ctx, u, hdr)
+	}
+	return dr.gets.get(ctx, strings.TrimSuffix(u, "/"), func(ctx context.Context) (int, []byte, error) {
+		return dr.fetch(ctx, u, nil)
+	})
+}
+
+// getResult is one shared GET.
+type getResult struct {
+	done   chan struct{}
+	status int
+	body   []byte
+	err    error
+}
+
+// getMemo shares GETs by URL within one run.
+type getMemo struct {
+	mu sync.Mutex
+	m  map[string]*getResult
+}
+
+// get runs f once per key. The first caller's request is detached from its
+// cancellation (still bounded by the probe timeout), so one check giving up
+// does not hand its error to the others; later callers wait for it or for
+// their own context.
+func (g *getMemo) get(ctx context.Context, key string, f func(context.Context) (int, []byte, error)) (int, []byte, error) {
+	g.mu.Lock()
+	if g.m == nil {
+		g.m = map[string]*getResult{}
+	}
+	r, found := g.m[key]
+	if !found {
+		r = &getResult{done: make(chan struct{})}
+		g.m[key] = r
+	}
+	g.mu.Unlock()
+	if !found {
+		r.status, r.body, r.err = f(context.WithoutCancel(ctx))
+		close(r.done)
+		return r.status, r.body, r.err
+	}
+	select {
+	case <-r.done:
+		return r.status, r.body, r.err
+	case <-ctx.Done():
+		return 0, nil, ctx.Err()
+	}
+}
+
+// fetch is one GET of u.
+func (dr *doctor) fetch(ctx context.Context, u string, hdr http.Header) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -145,6 +201,11 @@ func (dr *doctor) cloudConn(ctx context.Context) (*cloud.Cloud, error) {
 
 func (dr *doctor) checkAuth(ctx context.Context) checks.Result {
 	c, err := dr.cloudConn(ctx)
+	if err == nil {
+		// A cached token says keystone took the credentials once; this
+		// check is about now.
+		err = c.Verify(ctx)
+	}
 	if err != nil {
 		var ae *cloud.AuthError
 		var nf *cloud.NoCloudsFileError
@@ -268,6 +329,13 @@ func (dr *doctor) checkAPI(ctx context.Context, typ, unit string) checks.Result 
 	ctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
 	defer cancel()
 	start := time.Now()
+	if typ == "placement" {
+		// The same read the inventory check grades: made once.
+		if _, err := dr.providers(ctx); err != nil {
+			return checks.Failf(typ+" API "+hungOrDown(err)+" correctly", fix, "GET "+u, err.Error())
+		}
+		return checks.Pass(fmt.Sprintf("%s API answers (HTTP 200 in %s)", typ, time.Since(start).Round(time.Millisecond)), "GET "+u)
+	}
 	resp, err := sc.Request(ctx, http.MethodGet, u, &gophercloud.RequestOpts{OkCodes: []int{200}, KeepResponseBody: true})
 	if err != nil {
 		return checks.Failf(typ+" API "+hungOrDown(err)+" correctly", fix, "GET "+u, err.Error())
@@ -301,16 +369,19 @@ func ComputeVerdict(list []services.Service) checks.Result {
 	return checks.Pass(fmt.Sprintf("%d compute service(s) up", n), ev...)
 }
 
+// computeServices is read once per run: three checks grade it.
 func (dr *doctor) computeServices(ctx context.Context) ([]services.Service, error) {
-	sc, err := dr.client(ctx, "compute")
-	if err != nil {
-		return nil, err
-	}
-	page, err := services.List(sc, nil).AllPages(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return services.ExtractServices(page)
+	return dr.services.get(ctx, func(ctx context.Context) ([]services.Service, error) {
+		sc, err := dr.client(ctx, "compute")
+		if err != nil {
+			return nil, err
+		}
+		page, err := services.List(sc, nil).AllPages(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return services.ExtractServices(page)
+	})
 }
 
 func (dr *doctor) checkComputeServices(ctx context.Context) checks.Result {
@@ -406,11 +477,7 @@ func (dr *doctor) checkPlacementInventory(ctx context.Context) checks.Result {
 	if err != nil {
 		return checks.Failf("no placement client", "", err.Error())
 	}
-	page, err := resourceproviders.List(sc, nil).AllPages(ctx)
-	if err != nil {
-		return checks.Failf("cannot list resource providers", "", err.Error())
-	}
-	rps, err := resourceproviders.ExtractResourceProviders(page)
+	rps, err := dr.providers(ctx)
 	if err != nil {
 		return checks.Failf("cannot list resource providers", "", err.Error())
 	}
@@ -428,6 +495,22 @@ func (dr *doctor) checkPlacementInventory(ctx context.Context) checks.Result {
 		provs = append(provs, p)
 	}
 	return InventoryVerdict(hosts, provs)
+}
+
+// providers is placement's resource providers, read once per run: the
+// placement API check and the inventory check both need the listing.
+func (dr *doctor) providers(ctx context.Context) ([]resourceproviders.ResourceProvider, error) {
+	return dr.rps.get(ctx, func(ctx context.Context) ([]resourceproviders.ResourceProvider, error) {
+		sc, err := dr.client(ctx, "placement")
+		if err != nil {
+			return nil, err
+		}
+		page, err := resourceproviders.List(sc, nil).AllPages(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return resourceproviders.ExtractResourceProviders(page)
+	})
 }
 
 // AgentsVerdict grades neutron's agents.

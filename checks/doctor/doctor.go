@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
+	"github.com/gophercloud/gophercloud/v2/openstack/placement/v1/resourceproviders"
+
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
@@ -183,6 +186,12 @@ type doctor struct {
 	d      Deps
 	states memo[map[string]systemd.UnitState]
 	cloud  memo[*cloud.Cloud]
+	// gets shares unauthenticated GETs by URL; services is nova's
+	// service list, rps placement's providers. All are one run's: doctor
+	// --fix re-checks anew.
+	gets     getMemo
+	services memo[[]services.Service]
+	rps      memo[[]resourceproviders.ResourceProvider]
 }
 
 func (c Config) probe() time.Duration {

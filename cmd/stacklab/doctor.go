@@ -115,10 +115,13 @@ type doctorDeps struct {
 	// settle bounds the wait for repaired services to answer; poll is the
 	// interval between re-runs.
 	settle, poll time.Duration
+	// forgetTokens drops cached keystone tokens after repairs, which may
+	// have re-pointed the catalog a cached token carries. Nil: none.
+	forgetTokens func()
 }
 
 func (e *env) doctorCommand() *cli.Command {
-	return e.doctorCommandWith(doctorDeps{setup: e.doctorSetup, settle: 90 * time.Second, poll: 3 * time.Second})
+	return e.doctorCommandWith(doctorDeps{setup: e.doctorSetup, settle: 90 * time.Second, poll: 3 * time.Second, forgetTokens: forgetTokens})
 }
 
 func (e *env) doctorCommandWith(d doctorDeps) *cli.Command {
@@ -296,6 +299,9 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 		fmt.Fprintln(e.stdout, "nothing was changed")
 		return verdict(before)
 	}
+	if d.forgetTokens != nil {
+		d.forgetTokens()
+	}
 	// Repaired services take a moment to answer (and neutron agents to
 	// report in): re-check until green or the settle time is up.
 	after, err := e.settle(ctx, d, runOnce, jsonOut)
@@ -425,9 +431,10 @@ func doctorHTTP() *http.Client {
 // the side effects.
 func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, error) {
 	hc := doctorHTTP()
+	hc.Transport = cloud.TraceRequests(hc.Transport)
 	openCloud := func(name string) func(ctx context.Context) (*cloud.Cloud, error) {
 		return func(ctx context.Context) (*cloud.Cloud, error) {
-			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP()})
+			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP(), Tokens: tokenCache()})
 		}
 	}
 	if name := o.cloud; name != "" {

@@ -92,7 +92,7 @@ func handMadeCreds(o doctorOptions) (*cloud.CloudEntry, string, func(context.Con
 		e := &cloud.CloudEntry{Name: name, AuthURL: ao.IdentityEndpoint, Username: ao.Username,
 			Password: cloud.Secret(ao.Password), RegionName: eo.Region}
 		return e, "", func(ctx context.Context) (*cloud.Cloud, error) {
-			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP()})
+			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP(), Tokens: tokenCache()})
 		}, nil
 	}
 	e, err := labfind.CredsFromEnv(os.Getenv, "the OS_* environment")

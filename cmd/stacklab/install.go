@@ -35,6 +35,9 @@ type installDeps struct {
 	hooks func(cfg config.Config, o installOptions) (preflight, net installer.HookFunc)
 	// labOpts are appended to LabPhases' options (tests shorten timeouts).
 	labOpts []installer.LabOption
+	// forgetTokens drops cached keystone tokens once an install changed
+	// something: their catalogs may name endpoints it moved. Nil: none.
+	forgetTokens func()
 }
 
 func (e *env) installCommand() *cli.Command { return e.installCommandWith(e.realInstallDeps()) }
@@ -47,7 +50,8 @@ func (e *env) realInstallDeps() installDeps {
 		host: func(ctx context.Context, p openstack.Params, notify func(string)) (installer.Host, func(), error) {
 			return installer.NewHost(ctx, installer.HostOptions{Root: "/", Hostname: p.Hostname, Notify: notify})
 		},
-		hooks: e.installHooks,
+		hooks:        e.installHooks,
+		forgetTokens: forgetTokens,
 	}
 }
 
@@ -111,6 +115,9 @@ func (e *env) install(ctx context.Context, c *cli.Command, d installDeps) error 
 		in.header(e.stdout)
 	}
 	res, runErr := installer.Run(ctx, phases, dryRun, in.rep)
+	if !dryRun && res.Changed() && d.forgetTokens != nil {
+		d.forgetTokens()
+	}
 	if !dryRun {
 		if err := installer.SaveResult(filepath.Join(d.root, cfg.Paths.StateDir), res); err != nil && runErr == nil {
 			runErr = err

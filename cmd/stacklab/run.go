@@ -226,12 +226,10 @@ func (e *env) runPlaybook(ctx context.Context, o runOptions, d runDeps) (*playbo
 		}
 	}
 
-	if !planOnly && !destroy {
-		if err := e.checkGlanceStoreBeforeApply(ctx, o.cloud, pb, cl, d.glanceStore, jsonOut); err != nil {
-			return nil, err
-		}
-	}
 	po := playbooks.Options{Concurrency: o.concurrency, OnStart: prog.start, OnDone: prog.done}
+	if !planOnly && !destroy {
+		po.CheckPlan = e.glanceStoreCheck(o.cloud, pb, d.glanceStore, jsonOut)
+	}
 	start := time.Now()
 	var rep *playbooks.Report
 	if destroy {

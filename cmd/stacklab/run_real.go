@@ -23,7 +23,7 @@ func (e *env) realRunDeps() runDeps {
 		stateDir:    StateDir,
 		glanceStore: image.Statfs{},
 		open: func(ctx context.Context, name string, progress uploadProgress) (playbooks.Cloud, error) {
-			c, err := cloud.Open(ctx, cloud.Options{Cloud: name})
+			c, err := cloud.Open(ctx, cloud.Options{Cloud: name, Tokens: tokenCache()})
 			if err != nil {
 				return nil, err
 			}
@@ -60,7 +60,7 @@ func (e *env) upSummary(ctx context.Context, m lab.Model, playbook string) (up.S
 	if err != nil || len(pb.Servers) == 0 {
 		return s, err
 	}
-	cl, err := cloud.Open(ctx, cloud.Options{})
+	cl, err := cloud.Open(ctx, cloud.Options{Tokens: tokenCache()})
 	if err != nil {
 		return s, err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -54,9 +53,10 @@ func (e *env) checkGlanceStore(cloudName string, pb *playbooks.Playbook, plan *p
 	return playbooks.CheckStoreSpace(pb, plan, GlanceStoreDir, avail)
 }
 
-// checkGlanceStoreBeforeApply plans only to know the uploads, and only
-// when the store can be read: elsewhere apply plans once, as before.
-func (e *env) checkGlanceStoreBeforeApply(ctx context.Context, cloudName string, pb *playbooks.Playbook, cl playbooks.Cloud, sr spaceReader, quiet bool) error {
+// glanceStoreCheck is Apply's CheckPlan for the uploads its plan makes:
+// the run's own plan, so nothing is read twice. Nil when there is nothing
+// to check, or the store cannot be read from here (noted).
+func (e *env) glanceStoreCheck(cloudName string, pb *playbooks.Playbook, sr spaceReader, quiet bool) func(*playbooks.Plan) error {
 	if sr == nil || len(pb.Images) == 0 {
 		return nil
 	}
@@ -64,15 +64,7 @@ func (e *env) checkGlanceStoreBeforeApply(ctx context.Context, cloudName string,
 		e.noteStoreSkipped(skip, quiet)
 		return nil
 	}
-	plan, err := playbooks.PlanApply(ctx, pb, cl)
-	if err != nil {
-		// Apply plans again and reports this with the rest.
-		return nil
-	}
-	if err := e.checkGlanceStore(cloudName, pb, plan, sr, quiet); err != nil {
-		return &failure{code: exitFailed, err: playbookErr(err)}
-	}
-	return nil
+	return func(plan *playbooks.Plan) error { return e.checkGlanceStore(cloudName, pb, plan, sr, quiet) }
 }
 
 func (e *env) noteStoreSkipped(why string, quiet bool) {

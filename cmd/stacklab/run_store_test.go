@@ -61,3 +61,37 @@ func TestRunGlanceStoreSpace(t *testing.T) {
 		})
 	}
 }
+
+// TestRunChecksTheStoreOnApplysOwnPlan: on the lab host the store check
+// reads the cloud no more than the run itself does: a re-run with nothing
+// to do reads each resource once (it used to plan twice).
+func TestRunChecksTheStoreOnApplysOwnPlan(t *testing.T) {
+	t.Setenv("OS_CLOUD", "")
+	l := newRunLab(t)
+	l.store = &fakeStore{avail: 1 << 30}
+	if r := l.run(t, "run", l.playbook); r.code != exitOK {
+		t.Fatalf("apply: exit %d, stderr %s", r.code, r.stderr)
+	}
+	before := len(l.cloud.Calls())
+	if r := l.run(t, "run", l.playbook); r.code != exitOK {
+		t.Fatalf("re-run: exit %d, stderr %s", r.code, r.stderr)
+	}
+	gets := map[string]int{}
+	for _, c := range l.cloud.Calls()[before:] {
+		if c.Op != "get" {
+			t.Errorf("re-run with nothing to do: %s", c)
+		}
+		gets[string(c.Kind)+" "+c.Name]++
+	}
+	if len(gets) == 0 {
+		t.Fatal("the re-run read nothing")
+	}
+	for id, n := range gets {
+		if n != 1 {
+			t.Errorf("%s read %d times, want once", id, n)
+		}
+	}
+	if len(l.store.(*fakeStore).dirs) == 0 {
+		t.Error("the store was not checked")
+	}
+}

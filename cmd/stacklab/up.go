@@ -108,6 +108,12 @@ func (e *env) up(ctx context.Context, c *cli.Command, d upDeps) error {
 				in.rep.note(up.StepDoctor, "checks the lab once installed; changes nothing")
 				return installer.Outcome{}, nil
 			}
+			// The install phases may have moved catalog endpoints that a
+			// cached token's catalog still names: doctor and the playbook
+			// log in afresh (one login).
+			if d.install.forgetTokens != nil {
+				d.install.forgetTokens()
+			}
 			return installer.Outcome{}, d.doctor(ctx, do, out)
 		}},
 		installer.Phase{Name: up.StepPlaybook, Title: "the lab's resources", Converge: func(ctx context.Context, dryRun bool) (installer.Outcome, error) {

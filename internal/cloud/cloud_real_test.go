@@ -12,7 +12,7 @@ import (
 
 // Against the configured cloud (go test -tags cloud): authentication works
 // and every service the lab runs is in the catalog for clouds.yaml's region
-// and answers version discovery.
+// (service clients come from the catalog alone, see catalogLocator).
 func TestRealCloudServiceClients(t *testing.T) {
 	c := cloudtest.RequireCloud(t)
 	t.Logf("cloud %s from %s, auth %s, region %q", c.Name, c.File, c.AuthURL, c.Region())

@@ -36,6 +36,7 @@ func OpenEntry(ctx context.Context, e CloudEntry, source string, hc *http.Client
 	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
 		return nil, classifyAuthError(e.Name, source, e.AuthURL, err)
 	}
+	pc.EndpointLocator = catalogLocator(pc)
 	eo := gophercloud.EndpointOpts{Region: e.RegionName, Availability: gophercloud.Availability(e.Interface)}
 	return &Cloud{Name: e.Name, File: source, AuthURL: e.AuthURL, Provider: pc, Endpoint: eo}, nil
 }

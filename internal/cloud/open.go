@@ -21,7 +21,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
-	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -41,6 +40,10 @@ type Options struct {
 	// fails instead of hanging). Its Transport's TLS settings are replaced
 	// when clouds.yaml sets cacert/cert/key/verify.
 	HTTPClient *http.Client
+	// Tokens, when set, keeps the token between runs (see TokenStore):
+	// reused while valid and while clouds.yaml is unchanged, dropped on a
+	// 401. Nil logs in with the password every time.
+	Tokens TokenStore
 }
 
 // Cloud is an authenticated connection to one cloud.
@@ -51,6 +54,8 @@ type Cloud struct {
 	Provider *gophercloud.ProviderClient
 	// Endpoint carries the region and interface every service client uses.
 	Endpoint gophercloud.EndpointOpts
+	// cached: the token came from the cache, unseen by keystone this run.
+	cached bool
 }
 
 // Region is the region_name from clouds.yaml (or $OS_REGION_NAME).
@@ -102,14 +107,7 @@ func (c *Cloud) service(typ string, newClient newServiceFunc) (*gophercloud.Serv
 		return sc, nil
 	}
 	var notFound *gophercloud.ErrEndpointNotFound
-	var netErr net.Error
-	switch {
-	case errors.As(err, &netErr):
-		// gophercloud GETs an unversioned endpoint's root for version
-		// discovery while making the client, so a dead service shows here.
-		return nil, fmt.Errorf("cloud %s: %s endpoint does not answer version discovery: %w: is the service running? try stacklab doctor",
-			c.Name, typ, err)
-	case !errors.As(err, &notFound):
+	if !errors.As(err, &notFound) {
 		return nil, fmt.Errorf("cloud %s: %s client: %w", c.Name, typ, err)
 	}
 	// The usual cause is region_name not matching the catalog, often only in
@@ -127,12 +125,8 @@ func (c *Cloud) service(typ string, newClient newServiceFunc) (*gophercloud.Serv
 // catalogRegions lists the regions in which the token's catalog has an
 // endpoint of service type typ and the given interface.
 func (c *Cloud) catalogRegions(typ, iface string) []string {
-	res, ok := c.Provider.GetAuthResult().(tokens.CreateResult)
+	cat, ok := catalogOf(c.Provider)
 	if !ok {
-		return nil
-	}
-	cat, err := res.ExtractServiceCatalog()
-	if err != nil {
 		return nil
 	}
 	var regions []string
@@ -206,9 +200,11 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// Open finds the cloud's clouds.yaml entry, authenticates, and returns the
-// connection. The returned provider re-authenticates by itself when its token
-// expires, so long lab tasks outlive the token lifetime.
+// Open finds the cloud's clouds.yaml entry, authenticates (or reuses a
+// cached token, see Options.Tokens), and returns the connection. The
+// returned provider logs in again by itself when keystone answers 401 (the
+// token expired or was revoked), so long lab tasks outlive the token
+// lifetime.
 func Open(ctx context.Context, opts Options) (*Cloud, error) {
 	name := opts.Cloud
 	if name == "" {
@@ -240,17 +236,22 @@ func Open(ctx context.Context, opts Options) (*Cloud, error) {
 	if ao.IdentityEndpoint == "" {
 		return nil, fmt.Errorf("cloud %s: %s has no auth.auth_url for it", name, file)
 	}
-	ao.AllowReauth = true
-
 	pc, err := openstack.NewClient(ao.IdentityEndpoint)
 	if err != nil {
 		return nil, &redactedError{fmt.Errorf("cloud %s: auth_url %q: %w", name, ao.IdentityEndpoint, err)}
 	}
 	pc.HTTPClient = httpClient(opts.HTTPClient, tlsConfig)
-	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
+	sess := &tokenSession{store: opts.Tokens, key: tokenKey(name, ao), ao: ao, pc: pc}
+	if opts.Tokens != nil {
+		// Unreadable: no cache this time; Open goes on to log in.
+		sess.config, _ = configFingerprint(file)
+	}
+	cached, err := sess.authenticate(ctx)
+	if err != nil {
 		return nil, classifyAuthError(name, file, ao.IdentityEndpoint, err)
 	}
-	return &Cloud{Name: name, File: file, AuthURL: ao.IdentityEndpoint, Provider: pc, Endpoint: eo}, nil
+	pc.EndpointLocator = catalogLocator(pc)
+	return &Cloud{Name: name, File: file, AuthURL: ao.IdentityEndpoint, Provider: pc, Endpoint: eo, cached: cached}, nil
 }
 
 // classifyAuthError turns gophercloud/net errors into ones that say what to
@@ -297,11 +298,19 @@ func httpClient(base *http.Client, tlsConfig *tls.Config) http.Client {
 	if tlsConfig != nil {
 		tr.TLSClientConfig = tlsConfig
 	}
-	c.Transport = tr
-	if os.Getenv("STACKLAB_DEBUG_HTTP") != "" {
-		c.Transport = &traceTransport{next: tr, w: os.Stderr}
-	}
+	c.Transport = TraceRequests(tr)
 	return c
+}
+
+// TraceRequests is rt printing one line per request on stderr when
+// STACKLAB_DEBUG_HTTP is set (see traceTransport), else rt itself: for
+// the clients that do not come from Open (doctor's probes), so that a
+// trace, and the benchmarks' request counts, show every request.
+func TraceRequests(rt http.RoundTripper) http.RoundTripper {
+	if os.Getenv("STACKLAB_DEBUG_HTTP") == "" {
+		return rt
+	}
+	return &traceTransport{next: rt, w: os.Stderr}
 }
 
 // traceTransport prints one line per request (method, URL without its

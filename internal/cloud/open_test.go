@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,10 +29,19 @@ func cleanEnv(t *testing.T) {
 
 // labKeystone is a fake keystone whose catalog also lists the lab's other
 // services, as after a full install. Their endpoints point at a loopback
-// server that only answers version discovery (gophercloud GETs an
-// unversioned endpoint's root when it makes a service client).
+// server that only answers version discovery, which Open's clients must
+// never ask for (see TestServiceClientsMakeNoRequest).
 func labKeystone(t *testing.T) *cloudtest.Keystone {
+	k, _ := labKeystoneCounting(t)
+	return k
+}
+
+// labKeystoneCounting is labKeystone and the number of requests the
+// services' endpoints received.
+func labKeystoneCounting(t *testing.T) (*cloudtest.Keystone, *atomic.Int64) {
+	var served atomic.Int64
 	versions := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
 		id := map[string]string{"/image/": "v2.16", "/network/": "v2.0", "/placement/": "v1.0"}[r.URL.Path]
 		if id == "" {
 			http.NotFound(w, r)
@@ -54,7 +64,7 @@ func labKeystone(t *testing.T) *cloudtest.Keystone {
 			k.AddEndpoint(id, iface, cloudtest.Region, s.url)
 		}
 	}
-	return k
+	return k, &served
 }
 
 // opts keeps every test's traffic on loopback.
@@ -121,6 +131,31 @@ func TestOpenAndServiceClients(t *testing.T) {
 		if got := sc.ResourceBaseURL(); !strings.HasSuffix(got, tc.want) || !strings.HasPrefix(got, "http://127.0.0.1:") {
 			t.Errorf("%s endpoint = %q, want loopback …%q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A service client comes straight from the catalog: no version discovery
+// GET (one per service on every run), and keystone is asked once, for the
+// token.
+func TestServiceClientsMakeNoRequest(t *testing.T) {
+	cleanEnv(t)
+	k, served := labKeystoneCounting(t)
+	file := writeClouds(t, adminEntry(k))
+	c, err := cloud.Open(context.Background(), opts(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.ResetRequests()
+	for _, get := range []func() (*gophercloud.ServiceClient, error){c.Identity, c.Image, c.Compute, c.Network, c.Placement} {
+		if _, err := get(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := served.Load(); n != 0 {
+		t.Errorf("making the service clients sent %d requests to the services, want 0", n)
+	}
+	if reqs := k.Requests(); len(reqs) != 0 {
+		t.Errorf("making the service clients sent %v to keystone, want nothing", reqs)
 	}
 }
 
@@ -335,4 +370,31 @@ func TestOpenRejectsUnreadableYAML(t *testing.T) {
 func ExampleShellQuote() {
 	fmt.Println(cloud.ShellQuote(`it's $HOME`))
 	// Output: 'it'\''s $HOME'
+}
+
+// Without version discovery a dead service is no longer seen when its
+// client is made: it shows on the first request, naming the endpoint.
+func TestDeadServiceShowsOnFirstRequest(t *testing.T) {
+	cleanEnv(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL + "/network"
+	dead.Close()
+	k := cloudtest.NewKeystone(t)
+	id := k.AddService("neutron", "network", "")
+	k.AddEndpoint(id, "public", cloudtest.Region, deadURL)
+	c, err := cloud.Open(context.Background(), opts(writeClouds(t, adminEntry(k))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := c.Network()
+	if err != nil {
+		t.Fatalf("client for a dead endpoint: %v (made from the catalog, it needs no answer)", err)
+	}
+	resp, err := sc.Get(context.Background(), sc.ServiceURL("networks"), nil, nil)
+	if resp != nil {
+		_ = resp.Body.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), deadURL) {
+		t.Errorf("first request to a dead neutron: %v, want an error naming %s", err, deadURL)
+	}
 }

@@ -38,4 +38,11 @@ func TestTraceTransport(t *testing.T) {
 	if _, ok := httpClient(nil, nil).Transport.(*traceTransport); !ok {
 		t.Error("STACKLAB_DEBUG_HTTP=1 did not turn the trace on")
 	}
+	if _, ok := TraceRequests(http.DefaultTransport).(*traceTransport); !ok {
+		t.Error("STACKLAB_DEBUG_HTTP=1 did not trace doctor's probes")
+	}
+	t.Setenv("STACKLAB_DEBUG_HTTP", "")
+	if TraceRequests(http.DefaultTransport) != http.DefaultTransport {
+		t.Error("without STACKLAB_DEBUG_HTTP the probes' transport was wrapped")
+	}
 }

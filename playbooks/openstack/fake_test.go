@@ -1,7 +1,6 @@
 package openstack
 
 import (
-	"context"
 	"crypto/md5" // glance's legacy checksum
 	"crypto/sha512"
 	"encoding/hex"
@@ -10,12 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/cloud/cloudtest"
@@ -44,6 +41,17 @@ type fakeOpenStack struct {
 	Console func(name string, n int) string
 	// CorruptUpload makes glance report another sha512 than it received.
 	CorruptUpload bool
+
+	// ks is the keystone in front of it: a request must carry a token
+	// keystone accepts now, as the real services check.
+	ks *cloudtest.Keystone
+	// reqs logs every request served, "METHOD /path"; rejected counts
+	// those refused for their token.
+	reqs     []string
+	rejected int
+	// cloudsFile and tokens are what every open shares.
+	cloudsFile string
+	tokens     cloud.TokenDir
 }
 
 var neutronSingular = map[string]string{
@@ -56,38 +64,6 @@ func newFake(t testing.TB) *fakeOpenStack {
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)
 	return f
-}
-
-// open starts the fake keystone with this fake in its catalog and returns
-// the drivers over a cloud opened as the CLI opens one.
-func (f *fakeOpenStack) open(t *testing.T, o Options) *Cloud {
-	t.Helper()
-	for _, k := range []string{"OS_CLOUD", "OS_REGION_NAME", "OS_INTERFACE", "OS_CLIENT_CONFIG_FILE"} {
-		t.Setenv(k, "")
-	}
-	k := cloudtest.NewKeystone(t)
-	for _, s := range []struct{ name, typ, path string }{
-		{"nova", "compute", "/compute/v2.1"}, {"neutron", "network", "/network"}, {"glance", "image", "/image"},
-	} {
-		id := k.AddService(s.name, s.typ, "")
-		k.AddEndpoint(id, "public", cloudtest.Region, f.srv.URL+s.path)
-	}
-	file := filepath.Join(t.TempDir(), "clouds.yaml")
-	if _, err := cloud.WriteCloudsYAML("", file, cloud.CloudEntry{
-		AuthURL: k.AuthURL(), Username: cloudtest.AdminUser, Password: cloudtest.AdminPassword,
-		ProjectName: cloudtest.AdminProject, UserDomainName: "Default", ProjectDomainName: "Default", RegionName: cloudtest.Region,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	hc := cloudtest.LoopbackClient()
-	c, err := cloud.Open(context.Background(), cloud.Options{CloudsFile: file, HTTPClient: &hc})
-	if err != nil {
-		t.Fatalf("open fake cloud: %v", err)
-	}
-	if o.PollInterval == 0 {
-		o.PollInterval = time.Millisecond
-	}
-	return New(c, o)
 }
 
 func (f *fakeOpenStack) id(prefix string) string {
@@ -153,6 +129,17 @@ func notFound(w http.ResponseWriter) {
 }
 
 func (f *fakeOpenStack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, r.Method+" "+r.URL.Path)
+	ks := f.ks
+	f.mu.Unlock()
+	if ks != nil && !ks.TokenValid(r.Header.Get("X-Auth-Token")) {
+		f.mu.Lock()
+		f.rejected++
+		f.mu.Unlock()
+		reply(w, http.StatusUnauthorized, obj{"error": obj{"code": 401, "message": "The request you have made requires authentication."}})
+		return
+	}
 	// The upload streams and must not hold the lock while it reads.
 	if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/image/v2/images/") && strings.HasSuffix(r.URL.Path, "/file") {
 		f.upload(w, r)
@@ -213,6 +200,9 @@ func (f *fakeOpenStack) neutron(w http.ResponseWriter, r *http.Request, seg []st
 		out := []obj{}
 		for _, o := range f.colls[coll] {
 			if matches(o, r.URL.Query()) {
+				if coll == "security-groups" {
+					f.embedRules(o)
+				}
 				out = append(out, o)
 			}
 		}
@@ -237,14 +227,7 @@ func (f *fakeOpenStack) neutron(w http.ResponseWriter, r *http.Request, seg []st
 		switch r.Method {
 		case http.MethodGet:
 			if coll == "security-groups" {
-				// Neutron embeds a group's rules when showing it.
-				var rs []obj
-				for _, r := range f.colls["security-group-rules"] {
-					if r["security_group_id"] == o["id"] {
-						rs = append(rs, r)
-					}
-				}
-				o["security_group_rules"] = rs
+				f.embedRules(o)
 			}
 			reply(w, 200, obj{single: o})
 		case http.MethodPut:
@@ -297,6 +280,18 @@ func (f *fakeOpenStack) neutron(w http.ResponseWriter, r *http.Request, seg []st
 	}
 }
 
+// embedRules puts a group's rules in it, as neutron does when it lists or
+// shows groups.
+func (f *fakeOpenStack) embedRules(g obj) {
+	rs := []obj{}
+	for _, r := range f.colls["security-group-rules"] {
+		if r["security_group_id"] == g["id"] {
+			rs = append(rs, r)
+		}
+	}
+	g["security_group_rules"] = rs
+}
+
 func setDefault(o obj, k string, v any) {
 	if _, ok := o[k]; !ok {
 		o[k] = v
@@ -330,9 +325,10 @@ func (f *fakeOpenStack) neutronDefaults(coll string, o obj) {
 // IP, the router that NATs it (the one with a gateway on its network) and
 // the status the l3 agent reports once it is wired.
 func (f *fakeOpenStack) fipFixedIP(o obj) {
-	o["fixed_ip_address"], o["router_id"], o["status"] = nil, nil, "DOWN"
+	o["fixed_ip_address"], o["router_id"], o["status"], o["port_details"] = nil, nil, "DOWN", nil
 	if p, _ := f.find("ports", "id", fmt.Sprint(o["port_id"])); p != nil {
 		o["fixed_ip_address"] = p["fixed_ips"].([]obj)[0]["ip_address"]
+		o["port_details"] = obj{"device_id": p["device_id"], "device_owner": p["device_owner"], "status": p["status"]}
 		for _, r := range f.colls["routers"] {
 			if gw, _ := r["external_gateway_info"].(obj); gw != nil && gw["network_id"] == o["floating_network_id"] {
 				o["router_id"], o["status"] = r["id"], "ACTIVE"

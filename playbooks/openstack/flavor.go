@@ -12,19 +12,25 @@ import (
 type flavorDriver struct{ c *Cloud }
 
 func (d *flavorDriver) find(ctx context.Context, name string) (flavors.Flavor, bool, error) {
-	nova, err := d.c.novaClient()
+	all, err := cachedRead(ctx, "flavors", func() ([]flavors.Flavor, error) {
+		nova, err := d.c.novaClient()
+		if err != nil {
+			return nil, err
+		}
+		// Nova lists flavors without a name filter; private ones only with
+		// is_public=None.
+		pages, err := flavors.ListDetail(nova, flavors.ListOpts{AccessType: flavors.AllAccess}).AllPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("nova: list flavors: %w", err)
+		}
+		all, err := flavors.ExtractFlavors(pages)
+		if err != nil {
+			return nil, fmt.Errorf("nova: list flavors: %w", err)
+		}
+		return all, nil
+	})
 	if err != nil {
 		return flavors.Flavor{}, false, err
-	}
-	// Nova lists flavors without a name filter; private ones only with
-	// is_public=None.
-	pages, err := flavors.ListDetail(nova, flavors.ListOpts{AccessType: flavors.AllAccess}).AllPages(ctx)
-	if err != nil {
-		return flavors.Flavor{}, false, fmt.Errorf("nova: list flavors: %w", err)
-	}
-	all, err := flavors.ExtractFlavors(pages)
-	if err != nil {
-		return flavors.Flavor{}, false, fmt.Errorf("nova: list flavors: %w", err)
 	}
 	return pickOne(playbooks.KindFlavor, name, all, func(f flavors.Flavor) string { return f.Name }, func(f flavors.Flavor) string { return f.ID })
 }

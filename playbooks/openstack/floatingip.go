@@ -12,33 +12,87 @@ import (
 
 type floatingIPDriver struct{ c *Cloud }
 
-// listFloatingIPs lists floating IPs, only those on port when it is set.
-func (c *Cloud) listFloatingIPs(ctx context.Context, port string) ([]floatingips.FloatingIP, error) {
-	nc, err := c.neutronClient()
-	if err != nil {
-		return nil, err
-	}
-	pages, err := floatingips.List(nc, floatingips.ListOpts{PortID: port}).AllPages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("neutron: list floating IPs: %w", err)
-	}
-	all, err := floatingips.ExtractFloatingIPs(pages)
-	if err != nil {
-		return nil, fmt.Errorf("neutron: list floating IPs: %w", err)
-	}
-	return all, nil
+// neutronFIP is a floating IP and, from neutron's fip-port-details
+// extension (since Rocky), the device behind its port: who it points at
+// without a read of the port. DeviceID is nil when neutron does not say.
+type neutronFIP struct {
+	floatingips.FloatingIP
+	DeviceID *string
 }
 
-func (d *floatingIPDriver) find(ctx context.Context, name string) (floatingips.FloatingIP, bool, error) {
+// address is the floating address (the embedded struct hides its field).
+func (f neutronFIP) address() string { return f.FloatingIP.FloatingIP }
+
+// listFloatingIPs lists floating IPs, only those on port when it is set.
+func (c *Cloud) listFloatingIPs(ctx context.Context, port string) ([]neutronFIP, error) {
+	return cachedRead(ctx, "floatingips?port_id="+port, func() ([]neutronFIP, error) {
+		nc, err := c.neutronClient()
+		if err != nil {
+			return nil, err
+		}
+		pages, err := floatingips.List(nc, floatingips.ListOpts{PortID: port}).AllPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list floating IPs: %w", err)
+		}
+		all, err := floatingips.ExtractFloatingIPs(pages)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list floating IPs: %w", err)
+		}
+		// Decoded apart: FloatingIP's own UnmarshalJSON would swallow the
+		// field if it were embedded next to it.
+		var details []struct {
+			PortDetails *struct {
+				DeviceID string `json:"device_id"`
+			} `json:"port_details"`
+		}
+		if err := floatingips.ExtractFloatingIPsInto(pages, &details); err != nil || len(details) != len(all) {
+			details = nil
+		}
+		out := make([]neutronFIP, len(all))
+		for i, f := range all {
+			out[i].FloatingIP = f
+			if details != nil && details[i].PortDetails != nil {
+				out[i].DeviceID = &details[i].PortDetails.DeviceID
+			}
+		}
+		return out, nil
+	})
+}
+
+func (d *floatingIPDriver) find(ctx context.Context, name string) (neutronFIP, bool, error) {
 	// Listed whole: the name is inside the description, which neutron
 	// filters only by equality with the owner unknown here.
 	all, err := d.c.listFloatingIPs(ctx, "")
 	if err != nil {
-		return floatingips.FloatingIP{}, false, err
+		return neutronFIP{}, false, err
 	}
 	return pickOne(playbooks.KindFloatingIP, name, all,
-		func(f floatingips.FloatingIP) string { _, n := parseFIPDescription(f.Description); return n },
-		func(f floatingips.FloatingIP) string { return f.ID })
+		func(f neutronFIP) string { _, n := parseFIPDescription(f.Description); return n },
+		func(f neutronFIP) string { return f.ID })
+}
+
+// deviceOf is the ID of the device behind the floating IP's port ("" for
+// none, or a port gone since): from the listing when neutron gives it,
+// else read from the port.
+func (d *floatingIPDriver) deviceOf(ctx context.Context, f neutronFIP) (string, error) {
+	if f.PortID == "" {
+		return "", nil
+	}
+	if f.DeviceID != nil {
+		return *f.DeviceID, nil
+	}
+	nc, err := d.c.neutronClient()
+	if err != nil {
+		return "", err
+	}
+	p, err := ports.Get(ctx, nc, f.PortID).Extract()
+	switch {
+	case isNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("neutron: port %s: %w", f.PortID, err)
+	}
+	return p.DeviceID, nil
 }
 
 func (d *floatingIPDriver) Get(ctx context.Context, name string) (playbooks.Current, bool, error) {
@@ -51,30 +105,24 @@ func (d *floatingIPDriver) Get(ctx context.Context, name string) (playbooks.Curr
 		return playbooks.Current{}, false, err
 	}
 	spec := playbooks.FloatingIP{Name: name, Network: nameOr(nets, f.FloatingNetworkID)}
-	if f.PortID != "" {
-		nc, err := d.c.neutronClient()
-		if err != nil {
-			return playbooks.Current{}, false, err
-		}
-		p, err := ports.Get(ctx, nc, f.PortID).Extract()
-		if err != nil && !isNotFound(err) {
-			return playbooks.Current{}, false, fmt.Errorf("neutron: port %s of floating IP %s: %w", f.PortID, name, err)
-		}
-		if err == nil && p.DeviceID != "" {
-			s, err := d.c.getServer(ctx, p.DeviceID)
-			switch {
-			case isNotFound(err):
-			case err != nil:
-				return playbooks.Current{}, false, fmt.Errorf("nova: server of floating IP %s: %w", name, err)
-			default:
-				spec.Server = s.Name
-			}
+	device, err := d.deviceOf(ctx, f)
+	if err != nil {
+		return playbooks.Current{}, false, fmt.Errorf("floating IP %s: %w", name, err)
+	}
+	if device != "" {
+		s, err := d.c.getServer(ctx, device)
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return playbooks.Current{}, false, fmt.Errorf("nova: server of floating IP %s: %w", name, err)
+		default:
+			spec.Server = s.Name
 		}
 	}
 	owner, _ := parseFIPDescription(f.Description)
 	// The address is what a user reaches the server on; it is allocated,
 	// never declared, so the report is where they find it.
-	info := map[string]string{"address": f.FloatingIP}
+	info := map[string]string{"address": f.address()}
 	if f.FixedIP != "" {
 		info["fixed_ip"] = f.FixedIP
 	}

@@ -47,18 +47,26 @@ func (s *imageStatuses) get(id string) string {
 	return s.m[id]
 }
 
+// findImage lists by name even while reads are shared: a cloud's image
+// list is long, and glance pages it.
 func (c *Cloud) findImage(ctx context.Context, name string) (images.Image, bool, error) {
-	gc, err := c.glanceClient()
+	all, err := cachedRead(ctx, "images?name="+name, func() ([]images.Image, error) {
+		gc, err := c.glanceClient()
+		if err != nil {
+			return nil, err
+		}
+		pages, err := images.List(gc, images.ListOpts{Name: name}).AllPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("glance: list images: %w", err)
+		}
+		all, err := images.ExtractImages(pages)
+		if err != nil {
+			return nil, fmt.Errorf("glance: list images: %w", err)
+		}
+		return all, nil
+	})
 	if err != nil {
 		return images.Image{}, false, err
-	}
-	pages, err := images.List(gc, images.ListOpts{Name: name}).AllPages(ctx)
-	if err != nil {
-		return images.Image{}, false, fmt.Errorf("glance: list images: %w", err)
-	}
-	all, err := images.ExtractImages(pages)
-	if err != nil {
-		return images.Image{}, false, fmt.Errorf("glance: list images: %w", err)
 	}
 	return pickOne(playbooks.KindImage, name, all, func(i images.Image) string { return i.Name }, func(i images.Image) string { return i.ID })
 }

@@ -28,25 +28,37 @@ func (n neutronNetwork) spec() playbooks.Network {
 		SegmentationID: n.SegmentationID, External: n.External, Shared: n.Shared}
 }
 
-// listNetworks lists networks, all of them when name is "".
+// listNetworks lists networks, all of them when opts.Name is "".
 func (c *Cloud) listNetworks(ctx context.Context, opts networks.ListOpts) ([]neutronNetwork, error) {
-	nc, err := c.neutronClient()
-	if err != nil {
-		return nil, err
+	return cachedRead(ctx, "networks?name="+opts.Name, func() ([]neutronNetwork, error) {
+		nc, err := c.neutronClient()
+		if err != nil {
+			return nil, err
+		}
+		pages, err := networks.List(nc, opts).AllPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list networks: %w", err)
+		}
+		var out []neutronNetwork
+		if err := networks.ExtractNetworksInto(pages, &out); err != nil {
+			return nil, fmt.Errorf("neutron: list networks: %w", err)
+		}
+		return out, nil
+	})
+}
+
+// byName is the name filter of a finder's list: none while reads are
+// shared, so that one listing serves every name (and every reference by
+// ID) in the plan.
+func byName(ctx context.Context, name string) string {
+	if sharingReads(ctx) {
+		return ""
 	}
-	pages, err := networks.List(nc, opts).AllPages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("neutron: list networks: %w", err)
-	}
-	var out []neutronNetwork
-	if err := networks.ExtractNetworksInto(pages, &out); err != nil {
-		return nil, fmt.Errorf("neutron: list networks: %w", err)
-	}
-	return out, nil
+	return name
 }
 
 func (c *Cloud) findNetwork(ctx context.Context, name string) (neutronNetwork, bool, error) {
-	all, err := c.listNetworks(ctx, networks.ListOpts{Name: name})
+	all, err := c.listNetworks(ctx, networks.ListOpts{Name: byName(ctx, name)})
 	if err != nil {
 		return neutronNetwork{}, false, err
 	}

@@ -15,33 +15,41 @@ import (
 type routerDriver struct{ c *Cloud }
 
 func (c *Cloud) listPorts(ctx context.Context, opts ports.ListOpts) ([]ports.Port, error) {
-	nc, err := c.neutronClient()
-	if err != nil {
-		return nil, err
-	}
-	pages, err := ports.List(nc, opts).AllPages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("neutron: list ports: %w", err)
-	}
-	all, err := ports.ExtractPorts(pages)
-	if err != nil {
-		return nil, fmt.Errorf("neutron: list ports: %w", err)
-	}
-	return all, nil
+	return cachedRead(ctx, fmt.Sprintf("ports?%+v", opts), func() ([]ports.Port, error) {
+		nc, err := c.neutronClient()
+		if err != nil {
+			return nil, err
+		}
+		pages, err := ports.List(nc, opts).AllPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list ports: %w", err)
+		}
+		all, err := ports.ExtractPorts(pages)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list ports: %w", err)
+		}
+		return all, nil
+	})
 }
 
 func (c *Cloud) findRouter(ctx context.Context, name string) (routers.Router, bool, error) {
-	nc, err := c.neutronClient()
+	all, err := cachedRead(ctx, "routers?name="+name, func() ([]routers.Router, error) {
+		nc, err := c.neutronClient()
+		if err != nil {
+			return nil, err
+		}
+		pages, err := routers.List(nc, routers.ListOpts{Name: name}).AllPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list routers: %w", err)
+		}
+		all, err := routers.ExtractRouters(pages)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list routers: %w", err)
+		}
+		return all, nil
+	})
 	if err != nil {
 		return routers.Router{}, false, err
-	}
-	pages, err := routers.List(nc, routers.ListOpts{Name: name}).AllPages(ctx)
-	if err != nil {
-		return routers.Router{}, false, fmt.Errorf("neutron: list routers: %w", err)
-	}
-	all, err := routers.ExtractRouters(pages)
-	if err != nil {
-		return routers.Router{}, false, fmt.Errorf("neutron: list routers: %w", err)
 	}
 	return pickOne(playbooks.KindRouter, name, all, func(r routers.Router) string { return r.Name }, func(r routers.Router) string { return r.ID })
 }

@@ -12,18 +12,26 @@ import (
 
 type secGroupDriver struct{ c *Cloud }
 
+// findSecGroup lists by name even while reads are shared: an admin sees
+// every project's groups, each with its rules.
 func (c *Cloud) findSecGroup(ctx context.Context, name string) (groups.SecGroup, bool, error) {
-	nc, err := c.neutronClient()
+	all, err := cachedRead(ctx, "security-groups?name="+name, func() ([]groups.SecGroup, error) {
+		nc, err := c.neutronClient()
+		if err != nil {
+			return nil, err
+		}
+		pages, err := groups.List(nc, groups.ListOpts{Name: name}).AllPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list security groups: %w", err)
+		}
+		all, err := groups.ExtractGroups(pages)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list security groups: %w", err)
+		}
+		return all, nil
+	})
 	if err != nil {
 		return groups.SecGroup{}, false, err
-	}
-	pages, err := groups.List(nc, groups.ListOpts{Name: name}).AllPages(ctx)
-	if err != nil {
-		return groups.SecGroup{}, false, fmt.Errorf("neutron: list security groups: %w", err)
-	}
-	all, err := groups.ExtractGroups(pages)
-	if err != nil {
-		return groups.SecGroup{}, false, fmt.Errorf("neutron: list security groups: %w", err)
 	}
 	return pickOne(playbooks.KindSecurityGroup, name, all, func(g groups.SecGroup) string { return g.Name }, func(g groups.SecGroup) string { return g.ID })
 }
@@ -49,11 +57,8 @@ func (d *secGroupDriver) Get(ctx context.Context, name string) (playbooks.Curren
 	if err != nil || !found {
 		return playbooks.Current{}, found, err
 	}
-	rs, err := d.rules(ctx, g.ID)
-	if err != nil {
-		return playbooks.Current{}, false, err
-	}
-	declared, _ := currentRules(rs)
+	// Neutron embeds a group's rules in the listing: no second request.
+	declared, _ := currentRules(g.Rules)
 	return playbooks.Current{ID: g.ID, Owner: playbooks.OwnerOf(g.Description),
 		Spec: playbooks.SecurityGroup{Name: g.Name, Rules: declared}}, true, nil
 }

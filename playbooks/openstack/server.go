@@ -73,18 +73,24 @@ func (s novaServer) groupNames() []string {
 type serverDriver struct{ c *Cloud }
 
 func (c *Cloud) findServer(ctx context.Context, name string) (novaServer, bool, error) {
-	nova, err := c.novaClient()
+	all, err := cachedRead(ctx, "servers?name="+name, func() ([]novaServer, error) {
+		nova, err := c.novaClient()
+		if err != nil {
+			return nil, err
+		}
+		// Nova's name filter is a regular expression.
+		pages, err := servers.List(nova, servers.ListOpts{Name: "^" + regexp.QuoteMeta(name) + "$"}).AllPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("nova: list servers: %w", err)
+		}
+		var all []novaServer
+		if err := servers.ExtractServersInto(pages, &all); err != nil {
+			return nil, fmt.Errorf("nova: list servers: %w", err)
+		}
+		return all, nil
+	})
 	if err != nil {
 		return novaServer{}, false, err
-	}
-	// Nova's name filter is a regular expression.
-	pages, err := servers.List(nova, servers.ListOpts{Name: "^" + regexp.QuoteMeta(name) + "$"}).AllPages(ctx)
-	if err != nil {
-		return novaServer{}, false, fmt.Errorf("nova: list servers: %w", err)
-	}
-	var all []novaServer
-	if err := servers.ExtractServersInto(pages, &all); err != nil {
-		return novaServer{}, false, fmt.Errorf("nova: list servers: %w", err)
 	}
 	return pickOne(playbooks.KindServer, name, all, func(s novaServer) string { return s.Name }, func(s novaServer) string { return s.ID })
 }
@@ -476,7 +482,7 @@ func (c *Cloud) ServerInfo(ctx context.Context, name string) (ServerInfo, error)
 			return info, err
 		}
 		for _, f := range fips {
-			info.FloatingIPs = append(info.FloatingIPs, f.FloatingIP)
+			info.FloatingIPs = append(info.FloatingIPs, f.address())
 		}
 	}
 	nova, err := c.novaClient()

@@ -12,23 +12,25 @@ import (
 type subnetDriver struct{ c *Cloud }
 
 func (c *Cloud) listSubnets(ctx context.Context, opts subnets.ListOpts) ([]subnets.Subnet, error) {
-	nc, err := c.neutronClient()
-	if err != nil {
-		return nil, err
-	}
-	pages, err := subnets.List(nc, opts).AllPages(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("neutron: list subnets: %w", err)
-	}
-	all, err := subnets.ExtractSubnets(pages)
-	if err != nil {
-		return nil, fmt.Errorf("neutron: list subnets: %w", err)
-	}
-	return all, nil
+	return cachedRead(ctx, "subnets?name="+opts.Name, func() ([]subnets.Subnet, error) {
+		nc, err := c.neutronClient()
+		if err != nil {
+			return nil, err
+		}
+		pages, err := subnets.List(nc, opts).AllPages(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list subnets: %w", err)
+		}
+		all, err := subnets.ExtractSubnets(pages)
+		if err != nil {
+			return nil, fmt.Errorf("neutron: list subnets: %w", err)
+		}
+		return all, nil
+	})
 }
 
 func (c *Cloud) findSubnet(ctx context.Context, name string) (subnets.Subnet, bool, error) {
-	all, err := c.listSubnets(ctx, subnets.ListOpts{Name: name})
+	all, err := c.listSubnets(ctx, subnets.ListOpts{Name: byName(ctx, name)})
 	if err != nil {
 		return subnets.Subnet{}, false, err
 	}

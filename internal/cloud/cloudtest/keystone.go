@@ -414,6 +414,8 @@ func (k *Keystone) route(r *http.Request, seg []string) (int, any, *apiError) {
 	m := r.Method
 	q := r.URL.Query()
 	switch {
+	case len(seg) == 2 && seg[0] == "auth" && seg[1] == "projects" && m == http.MethodGet:
+		return k.authProjects(r)
 	case len(seg) == 1 && seg[0] == "projects" && m == http.MethodGet:
 		return list(r, "projects", filter(k.projects, func(p *Project) bool {
 			return match(q, "name", p.Name) && match(q, "domain_id", p.DomainID)

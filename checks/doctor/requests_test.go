@@ -1,0 +1,208 @@
+package doctor
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/cloud/cloudtest"
+)
+
+// countingTransport records every request doctor sends, "METHOD /path".
+type countingTransport struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.reqs = append(c.reqs, r.Method+" "+r.URL.Path)
+	c.mu.Unlock()
+	return c.next.RoundTrip(r)
+}
+
+// take returns the requests recorded since the last call.
+func (c *countingTransport) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.reqs
+	c.reqs = nil
+	sort.Strings(out)
+	return out
+}
+
+// healthyAPIs answers what doctor's API checks read on a healthy lab.
+func healthyAPIs(w http.ResponseWriter, r *http.Request) {
+	body := map[string]string{
+		"/image/v2/images":                              `{"images":[]}`,
+		"/placement/resource_providers":                 `{"resource_providers":[{"uuid":"rp1","name":"lab"}]}`,
+		"/placement/resource_providers/rp1/inventories": `{"resource_provider_generation":1,"inventories":{"VCPU":{"total":2},"MEMORY_MB":{"total":4096},"DISK_GB":{"total":40}}}`,
+		"/compute/v2.1/flavors":                         `{"flavors":[]}`,
+		"/compute/v2.1/os-services":                     `{"services":[{"id":1,"binary":"nova-compute","host":"lab","status":"enabled","state":"up"},{"id":2,"binary":"nova-conductor","host":"lab","status":"enabled","state":"up"}]}`,
+		"/network/v2.0/networks":                        `{"networks":[]}`,
+		"/network/v2.0/agents":                          `{"agents":[{"id":"a1","agent_type":"Linux bridge agent","binary":"neutron-linuxbridge-agent","host":"lab","alive":true,"admin_state_up":true}]}`,
+	}[r.URL.Path]
+	if body == "" {
+		// An endpoint's root, as the catalog probe reads it: any answer.
+		w.WriteHeader(http.StatusMultipleChoices)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, body)
+}
+
+// apiWorld is the healthy world with a cloud behind it: a fake keystone
+// whose catalog lists glance, placement, nova and neutron with their three
+// interfaces each (as the install registers them), all answering.
+func apiWorld(t *testing.T) (*world, *cloudtest.Keystone, *countingTransport) {
+	t.Helper()
+	w := newWorld(t)
+	apis := httptest.NewServer(http.HandlerFunc(healthyAPIs))
+	t.Cleanup(apis.Close)
+	k := cloudtest.NewKeystone(t)
+	for _, s := range []struct{ name, typ, path string }{
+		{"glance", "image", "/image"}, {"placement", "placement", "/placement"},
+		{"nova", "compute", "/compute/v2.1"}, {"neutron", "network", "/network"},
+	} {
+		id := k.AddService(s.name, s.typ, "")
+		for _, iface := range []string{"public", "internal", "admin"} {
+			k.AddEndpoint(id, iface, cloudtest.Region, apis.URL+s.path)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "clouds.yaml")
+	if _, err := cloud.WriteCloudsYAML("", file, cloud.CloudEntry{
+		AuthURL: k.AuthURL(), Username: cloudtest.AdminUser, Password: cloudtest.AdminPassword,
+		ProjectName: cloudtest.AdminProject, UserDomainName: "Default", ProjectDomainName: "Default", RegionName: cloudtest.Region,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ct := &countingTransport{next: w.deps.HTTP.Transport}
+	w.deps.HTTP = &http.Client{Transport: ct}
+	tokens := cloud.TokenDir(filepath.Join(t.TempDir(), "tokens"))
+	w.deps.Cloud = func(ctx context.Context) (*cloud.Cloud, error) {
+		return cloud.Open(ctx, cloud.Options{CloudsFile: file, HTTPClient: &http.Client{Transport: ct}, Tokens: tokens})
+	}
+	files := w.deps.Host.(fakeHost).files
+	w.deps.Host = fakeHost{files: files, run: func(name string, args ...string) ([]byte, error) {
+		if name == "mysql" && strings.Contains(strings.Join(args, " "), "host_mappings") {
+			return []byte("lab\n"), nil
+		}
+		return fakeHost{files: files}.Run(context.Background(), name, args...)
+	}}
+	// The management address is the loopback the fakes listen on.
+	w.cfg.MgmtIP = "127.0.0.1"
+	return w, k, ct
+}
+
+func (w *world) runAll(t *testing.T) checks.Report {
+	t.Helper()
+	rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Failed() {
+		var b strings.Builder
+		_ = rep.WriteText(&b, checks.TextOptions{Verbose: true})
+		t.Fatalf("healthy world failed:\n%s", b.String())
+	}
+	return rep
+}
+
+// healthyRequests is what doctor may send on a healthy lab once its token
+// is cached. Before issue 16 the same run sent 45 and a login (and a
+// version-discovery GET per service client made, 9, before that): each of
+// the 15 catalog endpoints probed although 5 URLs are distinct, nova's
+// service list read by three checks, placement's providers by two, the
+// login page and keystone's version document twice. What is left:
+// keystone's version, one read proving it takes the cached token, its
+// catalog (services, endpoints), one probe per distinct endpoint URL, one
+// authenticated read per API (placement's is its providers), nova's
+// services, the provider's inventory, neutron's agents, the login page and
+// its two assets, and the dashboard logins (3 tries of 4 requests, to
+// catch a session lost now and then).
+const healthyRequests = 31
+
+// timesSent is how many of reqs are exactly want.
+func timesSent(reqs []string, want string) int {
+	n := 0
+	for _, r := range reqs {
+		if r == want {
+			n++
+		}
+	}
+	return n
+}
+
+// TestHealthyDoctorRequestCount pins the requests of a healthy run: one
+// login for the first run, none for the next (the token is cached), and
+// each URL probed once however many checks or catalog entries name it.
+func TestHealthyDoctorRequestCount(t *testing.T) {
+	w, k, ct := apiWorld(t)
+	w.runAll(t)
+	ct.take()
+	if n := k.Logins(); n != 1 {
+		t.Errorf("first run: %d logins, want 1 for every API check", n)
+	}
+	k.ResetRequests()
+
+	w.runAll(t)
+	reqs := ct.take()
+	if len(reqs) > healthyRequests {
+		t.Errorf("a healthy run sent %d requests, want at most %d:\n  %s", len(reqs), healthyRequests, strings.Join(reqs, "\n  "))
+	}
+	if n := k.Logins(); n != 0 {
+		t.Errorf("second run: %d logins, want 0 (the cached token)", n)
+	}
+	for _, path := range []string{"GET /image", "GET /placement", "GET /network", "GET /compute/v2.1", "GET /v3/", "GET /v3",
+		"GET /compute/v2.1/os-services", "GET /placement/resource_providers", "GET /horizon/static/a.css"} {
+		if n := timesSent(reqs, path); n != 1 {
+			t.Errorf("%s: %d times, want once", path, n)
+		}
+	}
+}
+
+// A URL shared between checks is still answered to each: a dead endpoint
+// fails the catalog check and the keystone check alike.
+func TestSharedProbeFailsEveryAsker(t *testing.T) {
+	w, _, _ := apiWorld(t)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	url := dead.URL + "/v3"
+	dead.Close()
+	w.cfg.KeystoneURL = url
+	dr := &doctor{cfg: w.cfg, d: w.deps}
+	for range 2 {
+		if _, _, err := dr.get(context.Background(), url+"/", nil); err == nil {
+			t.Error("GET of a closed port succeeded")
+		}
+	}
+	if r := dr.checkKeystone(context.Background()); r.Status != checks.Fail {
+		t.Errorf("keystone check on the shared failed GET: %s %s", r.Status, r.Summary)
+	}
+}
+
+// A cached token does not hide a password keystone no longer takes:
+// keystone revokes the user's tokens when the password changes, and the
+// keystone-auth check asks keystone about the cached one.
+func TestCachedTokenDoesNotHideChangedPassword(t *testing.T) {
+	w, k, _ := apiWorld(t)
+	w.runAll(t)
+	admin, _ := k.UserByName(cloudtest.AdminUser)
+	k.SetPassword(admin.ID, "changed-in-keystone")
+	k.RevokeTokens()
+	rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := rep.Get(IDKeystoneAuth); e.Status != checks.Fail || !strings.Contains(e.Summary, "refuses the admin credentials") {
+		t.Errorf("keystone-auth = %s %q, want it to fail on the credentials", e.Status, e.Summary)
+	}
+}

@@ -6,9 +6,11 @@
 GO            ?= go
 BIN           ?= bin/stacklab
 GOLANGCI_LINT ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
-# Host packages the tests use: netns/veth tooling, a bootable systemd, qemu-img
-# for image tests, and what the e2e lab host needs.
-TEST_DEBS     ?= iproute2 util-linux systemd dbus qemu-utils systemd-container debootstrap nftables zstd shellcheck jq curl iputils-ping qemu-system-x86 syslinux syslinux-common mtools dosfstools dnsmasq-base
+# Host packages the tests use: netns/veth tooling, Open vSwitch (the bridge
+# convergence test runs private daemons of its own; these machines'
+# policy-rc.d keeps the package's service from starting), a bootable
+# systemd, qemu-img for image tests, and what the e2e lab host needs.
+TEST_DEBS     ?= iproute2 util-linux openvswitch-switch systemd dbus qemu-utils systemd-container debootstrap nftables zstd shellcheck jq curl iputils-ping qemu-system-x86 syslinux syslinux-common mtools dosfstools dnsmasq-base
 
 .PHONY: all build test unit lint fmt vet e2e deps ci clean
 

@@ -23,6 +23,15 @@ type Host struct {
 	Packages Packages
 	Probes   Prober
 	Cloud    Cloud
+	// Switch is the lab's Open vSwitch database; nil where the lab has
+	// none (linuxbridge), and then no phase asks for it.
+	Switch Switch
+}
+
+// Switch converges the lab's OVS bridges (installer/ovs over the real
+// database).
+type Switch interface {
+	ConvergeBridges(ctx context.Context, want []openstack.Bridge, dryRun bool) ([]string, error)
 }
 
 // Files reads and writes the target's files. Paths are absolute paths on

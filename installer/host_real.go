@@ -26,6 +26,7 @@ import (
 	"github.com/stacklab/stacklab/installer/apt"
 	"github.com/stacklab/stacklab/installer/identity"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/installer/ovs"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
@@ -66,7 +67,26 @@ func NewHost(ctx context.Context, o HostOptions) (h Host, closeFn func(), err er
 		Packages: &realPackages{m: m, root: o.Root, exec: ex},
 		Probes:   &realProber{timeout: o.ProbeTimeout, hostname: o.Hostname, cloud: c},
 		Cloud:    c,
+		Switch:   vsctlSwitch{ovs.NewVsctl(openstack.OVSDBSock, 30)},
 	}, sd.Close, nil
+}
+
+// vsctlSwitch is the lab's OVS database through ovs-vsctl.
+type vsctlSwitch struct{ db ovs.DB }
+
+func (v vsctlSwitch) ConvergeBridges(ctx context.Context, want []openstack.Bridge, dryRun bool) ([]string, error) {
+	if dryRun {
+		// Before the packages (or the switch) exist there is nothing
+		// to read: say what would be made.
+		if _, err := v.db.Bridges(ctx); err != nil {
+			var out []string
+			for _, b := range want {
+				out = append(out, "add bridge "+b.Name+" (datapath "+b.Datapath+") with ports "+strings.Join(b.Ports, " "))
+			}
+			return out, nil
+		}
+	}
+	return ovs.Converge(ctx, v.db, want, dryRun)
 }
 
 // RootFiles is Files on this machine under Root.
@@ -228,6 +248,13 @@ func (r *realProber) Probe(ctx context.Context, p openstack.Probe) error {
 	case openstack.ProbeTCP:
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "tcp", p.Target)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	case openstack.ProbeUnix:
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "unix", p.Target)
 		if err != nil {
 			return err
 		}

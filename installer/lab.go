@@ -45,7 +45,7 @@ var servicePhases = []struct {
 	{PhaseGlance, "image service", []string{openstack.TierGlance}},
 	{PhasePlacement, "placement", []string{openstack.TierPlacement}},
 	{PhaseNova, "compute control services and nova-compute", []string{openstack.TierNova, openstack.TierCompute}},
-	{PhaseNeutron, "networking server and agents", []string{openstack.TierNeutron, openstack.TierAgents}},
+	{PhaseNeutron, "networking server and agents", []string{openstack.TierSwitch, openstack.TierNeutron, openstack.TierAgents}},
 	{PhaseHorizon, "dashboard", []string{openstack.TierDashboard}},
 }
 
@@ -344,6 +344,10 @@ func (l *lab) service(ctx context.Context, phase string, tiers []string, dryRun 
 			if err := l.identity(ctx, dryRun, &o); err != nil {
 				return o.result(), err
 			}
+		case openstack.TierSwitch:
+			if err := l.bridges(ctx, dryRun, &o); err != nil {
+				return o.result(), err
+			}
 		}
 		if err := l.runCommands(ctx, t.Name, openstack.AfterReady, dryRun, &o); err != nil {
 			return o.result(), err
@@ -369,6 +373,25 @@ func AdminEntry(p openstack.Params) cloud.CloudEntry {
 
 // identity writes the admin credentials and converges keystone's service
 // users and catalog.
+// bridges makes br-int and br-ex (with the external NIC) once the switch
+// answers and before the agents start: the agent would make them only
+// with its own datapath and never add the NIC.
+func (l *lab) bridges(ctx context.Context, dryRun bool, o *outcome) error {
+	want := openstack.OVSBridges(l.p)
+	if len(want) == 0 {
+		return nil
+	}
+	if l.h.Switch == nil {
+		return fmt.Errorf("the lab runs on Open vSwitch but this host has no switch to converge its bridges with")
+	}
+	ch, err := l.h.Switch.ConvergeBridges(ctx, want, dryRun)
+	o.changes = append(o.changes, ch...)
+	if err != nil {
+		return withFix(err, "systemctl status ovsdb-server ovs-vswitchd; journalctl -u ovs-vswitchd -n 50")
+	}
+	return nil
+}
+
 func (l *lab) identity(ctx context.Context, dryRun bool, o *outcome) error {
 	entry := AdminEntry(l.p)
 	ch, err := l.h.Cloud.WriteCredentials(entry, dryRun)

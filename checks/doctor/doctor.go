@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
@@ -99,6 +100,9 @@ type Config struct {
 	// guide's "controller" in /etc/hosts): endpoints written with them are
 	// on the management address.
 	MgmtNames []string
+	// OVSBridges are the Open vSwitch bridges the lab needs (none on
+	// linuxbridge).
+	OVSBridges []openstack.Bridge
 	// Unavailable maps a check ID to why it cannot run here and what
 	// would let it (no credentials, no RabbitMQ password): a skip.
 	Unavailable map[string]string
@@ -132,6 +136,8 @@ type Deps struct {
 	Dial  func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Cloud authenticates (called at most once per run by Checks).
 	Cloud func(ctx context.Context) (*cloud.Cloud, error)
+	// Switch reads the Open vSwitch database (nil: not on this host).
+	Switch Switch
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -192,9 +198,11 @@ func Checks(cfg Config, d Deps) []checks.Check {
 	dr := &doctor{cfg: cfg, d: d}
 	var list []checks.Check
 	list = append(list, dr.hostChecks()...)
+	list = append(list, dr.switchChecks()...)
 	list = append(list, dr.infraChecks()...)
 	list = append(list, dr.apiChecks()...)
 	list = append(list, dr.dashboardChecks()...)
+	dr.wireSwitch(list)
 	return dr.adapt(dr.withCauses(list))
 }
 

@@ -44,6 +44,7 @@ const HorizonBackupSuffix = ".stacklab-bak"
 // AgentUnits maps neutron's agent types to the lab's units.
 var AgentUnits = map[string]string{
 	"Linux bridge agent": "neutron-linuxbridge-agent",
+	"Open vSwitch agent": "neutron-openvswitch-agent",
 	"DHCP agent":         "neutron-dhcp-agent",
 	"L3 agent":           "neutron-l3-agent",
 	"Metadata agent":     "neutron-metadata-agent",

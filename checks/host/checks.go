@@ -55,6 +55,24 @@ func SupportedOS() []OSRelease {
 	}
 }
 
+// PendingOS lists releases the installer is being made ready for but CI
+// has not yet proven end to end: preflight refuses them, saying why. The
+// project claims no release CI has not proven; once the e2e lab host runs
+// a release green, move its entry to SupportedOS — the one place to flip.
+func PendingOS() []PendingRelease {
+	return []PendingRelease{{
+		OSRelease: OSRelease{ID: "debian", VersionID: "13", PrettyName: "Debian 13 (trixie)"},
+		Why: "its installer path (OpenStack 2025.1 with neutron on Open vSwitch, as it has no linuxbridge) " +
+			"is built but not yet proven end to end in CI",
+	}}
+}
+
+// PendingRelease is a release preflight refuses until CI proves it.
+type PendingRelease struct {
+	OSRelease
+	Why string
+}
+
 // ServicePort is a TCP port the lab listens on.
 type ServicePort struct {
 	Port    uint16
@@ -260,6 +278,11 @@ func checkOS(o OSRelease, err error) checks.Result {
 	for _, s := range SupportedOS() {
 		if o.ID == s.ID && o.VersionID == s.VersionID {
 			return checks.Pass(o.PrettyName, ev)
+		}
+	}
+	for _, s := range PendingOS() {
+		if o.ID == s.ID && o.VersionID == s.VersionID {
+			return checks.Failf(s.PrettyName+" is not supported yet: "+s.Why+" (supported: "+strings.Join(names, ", ")+")", fix, ev)
 		}
 	}
 	name := o.PrettyName

@@ -178,6 +178,17 @@ func TestOS(t *testing.T) {
 	}
 }
 
+// Debian 13 is refused, naming why, until CI proves it (PendingOS).
+func TestOSPendingRelease(t *testing.T) {
+	got := runCheck(t, fake{os: OSRelease{ID: "debian", VersionID: "13", PrettyName: "Debian GNU/Linux 13 (trixie)"}}, Options{}, IDOS)
+	assertResult(t, got, checks.Fail, "")
+	for _, want := range []string{"Debian 13 (trixie) is not supported yet", "Open vSwitch", "not yet proven end to end in CI", "Debian 12 (bookworm)"} {
+		if !strings.Contains(got.Summary, want) {
+			t.Errorf("summary %q lacks %q", got.Summary, want)
+		}
+	}
+}
+
 func TestHostname(t *testing.T) {
 	mgmt := netip.MustParseAddr("10.0.0.5")
 	e := func(a string, names ...string) HostsEntry {

@@ -26,10 +26,18 @@ import (
 	"github.com/stacklab/stacklab/installer/config"
 	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/installer/ovs"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
+
+// ovsSwitch is doctor's view of the lab's OVS database.
+type ovsSwitch struct{ db ovs.DB }
+
+func (o ovsSwitch) BridgePorts(ctx context.Context) (map[string][]string, error) {
+	return ovs.BridgePorts(ctx, o.db)
+}
 
 // doctorSetup is what one doctor run checks and repairs with.
 type doctorSetup struct {
@@ -435,6 +443,11 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		reasons = append(reasons, "read the NICs: "+err.Error())
 	}
 	p := labParams(labCfg, secrets, facts)
+	if _, err := openstack.ResolveBackend(p.Release, p.NeutronBackend); err != nil {
+		// install refuses this backend here; describe the lab as the
+		// release's default would build it.
+		p.NeutronBackend = ""
+	}
 	s := doctorSetup{deps: doctor.Deps{HTTP: hc, Host: doctor.System{Root: "/"}, Cloud: openCloud("")}}
 	var sd *systemd.Client
 	if len(reasons) == 0 {
@@ -471,6 +484,10 @@ func (e *env) doctorSetup(ctx context.Context, c *cli.Command) (doctorSetup, err
 		DiskPaths:      doctor.DefaultDiskPaths,
 		StateFile:      filepath.Join(labCfg.Paths.StateDir, labstate.File),
 		Region:         p.Region,
+		OVSBridges:     openstack.OVSBridges(p),
+	}
+	if len(s.cfg.OVSBridges) > 0 {
+		s.deps.Switch = ovsSwitch{ovs.NewVsctl(openstack.OVSDBSock, 5)}
 	}
 	s.redact = secrets.Redactor().Redact
 	for _, f := range openstack.Files(p) {

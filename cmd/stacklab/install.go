@@ -41,6 +41,11 @@ type hostFacts struct {
 	// Gateway is the IPv4 default route's gateway: 10.0.2.2 says the
 	// management address is VirtualBox NAT's, unreachable from the laptop.
 	Gateway string
+	// Release is the Debian VERSION_ID ("" off Debian: the install's
+	// validation or preflight refuses that host).
+	Release string
+	// OVSDatapath and its reason, when the lab runs on Open vSwitch.
+	OVSDatapath, OVSReason string
 }
 
 // installDeps are install's side effects; tests replace them.
@@ -286,7 +291,9 @@ func labParams(cfg config.Config, s config.Secrets, f hostFacts) openstack.Param
 		ComputeDriver:             string(cfg.Compute.Driver),
 		VirtType:                  string(cfg.Compute.VirtType),
 		ProviderNet:               cfg.Network.ProviderNetwork,
-		NeutronBackend:            string(cfg.OpenStack.NeutronBackend),
+		Release:                   f.Release,
+		NeutronBackend:            neutronBackend(cfg),
+		OVSDatapath:               f.OVSDatapath,
 		MTU:                       cfg.Network.MTU,
 		Workers:                   cfg.Services.Workers,
 		HorizonWebRoot:            cfg.Horizon.WebRoot,
@@ -372,6 +379,13 @@ func (e *env) hostFacts(ctx context.Context, cfg config.Config) (hostFacts, erro
 		f.VirtType, f.VirtReason = host.VirtType(r)
 	}
 	f.CgroupRO = cgroupV1ReadOnly("/proc/self/mountinfo")
+	if o, err := r.OS(); err == nil && o.ID == "debian" {
+		f.Release = o.VersionID
+	}
+	// Only a lab on Open vSwitch probes (and may load) the module.
+	if b, err := openstack.ResolveBackend(f.Release, neutronBackend(cfg)); err == nil && len(b.SwitchUnits()) > 0 {
+		f.OVSDatapath, f.OVSReason = host.OVSDatapath(ctx, host.SystemModules{})
+	}
 	return f, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/urfave/cli/v3"
 
+	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/installer/config"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/systemd"
@@ -27,11 +28,36 @@ type unitController interface {
 // labUnits lists the lab's units in start order (the tiers' order), which
 // is also the dependency order for starting and restarting.
 func labUnits(cfg config.Config) []string {
-	return openstack.Units(openstack.Params{
+	p := openstack.Params{
 		ComputeDriver:  string(cfg.Compute.Driver),
-		NeutronBackend: string(cfg.OpenStack.NeutronBackend),
+		Release:        osVersionID(),
+		NeutronBackend: neutronBackend(cfg),
 		HorizonWebRoot: cfg.Horizon.WebRoot,
-	})
+	}
+	if _, err := openstack.ResolveBackend(p.Release, p.NeutronBackend); err != nil {
+		// A release or backend install would refuse: list the lab as
+		// the default release builds it rather than nothing.
+		p.Release, p.NeutronBackend = "", ""
+	}
+	return openstack.Units(p)
+}
+
+// neutronBackend is the configured backend as Params wants it ("" for
+// auto: the release decides).
+func neutronBackend(cfg config.Config) string {
+	if cfg.OpenStack.NeutronBackend == config.BackendAuto {
+		return ""
+	}
+	return string(cfg.OpenStack.NeutronBackend)
+}
+
+// osVersionID is this host's os-release VERSION_ID ("" when unreadable).
+func osVersionID() string {
+	o, err := host.NewSystem().OS()
+	if err != nil || o.ID != "debian" {
+		return ""
+	}
+	return o.VersionID
 }
 
 // pickUnits resolves the user's unit names against the lab's, keeping the

@@ -65,6 +65,9 @@ type Network struct {
 type NeutronBackend string
 
 const (
+	// BackendAuto is the release's default: linuxbridge on Debian 12,
+	// openvswitch on Debian 13.
+	BackendAuto        NeutronBackend = "auto"
 	BackendLinuxbridge NeutronBackend = "linuxbridge"
 	BackendOpenvswitch NeutronBackend = "openvswitch"
 )

@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 	c := Default()
 	want := Config{
 		Network:   Network{ProviderNetwork: "provider"},
-		OpenStack: OpenStack{Region: "RegionOne", NeutronBackend: BackendLinuxbridge},
+		OpenStack: OpenStack{Region: "RegionOne", NeutronBackend: BackendAuto},
 		Compute:   Compute{Driver: DriverLibvirt, VirtType: VirtAuto},
 		Horizon:   Horizon{WebRoot: "/horizon", TimeZone: "UTC"},
 		Admin:     Admin{User: "admin", Project: "admin"},
@@ -171,8 +171,8 @@ func TestLoadErrors(t *testing.T) {
 		{"two documents", "network: {}\n---\nnetwork: {}\n", ErrSyntax, []string{"more than one YAML document"}},
 		{"enum", "compute:\n  virt_type: xen\n", ErrValue,
 			[]string{":2: compute.virt_type: \"xen\" is not one of: auto, kvm, qemu"}},
-		{"reserved backend", "openstack:\n  neutron_backend: openvswitch\n", ErrValue,
-			[]string{"reserved for Debian 13"}},
+		{"unknown backend", "openstack:\n  neutron_backend: ovn\n", ErrValue,
+			[]string{"not one of: auto, linuxbridge, openvswitch"}},
 		{"CIDR where an address belongs", "network:\n  management_address: 10.0.0.5/24\n", ErrValue,
 			[]string{"without a prefix length"}},
 		{"not an address", "network:\n  management_address: eth0\n", ErrValue, []string{"is not an IP address"}},

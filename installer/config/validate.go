@@ -75,11 +75,12 @@ func (c Config) validate() []*Error {
 		bad("openstack.region", "%q: use 1 to 64 letters, digits, '-' or '_'", c.OpenStack.Region)
 	}
 	switch c.OpenStack.NeutronBackend {
-	case BackendLinuxbridge:
-	case BackendOpenvswitch:
-		bad("openstack.neutron_backend", "openvswitch is reserved for Debian 13 and not supported yet; use linuxbridge")
+	// Which release may run which backend is the installer's release
+	// knowledge (openstack.Release): checked against the host before
+	// install changes anything.
+	case BackendAuto, BackendLinuxbridge, BackendOpenvswitch:
 	default:
-		bad("openstack.neutron_backend", "%q is not one of: linuxbridge", c.OpenStack.NeutronBackend)
+		bad("openstack.neutron_backend", "%q is not one of: auto, linuxbridge, openvswitch", c.OpenStack.NeutronBackend)
 	}
 
 	switch c.Compute.Driver {

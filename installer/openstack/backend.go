@@ -1,8 +1,6 @@
 package openstack
 
 import (
-	"fmt"
-
 	"github.com/stacklab/stacklab/installer/inifile"
 )
 
@@ -10,29 +8,9 @@ import (
 // packages, agent units and files, and what it contributes to the shared
 // neutron files. The rest of neutron (server, dhcp/l3/metadata agents,
 // ML2 type drivers, the flat provider network) does not depend on it.
-//
-// Only LinuxBridge exists. Debian 13's neutron (2025.1) ships no
-// linuxbridge code, so an Open vSwitch backend will follow behind this
-// interface. What it needs, from the notes:
-//   - Packages: neutron-openvswitch-agent (pulls openvswitch-switch);
-//     ExcludedPackages: none.
-//   - No OVS kernel datapath on these machines: every bridge must be
-//     created with datapath_type=netdev (userspace), i.e. [ovs]
-//     datapath_type = netdev in openvswitch_agent.ini, and br-int/br-ex
-//     created that way before the agent starts (the agent's own bridge
-//     creation would otherwise try the kernel datapath). Neutron's OVS
-//     agent on netdev is not yet tested here.
-//   - openvswitch_agent.ini: [ovs] bridge_mappings = provider:br-ex,
-//     local_ip = MgmtIP, [agent] tunnel_types = vxlan, l2_population =
-//     true, [securitygroup] firewall_driver = openvswitch (or
-//     iptables_hybrid); ExtIf added as a port of br-ex.
-//   - MechanismDriver "openvswitch", InterfaceDriver "openvswitch",
-//     no NeutronConfSets ([experimental] linuxbridge is linuxbridge-only).
-//   - Units: openvswitch-switch (infra tier, before neutron),
-//     neutron-openvswitch-agent; AgentType "Open vSwitch agent".
-//   - On a single node tenant traffic never leaves the host, so the vxlan
-//     tunnel could be dropped for a local/flat-only setup if netdev
-//     tunnelling proves troublesome.
+// LinuxBridge is Debian 12's default; Debian 13's neutron (2025.1) ships
+// no linuxbridge code and runs OpenVSwitch (ovs.go). Which release may
+// run which is Release's knowledge (release.go).
 type NeutronBackend interface {
 	// Name is the value of Params.NeutronBackend selecting it.
 	Name() string
@@ -41,6 +19,10 @@ type NeutronBackend interface {
 	ExcludedPackages() []string
 	// AgentUnits are the backend's systemd units, in start order.
 	AgentUnits() []string
+	// SwitchUnits are the units of a switch the agents program, in start
+	// order; they form the switch tier, which the agents wait for. None
+	// for linuxbridge (the kernel's bridges need no daemon).
+	SwitchUnits() []string
 	// AgentType is the agent_type neutron reports for the L2 agent
 	// (`openstack network agent list`), for doctor's liveness check.
 	AgentType() string
@@ -58,19 +40,27 @@ type NeutronBackend interface {
 func Backend(p Params) NeutronBackend { return mustBackend(p) }
 
 func mustBackend(p Params) NeutronBackend {
-	b, err := backendFor(p.NeutronBackend)
+	b, err := p.backend()
 	if err != nil {
 		panic(err) // Validate rejects unknown backends first
 	}
 	return b
 }
 
-func backendFor(name string) (NeutronBackend, error) {
-	switch name {
-	case "", LinuxBridge{}.Name():
-		return LinuxBridge{}, nil
+// ResolveBackend is the backend named name ("" for the release's default)
+// on the Debian release with VERSION_ID release, or why there is none.
+func ResolveBackend(release, name string) (NeutronBackend, error) {
+	return Params{Release: release, NeutronBackend: name}.backend()
+}
+
+// backend resolves p.NeutronBackend for p's release ("" is the release's
+// default).
+func (p Params) backend() (NeutronBackend, error) {
+	r, err := ReleaseFor(p.Release)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("neutron backend %q: want %q (openvswitch is not implemented yet)", name, LinuxBridge{}.Name())
+	return r.backendFor(p.NeutronBackend)
 }
 
 // LinuxBridge is ML2 linuxbridge + vxlan with l2population, measured end
@@ -89,6 +79,8 @@ func (LinuxBridge) Packages(Params) []string { return []string{"neutron-linuxbri
 func (LinuxBridge) ExcludedPackages() []string { return []string{"openvswitch-switch"} }
 
 func (LinuxBridge) AgentUnits() []string { return []string{"neutron-linuxbridge-agent"} }
+
+func (LinuxBridge) SwitchUnits() []string { return nil }
 
 func (LinuxBridge) AgentType() string { return "Linux bridge agent" }
 

@@ -50,9 +50,15 @@ type Params struct {
 	// ProviderNet is the ML2 physical network name of the flat external
 	// network ("provider").
 	ProviderNet string
-	// NeutronBackend names the ML2 backend; "" means linuxbridge, the
-	// only one implemented (see backend.go).
+	// Release is the host's Debian VERSION_ID ("" is DefaultRelease):
+	// it decides the default and the refused neutron backends.
+	Release string
+	// NeutronBackend names the ML2 backend; "" means the release's
+	// default (see Release).
 	NeutronBackend string
+	// OVSDatapath is DatapathSystem or DatapathNetdev, chosen by what
+	// the host's kernel really offers; used with openvswitch only.
+	OVSDatapath string
 	// MTU is the underlay (management NIC) MTU; neutron's
 	// global_physnet_mtu is set from it.
 	MTU int
@@ -172,8 +178,10 @@ func (p Params) Validate() error {
 	default:
 		bad("virt type %q: want %q or %q", p.VirtType, VirtKVM, VirtQEMU)
 	}
-	if _, err := backendFor(p.NeutronBackend); err != nil {
+	if b, err := p.backend(); err != nil {
 		errs = append(errs, err)
+	} else if len(b.SwitchUnits()) > 0 && p.OVSDatapath != DatapathSystem && p.OVSDatapath != DatapathNetdev {
+		bad("OVS datapath %q: want %q (kernel module) or %q (userspace)", p.OVSDatapath, DatapathSystem, DatapathNetdev)
 	}
 	// vxlan costs 50 bytes; neutron needs 1280 left for IPv6 subnets.
 	if p.MTU < 1280+50 || p.MTU > 9216 {

@@ -1,8 +1,13 @@
 package openstack
 
+import "slices"
+
 // Tier names, in start order.
 const (
-	TierInfra     = "infra"
+	TierInfra = "infra"
+	// TierSwitch is the backend's switch (Open vSwitch); absent with
+	// linuxbridge.
+	TierSwitch    = "switch"
 	TierKeystone  = "keystone"
 	TierGlance    = "glance"
 	TierPlacement = "placement"
@@ -27,6 +32,9 @@ const (
 	// ProbeComputeService: nova lists Target (a host name) as an enabled
 	// nova-compute that is up. Needs the API.
 	ProbeComputeService ProbeKind = "compute-service"
+	// ProbeUnix: the unix socket at Target (a path) accepts a
+	// connection (ovsdb-server's db.sock).
+	ProbeUnix ProbeKind = "unix"
 	// ProbeNetworkAgent: neutron lists an alive agent of type Target
 	// (agent_type, e.g. "L3 agent") on this host. Needs the API.
 	ProbeNetworkAgent ProbeKind = "network-agent"
@@ -76,7 +84,19 @@ func Tiers(p Params) []Tier {
 	}
 	agents := append([]string{}, b.AgentUnits()...)
 	agents = append(agents, "neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent")
-	return []Tier{
+	agentsAfter := []string{TierNeutron}
+	var switchTier []Tier
+	if su := b.SwitchUnits(); len(su) > 0 {
+		// Needs nothing of the lab; the agents need it (their bridges
+		// and ports live in it).
+		switchTier = []Tier{{
+			Name:   TierSwitch,
+			Units:  su,
+			Probes: []Probe{{Kind: ProbeUnix, Target: OVSDBSock}},
+		}}
+		agentsAfter = append(agentsAfter, TierSwitch)
+	}
+	return slices.Concat([]Tier{
 		{
 			Name:  TierInfra,
 			Units: []string{"mariadb", "rabbitmq-server", "memcached"},
@@ -86,6 +106,7 @@ func Tiers(p Params) []Tier {
 				{Kind: ProbeTCP, Target: p.MgmtIP + ":11211"},
 			},
 		},
+	}, switchTier, []Tier{
 		{
 			Name:   TierKeystone,
 			Units:  []string{"keystone"},
@@ -144,7 +165,7 @@ func Tiers(p Params) []Tier {
 		{
 			Name:  TierAgents,
 			Units: agents,
-			After: []string{TierNeutron},
+			After: agentsAfter,
 			// neutron-l3-agent recommends them and their packages enable
 			// their units; the agents run their own haproxy (metadata
 			// proxy) per router, the lab has no HA routers (keepalived)
@@ -163,7 +184,7 @@ func Tiers(p Params) []Tier {
 			After:  []string{TierKeystone},
 			Probes: []Probe{{Kind: ProbeHTTP, Target: mgmt + root + "/auth/login/", Status: 200}},
 		},
-	}
+	})
 }
 
 // Units returns every unit of the lab in start order.

@@ -21,6 +21,9 @@ const (
 const (
 	IntegrationBridge = "br-int"
 	ExternalBridge    = "br-ex"
+	// TunnelBridge is the agent's vxlan bridge (its default tunnel_bridge),
+	// which the agent makes itself.
+	TunnelBridge = "br-tun"
 )
 
 // OVSAgentConf is the Open vSwitch agent's file.
@@ -165,4 +168,21 @@ func OVSBridges(p Params) []Bridge {
 		{Name: IntegrationBridge, Datapath: p.OVSDatapath},
 		{Name: ExternalBridge, Datapath: p.OVSDatapath, Ports: []string{p.ExtIf}},
 	}
+}
+
+// LabBridges names every OVS bridge of a lab p describes: the ones the lab
+// makes (OVSBridges) and the agent's tunnel bridge; none for linuxbridge.
+// Uninstall deletes them while the switch still runs: on the kernel
+// datapath a bridge outlives ovs-vswitchd in the kernel, holding the
+// external NIC as its port until the next boot, and purging the package
+// removes only the database.
+func LabBridges(p Params) []string {
+	var names []string
+	for _, b := range OVSBridges(p) {
+		names = append(names, b.Name)
+	}
+	if len(names) > 0 {
+		names = append(names, TunnelBridge)
+	}
+	return names
 }

@@ -79,6 +79,10 @@ func Uninstall(ctx context.Context, h Host, p openstack.Params, logDir string, d
 	if err := purge(ctx, h, p, logDir, &o, dryRun); err != nil {
 		return o, err
 	}
+	// The switch's database, which the purge does not remove everywhere.
+	if err := removeAll(h, openstack.SwitchLeftovers(p), &o, dryRun); err != nil {
+		return o, err
+	}
 	// stacklab's own state and logs go last, so that a failed purge leaves
 	// its log behind for the user.
 	return o, removeAll(h, stacklabPaths, &o, dryRun)

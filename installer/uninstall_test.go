@@ -88,6 +88,8 @@ func TestUninstallDeletesTheOVSBridges(t *testing.T) {
 	}
 	// The agent's own bridge.
 	m.Bridges[openstack.TunnelBridge] = []string{"patch-int"}
+	// The database Debian 13's purge leaves.
+	m.Files[openstack.OVSDBFile] = []byte("OVSDB JSON")
 	m.TakeLog()
 
 	dry, err := Uninstall(context.Background(), m.Host(), p, "/var/log/stacklab", true)
@@ -106,6 +108,9 @@ func TestUninstallDeletesTheOVSBridges(t *testing.T) {
 	}
 	if len(m.Bridges) != 0 {
 		t.Errorf("bridges left: %v", m.Bridges)
+	}
+	if _, ok := m.Files[openstack.OVSDBFile]; ok {
+		t.Errorf("%s left behind", openstack.OVSDBFile)
 	}
 	log := m.TakeLog()
 	idx := func(s string) int { return slices.Index(log, s) }

@@ -33,7 +33,9 @@ const OVSAgentConf = "/etc/neutron/plugins/ml2/openvswitch_agent.ini"
 const (
 	OVSRunDir = "/run/openvswitch"
 	OVSDBSock = OVSRunDir + "/db.sock"
-	OVSDBFile = "/etc/openvswitch/conf.db"
+	// OVSDBFile is where Debian 13's openvswitch-switch keeps the
+	// database (measured); Debian 12's used /etc/openvswitch/conf.db.
+	OVSDBFile = "/var/lib/openvswitch/conf.db"
 	OVSLogDir = "/var/log/openvswitch"
 )
 
@@ -206,4 +208,16 @@ func LabBridges(p Params) []string {
 		names = append(names, TunnelBridge)
 	}
 	return names
+}
+
+// SwitchLeftovers are what purging the switch's packages leaves of the
+// lab: openvswitch-switch's postrm removes /etc/openvswitch/conf.db, but
+// Debian 13 keeps the database in /var/lib/openvswitch (measured: after
+// `stacklab uninstall` the bridges' database was still there). None for
+// linuxbridge.
+func SwitchLeftovers(p Params) []string {
+	if len(mustBackend(p).SwitchUnits()) == 0 {
+		return nil
+	}
+	return []string{OVSDBFile, "/var/lib/openvswitch/.conf.db.~lock~", "/etc/openvswitch/conf.db", "/etc/openvswitch/.conf.db.~lock~"}
 }

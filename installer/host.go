@@ -32,6 +32,10 @@ type Host struct {
 // database).
 type Switch interface {
 	ConvergeBridges(ctx context.Context, want []openstack.Bridge, dryRun bool) ([]string, error)
+	// RemoveBridges deletes the named bridges with their ports (one
+	// already gone is no change) and returns what it deleted (or, with
+	// dryRun, would delete).
+	RemoveBridges(ctx context.Context, names []string, dryRun bool) ([]string, error)
 }
 
 // Files reads and writes the target's files. Paths are absolute paths on

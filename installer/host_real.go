@@ -89,6 +89,10 @@ func (v vsctlSwitch) ConvergeBridges(ctx context.Context, want []openstack.Bridg
 	return ovs.Converge(ctx, v.db, want, dryRun)
 }
 
+func (v vsctlSwitch) RemoveBridges(ctx context.Context, names []string, dryRun bool) ([]string, error) {
+	return ovs.Remove(ctx, v.db, names, dryRun)
+}
+
 // RootFiles is Files on this machine under Root.
 type RootFiles struct{ Root string }
 

@@ -50,6 +50,9 @@ type MemHost struct {
 	Commands []Cmd
 	// Reloads counts daemon-reloads.
 	Reloads int
+	// Bridges is the Open vSwitch database: bridge -> ports. It answers
+	// only while ovsdb-server is active, as the real one.
+	Bridges map[string][]string
 
 	dbDone, credsDone, identityDone bool
 	unlessOK                        map[string]bool
@@ -61,13 +64,71 @@ func NewMemHost(p openstack.Params) *MemHost {
 		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Units: map[string]string{}, UnitFiles: map[string]string{},
 		FailProbes: map[string]bool{}, FailStart: map[string]bool{}, ExitAfterStart: map[string]bool{},
 		Journal:  map[string][]string{},
+		Bridges:  map[string][]string{},
 		unlessOK: map[string]bool{},
 	}
 }
 
 // Host returns m as a Host.
 func (m *MemHost) Host() Host {
-	return Host{Files: m, Units: m, Exec: m, Packages: m, Probes: m, Cloud: m}
+	return Host{Files: m, Units: m, Exec: m, Packages: m, Probes: m, Cloud: m, Switch: m}
+}
+
+func (m *MemHost) switchAnswers() error {
+	if m.Units[openstack.UnitOVSDB] != "active" {
+		return fmt.Errorf("ovs-vsctl: unix:%s: database connection failed", openstack.OVSDBSock)
+	}
+	return nil
+}
+
+// ConvergeBridges makes the wanted bridges with their ports.
+func (m *MemHost) ConvergeBridges(_ context.Context, want []openstack.Bridge, dryRun bool) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.switchAnswers(); err != nil {
+		return nil, err
+	}
+	var changes []string
+	for _, b := range want {
+		ports, ok := m.Bridges[b.Name]
+		if !ok {
+			changes = append(changes, "add bridge "+b.Name)
+		}
+		for _, p := range b.Ports {
+			if !slices.Contains(ports, p) {
+				changes = append(changes, "add port "+p+" to bridge "+b.Name)
+				ports = append(ports, p)
+			}
+		}
+		if !dryRun && (!ok || len(ports) != len(m.Bridges[b.Name])) {
+			m.Bridges[b.Name] = ports
+		}
+	}
+	if !dryRun {
+		m.Log = append(m.Log, changes...)
+	}
+	return changes, nil
+}
+
+// RemoveBridges deletes the named bridges.
+func (m *MemHost) RemoveBridges(_ context.Context, names []string, dryRun bool) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.switchAnswers(); err != nil {
+		return nil, err
+	}
+	var changes []string
+	for _, n := range names {
+		if _, ok := m.Bridges[n]; !ok {
+			continue
+		}
+		changes = append(changes, "delete bridge "+n)
+		if !dryRun {
+			delete(m.Bridges, n)
+			m.Log = append(m.Log, "delete bridge "+n)
+		}
+	}
+	return changes, nil
 }
 
 // ResetLog clears Log and Commands.

@@ -38,7 +38,18 @@ func Uninstall(ctx context.Context, h Host, p openstack.Params, logDir string, d
 	if err != nil {
 		return o, fmt.Errorf("uninstall: read units: %w", err)
 	}
+	switchUnits := openstack.Backend(p).SwitchUnits()
+	bridgesDone := false
 	for i, s := range states {
+		// The switch's units come after the agents that program it:
+		// its bridges go once nothing re-creates them and while the
+		// switch can still delete them.
+		if !bridgesDone && slices.Contains(switchUnits, units[i]) {
+			bridgesDone = true
+			if err := removeBridges(ctx, h, p, &o, dryRun); err != nil {
+				return o, err
+			}
+		}
 		if !s.Found() || s.ActiveState == "inactive" {
 			continue
 		}
@@ -68,9 +79,36 @@ func Uninstall(ctx context.Context, h Host, p openstack.Params, logDir string, d
 	if err := purge(ctx, h, p, logDir, &o, dryRun); err != nil {
 		return o, err
 	}
+	// The switch's database, which the purge does not remove everywhere.
+	if err := removeAll(h, openstack.SwitchLeftovers(p), &o, dryRun); err != nil {
+		return o, err
+	}
 	// stacklab's own state and logs go last, so that a failed purge leaves
 	// its log behind for the user.
 	return o, removeAll(h, stacklabPaths, &o, dryRun)
+}
+
+// removeBridges deletes the lab's OVS bridges when the switch's database
+// runs. When it does not there is nothing to ask: the purge removes the
+// database, and bridges on the userspace datapath die with ovs-vswitchd.
+func removeBridges(ctx context.Context, h Host, p openstack.Params, o *Outcome, dryRun bool) error {
+	names := openstack.LabBridges(p)
+	if len(names) == 0 || h.Switch == nil {
+		return nil
+	}
+	st, err := h.Units.States(ctx, openstack.UnitOVSDB)
+	if err != nil {
+		return fmt.Errorf("uninstall: read %s: %w", openstack.UnitOVSDB, err)
+	}
+	if len(st) == 0 || st[0].ActiveState != "active" {
+		return nil
+	}
+	ch, err := h.Switch.RemoveBridges(ctx, names, dryRun)
+	o.Changes = append(o.Changes, ch...)
+	if err != nil {
+		return fmt.Errorf("uninstall: OVS bridges: %w", err)
+	}
+	return nil
 }
 
 // removeDropInDirs removes the directories of our systemd drop-ins once

@@ -72,6 +72,64 @@ func TestUninstallReturnsTheHostToBeforeInstall(t *testing.T) {
 	}
 }
 
+// On Open vSwitch (Debian 13's backend) the lab's bridges go after the
+// agent that would re-create them has stopped and before the switch stops:
+// on the kernel datapath they would otherwise stay in the kernel with the
+// external NIC as a port.
+func TestUninstallDeletesTheOVSBridges(t *testing.T) {
+	p := labParams()
+	p.Release, p.OVSDatapath = "13", openstack.DatapathNetdev
+	m := NewMemHost(p)
+	if _, err := runLab(t, m, false, Selection{}); err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	if _, ok := m.Bridges[openstack.ExternalBridge]; !ok {
+		t.Fatalf("install made no %s: %v", openstack.ExternalBridge, m.Bridges)
+	}
+	// The agent's own bridge.
+	m.Bridges[openstack.TunnelBridge] = []string{"patch-int"}
+	// The database Debian 13's purge leaves.
+	m.Files[openstack.OVSDBFile] = []byte("OVSDB JSON")
+	m.TakeLog()
+
+	dry, err := Uninstall(context.Background(), m.Host(), p, "/var/log/stacklab", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Bridges) != 3 {
+		t.Fatalf("dry run deleted bridges: %v", m.Bridges)
+	}
+	o, err := Uninstall(context.Background(), m.Host(), p, "/var/log/stacklab", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(dry.Changes, o.Changes) {
+		t.Errorf("dry run planned\n%q\nbut the run did\n%q", dry.Changes, o.Changes)
+	}
+	if len(m.Bridges) != 0 {
+		t.Errorf("bridges left: %v", m.Bridges)
+	}
+	if _, ok := m.Files[openstack.OVSDBFile]; ok {
+		t.Errorf("%s left behind", openstack.OVSDBFile)
+	}
+	log := m.TakeLog()
+	idx := func(s string) int { return slices.Index(log, s) }
+	agent, br, sw := idx("stop "+openstack.UnitOVSAgent), idx("delete bridge "+openstack.ExternalBridge), idx("stop "+openstack.UnitOVSSwitch)
+	if agent < 0 || br < 0 || sw < 0 || agent > br || br > sw {
+		t.Errorf("stop agent at %d, delete %s at %d, stop %s at %d in %q", agent, openstack.ExternalBridge, br, openstack.UnitOVSSwitch, sw, log)
+	}
+	for _, n := range []string{openstack.IntegrationBridge, openstack.TunnelBridge} {
+		if idx("delete bridge "+n) < 0 {
+			t.Errorf("%s not deleted: %q", n, log)
+		}
+	}
+	// With the switch already stopped there is nothing to ask and
+	// nothing fails.
+	if again, err := Uninstall(context.Background(), m.Host(), p, "/var/log/stacklab", false); err != nil || len(again.Changes) != 0 {
+		t.Errorf("second uninstall: %q %v", again.Changes, err)
+	}
+}
+
 // On real files: our drop-ins' directories go once empty; one that also
 // holds the administrator's drop-in stays, with it.
 func TestRemoveDropInDirsOnRealFiles(t *testing.T) {

@@ -21,6 +21,9 @@ const (
 const (
 	IntegrationBridge = "br-int"
 	ExternalBridge    = "br-ex"
+	// TunnelBridge is the agent's vxlan bridge (its default tunnel_bridge),
+	// which the agent makes itself.
+	TunnelBridge = "br-tun"
 )
 
 // OVSAgentConf is the Open vSwitch agent's file.
@@ -30,7 +33,9 @@ const OVSAgentConf = "/etc/neutron/plugins/ml2/openvswitch_agent.ini"
 const (
 	OVSRunDir = "/run/openvswitch"
 	OVSDBSock = OVSRunDir + "/db.sock"
-	OVSDBFile = "/etc/openvswitch/conf.db"
+	// OVSDBFile is where Debian 13's openvswitch-switch keeps the
+	// database (measured); Debian 12's used /etc/openvswitch/conf.db.
+	OVSDBFile = "/var/lib/openvswitch/conf.db"
 	OVSLogDir = "/var/log/openvswitch"
 )
 
@@ -119,13 +124,34 @@ func vswitchdDropIn(p Params) File {
 	content := "# Managed by stacklab: this kernel has no openvswitch module, so the lab's\n" +
 		"# bridges use the userspace (netdev) datapath and ovs-vswitchd starts without\n" +
 		"# ovs-ctl's modprobe, which would fail. Removing this file restores Debian's start.\n" +
-		"[Service]\nExecStart=\nExecStart=" + strings.Join(VswitchdUserspaceArgs(OVSDBSock, OVSRunDir, OVSLogDir), " ") + "\n" +
+		"# userspace-tso-enable (read only at start) makes ovs-vswitchd read the guests'\n" +
+		"# taps with their virtio-net header: without it a guest's TCP segments keep the\n" +
+		"# partial checksum the guest left to offload, and conntrack (security groups)\n" +
+		"# and the receiver drop them (ping works, TCP does not).\n" +
+		"[Service]\n" +
+		"ExecStartPre=" + strings.Join(VswitchdOffloadArgs(OVSDBSock), " ") + "\n" +
+		"ExecStart=\nExecStart=" + strings.Join(VswitchdUserspaceArgs(OVSDBSock, OVSRunDir, OVSLogDir), " ") + "\n" +
 		// ovs-ctl's reload restarts through the same modprobe.
 		"ExecReload=\n"
 	return File{
 		Path: VswitchdDropIn, Kind: Text, Content: content,
 		Mode: 0o644, Owner: "root", Group: "root",
 		Units: []string{UnitVswitchd}, SystemdUnit: true,
+	}
+}
+
+// VswitchdOffloadArgs sets, before ovs-vswitchd starts on the netdev
+// datapath, the one setting that datapath needs for TCP to and from
+// guests (measured on Debian 13, OVS 3.5, qemu guests with virtio-net: a
+// guest's SYN-ACK reached br-int with its checksum left partial, and the
+// firewall's userspace conntrack never saw the connection established;
+// DHCP and ping were fine). With it, ovs-vswitchd reads every Linux port
+// with its virtio-net header and so knows which checksums are still to be
+// filled in.
+func VswitchdOffloadArgs(dbSock string) []string {
+	return []string{
+		"/usr/bin/ovs-vsctl", "--no-wait", "--db=unix:" + dbSock,
+		"set", "Open_vSwitch", ".", "other_config:userspace-tso-enable=true",
 	}
 }
 
@@ -165,4 +191,33 @@ func OVSBridges(p Params) []Bridge {
 		{Name: IntegrationBridge, Datapath: p.OVSDatapath},
 		{Name: ExternalBridge, Datapath: p.OVSDatapath, Ports: []string{p.ExtIf}},
 	}
+}
+
+// LabBridges names every OVS bridge of a lab p describes: the ones the lab
+// makes (OVSBridges) and the agent's tunnel bridge; none for linuxbridge.
+// Uninstall deletes them while the switch still runs: on the kernel
+// datapath a bridge outlives ovs-vswitchd in the kernel, holding the
+// external NIC as its port until the next boot, and purging the package
+// removes only the database.
+func LabBridges(p Params) []string {
+	var names []string
+	for _, b := range OVSBridges(p) {
+		names = append(names, b.Name)
+	}
+	if len(names) > 0 {
+		names = append(names, TunnelBridge)
+	}
+	return names
+}
+
+// SwitchLeftovers are what purging the switch's packages leaves of the
+// lab: openvswitch-switch's postrm removes /etc/openvswitch/conf.db, but
+// Debian 13 keeps the database in /var/lib/openvswitch (measured: after
+// `stacklab uninstall` the bridges' database was still there). None for
+// linuxbridge.
+func SwitchLeftovers(p Params) []string {
+	if len(mustBackend(p).SwitchUnits()) == 0 {
+		return nil
+	}
+	return []string{OVSDBFile, "/var/lib/openvswitch/.conf.db.~lock~", "/etc/openvswitch/conf.db", "/etc/openvswitch/.conf.db.~lock~"}
 }

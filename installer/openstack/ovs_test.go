@@ -104,6 +104,10 @@ func TestOVSBackendRenders(t *testing.T) {
 	if d.Kind != Text || !strings.Contains(d.Content, "--disable-system") || !d.SystemdUnit {
 		t.Errorf("netdev drop-in = %+v", d)
 	}
+	// Guests' TCP needs the virtio-net header read on the netdev datapath.
+	if !strings.Contains(d.Content, "ExecStartPre=/usr/bin/ovs-vsctl --no-wait --db=unix:/run/openvswitch/db.sock set Open_vSwitch . other_config:userspace-tso-enable=true") {
+		t.Errorf("netdev drop-in does not enable the offload header:\n%s", d.Content)
+	}
 	// On the kernel datapath Debian's own start (with modprobe) is right.
 	if d := fileAt(Files(ovsParams(DatapathSystem)), VswitchdDropIn); d.Kind != Absent {
 		t.Errorf("system datapath drop-in kind %q, want absent", d.Kind)

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ulikunitz/xz"
 )
 
 // fakePackages serves .debs built in the test.
@@ -101,6 +103,73 @@ func fakeKernelRepo(t *testing.T, drop ...string) *fakePackages {
 		"busybox-static": {Name: "busybox-static", Path: writeFile(t, dir, "bb.deb",
 			debBytes(t, "xz", map[string][]byte{"bin/busybox": []byte("busybox binary")}))},
 	}}
+}
+
+// fakeTrixieKernelRepo is Debian 13's cloud kernel package: modules
+// under usr/lib/modules, each compressed with xz, virtio and virtio_pci
+// built in (listed in modules.builtin).
+func fakeTrixieKernelRepo(t *testing.T) *fakePackages {
+	t.Helper()
+	dir := t.TempDir()
+	const v = "6.12.117+deb13-cloud-amd64"
+	mods := map[string]string{
+		"drivers/virtio/virtio_ring.ko": "",
+		"net/core/failover.ko":          "",
+		"drivers/net/net_failover.ko":   "failover",
+		"drivers/net/virtio_net.ko":     "net_failover,virtio_ring",
+		"drivers/block/virtio_blk.ko":   "virtio_ring",
+	}
+	files := map[string][]byte{
+		"boot/vmlinuz-" + v:                         []byte("bzImage"),
+		"usr/lib/modules/" + v + "/modules.builtin": []byte("kernel/drivers/virtio/virtio.ko\nkernel/drivers/virtio/virtio_pci.ko\n"),
+	}
+	for p, deps := range mods {
+		var buf bytes.Buffer
+		w, err := xz.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(elfWithModinfo("license=GPL", "depends="+deps)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		files["usr/lib/modules/"+v+"/kernel/"+p+".xz"] = buf.Bytes()
+	}
+	return &fakePackages{debs: map[string]Deb{
+		"linux-image-cloud-amd64": {
+			Name: "linux-image-cloud-amd64", Path: writeFile(t, dir, "meta.deb", debBytes(t, "xz", map[string][]byte{"usr/share/doc/x": nil})),
+			Depends: []string{"linux-image-" + v},
+		},
+		"linux-image-" + v: {Name: "linux-image-" + v, Path: writeFile(t, dir, "kernel.deb", debBytes(t, "xz", files))},
+		"busybox-static": {Name: "busybox-static", Path: writeFile(t, dir, "bb.deb",
+			debBytes(t, "xz", map[string][]byte{"usr/bin/busybox": []byte("busybox binary")}))},
+	}}
+}
+
+// Debian 13's packages: the guest gets the expanded modules it must load,
+// and none of the built-in ones.
+func TestPickModulesTrixieKernel(t *testing.T) {
+	b := &builder{o: Options{KernelPackage: DefaultKernelPackage, Packages: fakeTrixieKernelRepo(t)}, res: &Result{}}
+	if err := b.fetchKernel(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range b.modules {
+		names = append(names, m.Name)
+		if _, err := modinfoDepends(b.koData[m.Name]); err != nil {
+			t.Errorf("module %s is not an expanded ELF: %v", m.Name, err)
+		}
+	}
+	want := []string{"failover", "net_failover", "virtio_ring", "virtio_net", "virtio_blk"}
+	if !slices.Equal(names, want) {
+		t.Errorf("modules %q, want %q", names, want)
+	}
+	// Its busybox-static has the binary under /usr (merged /usr).
+	if err := b.fetchBusybox(context.Background()); err != nil || string(b.busybox) != "busybox binary" {
+		t.Errorf("busybox %q, %v", b.busybox, err)
+	}
 }
 
 func fakeMBR(t *testing.T) []string {

@@ -55,17 +55,48 @@ func parseModinfoDepends(data []byte) []string {
 	return deps
 }
 
+// moduleSuffixes are a module file's endings: Debian 12's kernels ship
+// plain .ko files, Debian 13's compress every module with xz
+// (CONFIG_MODULE_COMPRESS_XZ), and zstd/gzip are the kernel's other
+// choices.
+var moduleSuffixes = []string{".ko", ".ko.xz", ".ko.zst", ".ko.gz"}
+
+// moduleSuffix returns the module ending of p, or "" when p is no module.
+func moduleSuffix(p string) string {
+	for _, s := range moduleSuffixes {
+		if strings.HasSuffix(p, s) {
+			return s
+		}
+	}
+	return ""
+}
+
 // moduleName is the kernel's name for a module file: modules named with a
 // dash are referred to with an underscore in depends= and by the kernel.
 func moduleName(p string) string {
-	return strings.ReplaceAll(strings.TrimSuffix(path.Base(p), ".ko"), "-", "_")
+	base := path.Base(p)
+	return strings.ReplaceAll(strings.TrimSuffix(base, moduleSuffix(base)), "-", "_")
+}
+
+// parseBuiltin reads modules.builtin (one kernel/…/NAME.ko a line): the
+// modules compiled into the kernel, which need no loading. Debian 13's
+// cloud kernel has virtio and virtio_pci built in, Debian 12's as modules.
+func parseBuiltin(data []byte) map[string]bool {
+	out := map[string]bool{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out[moduleName(l)] = true
+		}
+	}
+	return out
 }
 
 // loadOrder returns the modules needed for roots (and everything they
 // depend on, transitively) so that each comes after its dependencies, as
-// insmod needs: it resolves nothing by itself. A dependency not in avail,
-// or a cycle, is an error naming the chain.
-func loadOrder(avail map[string]Module, roots []string) ([]Module, error) {
+// insmod needs: it resolves nothing by itself. A module in builtin is in
+// the kernel already and is neither loaded nor followed. A dependency not
+// in avail, or a cycle, is an error naming the chain.
+func loadOrder(avail map[string]Module, builtin map[string]bool, roots []string) ([]Module, error) {
 	const (
 		visiting = 1
 		done     = 2
@@ -80,6 +111,9 @@ func loadOrder(avail map[string]Module, roots []string) ([]Module, error) {
 			return nil
 		case visiting:
 			return fmt.Errorf("kernel module dependency cycle: %s", strings.Join(chain, " -> "))
+		}
+		if builtin[name] {
+			return nil
 		}
 		m, ok := avail[name]
 		if !ok {

@@ -50,6 +50,7 @@ func TestLoadOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		avail   map[string]Module
+		builtin map[string]bool
 		roots   []string
 		want    []string
 		wantErr string
@@ -58,6 +59,13 @@ func TestLoadOrder(t *testing.T) {
 			name: "cloud kernel", avail: real, roots: bootModules,
 			want: []string{"virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_ring", "virtio_pci",
 				"failover", "net_failover", "virtio_net", "virtio_blk"},
+		},
+		{
+			// Debian 13's cloud kernel (6.12): virtio and virtio_pci
+			// with its helpers built in, the rest modules.
+			name: "trixie cloud kernel", avail: real, roots: bootModules,
+			builtin: map[string]bool{"virtio": true, "virtio_pci": true, "virtio_pci_modern_dev": true, "virtio_pci_legacy_dev": true},
+			want:    []string{"failover", "net_failover", "virtio_ring", "virtio_net", "virtio_blk"},
 		},
 		{name: "no roots", avail: real, roots: nil, want: nil},
 		{name: "shared dependency loaded once", avail: real, roots: []string{"virtio_ring", "virtio_blk"},
@@ -80,7 +88,7 @@ func TestLoadOrder(t *testing.T) {
 		{name: "missing root", avail: real, roots: []string{"e1000"}, wantErr: "e1000 is not in the kernel package"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := loadOrder(tc.avail, tc.roots)
+			got, err := loadOrder(tc.avail, tc.builtin, tc.roots)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)
@@ -103,8 +111,10 @@ func TestLoadOrder(t *testing.T) {
 
 func TestModuleName(t *testing.T) {
 	for in, want := range map[string]string{
-		"lib/modules/6.1/kernel/drivers/virtio/virtio_pci.ko": "virtio_pci",
-		"drivers/char/hw_random/virtio-rng.ko":                "virtio_rng",
+		"lib/modules/6.1/kernel/drivers/virtio/virtio_pci.ko":      "virtio_pci",
+		"drivers/char/hw_random/virtio-rng.ko":                     "virtio_rng",
+		"usr/lib/modules/6.12/kernel/drivers/net/virtio_net.ko.xz": "virtio_net",
+		"kernel/drivers/virtio/virtio_pci.ko.zst":                  "virtio_pci",
 	} {
 		if got := moduleName(in); got != want {
 			t.Errorf("moduleName(%q) = %q, want %q", in, got, want)

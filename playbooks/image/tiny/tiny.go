@@ -16,9 +16,11 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -41,7 +43,8 @@ const BusyboxPackage = "busybox-static"
 const MaxImageSize = 20 << 20
 
 // bootModules are the drivers the guest loads (with their dependencies):
-// the cloud kernel has virtio as modules, not built in.
+// Debian 12's cloud kernel has them all as modules; Debian 13's builds
+// virtio_pci in (modules.builtin), and those are skipped.
 var bootModules = []string{"virtio_pci", "virtio_net", "virtio_blk"}
 
 // moduleDirs are where, under lib/modules/VERSION/kernel/, the boot modules
@@ -226,14 +229,29 @@ func (b *builder) fetchKernel(ctx context.Context) error {
 	return fmt.Errorf("package %s: no kernel after following 3 metapackages", b.o.KernelPackage)
 }
 
+// modulesRelPath is name relative to /: Debian 13's kernel packages put
+// the modules under usr/lib/modules (merged /usr), Debian 12's under
+// lib/modules; both become lib/modules/….
+func modulesRelPath(name string) (string, bool) {
+	name = strings.TrimPrefix(name, "usr/")
+	return name, strings.HasPrefix(name, "lib/modules/")
+}
+
 func wantKernelFile(name string) bool {
 	if strings.HasPrefix(name, "boot/vmlinuz-") {
 		return true
 	}
-	if !strings.HasPrefix(name, "lib/modules/") || !strings.HasSuffix(name, ".ko") {
+	name, ok := modulesRelPath(name)
+	if !ok {
 		return false
 	}
 	parts := strings.SplitN(name, "/", 5) // lib modules VERSION kernel rest
+	if len(parts) == 4 && parts[3] == "modules.builtin" {
+		return true
+	}
+	if moduleSuffix(name) == "" {
+		return false
+	}
 	if len(parts) < 5 || parts[3] != "kernel" {
 		return false
 	}
@@ -267,11 +285,21 @@ func kernelDependency(deps []string) string {
 
 func (b *builder) pickModules(files map[string][]byte, version string) error {
 	avail := map[string]Module{}
+	builtin := map[string]bool{}
 	b.koData = map[string][]byte{}
 	prefix := "lib/modules/" + version + "/"
-	for n, data := range files {
-		if !strings.HasPrefix(n, prefix) {
+	for name, data := range files {
+		n, ok := modulesRelPath(name)
+		if !ok || !strings.HasPrefix(n, prefix) {
 			continue
+		}
+		if n == prefix+"modules.builtin" {
+			builtin = parseBuiltin(data)
+			continue
+		}
+		data, err := moduleData(n, data)
+		if err != nil {
+			return err
 		}
 		deps, err := modinfoDepends(data)
 		if err != nil {
@@ -281,7 +309,7 @@ func (b *builder) pickModules(files map[string][]byte, version string) error {
 		avail[m.Name] = m
 		b.koData[m.Name] = data
 	}
-	order, err := loadOrder(avail, bootModules)
+	order, err := loadOrder(avail, builtin, bootModules)
 	if err != nil {
 		return fmt.Errorf("kernel %s: %w", version, err)
 	}
@@ -289,17 +317,43 @@ func (b *builder) pickModules(files map[string][]byte, version string) error {
 	return nil
 }
 
+// moduleData is a module file's ELF: the guest's busybox insmod is given
+// plain .ko files, so a compressed module is expanded here.
+func moduleData(name string, data []byte) ([]byte, error) {
+	if moduleSuffix(name) == ".ko" {
+		return data, nil
+	}
+	dec, err := decompressor(name, bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %w", name, err)
+	}
+	defer dec.Close()
+	out, err := io.ReadAll(dec)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: expand: %w", name, err)
+	}
+	return out, nil
+}
+
 func (b *builder) fetchBusybox(ctx context.Context) error {
 	deb, err := b.o.Packages.Fetch(ctx, BusyboxPackage)
 	if err != nil {
 		return err
 	}
-	files, err := debExtract(deb.Path, func(n string) bool { return n == "bin/busybox" })
+	// Debian 12's package has bin/busybox, Debian 13's (merged /usr)
+	// usr/bin/busybox.
+	paths := []string{"bin/busybox", "usr/bin/busybox"}
+	files, err := debExtract(deb.Path, func(n string) bool { return slices.Contains(paths, n) })
 	if err != nil {
 		return fmt.Errorf("busybox package: %w", err)
 	}
-	if b.busybox = files["bin/busybox"]; b.busybox == nil {
-		return fmt.Errorf("package %s holds no /bin/busybox", deb.Name)
+	for _, p := range paths {
+		if b.busybox == nil {
+			b.busybox = files[p]
+		}
+	}
+	if b.busybox == nil {
+		return fmt.Errorf("package %s holds neither /bin/busybox nor /usr/bin/busybox", deb.Name)
 	}
 	return nil
 }

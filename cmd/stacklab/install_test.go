@@ -28,6 +28,8 @@ type installLab struct {
 	mem  *installer.MemHost
 	// setup adjusts the MemHost once Params are known.
 	setup func(m *installer.MemHost, p openstack.Params)
+	// facts adjusts the host facts (nil: a Debian 12 host's).
+	facts func(f *lab.Facts)
 }
 
 func newInstallLab(t *testing.T) *installLab {
@@ -38,7 +40,11 @@ func (l *installLab) deps() installDeps {
 	return installDeps{
 		root: l.root,
 		facts: func(context.Context, config.Config) (lab.Facts, error) {
-			return lab.Facts{Hostname: "lab1", MgmtIP: "192.0.2.10", ExtIf: "eth1", MTU: 1400, CPUs: 2, VirtType: "qemu"}, nil
+			f := lab.Facts{Hostname: "lab1", MgmtIP: "192.0.2.10", ExtIf: "eth1", MTU: 1400, CPUs: 2, VirtType: "qemu"}
+			if l.facts != nil {
+				l.facts(&f)
+			}
+			return f, nil
 		},
 		host: func(_ context.Context, p openstack.Params, _ func(string)) (installer.Host, func(), error) {
 			if l.mem == nil {
@@ -61,9 +67,10 @@ func (l *installLab) run(t *testing.T, args ...string) result {
 	var out, errb bytes.Buffer
 	e.stdout, e.stderr, e.stdin = &out, &errb, strings.NewReader("")
 	app := newApp(e)
-	// Replace the install command (once main.go lists it) by one on the fake.
-	app.Commands = slices.DeleteFunc(app.Commands, func(c *cli.Command) bool { return c.Name == "install" })
-	app.Commands = append(app.Commands, e.installCommandWith(l.deps()))
+	// Replace the install and uninstall commands (once main.go lists
+	// them) by ones on the fake.
+	app.Commands = slices.DeleteFunc(app.Commands, func(c *cli.Command) bool { return c.Name == "install" || c.Name == "uninstall" })
+	app.Commands = append(app.Commands, e.installCommandWith(l.deps()), e.uninstallCommandWith(l.deps()))
 	err := app.Run(context.Background(), append([]string{"stacklab"}, args...))
 	return result{exitCode(context.Background(), err, &errb), out.String(), errb.String()}
 }

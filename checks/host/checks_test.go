@@ -160,8 +160,8 @@ func TestOS(t *testing.T) {
 		want checks.Status
 	}{
 		{OSRelease{ID: "debian", VersionID: "12", PrettyName: "Debian GNU/Linux 12 (bookworm)"}, nil, checks.OK},
-		{OSRelease{ID: "ubuntu", VersionID: "22.04"}, nil, checks.OK},
-		{OSRelease{ID: "ubuntu", VersionID: "24.04"}, nil, checks.OK},
+		{OSRelease{ID: "ubuntu", VersionID: "22.04"}, nil, checks.Fail},
+		{OSRelease{ID: "ubuntu", VersionID: "24.04"}, nil, checks.Fail},
 		{OSRelease{ID: "debian", VersionID: "11", PrettyName: "Debian GNU/Linux 11 (bullseye)"}, nil, checks.Fail},
 		{OSRelease{ID: "debian", VersionID: "13"}, nil, checks.OK},
 		{OSRelease{ID: "debian", PrettyName: "Debian GNU/Linux trixie/sid"}, nil, checks.Fail},
@@ -172,8 +172,22 @@ func TestOS(t *testing.T) {
 	for _, tt := range tests {
 		got := runCheck(t, fake{os: tt.os, osErr: tt.err}, Options{}, IDOS)
 		assertResult(t, got, tt.want, "")
-		if tt.want == checks.Fail && tt.err == nil && !strings.Contains(got.Summary, "Ubuntu 24.04") {
+		if tt.want == checks.Fail && tt.err == nil && !strings.Contains(got.Summary, "Debian 13 (trixie)") {
 			t.Errorf("failure does not list the supported releases: %q", got.Summary)
+		}
+	}
+}
+
+// Ubuntu is refused with the reason, whatever its release: the installer
+// needs Debian's OpenStack packaging.
+func TestOSUbuntuRefusedWithReason(t *testing.T) {
+	for _, v := range []string{"22.04", "24.04", "26.04"} {
+		got := runCheck(t, fake{os: OSRelease{ID: "ubuntu", VersionID: v, PrettyName: "Ubuntu " + v + " LTS"}}, Options{}, IDOS)
+		assertResult(t, got, checks.Fail, "")
+		for _, want := range []string{"Ubuntu " + v + " LTS is not supported", "Debian's OpenStack packaging", "Debian 12 (bookworm), Debian 13 (trixie)"} {
+			if !strings.Contains(got.Summary, want) {
+				t.Errorf("Ubuntu %s: summary %q does not say %q", v, got.Summary, want)
+			}
 		}
 	}
 }
@@ -190,7 +204,7 @@ func TestOSPendingRelease(t *testing.T) {
 		OSRelease: OSRelease{ID: "debian", VersionID: "14", PrettyName: "Debian 14 (forky)"},
 		Why:       "its installer path is built but not yet proven end to end in CI",
 	}}
-	got := checkOSAgainst(OSRelease{ID: "debian", VersionID: "14", PrettyName: "Debian GNU/Linux 14 (forky)"}, nil, SupportedOS(), pending)
+	got := checkOSAgainst(OSRelease{ID: "debian", VersionID: "14", PrettyName: "Debian GNU/Linux 14 (forky)"}, nil, SupportedOS(), pending, nil)
 	assertResult(t, got, checks.Fail, "")
 	for _, want := range []string{"Debian 14 (forky) is not supported yet", "not yet proven end to end in CI", "Debian 12 (bookworm)", "Debian 13 (trixie)"} {
 		if !strings.Contains(got.Summary, want) {

@@ -1,4 +1,4 @@
-// Command stacklab turns a fresh two-NIC Debian/Ubuntu VM into an all-in-one
+// Command stacklab turns a fresh two-NIC Debian VM (12 or 13) into an all-in-one
 // OpenStack lab, keeps it healthy and runs the lab's tasks on it.
 package main
 

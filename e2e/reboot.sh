@@ -61,8 +61,17 @@ lab bash -c '
 	set -u
 	booted() { awk -v s="$(systemctl show -p UserspaceTimestampMonotonic --value)" "{ printf \"%.1f\", \$1 - s / 1e6 }" /proc/uptime; }
 	deadline=$((SECONDS + $3))
+	login=
 	while :; do
-		if "$1" doctor ${2:+--config "$2"} --no-color >/tmp/doctor-boot.txt 2>&1; then
+		ok=0
+		"$1" doctor ${2:+--config "$2"} --no-color >/tmp/doctor-boot.txt 2>&1 || ok=$?
+		# doctor logs in to the dashboard for real: the first time it
+		# does is what a student who opens it after the boot sees.
+		if [ -z "$login" ] && grep -qE "^✓ +dashboard-login " /tmp/doctor-boot.txt; then
+			login=$(booted)
+			echo "dashboard-login $login"
+		fi
+		if [ "$ok" = 0 ]; then
 			echo "healthy $(booted)"
 			exit 0
 		fi
@@ -72,6 +81,9 @@ lab bash -c '
 	done' boot-wait "$SL" "$CONFIG" "$HEALTHY_WITHIN" | tee "$RESULTS/reboot-doctor.txt" ||
 	fail "doctor not healthy within ${HEALTHY_WITHIN} s of boot"
 healthy_s=$(awk '/^healthy / { print $2 }' "$RESULTS/reboot-doctor.txt")
+login_s=$(awk '/^dashboard-login / { print $2 }' "$RESULTS/reboot-doctor.txt")
+[ -n "$login_s" ] || fail "doctor went healthy without its dashboard login passing"
+echo "reboot: boot → the dashboard logs in after $login_s s (a student waits a minute)"
 echo "reboot: boot → doctor healthy in $healthy_s s (goal ≤ 60 s)"
 
 say "every lab unit enabled and active, with no restart"
@@ -98,6 +110,6 @@ say "the guest answers its floating IP again (nova resumed it)"
 # keeps asking, so give it a few of its rounds.
 reach "$fip" "$id" 300
 
-jq -n --argjson healthy "$healthy_s" --arg restarts "${restarts:-}" \
-	'{reboot_boot_to_healthy_seconds: $healthy, reboot_goal_seconds: 60, restarted_units: $restarts}' \
+jq -n --argjson healthy "$healthy_s" --argjson login "$login_s" --arg restarts "${restarts:-}" \
+	'{reboot_boot_to_healthy_seconds: $healthy, reboot_boot_to_dashboard_login_seconds: $login, reboot_goal_seconds: 60, restarted_units: $restarts}' \
 	>"$RESULTS/reboot.json"

@@ -14,8 +14,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LH=(bash "$HERE/labhost")
 STACKLAB=${STACKLAB:-/stacklab/stacklab}
-MGMT_IP=10.231.0.2
-DEAD_IP=10.231.0.99
+# the lab host's addresses (LABHOST_ID picks which)
+eval "$("${LH[@]}" env)"
+MGMT_IP=$LAB_MGMT
+DEAD_IP=${LAB_MGMT%.*}.99
 SETTINGS=/etc/openstack-dashboard/local_settings.py
 APACHE_CONF=/etc/apache2/apache2.conf
 HORIZON_SITE=/etc/apache2/sites-available/openstack-dashboard-alias-only.conf
@@ -103,6 +105,11 @@ mv "$f" "$2/static.file"' static-missing "$MGMT_IP" "$STASH"
 		# answers and issues no token.
 		sh_lab "set -e; mkdir -p $STASH; rm -rf $STASH/fernet-keys; mv $FERNET $STASH/fernet-keys; install -d -o keystone -g keystone -m 0700 $FERNET"
 		;;
+	# Open vSwitch (a lab on neutron's OVS backend, Debian 13's).
+	ovs-vswitchd-stopped) in_lab systemctl stop ovs-vswitchd ;;
+	ovs-agent-stopped) in_lab systemctl stop neutron-openvswitch-agent ;;
+	# The external NIC unplugged from br-ex: ext_net has no way out.
+	br-ex-port-missing) in_lab ovs-vsctl del-port br-ex eth1 ;;
 	port-squatter)
 		# Another web server took port 80 while apache2 was down; apache2
 		# stays down (its restart would fail: Address already in use). It
@@ -133,6 +140,9 @@ restore() {
 	horizon-embedded) sh_lab "rm -f $STASH/horizon-site.conf $HORIZON_SITE.stacklab-bak" ;;
 	region-case) sh_lab "rm -f $NOVA_CONF.stacklab-bak" ;;
 	fernet-keys-missing) sh_lab "if [ -d $STASH/fernet-keys ]; then rm -rf $FERNET && mv $STASH/fernet-keys $FERNET && systemctl restart keystone; fi" ;;
+	ovs-vswitchd-stopped) in_lab systemctl start ovs-vswitchd ;;
+	ovs-agent-stopped) in_lab systemctl start neutron-openvswitch-agent ;;
+	# install below puts the port back (its bridges converge)
 	port-squatter) sh_lab "systemctl stop $SQUATTER 2>/dev/null; systemctl reset-failed $SQUATTER 2>/dev/null; rm -rf /run/$SQUATTER; systemctl start apache2" ;;
 	*) : ;; # file and catalog faults: install converges them
 	esac
@@ -161,6 +171,9 @@ expect() {
 	region-case) echo service-region ;;             # compute-services and the APIs are skipped behind it
 	fernet-keys-missing) echo keystone-keys ;;      # keystone-auth and all behind it are skipped
 	port-squatter) echo port-80-owner ;;            # unit-apache2 and the dashboard are skipped behind it
+	ovs-vswitchd-stopped) echo unit-ovs-vswitchd ;; # the agent and the network agents are skipped behind it
+	ovs-agent-stopped) echo unit-neutron-openvswitch-agent ;;
+	br-ex-port-missing) echo ovs-bridge-br-ex ;;
 	esac
 }
 
@@ -175,13 +188,14 @@ expect_fix() {
 	region-case) echo "set region_name = RegionOne in $NOVA_CONF [placement]" ;;
 	fernet-keys-missing) echo "keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone" ;;
 	port-squatter) echo "systemctl stop $SQUATTER" ;;
+	br-ex-port-missing) echo "ovs-vsctl --may-exist add-port br-ex eth1" ;;
 	esac
 }
 
 # faults doctor --fix cannot repair (no safe repair exists): restored by hand
 manual() {
 	case $1 in
-	apache-config | static-missing | port-squatter) return 0 ;;
+	apache-config | static-missing | port-squatter | br-ex-port-missing) return 0 ;;
 	esac
 	return 1
 }
@@ -237,7 +251,13 @@ ALL=(memcached-stopped apache-stopped keystone-stopped keystone-hung mariadb-sto
 	apache-config static-missing horizon-keystone-url horizon-embedded region-case fernet-keys-missing
 	port-squatter)
 FAULTS=("$@")
-((${#FAULTS[@]})) || FAULTS=("${ALL[@]}")
+if ((${#FAULTS[@]} == 0)); then
+	FAULTS=("${ALL[@]}")
+	# A lab on Open vSwitch (Debian 13's) gets the switch's faults too.
+	if in_lab ovs-vsctl br-exists br-ex 2>/dev/null; then
+		FAULTS+=(ovs-vswitchd-stopped ovs-agent-stopped br-ex-port-missing)
+	fi
+fi
 
 [[ $("${LH[@]}" status 2>&1) == "status: up"* ]] || {
 	echo "doctor.sh: the lab host is not up" >&2

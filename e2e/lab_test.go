@@ -177,7 +177,13 @@ func TestNetworkAgentsAlive(t *testing.T) {
 			t.Errorf("%s on %s: alive=%v admin_state_up=%v", a.AgentType, a.Host, a.Alive, a.AdminStateUp)
 		}
 	}
-	for _, typ := range []string{"Linux bridge agent", "DHCP agent", "L3 agent", "Metadata agent"} {
+	// The layer-2 agent is the backend's: Linux bridge on Debian 12 by
+	// default, Open vSwitch on Debian 13 (STACKLAB_E2E_L2_AGENT).
+	l2 := os.Getenv("STACKLAB_E2E_L2_AGENT")
+	if l2 == "" {
+		l2 = "Linux bridge agent"
+	}
+	for _, typ := range []string{l2, "DHCP agent", "L3 agent", "Metadata agent"} {
 		if !types[typ] {
 			t.Errorf("no %s (have %v)", typ, types)
 		}

@@ -28,3 +28,33 @@ reach() {
 	grep -q "$id" <<<"$page" || fail "the page at http://$fip/ does not name instance $id: $page"
 	echo "http://$fip/ names instance $id"
 }
+
+# uninstall_leaves_nothing RESULTS STACKLAB [ARGS...]: `STACKLAB uninstall
+# --yes ARGS...` inside the lab host returns it to before install (no lab
+# package, file, unit, bridge or database left) and a second one finds
+# nothing to do.
+uninstall_leaves_nothing() {
+	local results=$1 sl=$2 t
+	shift 2
+	t=$(now)
+	lab "$sl" uninstall --yes "$@" 2>&1 | tee "$results/uninstall.log"
+	echo "uninstall took $(elapsed "$t") s"
+	# shellcheck disable=SC2016 # expanded inside the lab host, not here
+	lab sh -ec '
+		left=$(dpkg-query -W -f="\${Status} \${Package}\n" 2>/dev/null |
+			awk "/ installed / && \$4 ~ /^(keystone|glance|placement-api|nova-|neutron-|openstack-dashboard|mariadb-server|rabbitmq-server|memcached|libvirt-daemon)/ { print \$4 }")
+		[ -z "$left" ] || { echo "FAIL: packages left: $left"; exit 1; }
+		for p in /var/lib/mysql/keystone /etc/stacklab /var/lib/stacklab /etc/openstack/clouds.yaml /root/admin-openrc; do
+			[ ! -e "$p" ] || { echo "FAIL: $p left"; exit 1; }
+		done
+		for u in keystone nova-api neutron-api mariadb apache2 ovs-vswitchd ovsdb-server; do
+			[ "$(systemctl is-active "$u" 2>/dev/null)" != active ] || { echo "FAIL: $u still active"; exit 1; }
+		done
+		# Open vSwitch (Debian 13): its bridges and its database go too.
+		for p in /var/lib/openvswitch/conf.db /sys/class/net/br-ex /sys/class/net/br-int; do
+			[ ! -e "$p" ] || { echo "FAIL: $p left"; exit 1; }
+		done
+		echo "ok    nothing of the lab is left"'
+	lab "$sl" uninstall --yes "$@" | tee "$results/uninstall-2.log"
+	grep -q "nothing of the lab is left" "$results/uninstall-2.log" || { echo "FAIL: a second uninstall found work"; exit 1; }
+}

@@ -8,13 +8,15 @@
 # with no config file and no hand on the keyboard:
 #   - before: the traps are really there (eth1 has a lease, the hostname
 #     resolves to 127.0.1.1);
-#   - `stacklab up --yes` reaches a working lab: /etc/hosts fixed, eth1's
+#   - `sudo ./bin/stacklab up --yes`, as the student, reaches a working lab: /etc/hosts fixed, eth1's
 #     DHCP client stopped and its stanza changed, ext_net on the host-only
 #     network with its floating IPs outside the DHCP pool;
 #   - the laptop pings the instance's floating IP and fetches its page with
 #     no route added by hand; a minute later eth1 still has no address;
 #   - after a reboot (e2e/reboot.sh): eth1 unaddressed, doctor healthy (time
-#     printed), twelve dashboard logins, the instance answers the laptop.
+#     printed), twelve dashboard logins, the instance answers the laptop;
+#   - then the release's proof: API assertions, a re-run that changes
+#     nothing, doctor's fault matrix, an uninstall that leaves nothing.
 # The lab host runs beside the default one (its own names and subnet) and
 # shares its package cache.
 set -euo pipefail
@@ -65,13 +67,16 @@ resolved=$(lab getent ahostsv4 lab | awk 'NR == 1 { print $1 }')
 echo "the hostname resolves to 127.0.1.1 (Debian's installer)"
 lab grep -qx 'iface eth1 inet dhcp' /etc/network/interfaces || fail "no 'iface eth1 inet dhcp' stanza"
 
-say "the README's build, inside the VM"
+say "the README's build, inside the VM, as the student"
 # As the README says: Go and make from Debian (Debian 12's own Go is too
-# old to read go.mod: backports'), then make build, which fetches the Go
-# toolchain go.mod names through the module proxy.
+# old to read go.mod: backports'), then make build as the student in their
+# home, which fetches the Go toolchain go.mod names through the module
+# proxy; every stacklab command then runs through sudo, as the README's.
 t0=$(now)
-rm -rf "$LAB_SHARE/src" && mkdir -p "$LAB_SHARE/src"
-git archive HEAD | tar -x -C "$LAB_SHARE/src"
+SRC=/home/$LAB_USER/stacklab
+rm -rf "${LAB_ROOT:?}$SRC" && mkdir -p "$LAB_ROOT$SRC"
+git archive HEAD | tar -x -C "$LAB_ROOT$SRC"
+lab chown -R "$LAB_USER:" "$SRC"
 # shellcheck disable=SC2016 # expanded by the lab's sh
 lab sh -ec '
 	mirror=$(awk "/^URIs:/ { print \$2; exit }" /etc/apt/sources.list.d/debian.sources)
@@ -85,10 +90,19 @@ lab sh -ec '
 	go version' go-from-debian "$LAB_SUITE"
 # (The toolchain's checksum is verified through the module proxy's sumdb
 # endpoint: sum.golang.org itself need not be reachable.)
-lab sh -ec 'cd /stacklab/src && make build >/dev/null && ./bin/stacklab --version'
-SL=/stacklab/src/bin/stacklab
+lab runuser -l "$LAB_USER" -c 'cd stacklab && make build >/dev/null && ./bin/stacklab --version'
+SL=$SRC/bin/stacklab
 build_s=$(elapsed "$t0")
-echo "ok    built inside the VM the README's way in $build_s s"
+echo "ok    built inside the VM the README's way, as $LAB_USER, in $build_s s"
+
+# sudo_sl ARGS...: `sudo ./bin/stacklab ARGS` as the student, who types
+# their password (sudo reads it from its standard input, never from a
+# command line): sudo resets the environment, SSH_CONNECTION included.
+sudo_sl() {
+	printf '%s\n' "$LAB_USER" | lab runuser -u "$LAB_USER" -- sudo -S -p '' "$SL" "$@"
+}
+lab runuser -u "$LAB_USER" -- id | grep -q '(sudo)' || fail "$LAB_USER is not in group sudo"
+sudo_sl --version >/dev/null || fail "sudo as $LAB_USER does not run stacklab"
 
 say "a session from the laptop on eth1: up refuses to cut it"
 # An sshd stand-in (perl is in every Debian) on eth1's leased address, and
@@ -105,7 +119,7 @@ for _ in $(seq 50); do lab ss -Hltn "src $addr:2222" | grep -q . && break; sleep
 session=$!
 for _ in $(seq 50); do lab ss -Htn state established "src $addr:2222" | grep -q . && break; sleep 0.2; done
 lab ss -Htn state established "src $addr:2222" | grep -q . || fail "the laptop's session to $addr:2222 never came up"
-if lab "$SL" up --yes >"$RESULTS/up-refused.log" 2>&1; then
+if sudo_sl up --yes >"$RESULTS/up-refused.log" 2>&1; then
 	cat "$RESULTS/up-refused.log"
 	fail "up went on while a session from the laptop used eth1's address"
 fi
@@ -119,9 +133,9 @@ kill "$session" 2>/dev/null || true
 wait "$session" 2>/dev/null || true
 lab systemctl stop e2e-fake-sshd
 
-say "the README's command: stacklab up --yes (no config file)"
+say "the README's command: sudo ./bin/stacklab up --yes (no config file)"
 t0=$(now)
-lab "$SL" up --yes 2>&1 | tee "$RESULTS/up.log"
+sudo_sl up --yes 2>&1 | tee "$RESULTS/up.log"
 up_s=$(elapsed "$t0")
 grep -q '^The lab is up' "$RESULTS/up.log" || fail "up did not say the lab is up"
 echo "up took $up_s s on the stock VM"
@@ -161,6 +175,31 @@ echo "ok    eth1 unaddressed for 60 s; no DHCP client for it"
 
 say "reboot"
 STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG='' bash e2e/reboot.sh 2>&1 | tee "$RESULTS/reboot.txt"
+
+# The rest proves the release as the main e2e does (issue 13 on Debian 13):
+# the cloud through its real APIs, a re-run that changes nothing, doctor's
+# fault matrix (with Open vSwitch's faults on a lab on OVS), uninstall.
+say "assertions through the real APIs"
+l2_agent="Linux bridge agent"
+lab ovs-vsctl br-exists br-ex 2>/dev/null && l2_agent="Open vSwitch agent"
+cp "$LAB_ROOT/etc/openstack/clouds.yaml" "$RESULTS/.clouds.yaml"
+chmod 600 "$RESULTS/.clouds.yaml"
+STACKLAB_E2E_CLOUDS=$RESULTS/.clouds.yaml STACKLAB_E2E_MGMT=$LAB_MGMT STACKLAB_E2E_L2_AGENT=$l2_agent \
+	go test -tags e2e -count=1 -v -run 'Test(Token|Compute|Network|Dashboard)' ./e2e/
+rm -f "$RESULTS/.clouds.yaml"
+
+say "re-run: sudo ./bin/stacklab install --yes changes nothing"
+t0=$(now)
+sudo_sl install --yes 2>&1 | tee "$RESULTS/rerun.log"
+cp "$LAB_ROOT/var/lib/stacklab/last-run.json" "$RESULTS/rerun.json"
+echo "re-run took $(elapsed "$t0") s"
+STACKLAB_E2E_RERUN=$RESULTS/rerun.json go test -tags e2e -count=1 -v -run TestRerunChangedNothing ./e2e/
+
+say "doctor: fault matrix (inject, name the root cause, repair)"
+STACKLAB_CONFIG='' bash e2e/doctor.sh 2>&1 | tee "$RESULTS/doctor-matrix.txt"
+
+say "uninstall (returns the VM to before install)"
+uninstall_leaves_nothing "$RESULTS" "$SL"
 
 jq -n --arg suite "$LAB_SUITE" --argjson up "$up_s" --argjson build "$build_s" --argjson all "$(elapsed "$t_all")" \
 	--slurpfile reboot "$RESULTS/reboot.json" \

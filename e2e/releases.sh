@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Both releases CI proves, side by side on one machine: the Debian 12 main
+# e2e (install.sh: killed and resumed install, API assertions, re-run,
+# fault matrix, playbooks, reboot, benchmarks, uninstall) and the Debian 13
+# stock-VM e2e (stock.sh: the student's VM through sudo, the laptop, reboot,
+# API assertions, re-run, fault matrix with Open vSwitch's faults,
+# uninstall). Each lab host has its own names, subnet and state; they share
+# the package cache. Run one after the other they would pass the 90-minute
+# wall; side by side, one downloads or waits on a boot while the other
+# configures. Debian 13's lines carry a "[debian13]" prefix; each run's
+# time is printed at the end, and the run fails if either failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=e2e/lib.sh
+. e2e/lib.sh
+
+t0=$(now)
+d13_log=$(mktemp /tmp/stacklab-e2e-debian13.XXXXXX)
+(
+	t=$(now)
+	rc=0
+	LABHOST_SUITE=trixie LABHOST_ID=d13 LABHOST_NET=233 bash e2e/stock.sh || rc=$?
+	echo "debian13 stock-VM e2e: rc=$rc in $(elapsed "$t") s"
+	exit "$rc"
+) > >(sed -u 's/^/[debian13] /' | tee "$d13_log") 2>&1 &
+d13=$!
+
+t12=$(now)
+rc12=0
+bash e2e/install.sh || rc12=$?
+echo "debian12 main e2e: rc=$rc12 in $(elapsed "$t12") s"
+
+rc13=0
+wait "$d13" || rc13=$?
+# The prefixing sed may still be flushing the last lines.
+sleep 1
+say "both releases"
+echo "debian12 main e2e:      rc=$rc12"
+echo "debian13 stock-VM e2e:  rc=$rc13 ($(grep -c . "$d13_log") lines in $d13_log)"
+echo "side by side in $(elapsed "$t0") s"
+((rc12 == 0 && rc13 == 0))

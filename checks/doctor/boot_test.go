@@ -175,3 +175,39 @@ func TestPlanEnablesAndStartsInTierOrder(t *testing.T) {
 		t.Errorf("plan without a BootFixer: %v", p)
 	}
 }
+
+// `systemctl stop ovs-vswitchd` stops ovsdb-server too (through
+// openvswitch-switch): doctor names ovsdb-server and skips the rest behind
+// it. --fix restarts ovsdb-server and starts what stood behind it, in tier
+// order, or ovs-vswitchd and the agent would stay down.
+func TestPlanStartsUnitsSkippedBehindARestartedUnit(t *testing.T) {
+	cfg := Config{Units: []string{"ovsdb-server", "ovs-vswitchd", "openvswitch-switch", "neutron-api", "neutron-openvswitch-agent"}}
+	behind := func(unit string) checks.Entry {
+		return checks.Entry{ID: UnitID(unit), Result: checks.Skipped("not run because unit-ovsdb-server failed"),
+			RootCauses: []string{UnitID("ovsdb-server")}}
+	}
+	rep := checks.Report{Entries: []checks.Entry{
+		{ID: UnitID("ovsdb-server"), Result: checks.Failf("ovsdb-server is inactive/dead", "")},
+		behind("ovs-vswitchd"), behind("openvswitch-switch"), behind("neutron-openvswitch-agent"),
+		// Skipped behind something that is not a unit: not touched.
+		{ID: UnitID("neutron-api"), Result: checks.Skipped("not run"), RootCauses: []string{IDLabHost}},
+	}}
+	f := &bootFixer{}
+	for _, r := range Plan(rep, cfg, f) {
+		if err := r.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "restart ovsdb-server|start-stopped ovs-vswitchd,openvswitch-switch,neutron-openvswitch-agent"
+	if got := strings.Join(f.log, "|"); got != want {
+		t.Errorf("repairs\n got %s\nwant %s", got, want)
+	}
+	// A Fixer that cannot start only what is stopped restarts nothing more.
+	rf := &recordingFixer{}
+	for _, r := range Plan(rep, cfg, rf) {
+		_ = r.Run(context.Background())
+	}
+	if got := strings.Join(rf.log, "|"); got != "restart ovsdb-server" {
+		t.Errorf("without a BootFixer: %s", got)
+	}
+}

@@ -105,6 +105,38 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 			restart(u, UnitID(u), e.Summary)
 		}
 	}
+	// Units whose checks were skipped behind a unit being restarted are
+	// likely down with it (systemd stops what a stopped unit's stop
+	// propagates to: `systemctl stop ovs-vswitchd` stops ovsdb-server too,
+	// through openvswitch-switch), and one restart would leave them down.
+	// They are started, not restarted: one that runs is left alone (a
+	// restarted ovs-vswitchd on the userspace datapath loses its ports).
+	if bf, ok := f.(BootFixer); ok {
+		var behind []string
+		for _, u := range cfg.Units {
+			e, found := rep.Get(UnitID(u))
+			if !found || e.Status != checks.Skip || restarted[u] {
+				continue
+			}
+			if slices.ContainsFunc(e.RootCauses, func(id string) bool {
+				unit, isUnit := strings.CutPrefix(id, UnitID(""))
+				return isUnit && restarted[unit]
+			}) {
+				behind = append(behind, u)
+			}
+		}
+		if len(behind) > 0 {
+			out = append(out, Repair{For: UnitID(behind[0]),
+				Description: "start " + strings.Join(behind, ", ") + " where stopped (not checked behind a unit that was down)",
+				Run: func(ctx context.Context) error {
+					_, err := bf.StartStopped(ctx, behind)
+					return err
+				}})
+			for _, u := range behind {
+				restarted[u] = true
+			}
+		}
+	}
 	if failed(IDMemcached) && !failed(UnitID("memcached")) {
 		out = append(out, Repair{For: IDMemcached, Description: "restore memcached's listen address 127.0.0.1," + cfg.MgmtIP + " in /etc/memcached.conf and restart memcached",
 			Run: func(ctx context.Context) error {

@@ -171,7 +171,10 @@ expect() {
 	region-case) echo service-region ;;             # compute-services and the APIs are skipped behind it
 	fernet-keys-missing) echo keystone-keys ;;      # keystone-auth and all behind it are skipped
 	port-squatter) echo port-80-owner ;;            # unit-apache2 and the dashboard are skipped behind it
-	ovs-vswitchd-stopped) echo unit-ovs-vswitchd ;; # the agent and the network agents are skipped behind it
+	# systemd stops ovsdb-server with it (openvswitch-switch, which both are
+	# PartOf, stops when ovs-vswitchd does): the first unit down is named,
+	# the switch, the agent and the bridges are skipped behind it.
+	ovs-vswitchd-stopped) echo unit-ovsdb-server ;;
 	ovs-agent-stopped) echo unit-neutron-openvswitch-agent ;;
 	br-ex-port-missing) echo ovs-bridge-br-ex ;;
 	esac
@@ -204,6 +207,15 @@ manual() {
 # it also tidies what the fault's inject kept.
 after_fix() {
 	case $1 in
+	ovs-vswitchd-stopped)
+		# --fix started what stood behind ovsdb-server too.
+		for u in ovsdb-server ovs-vswitchd neutron-openvswitch-agent; do
+			[[ $(in_lab systemctl is-active "$u") == active ]] || {
+				echo "   $u is not active after --fix"
+				return 1
+			}
+		done
+		;;
 	unit-disabled)
 		[[ $(in_lab systemctl is-enabled neutron-l3-agent) == enabled ]] || {
 			echo "   neutron-l3-agent is not enabled after --fix"

@@ -134,11 +134,31 @@ wait "$session" 2>/dev/null || true
 lab systemctl stop e2e-fake-sshd
 
 say "the README's command: sudo ./bin/stacklab up --yes (no config file)"
+# shellcheck disable=SC2016 # dpkg-query's format, not the shell's
+installed() { lab dpkg-query -W -f '${Status}\n' | grep -c '^install ok installed$'; }
+debs() { find "$LAB_WORK/apt-archives" -maxdepth 1 -name '*.deb' | wc -l; }
+pkgs0=$(installed)
+debs0=$(debs)
 t0=$(now)
 sudo_sl up --yes 2>&1 | tee "$RESULTS/up.log"
 up_s=$(elapsed "$t0")
 grep -q '^The lab is up' "$RESULTS/up.log" || fail "up did not say the lab is up"
 echo "up took $up_s s on the stock VM"
+
+say "figures ($LAB_SUITE)"
+# up's steps as it printed them ("✓ packages  3m44.4s  ..."), in seconds.
+steps=$(awk '/^✓ [a-z]+ +[0-9]/ && $2 != "+" {
+	d = $3; s = 0
+	if (d ~ /ms$/) { sub(/ms$/, "", d); s = d / 1000 }
+	else { if (d ~ /m/) { split(d, a, "m"); s = a[1] * 60; d = a[2] } sub(/s$/, "", d); s += d }
+	printf "%s%s=%.1f", (n++ ? "," : ""), $2, s }' "$RESULTS/up.log")
+rss_mib=$(lab ps -eo rss= | awk '{ s += $1 } END { printf "%.0f", s / 1024 }')
+pkgs=$(($(installed) - pkgs0))
+downloaded=$(($(debs) - debs0))
+echo "up: ${up_s} s (${steps//,/, }); packages installed: $pkgs (downloaded: $downloaded, so the apt cache was $([ "$downloaded" -gt 50 ] && echo cold || echo warm)); lab resident memory: $rss_mib MiB"
+jq -n --arg steps "$steps" --argjson pkgs "$pkgs" --argjson dl "$downloaded" --argjson rss "$rss_mib" \
+	'{up_step_seconds: ($steps | split(",") | map(split("=") | {(.[0]): (.[1] | tonumber)}) | add),
+	  packages_installed: $pkgs, packages_downloaded: $dl, rss_mib_total: $rss}' >"$RESULTS/up-figures.json"
 
 say "what up changed on the VM"
 resolved=$(lab getent ahostsv4 lab | awk 'NR == 1 { print $1 }')
@@ -202,6 +222,6 @@ say "uninstall (returns the VM to before install)"
 uninstall_leaves_nothing "$RESULTS" "$SL"
 
 jq -n --arg suite "$LAB_SUITE" --argjson up "$up_s" --argjson build "$build_s" --argjson all "$(elapsed "$t_all")" \
-	--slurpfile reboot "$RESULTS/reboot.json" \
-	'{suite: $suite, stock_build_seconds: $build, stock_up_seconds: $up, stock_total_seconds: $all, reboot: $reboot[0]}' | tee "$RESULTS/stock.json"
+	--slurpfile reboot "$RESULTS/reboot.json" --slurpfile figures "$RESULTS/up-figures.json" \
+	'{suite: $suite, stock_build_seconds: $build, stock_up_seconds: $up, stock_total_seconds: $all, up: $figures[0], reboot: $reboot[0]}' | tee "$RESULTS/stock.json"
 echo "stock VM e2e: passed in $(elapsed "$t_all") s"

@@ -427,6 +427,10 @@ type installReporter struct {
 	// log, when set, receives every event with a timestamp, redacted.
 	log    io.Writer
 	redact func(string) string
+	// lastNote is the last note logged: apt reports its progress many
+	// times a second, mostly unchanged, and the log took each (424 KB of
+	// repeated "install N/M" lines for one install).
+	lastNote string
 }
 
 func (r *installReporter) logf(format string, a ...any) {
@@ -460,7 +464,12 @@ func (r *installReporter) PhaseStarted(name, _ string) {
 func (r *installReporter) note(phase, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.logf("%s: %s", phase, msg)
+	line := phase + ": " + msg
+	if line == r.lastNote {
+		return
+	}
+	r.lastNote = line
+	r.logf("%s", line)
 	if r.cur != nil {
 		r.cur.Note("%s", msg)
 	}

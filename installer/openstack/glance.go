@@ -1,0 +1,23 @@
+package openstack
+
+import "github.com/stacklab/stacklab/installer/inifile"
+
+// GlanceAPIConf is glance-api's configuration file.
+const GlanceAPIConf = "/etc/glance/glance-api.conf"
+
+func glanceFiles(p Params) []File { return []File{glanceAPIConf(p)} }
+
+func glanceAPIConf(p Params) File {
+	sets := []inifile.Set{
+		set(sectionDefault, "workers", itoa(p.Workers)),
+		set("database", "connection", dbURL("glance", p.GlanceDB, "glance")),
+	}
+	sets = append(sets, authtoken(p, "glance", p.GlanceUser)...)
+	sets = append(sets,
+		set("paste_deploy", "flavor", "keystone"),
+		set("glance_store", "stores", "file,http"),
+		set("glance_store", "default_store", "file"),
+		set("glance_store", "filesystem_store_datadir", "/var/lib/glance/images/"),
+	)
+	return File{Path: GlanceAPIConf, Kind: INI, Sets: sets, Units: []string{"glance-api"}, Secret: true}
+}

@@ -1,0 +1,30 @@
+package openstack
+
+import "github.com/stacklab/stacklab/installer/inifile"
+
+// KeystoneConf is keystone's configuration file.
+const KeystoneConf = "/etc/keystone/keystone.conf"
+
+func keystoneFiles(p Params) []File {
+	return []File{
+		keystoneConf(p),
+		uwsgi("/etc/keystone/keystone-uwsgi.ini", "keystone", p.Workers, p.KeystoneThreads),
+	}
+}
+
+func keystoneConf(p Params) File {
+	return File{
+		Path: KeystoneConf,
+		Kind: INI,
+		Sets: []inifile.Set{
+			set("database", "connection", dbURL("keystone", p.KeystoneDB, "keystone")),
+			set("token", "provider", "fernet"),
+			// Recommended for eventlet servers by the option's own help.
+			set("cache", "enabled", "true"),
+			set("cache", "backend", "oslo_cache.memcache_pool"),
+			set("cache", "memcache_servers", memcacheServer(p)),
+		},
+		Units:  []string{"keystone"},
+		Secret: true,
+	}
+}

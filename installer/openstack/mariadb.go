@@ -1,0 +1,24 @@
+package openstack
+
+// mariadbConf: our own drop-in, read after Debian's 50-server.cnf. The
+// install guide's settings; loopback only (services reach it on
+// 127.0.0.1).
+func mariadbConf() File {
+	return File{
+		Path: "/etc/mysql/mariadb.conf.d/99-stacklab.cnf",
+		Kind: Text,
+		Content: `# Managed by stacklab.
+[mysqld]
+bind-address = 127.0.0.1
+default-storage-engine = innodb
+innodb_file_per_table = on
+max_connections = 4096
+collation-server = utf8_general_ci
+character-set-server = utf8
+`,
+		Mode:  0o644,
+		Owner: "root",
+		Group: "root",
+		Units: []string{"mariadb"},
+	}
+}

@@ -1,0 +1,22 @@
+package openstack
+
+import "github.com/stacklab/stacklab/installer/inifile"
+
+// PlacementConf is placement's configuration file.
+const PlacementConf = "/etc/placement/placement.conf"
+
+func placementFiles(p Params) []File {
+	return []File{
+		placementConf(p),
+		uwsgi("/etc/placement/placement-api-uwsgi.ini", "placement-api", p.Workers, 0),
+	}
+}
+
+func placementConf(p Params) File {
+	sets := []inifile.Set{
+		set("placement_database", "connection", dbURL("placement", p.PlacementDB, "placement")),
+		set("api", "auth_strategy", "keystone"),
+	}
+	sets = append(sets, authtoken(p, "placement", p.PlacementUser)...)
+	return File{Path: PlacementConf, Kind: INI, Sets: sets, Units: []string{"placement-api"}, Secret: true}
+}

@@ -5,6 +5,11 @@ import "github.com/stacklab/stacklab/installer/inifile"
 // GlanceAPIConf is glance-api's configuration file.
 const GlanceAPIConf = "/etc/glance/glance-api.conf"
 
+var glanceService = service{
+	packages: func(Params) []string { return []string{"glance"} },
+	files:    glanceFiles,
+}
+
 func glanceFiles(p Params) []File { return []File{glanceAPIConf(p)} }
 
 func glanceAPIConf(p Params) File {

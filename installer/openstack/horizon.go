@@ -19,6 +19,18 @@ const (
 	HorizonApacheSite     = "/etc/apache2/sites-available/openstack-dashboard-alias-only.conf"
 )
 
+var horizonService = service{
+	packages: func(Params) []string {
+		return []string{
+			"openstack-dashboard-apache",
+			// Horizon's CACHES backend is django's PyMemcacheCache, which
+			// needs pymemcache; python3-django only Suggests it.
+			"python3-pymemcache",
+		}
+	},
+	files: horizonFiles,
+}
+
 // horizonWebRoot returns the web root without and with the trailing slash
 // (Apache aliases want the former, Horizon's WEBROOT the latter).
 func horizonWebRoot(p Params) (string, string) {

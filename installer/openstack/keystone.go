@@ -5,6 +5,11 @@ import "github.com/stacklab/stacklab/installer/inifile"
 // KeystoneConf is keystone's configuration file.
 const KeystoneConf = "/etc/keystone/keystone.conf"
 
+var keystoneService = service{
+	packages: func(Params) []string { return []string{"keystone"} },
+	files:    keystoneFiles,
+}
+
 func keystoneFiles(p Params) []File {
 	return []File{
 		keystoneConf(p),

@@ -22,3 +22,8 @@ character-set-server = utf8
 		Units: []string{"mariadb"},
 	}
 }
+
+var mariadbService = service{
+	packages: func(Params) []string { return []string{"mariadb-server"} },
+	files:    func(Params) []File { return []File{mariadbConf()} },
+}

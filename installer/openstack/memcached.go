@@ -23,3 +23,8 @@ logfile /var/log/memcached.log
 		Units: []string{"memcached"},
 	}
 }
+
+var memcachedService = service{
+	packages: func(Params) []string { return []string{"memcached"} },
+	files:    func(p Params) []File { return []File{memcachedConf(p)} },
+}

@@ -12,6 +12,22 @@ const (
 	MetadataAgentConf = "/etc/neutron/metadata_agent.ini"
 )
 
+var neutronService = service{
+	packages: neutronPackages,
+	excluded: func(p Params) []string { return mustBackend(p).ExcludedPackages() },
+	files:    neutronFiles,
+}
+
+// neutronPackages: the API is neutron-api (uwsgi) + neutron-rpc-server;
+// neutron-server is only a metapackage depending on both.
+func neutronPackages(p Params) []string {
+	pkgs := []string{
+		"neutron-api", "neutron-rpc-server",
+		"neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent",
+	}
+	return append(pkgs, mustBackend(p).Packages(p)...)
+}
+
 func neutronFiles(p Params) []File {
 	b := mustBackend(p)
 	files := []File{

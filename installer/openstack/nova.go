@@ -8,6 +8,33 @@ const (
 	NovaComputeConf = "/etc/nova/nova-compute.conf"
 )
 
+var novaService = service{
+	packages: novaPackages,
+	files:    novaFiles,
+}
+
+func novaPackages(p Params) []string {
+	return []string{
+		"nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy",
+		"nova-compute", hypervisorPackage(p),
+		// qemu-img, for building and converting guest images; with the
+		// FAT and boot loader tools, what `stacklab image tiny` needs to
+		// build the default lab's guest (tiny.HostPackages; a test in cmd
+		// keeps the two lists agreeing).
+		"qemu-utils", "syslinux", "syslinux-common", "mtools", "dosfstools",
+	}
+}
+
+// hypervisorPackage: nova-compute depends on "nova-compute-kvm |
+// nova-compute-hypervisor", so without naming one apt picks kvm. The fake
+// driver needs none, but the dependency still has to be met: qemu.
+func hypervisorPackage(p Params) string {
+	if p.ComputeDriver == ComputeLibvirt && p.VirtType == VirtKVM {
+		return "nova-compute-kvm"
+	}
+	return "nova-compute-qemu"
+}
+
 func novaFiles(p Params) []File {
 	files := []File{
 		{

@@ -5,6 +5,11 @@ import "github.com/stacklab/stacklab/installer/inifile"
 // PlacementConf is placement's configuration file.
 const PlacementConf = "/etc/placement/placement.conf"
 
+var placementService = service{
+	packages: func(Params) []string { return []string{"placement-api"} },
+	files:    placementFiles,
+}
+
 func placementFiles(p Params) []File {
 	return []File{
 		placementConf(p),

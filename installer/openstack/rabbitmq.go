@@ -14,3 +14,8 @@ func rabbitmqEnv() File {
 		Units:   []string{"rabbitmq-server"},
 	}
 }
+
+var rabbitmqService = service{
+	packages: func(Params) []string { return []string{"rabbitmq-server"} },
+	files:    func(Params) []File { return []File{rabbitmqEnv()} },
+}

@@ -1,0 +1,85 @@
+package openstack
+
+import "slices"
+
+// service is everything the lab knows about one service, so that changing
+// a service means changing its one file (keystone.go, nova.go, …). Every
+// part is optional; the exported functions (Packages, Files, …) gather a
+// part over services in table order.
+type service struct {
+	// packages are installed by name; excluded must not be installed
+	// although something recommends them (apt "pkg-").
+	packages, excluded func(Params) []string
+	files              func(Params) []File
+}
+
+// services in the lab's start order, which is also the order of every
+// gathered part.
+var services = []service{
+	mariadbService,
+	rabbitmqService,
+	memcachedService,
+	keystoneService,
+	glanceService,
+	placementService,
+	novaService,
+	neutronService,
+	horizonService,
+	clientService,
+}
+
+// gather concatenates part over services, in table order.
+func gather[T any](p Params, part func(service) func(Params) []T) []T {
+	var out []T
+	for _, s := range services {
+		if f := part(s); f != nil {
+			out = append(out, f(p)...)
+		}
+	}
+	return out
+}
+
+// Packages returns the Debian packages of the lab, for one
+// `apt-get install` (with ExcludedPackages appended with a '-' suffix).
+//
+// Real package names are used where Debian's list in the notes names a
+// virtual one: neutron-plugin-ml2 is provided by neutron-common and
+// nova-novncproxy by nova-consoleproxy.
+func Packages(p Params) []string {
+	return gather(p, func(s service) func(Params) []string { return s.packages })
+}
+
+// ExcludedPackages are packages apt must not install although something
+// recommends them (neutron-l3-agent recommends openvswitch-switch, useless
+// and unloadable without the OVS kernel datapath with linuxbridge).
+func ExcludedPackages(p Params) []string {
+	return gather(p, func(s service) func(Params) []string { return s.excluded })
+}
+
+// Files returns every file the lab manages, in the order to apply them:
+// first the files a package's maintainer scripts read (PreInstall), as
+// install writes them before any package, then each service's, then the
+// boot order drop-ins.
+func Files(p Params) []File {
+	var pre, files []File
+	for _, f := range gather(p, func(s service) func(Params) []File { return s.files }) {
+		if f.PreInstall {
+			pre = append(pre, f)
+		} else {
+			files = append(files, f)
+		}
+	}
+	return slices.Concat(pre, files, bootOrderFiles(Tiers(p)))
+}
+
+// clientService is the OpenStack command-line client, which no service
+// needs: installed only when asked for (neutron-api pulls it in on
+// Debian 12 anyway).
+var clientService = service{
+	packages: func(p Params) []string {
+		if p.WithClient {
+			return []string{"python3-openstackclient"}
+		}
+		return nil
+	},
+}

@@ -7,7 +7,15 @@ const GlanceAPIConf = "/etc/glance/glance-api.conf"
 
 var glanceService = service{
 	packages: func(Params) []string { return []string{"glance"} },
-	files:    glanceFiles,
+	preseeds: func(Params) []Preseed {
+		return []Preseed{
+			no("glance-common", "glance/configure_db"),
+			no("glance-common", "glance/configure_rabbit"),
+			no("glance-common", "glance/configure_ksat"),
+			no("glance-api", "glance/configure_api-endpoint"),
+		}
+	},
+	files: glanceFiles,
 }
 
 func glanceFiles(p Params) []File { return []File{glanceAPIConf(p)} }

@@ -28,6 +28,15 @@ var horizonService = service{
 			"python3-pymemcache",
 		}
 	},
+	preseeds: func(Params) []Preseed {
+		return []Preseed{
+			// No vhost: Horizon under /horizon on the default site. The
+			// postinst then enables default-ssl without mod_ssl;
+			// horizonFiles disables it again.
+			no("openstack-dashboard-apache", "horizon/activate_vhost"),
+			no("openstack-dashboard-apache", "horizon/use_ssl"),
+		}
+	},
 	files: horizonFiles,
 }
 

@@ -7,7 +7,14 @@ const KeystoneConf = "/etc/keystone/keystone.conf"
 
 var keystoneService = service{
 	packages: func(Params) []string { return []string{"keystone"} },
-	files:    keystoneFiles,
+	preseeds: func(Params) []Preseed {
+		return []Preseed{
+			no("keystone", "keystone/configure_db"),
+			no("keystone", "keystone/create-admin-tenant"),
+			no("keystone", "keystone/register-endpoint"),
+		}
+	},
+	files: keystoneFiles,
 }
 
 func keystoneFiles(p Params) []File {

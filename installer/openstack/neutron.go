@@ -15,7 +15,17 @@ const (
 var neutronService = service{
 	packages: neutronPackages,
 	excluded: func(p Params) []string { return mustBackend(p).ExcludedPackages() },
-	files:    neutronFiles,
+	preseeds: func(Params) []Preseed {
+		return []Preseed{
+			no("neutron-common", "neutron/configure_db"),
+			no("neutron-common", "neutron/configure_rabbit"),
+			no("neutron-common", "neutron/configure_ksat"),
+			no("neutron-common", "neutron/configure_nova"),
+			no("neutron-api", "neutron/configure_api-endpoint"),
+			no("neutron-metadata-agent", "neutron-metadata/configure"),
+		}
+	},
+	files: neutronFiles,
 }
 
 // neutronPackages: the API is neutron-api (uwsgi) + neutron-rpc-server;

@@ -9,8 +9,10 @@ const (
 )
 
 var novaService = service{
-	packages: novaPackages,
-	files:    novaFiles,
+	packages:    novaPackages,
+	preseeds:    novaPreseeds,
+	depPreseeds: libvirtPreseeds,
+	files:       novaFiles,
 }
 
 func novaPackages(p Params) []string {
@@ -22,6 +24,33 @@ func novaPackages(p Params) []string {
 		// build the default lab's guest (tiny.HostPackages; a test in cmd
 		// keeps the two lists agreeing).
 		"qemu-utils", "syslinux", "syslinux-common", "mtools", "dosfstools",
+	}
+}
+
+func novaPreseeds(p Params) []Preseed {
+	return []Preseed{
+		no("nova-common", "nova/configure_db"),
+		no("nova-common", "nova/configure_rabbit"),
+		no("nova-common", "nova/configure_ksat"),
+		no("nova-common", "nova/configure_neutron"),
+		no("nova-common", "nova/configure_placement"),
+		{"nova-common", "nova/my-ip", "string", p.MgmtIP},
+		no("nova-api", "novaapi/configure_db"),
+		no("nova-api", "nova/configure_api-endpoint"),
+		// The config script derives this from /etc/default/nova-consoleproxy
+		// and overrides the preseed; that file is written first (see
+		// novaFiles, PreInstall). Answered here too for consistency.
+		{"nova-consoleproxy", "nova-consoleproxy/daemon_type", "select", "novnc"},
+	}
+}
+
+// libvirtPreseeds answer libvirt-daemon-system, which the hypervisor
+// package pulls in.
+func libvirtPreseeds(Params) []Preseed {
+	return []Preseed{
+		// "Continue with incorrect libvirt-qemu user/group ID(s)?": yes,
+		// instead of stopping a non-interactive install on it.
+		{"libvirt-daemon-system", "libvirt-daemon-system/id_warning", "boolean", "true"},
 	}
 }
 

@@ -7,7 +7,14 @@ const PlacementConf = "/etc/placement/placement.conf"
 
 var placementService = service{
 	packages: func(Params) []string { return []string{"placement-api"} },
-	files:    placementFiles,
+	preseeds: func(Params) []Preseed {
+		return []Preseed{
+			no("placement-common", "placement/configure_db"),
+			no("placement-common", "placement/configure_ksat"),
+			no("placement-api", "placement/configure_api-endpoint"),
+		}
+	},
+	files: placementFiles,
 }
 
 func placementFiles(p Params) []File {

@@ -10,7 +10,10 @@ type service struct {
 	// packages are installed by name; excluded must not be installed
 	// although something recommends them (apt "pkg-").
 	packages, excluded func(Params) []string
-	files              func(Params) []File
+	// preseeds answer its packages' debconf questions; depPreseeds those
+	// of packages they pull in, which come after every service's own.
+	preseeds, depPreseeds func(Params) []Preseed
+	files                 func(Params) []File
 }
 
 // services in the lab's start order, which is also the order of every
@@ -54,6 +57,38 @@ func Packages(p Params) []string {
 // and unloadable without the OVS kernel datapath with linuxbridge).
 func ExcludedPackages(p Params) []string {
 	return gather(p, func(s service) func(Params) []string { return s.excluded })
+}
+
+// Preseed is one debconf answer, as a line of debconf-set-selections:
+// "Owner Question Type Value". Owner is the package whose templates
+// define the question.
+type Preseed struct {
+	Owner    string
+	Question string
+	Type     string
+	Value    string
+}
+
+// String renders p as a debconf-set-selections line.
+func (p Preseed) String() string {
+	return p.Owner + " " + p.Question + " " + p.Type + " " + p.Value
+}
+
+// no answers a boolean question false.
+func no(owner, question string) Preseed { return Preseed{owner, question, "boolean", "false"} }
+
+// Preseeds returns the debconf answers to load before installing.
+//
+// Every OpenStack package would otherwise configure its own database,
+// RabbitMQ user, keystone auth and endpoints ("Packages and debconf" in the
+// notes): stacklab does all of that itself, so every such question is
+// answered false. Question names and types are checked against the real
+// templates in testdata/debconf-templates.txt.
+func Preseeds(p Params) []Preseed {
+	return slices.Concat(
+		gather(p, func(s service) func(Params) []Preseed { return s.preseeds }),
+		gather(p, func(s service) func(Params) []Preseed { return s.depPreseeds }),
+	)
 }
 
 // Files returns every file the lab manages, in the order to apply them:

@@ -15,7 +15,8 @@ var glanceService = service{
 			no("glance-api", "glance/configure_api-endpoint"),
 		}
 	},
-	files: glanceFiles,
+	files:     glanceFiles,
+	databases: func(p Params) []Database { return []Database{database("glance", "glance", p.GlanceDB)} },
 }
 
 func glanceFiles(p Params) []File { return []File{glanceAPIConf(p)} }

@@ -14,7 +14,8 @@ var keystoneService = service{
 			no("keystone", "keystone/register-endpoint"),
 		}
 	},
-	files: keystoneFiles,
+	files:     keystoneFiles,
+	databases: func(p Params) []Database { return []Database{database("keystone", "keystone", p.KeystoneDB)} },
 }
 
 func keystoneFiles(p Params) []File {

@@ -1,5 +1,21 @@
 package openstack
 
+// Database is one MariaDB database and the account that owns it.
+type Database struct {
+	Name     string
+	User     string
+	Password string
+	// Hosts are the account hosts to grant ALL on Name to. MariaDB
+	// listens on 127.0.0.1 only; both names cover a TCP connection to
+	// 127.0.0.1 whether or not MariaDB resolves it to localhost.
+	Hosts []string
+}
+
+// database is a service's database, reached over loopback (dbURL).
+func database(name, user, password string) Database {
+	return Database{Name: name, User: user, Password: password, Hosts: []string{"localhost", "127.0.0.1"}}
+}
+
 // mariadbConf: our own drop-in, read after Debian's 50-server.cnf. The
 // install guide's settings; loopback only (services reach it on
 // 127.0.0.1).

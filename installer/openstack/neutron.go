@@ -25,7 +25,8 @@ var neutronService = service{
 			no("neutron-metadata-agent", "neutron-metadata/configure"),
 		}
 	},
-	files: neutronFiles,
+	files:     neutronFiles,
+	databases: func(p Params) []Database { return []Database{database("neutron", "neutron", p.NeutronDB)} },
 }
 
 // neutronPackages: the API is neutron-api (uwsgi) + neutron-rpc-server;

@@ -13,6 +13,14 @@ var novaService = service{
 	preseeds:    novaPreseeds,
 	depPreseeds: libvirtPreseeds,
 	files:       novaFiles,
+	// nova's three databases share one account.
+	databases: func(p Params) []Database {
+		return []Database{
+			database("nova_api", "nova", p.NovaDB),
+			database("nova", "nova", p.NovaDB),
+			database("nova_cell0", "nova", p.NovaDB),
+		}
+	},
 }
 
 func novaPackages(p Params) []string {

@@ -14,7 +14,8 @@ var placementService = service{
 			no("placement-api", "placement/configure_api-endpoint"),
 		}
 	},
-	files: placementFiles,
+	files:     placementFiles,
+	databases: func(p Params) []Database { return []Database{database("placement", "placement", p.PlacementDB)} },
 }
 
 func placementFiles(p Params) []File {

@@ -14,6 +14,7 @@ type service struct {
 	// of packages they pull in, which come after every service's own.
 	preseeds, depPreseeds func(Params) []Preseed
 	files                 func(Params) []File
+	databases             func(Params) []Database
 }
 
 // services in the lab's start order, which is also the order of every
@@ -105,6 +106,11 @@ func Files(p Params) []File {
 		}
 	}
 	return slices.Concat(pre, files, bootOrderFiles(Tiers(p)))
+}
+
+// Databases returns the lab's databases.
+func Databases(p Params) []Database {
+	return gather(p, func(s service) func(Params) []Database { return s.databases })
 }
 
 // clientService is the OpenStack command-line client, which no service

@@ -36,6 +36,23 @@ type NeutronBackend interface {
 	Files(p Params) []File
 }
 
+// TierSwitch is the backend's switch (Open vSwitch); absent with
+// linuxbridge.
+const TierSwitch = "switch"
+
+// switchService is the backend's switch as a service of its own, started
+// right after infra: it needs nothing of the lab, and the agents need it.
+// Its packages are the backend's (neutronPackages).
+var switchService = service{
+	tiers: func(p Params) []Tier {
+		su := mustBackend(p).SwitchUnits()
+		if len(su) == 0 {
+			return nil
+		}
+		return []Tier{{Name: TierSwitch, Units: su, Probes: []Probe{{Kind: ProbeUnix, Target: OVSDBSock}}}}
+	},
+}
+
 // Backend returns the NeutronBackend p selects. p must be valid.
 func Backend(p Params) NeutronBackend { return mustBackend(p) }
 

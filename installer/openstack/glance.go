@@ -2,6 +2,9 @@ package openstack
 
 import "github.com/stacklab/stacklab/installer/inifile"
 
+// TierGlance starts glance.
+const TierGlance = "glance"
+
 // GlanceAPIConf is glance-api's configuration file.
 const GlanceAPIConf = "/etc/glance/glance-api.conf"
 
@@ -17,6 +20,14 @@ var glanceService = service{
 	},
 	files:     glanceFiles,
 	databases: func(p Params) []Database { return []Database{database("glance", "glance", p.GlanceDB)} },
+	tiers: func(p Params) []Tier {
+		return []Tier{{
+			Name:   TierGlance,
+			Units:  []string{"glance-api"},
+			After:  []string{TierKeystone},
+			Probes: []Probe{answers("http://" + p.MgmtIP + ":9292/")},
+		}}
+	},
 }
 
 func glanceFiles(p Params) []File { return []File{glanceAPIConf(p)} }

@@ -5,6 +5,9 @@ import (
 	"strings"
 )
 
+// TierDashboard starts Horizon (in Apache).
+const TierDashboard = "dashboard"
+
 // Horizon's files.
 const (
 	HorizonSettings = "/etc/openstack-dashboard/local_settings.py"
@@ -38,6 +41,15 @@ var horizonService = service{
 		}
 	},
 	files: horizonFiles,
+	tiers: func(p Params) []Tier {
+		root, _ := horizonWebRoot(p)
+		return []Tier{{
+			Name:   TierDashboard,
+			Units:  []string{"apache2"},
+			After:  []string{TierKeystone},
+			Probes: []Probe{{Kind: ProbeHTTP, Target: "http://" + p.MgmtIP + root + "/auth/login/", Status: 200}},
+		}}
+	},
 }
 
 // horizonWebRoot returns the web root without and with the trailing slash

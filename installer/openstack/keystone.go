@@ -2,6 +2,9 @@ package openstack
 
 import "github.com/stacklab/stacklab/installer/inifile"
 
+// TierKeystone starts keystone.
+const TierKeystone = "keystone"
+
 // KeystoneConf is keystone's configuration file.
 const KeystoneConf = "/etc/keystone/keystone.conf"
 
@@ -16,6 +19,14 @@ var keystoneService = service{
 	},
 	files:     keystoneFiles,
 	databases: func(p Params) []Database { return []Database{database("keystone", "keystone", p.KeystoneDB)} },
+	tiers: func(p Params) []Tier {
+		return []Tier{{
+			Name:   TierKeystone,
+			Units:  []string{"keystone"},
+			After:  []string{TierInfra},
+			Probes: []Probe{{Kind: ProbeHTTP, Target: KeystoneURL(p.MgmtIP), Status: 200}},
+		}}
+	},
 }
 
 func keystoneFiles(p Params) []File {

@@ -42,4 +42,7 @@ character-set-server = utf8
 var mariadbService = service{
 	packages: func(Params) []string { return []string{"mariadb-server"} },
 	files:    func(Params) []File { return []File{mariadbConf()} },
+	tiers: func(Params) []Tier {
+		return []Tier{{Name: TierInfra, Units: []string{"mariadb"}, Probes: []Probe{{Kind: ProbeTCP, Target: "127.0.0.1:3306"}}}}
+	},
 }

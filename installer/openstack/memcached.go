@@ -27,4 +27,7 @@ logfile /var/log/memcached.log
 var memcachedService = service{
 	packages: func(Params) []string { return []string{"memcached"} },
 	files:    func(p Params) []File { return []File{memcachedConf(p)} },
+	tiers: func(p Params) []Tier {
+		return []Tier{{Name: TierInfra, Units: []string{"memcached"}, Probes: []Probe{{Kind: ProbeTCP, Target: memcacheServer(p)}}}}
+	},
 }

@@ -2,6 +2,13 @@ package openstack
 
 import "github.com/stacklab/stacklab/installer/inifile"
 
+// neutron's tiers: the server (Debian splits neutron-server into
+// neutron-api and neutron-rpc-server), then the agents.
+const (
+	TierNeutron = "neutron"
+	TierAgents  = "network-agents"
+)
+
 // neutron's configuration files; the backend's agent has its own
 // (linuxbridge.go, ovs.go).
 const (
@@ -27,6 +34,42 @@ var neutronService = service{
 	},
 	files:     neutronFiles,
 	databases: func(p Params) []Database { return []Database{database("neutron", "neutron", p.NeutronDB)} },
+	tiers:     neutronTiers,
+}
+
+func neutronTiers(p Params) []Tier {
+	b := mustBackend(p)
+	agents := append([]string{}, b.AgentUnits()...)
+	agents = append(agents, "neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent")
+	agentsAfter := []string{TierNeutron}
+	if len(b.SwitchUnits()) > 0 {
+		// Their bridges and ports live in the switch.
+		agentsAfter = append(agentsAfter, TierSwitch)
+	}
+	return []Tier{
+		{
+			Name:   TierNeutron,
+			Units:  []string{"neutron-api", "neutron-rpc-server"},
+			After:  []string{TierKeystone},
+			Probes: []Probe{answers("http://" + p.MgmtIP + ":9696/")},
+		},
+		{
+			Name:  TierAgents,
+			Units: agents,
+			After: agentsAfter,
+			// neutron-l3-agent recommends them and their packages enable
+			// their units; the agents run their own haproxy (metadata
+			// proxy) per router, the lab has no HA routers (keepalived)
+			// and no IPv6 router advertisements (radvd).
+			Unwanted: []string{"haproxy", "keepalived", "radvd"},
+			Probes: []Probe{
+				{Kind: ProbeNetworkAgent, Target: b.AgentType()},
+				{Kind: ProbeNetworkAgent, Target: "DHCP agent"},
+				{Kind: ProbeNetworkAgent, Target: "L3 agent"},
+				{Kind: ProbeNetworkAgent, Target: "Metadata agent"},
+			},
+		},
+	}
 }
 
 // neutronPackages: the API is neutron-api (uwsgi) + neutron-rpc-server;

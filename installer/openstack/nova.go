@@ -2,6 +2,13 @@ package openstack
 
 import "github.com/stacklab/stacklab/installer/inifile"
 
+// nova's tiers: the control services, then the hypervisor and
+// nova-compute.
+const (
+	TierNova    = "nova"
+	TierCompute = "compute"
+)
+
 // nova's configuration files.
 const (
 	NovaConf        = "/etc/nova/nova.conf"
@@ -21,6 +28,7 @@ var novaService = service{
 			database("nova_cell0", "nova", p.NovaDB),
 		}
 	},
+	tiers: novaTiers,
 }
 
 func novaPackages(p Params) []string {
@@ -32,6 +40,46 @@ func novaPackages(p Params) []string {
 		// build the default lab's guest (tiny.HostPackages; a test in cmd
 		// keeps the two lists agreeing).
 		"qemu-utils", "syslinux", "syslinux-common", "mtools", "dosfstools",
+	}
+}
+
+func novaTiers(p Params) []Tier {
+	mgmt := "http://" + p.MgmtIP
+	compute := []string{"nova-compute"}
+	if p.ComputeDriver == ComputeLibvirt {
+		compute = []string{"libvirtd", "nova-compute"}
+	}
+	return []Tier{
+		{
+			// The control services first: nova-compute needs the
+			// conductor to report in.
+			Name:  TierNova,
+			Units: []string{"nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy"},
+			// nova-conductor and nova-scheduler give up on a placement
+			// that does not answer yet ("does not have any supported
+			// versions") and crash-loop.
+			After: []string{TierGlance, TierPlacement},
+			// nova-consoleproxy ships every console proxy; the lab's
+			// console is noVNC.
+			Unwanted: []string{"nova-serialproxy", "nova-spicehtml5proxy"},
+			Probes: []Probe{
+				answers(mgmt + ":8774/"),
+				answers(mgmt + ":8775/"),
+				answers(mgmt + ":6080/vnc_auto.html"),
+			},
+		},
+		{
+			Name:  TierCompute,
+			Units: compute,
+			After: []string{TierNova},
+			// nova resumes its guests at boot
+			// (resume_guests_state_on_host_boot); libvirt-guests would
+			// shut them down at power-off (up to 5 minutes for a guest
+			// that ignores ACPI) and fight nova over them at boot.
+			// open-iscsi comes with os-brick for volumes the lab has not.
+			Unwanted: []string{"libvirt-guests", "open-iscsi"},
+			Probes:   []Probe{{Kind: ProbeComputeService, Target: p.Hostname}},
+		},
 	}
 }
 

@@ -2,6 +2,9 @@ package openstack
 
 import "github.com/stacklab/stacklab/installer/inifile"
 
+// TierPlacement starts placement.
+const TierPlacement = "placement"
+
 // PlacementConf is placement's configuration file.
 const PlacementConf = "/etc/placement/placement.conf"
 
@@ -16,6 +19,14 @@ var placementService = service{
 	},
 	files:     placementFiles,
 	databases: func(p Params) []Database { return []Database{database("placement", "placement", p.PlacementDB)} },
+	tiers: func(p Params) []Tier {
+		return []Tier{{
+			Name:   TierPlacement,
+			Units:  []string{"placement-api"},
+			After:  []string{TierKeystone},
+			Probes: []Probe{{Kind: ProbeHTTP, Target: "http://" + p.MgmtIP + ":8778/", Status: 200}},
+		}}
+	},
 }
 
 func placementFiles(p Params) []File {

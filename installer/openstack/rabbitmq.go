@@ -18,4 +18,7 @@ func rabbitmqEnv() File {
 var rabbitmqService = service{
 	packages: func(Params) []string { return []string{"rabbitmq-server"} },
 	files:    func(Params) []File { return []File{rabbitmqEnv()} },
+	tiers: func(Params) []Tier {
+		return []Tier{{Name: TierInfra, Units: []string{"rabbitmq-server"}, Probes: []Probe{{Kind: ProbeTCP, Target: "127.0.0.1:5672"}}}}
+	},
 }

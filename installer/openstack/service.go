@@ -15,6 +15,9 @@ type service struct {
 	preseeds, depPreseeds func(Params) []Preseed
 	files                 func(Params) []File
 	databases             func(Params) []Database
+	// tiers hold its units; services that share a tier (infra) each give
+	// their part of it, merged in table order.
+	tiers func(Params) []Tier
 }
 
 // services in the lab's start order, which is also the order of every
@@ -23,6 +26,7 @@ var services = []service{
 	mariadbService,
 	rabbitmqService,
 	memcachedService,
+	switchService,
 	keystoneService,
 	glanceService,
 	placementService,
@@ -111,6 +115,105 @@ func Files(p Params) []File {
 // Databases returns the lab's databases.
 func Databases(p Params) []Database {
 	return gather(p, func(s service) func(Params) []Database { return s.databases })
+}
+
+// TierInfra is the tier of the services every other one needs (MariaDB,
+// RabbitMQ, memcached).
+const TierInfra = "infra"
+
+// ProbeKind says how a Probe is checked.
+type ProbeKind string
+
+const (
+	// ProbeTCP: Target (host:port) accepts a connection.
+	ProbeTCP ProbeKind = "tcp"
+	// ProbeHTTP: GET Target (a URL) answers with Status, or with any
+	// status below 500 when Status is 0. Answering matters: keystone can
+	// accept TCP and never answer ("Keystone worker deadlock"), so the
+	// request needs a timeout.
+	ProbeHTTP ProbeKind = "http"
+	// ProbeComputeService: nova lists Target (a host name) as an enabled
+	// nova-compute that is up. Needs the API.
+	ProbeComputeService ProbeKind = "compute-service"
+	// ProbeUnix: the unix socket at Target (a path) accepts a
+	// connection (ovsdb-server's db.sock).
+	ProbeUnix ProbeKind = "unix"
+	// ProbeNetworkAgent: neutron lists an alive agent of type Target
+	// (agent_type, e.g. "L3 agent") on this host. Needs the API.
+	ProbeNetworkAgent ProbeKind = "network-agent"
+)
+
+// Probe is one readiness check of a tier.
+type Probe struct {
+	Kind   ProbeKind
+	Target string
+	Status int
+}
+
+// Tier is a group of units started (or restarted) together once every
+// earlier tier answers; it is ready when all its probes pass. Starting in
+// this order and waiting for each tier avoids the restart storms that make
+// eventlet services miss their 90 s start timeout on 2 cores ("Restart
+// storms").
+type Tier struct {
+	Name string
+	// Units in start order (Debian unit names). Install enables them: a
+	// lab that does not come back after a reboot is no lab (several
+	// Debian packages leave their unit disabled when debconf is told not
+	// to configure them).
+	Units []string
+	// After names the tiers whose units must have started before this
+	// tier's at boot. It is the real dependency, not the install order:
+	// independent tiers start side by side, dependent ones wait, so a
+	// 2-core VM neither starts twenty services at once (start timeouts,
+	// restart storms) nor waits for them one by one.
+	After []string
+	// Unwanted are units that the tier's packages, or packages they
+	// recommend, ship and enable but the lab does not use: install stops
+	// and disables them, so they neither run nor start at boot.
+	Unwanted []string
+	Probes   []Probe
+}
+
+// answers is a probe of an HTTP URL that answers at all.
+func answers(url string) Probe { return Probe{Kind: ProbeHTTP, Target: url} }
+
+// Tiers returns the lab's tiers in start order.
+func Tiers(p Params) []Tier {
+	var tiers []Tier
+	at := map[string]int{}
+	for _, t := range gather(p, func(s service) func(Params) []Tier { return s.tiers }) {
+		i, ok := at[t.Name]
+		if !ok {
+			at[t.Name] = len(tiers)
+			tiers = append(tiers, t)
+			continue
+		}
+		m := &tiers[i]
+		m.Units = slices.Concat(m.Units, t.Units)
+		m.After = slices.Concat(m.After, t.After)
+		m.Unwanted = slices.Concat(m.Unwanted, t.Unwanted)
+		m.Probes = slices.Concat(m.Probes, t.Probes)
+	}
+	return tiers
+}
+
+// Units returns every unit of the lab in start order.
+func Units(p Params) []string {
+	var units []string
+	for _, t := range Tiers(p) {
+		units = append(units, t.Units...)
+	}
+	return units
+}
+
+// UnwantedUnits returns every unit the lab stops and disables.
+func UnwantedUnits(p Params) []string {
+	var units []string
+	for _, t := range Tiers(p) {
+		units = append(units, t.Unwanted...)
+	}
+	return units
 }
 
 // clientService is the OpenStack command-line client, which no service

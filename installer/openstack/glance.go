@@ -28,6 +28,10 @@ var glanceService = service{
 			Probes: []Probe{answers("http://" + p.MgmtIP + ":9292/")},
 		}}
 	},
+	syncs: func(Params) []Command {
+		return []Command{{Name: "glance-db-sync", Tier: TierGlance, Phase: BeforeStart, User: "glance",
+			Argv: []string{"glance-manage", "db_sync"}}}
+	},
 }
 
 func glanceFiles(p Params) []File { return []File{glanceAPIConf(p)} }

@@ -50,6 +50,24 @@ var horizonService = service{
 			Probes: []Probe{{Kind: ProbeHTTP, Target: "http://" + p.MgmtIP + root + "/auth/login/", Status: 200}},
 		}}
 	},
+	syncs: horizonSyncs,
+}
+
+// horizonSyncs: Horizon's static files are compressed offline for the web
+// root Debian configured (/horizon); another root needs them rebuilt, as
+// the postinst does when it changes the root.
+func horizonSyncs(p Params) []Command {
+	if root, _ := horizonWebRoot(p); root == DefaultWebRoot {
+		return nil
+	}
+	return []Command{
+		{Name: "horizon-collectstatic", Tier: TierDashboard, Phase: BeforeStart, User: "root",
+			Argv: []string{"/usr/share/openstack-dashboard/manage.py", "collectstatic", "--noinput", "--clear"}},
+		{Name: "horizon-compress", Tier: TierDashboard, Phase: BeforeStart, User: "root",
+			Argv: []string{"/usr/share/openstack-dashboard/manage.py", "compress", "--force"}},
+		{Name: "horizon-static-owner", Tier: TierDashboard, Phase: BeforeStart, User: "root",
+			Argv: []string{"chown", "-R", "www-data", "/var/lib/openstack-dashboard/static"}},
+	}
 }
 
 // horizonWebRoot returns the web root without and with the trailing slash

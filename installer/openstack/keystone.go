@@ -27,6 +27,40 @@ var keystoneService = service{
 			Probes: []Probe{{Kind: ProbeHTTP, Target: KeystoneURL(p.MgmtIP), Status: 200}},
 		}}
 	},
+	syncs: keystoneSyncs,
+}
+
+func keystoneSyncs(p Params) []Command {
+	k := KeystoneEndpoint(p.MgmtIP)
+	return []Command{
+		{Name: "keystone-db-sync", Tier: TierKeystone, Phase: BeforeStart, User: "keystone",
+			Argv: []string{"keystone-manage", "db_sync"}},
+		// Both leave an existing key repository alone.
+		{Name: "keystone-fernet-setup", Tier: TierKeystone, Phase: BeforeStart, User: "root",
+			Argv: []string{"keystone-manage", "fernet_setup", "--keystone-user", "keystone", "--keystone-group", "keystone"}},
+		{Name: "keystone-credential-setup", Tier: TierKeystone, Phase: BeforeStart, User: "root",
+			Argv: []string{"keystone-manage", "credential_setup", "--keystone-user", "keystone", "--keystone-group", "keystone"}},
+		{
+			// Creates (or updates) the admin user, project and role,
+			// the member and reader roles, the region and the identity
+			// service with its endpoints. The region given here is the
+			// one every config names ("Region case").
+			Name: "keystone-bootstrap", Tier: TierKeystone, Phase: BeforeStart, User: "keystone",
+			// keystone-manage reads the password from the environment
+			// when --bootstrap-password is not given.
+			Env: []string{"OS_BOOTSTRAP_PASSWORD=" + p.AdminPassword},
+			Argv: []string{"keystone-manage", "bootstrap",
+				"--bootstrap-username", p.AdminUser,
+				"--bootstrap-project-name", p.AdminProject,
+				"--bootstrap-role-name", AdminRole,
+				"--bootstrap-region-id", p.Region,
+				"--bootstrap-admin-url", k,
+				"--bootstrap-internal-url", k,
+				"--bootstrap-public-url", k,
+			},
+			Secret: true,
+		},
+	}
 }
 
 func keystoneFiles(p Params) []File {

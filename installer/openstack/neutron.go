@@ -35,6 +35,10 @@ var neutronService = service{
 	files:     neutronFiles,
 	databases: func(p Params) []Database { return []Database{database("neutron", "neutron", p.NeutronDB)} },
 	tiers:     neutronTiers,
+	syncs: func(Params) []Command {
+		return []Command{{Name: "neutron-db-upgrade", Tier: TierNeutron, Phase: BeforeStart, User: "neutron",
+			Argv: []string{"neutron-db-manage", "--config-file", NeutronConf, "--config-file", ML2Conf, "upgrade", "heads"}}}
+	},
 }
 
 func neutronTiers(p Params) []Tier {

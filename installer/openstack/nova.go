@@ -29,6 +29,7 @@ var novaService = service{
 		}
 	},
 	tiers: novaTiers,
+	syncs: novaSyncs,
 }
 
 func novaPackages(p Params) []string {
@@ -79,6 +80,29 @@ func novaTiers(p Params) []Tier {
 			// open-iscsi comes with os-brick for volumes the lab has not.
 			Unwanted: []string{"libvirt-guests", "open-iscsi"},
 			Probes:   []Probe{{Kind: ProbeComputeService, Target: p.Hostname}},
+		},
+	}
+}
+
+func novaSyncs(Params) []Command {
+	return []Command{
+		{Name: "nova-api-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv: []string{"nova-manage", "api_db", "sync"}},
+		{Name: "nova-map-cell0", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv: []string{"nova-manage", "cell_v2", "map_cell0"}},
+		{
+			// create_cell fails when the cell exists.
+			Name: "nova-create-cell1", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv:   []string{"nova-manage", "cell_v2", "create_cell", "--name=cell1", "--verbose"},
+			Unless: []string{"sh", "-c", "nova-manage cell_v2 list_cells | grep -q ' cell1 '"},
+		},
+		{Name: "nova-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv: []string{"nova-manage", "db", "sync"}},
+		{
+			// Host discovery races nova-compute's first report: run it
+			// once the compute tier's probe sees the service listed.
+			Name: "nova-discover-hosts", Tier: TierCompute, Phase: AfterReady, User: "nova",
+			Argv: []string{"nova-manage", "cell_v2", "discover_hosts", "--verbose"},
 		},
 	}
 }

@@ -27,6 +27,10 @@ var placementService = service{
 			Probes: []Probe{{Kind: ProbeHTTP, Target: "http://" + p.MgmtIP + ":8778/", Status: 200}},
 		}}
 	},
+	syncs: func(Params) []Command {
+		return []Command{{Name: "placement-db-sync", Tier: TierPlacement, Phase: BeforeStart, User: "placement",
+			Argv: []string{"placement-manage", "db", "sync"}}}
+	},
 }
 
 func placementFiles(p Params) []File {

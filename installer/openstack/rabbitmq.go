@@ -21,4 +21,29 @@ var rabbitmqService = service{
 	tiers: func(Params) []Tier {
 		return []Tier{{Name: TierInfra, Units: []string{"rabbitmq-server"}, Probes: []Probe{{Kind: ProbeTCP, Target: "127.0.0.1:5672"}}}}
 	},
+	syncs: func(p Params) []Command {
+		return []Command{
+			{
+				Name: "rabbitmq-add-user", Tier: TierInfra, Phase: AfterReady, User: "root",
+				// Without the password argument, rabbitmqctl (3.8 and later)
+				// reads it as one line from standard input.
+				Argv:   []string{"rabbitmqctl", "add_user", RabbitUser},
+				Stdin:  p.Rabbit + "\n",
+				Unless: []string{"sh", "-c", "rabbitmqctl -q list_users | cut -f1 | grep -qx " + RabbitUser},
+				Secret: true,
+			},
+			{
+				// add_user is skipped when the user exists: keep the
+				// password in step with Params anyway.
+				Name: "rabbitmq-password", Tier: TierInfra, Phase: AfterReady, User: "root",
+				Argv:   []string{"rabbitmqctl", "change_password", RabbitUser},
+				Stdin:  p.Rabbit + "\n",
+				Secret: true,
+			},
+			{
+				Name: "rabbitmq-permissions", Tier: TierInfra, Phase: AfterReady, User: "root",
+				Argv: []string{"rabbitmqctl", "set_permissions", RabbitUser, ".*", ".*", ".*"},
+			},
+		}
+	},
 }

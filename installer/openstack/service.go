@@ -18,6 +18,9 @@ type service struct {
 	// tiers hold its units; services that share a tier (infra) each give
 	// their part of it, merged in table order.
 	tiers func(Params) []Tier
+	// syncs are its one-off commands (database syncs, bootstrap), by
+	// tier and phase.
+	syncs func(Params) []Command
 }
 
 // services in the lab's start order, which is also the order of every
@@ -214,6 +217,47 @@ func UnwantedUnits(p Params) []string {
 		units = append(units, t.Unwanted...)
 	}
 	return units
+}
+
+// Phase says when a Command runs relative to its tier.
+type Phase string
+
+const (
+	// BeforeStart: after the earlier tiers answer, before this tier's
+	// units start (schema migrations, key repositories).
+	BeforeStart Phase = "before-start"
+	// AfterReady: once this tier's probes pass.
+	AfterReady Phase = "after-ready"
+)
+
+// Command is a one-off command of the build. Every command is safe to run
+// again (idempotent by itself or guarded by Unless).
+type Command struct {
+	// Name identifies the command in logs and progress lines.
+	Name  string
+	Tier  string
+	Phase Phase
+	// User runs the command (root, or the service's system user so the
+	// files and logs it creates are the service's).
+	User string
+	Argv []string
+	// Unless, when set, is run first (as User); exit status 0 means the
+	// work is done and Argv is skipped.
+	Unless []string
+	// Env (NAME=value) is added to the command's environment and Stdin
+	// is fed to it: the ways a password reaches a command. Never put one
+	// in Argv, which every local user can read in /proc/PID/cmdline;
+	// /proc/PID/environ is readable only by the command's owner and root.
+	Env   []string
+	Stdin string
+	// Secret: Env or Stdin holds a password; never log them.
+	Secret bool
+}
+
+// SyncCommands returns the database syncs and bootstrap commands in the
+// order to run them, grouped by tier (Tiers order) and phase.
+func SyncCommands(p Params) []Command {
+	return gather(p, func(s service) func(Params) []Command { return s.syncs })
 }
 
 // clientService is the OpenStack command-line client, which no service

@@ -82,6 +82,13 @@ func transportURL(p Params) string {
 	return "rabbit://" + RabbitUser + ":" + p.Rabbit + "@127.0.0.1:5672/"
 }
 
+// ServiceProject is the project the service users live in.
+const ServiceProject = "service"
+
+// AdminRole is the role bootstrap creates and service users are granted on
+// ServiceProject.
+const AdminRole = "admin"
+
 // authtoken is keystonemiddleware's section for a service user. The region
 // is set explicitly: Debian ships region_name = regionOne (lower case) and
 // a mismatch with the bootstrapped region fails every request with

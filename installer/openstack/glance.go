@@ -32,6 +32,7 @@ var glanceService = service{
 		return []Command{{Name: "glance-db-sync", Tier: TierGlance, Phase: BeforeStart, User: "glance",
 			Argv: []string{"glance-manage", "db_sync"}}}
 	},
+	apis: []API{{Name: "glance", Type: "image", Description: "OpenStack Image", Unit: "glance-api", Port: 9292}},
 }
 
 func glanceFiles(p Params) []File { return []File{glanceAPIConf(p)} }

@@ -1,6 +1,7 @@
 package openstack
 
 import (
+	"net"
 	"strconv"
 	"strings"
 )
@@ -68,6 +69,15 @@ func horizonSyncs(p Params) []Command {
 		{Name: "horizon-static-owner", Tier: TierDashboard, Phase: BeforeStart, User: "root",
 			Argv: []string{"chown", "-R", "www-data", "/var/lib/openstack-dashboard/static"}},
 	}
+}
+
+// DashboardURL is Horizon's root on host under webRoot ("/horizon").
+func DashboardURL(host, webRoot string) string {
+	h := host
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		h = "[" + host + "]"
+	}
+	return "http://" + h + webRoot
 }
 
 // horizonWebRoot returns the web root without and with the trailing slash

@@ -1,12 +1,37 @@
 package openstack
 
-import "github.com/stacklab/stacklab/installer/inifile"
+import (
+	"net"
+	"strconv"
+
+	"github.com/stacklab/stacklab/installer/inifile"
+)
 
 // TierKeystone starts keystone.
 const TierKeystone = "keystone"
 
 // KeystoneConf is keystone's configuration file.
 const KeystoneConf = "/etc/keystone/keystone.conf"
+
+// KeystonePort is where keystone (and so every login) answers.
+const KeystonePort = 5000
+
+var keystoneAPI = API{Name: "keystone", Type: "identity", Unit: "keystone", Port: KeystonePort, Path: "/v3/"}
+
+// keystoneBase is keystone's unversioned root, as keystonemiddleware's
+// www_authenticate_uri and auth_url take it.
+func keystoneBase(host string) string {
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(KeystonePort))
+}
+
+// KeystoneURL is the identity v3 URL on host, as clients (clouds.yaml,
+// Horizon's OPENSTACK_KEYSTONE_URL, keystoneauth's auth_url) take it.
+func KeystoneURL(host string) string { return keystoneBase(host) + "/v3" }
+
+// KeystoneEndpoint is the identity endpoint keystone-manage bootstrap
+// registers; the catalog must hold exactly this string, trailing slash
+// included, so that converging the catalog later finds nothing to change.
+func KeystoneEndpoint(host string) string { return keystoneAPI.URL(host) }
 
 var keystoneService = service{
 	packages: func(Params) []string { return []string{"keystone"} },
@@ -28,6 +53,7 @@ var keystoneService = service{
 		}}
 	},
 	syncs: keystoneSyncs,
+	apis:  []API{keystoneAPI},
 }
 
 func keystoneSyncs(p Params) []Command {

@@ -39,6 +39,7 @@ var neutronService = service{
 		return []Command{{Name: "neutron-db-upgrade", Tier: TierNeutron, Phase: BeforeStart, User: "neutron",
 			Argv: []string{"neutron-db-manage", "--config-file", NeutronConf, "--config-file", ML2Conf, "upgrade", "heads"}}}
 	},
+	apis: []API{{Name: "neutron", Type: "network", Description: "OpenStack Networking", Unit: "neutron-api", Port: 9696}},
 }
 
 func neutronTiers(p Params) []Tier {

@@ -30,6 +30,7 @@ var novaService = service{
 	},
 	tiers: novaTiers,
 	syncs: novaSyncs,
+	apis:  []API{{Name: "nova", Type: "compute", Description: "OpenStack Compute", Unit: "nova-api", Port: 8774, Path: "/v2.1"}},
 }
 
 func novaPackages(p Params) []string {

@@ -31,6 +31,7 @@ var placementService = service{
 		return []Command{{Name: "placement-db-sync", Tier: TierPlacement, Phase: BeforeStart, User: "placement",
 			Argv: []string{"placement-manage", "db", "sync"}}}
 	},
+	apis: []API{{Name: "placement", Type: "placement", Description: "Placement API", Unit: "placement-api", Port: 8778}},
 }
 
 func placementFiles(p Params) []File {

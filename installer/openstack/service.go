@@ -1,6 +1,10 @@
 package openstack
 
-import "slices"
+import (
+	"net"
+	"slices"
+	"strconv"
+)
 
 // service is everything the lab knows about one service, so that changing
 // a service means changing its one file (keystone.go, nova.go, …). Every
@@ -21,6 +25,8 @@ type service struct {
 	// syncs are its one-off commands (database syncs, bootstrap), by
 	// tier and phase.
 	syncs func(Params) []Command
+	// apis are its HTTP APIs, as keystone's catalog registers them.
+	apis []API
 }
 
 // services in the lab's start order, which is also the order of every
@@ -258,6 +264,35 @@ type Command struct {
 // order to run them, grouped by tier (Tiers order) and phase.
 func SyncCommands(p Params) []Command {
 	return gather(p, func(s service) func(Params) []Command { return s.syncs })
+}
+
+// API is one of the lab's HTTP APIs: what keystone's catalog registers,
+// what preflight wants free and what doctor probes all come from APIs, so
+// a port or a path changes in one place, its service's entry.
+type API struct {
+	// Name and Type are the catalog's service name and type.
+	Name, Type  string
+	Description string
+	// Unit is the systemd unit that listens on Port.
+	Unit string
+	Port int
+	// Path follows host:port in the catalog's URL ("/v2.1" for nova).
+	Path string
+}
+
+// APIs are the lab's APIs in catalog order, keystone first; the ports are
+// Debian's defaults.
+func APIs() []API {
+	var apis []API
+	for _, s := range services {
+		apis = append(apis, s.apis...)
+	}
+	return apis
+}
+
+// URL is the API's endpoint on host, as registered in the catalog.
+func (a API) URL(host string) string {
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(a.Port)) + a.Path
 }
 
 // clientService is the OpenStack command-line client, which no service

@@ -1,19 +1,11 @@
 package openstack
 
-// Database is one MariaDB database and the account that owns it.
-type Database struct {
-	Name     string
-	User     string
-	Password string
-	// Hosts are the account hosts to grant ALL on Name to. MariaDB
-	// listens on 127.0.0.1 only; both names cover a TCP connection to
-	// 127.0.0.1 whether or not MariaDB resolves it to localhost.
-	Hosts []string
-}
-
-// database is a service's database, reached over loopback (dbURL).
-func database(name, user, password string) Database {
-	return Database{Name: name, User: user, Password: password, Hosts: []string{"localhost", "127.0.0.1"}}
+var mariadbService = service{
+	packages: func(Params) []string { return []string{"mariadb-server"} },
+	files:    func(Params) []File { return []File{mariadbConf()} },
+	tiers: func(Params) []Tier {
+		return []Tier{{Name: TierInfra, Units: []string{"mariadb"}, Probes: []Probe{{Kind: ProbeTCP, Target: "127.0.0.1:3306"}}}}
+	},
 }
 
 // mariadbConf: our own drop-in, read after Debian's 50-server.cnf. The
@@ -39,10 +31,18 @@ character-set-server = utf8
 	}
 }
 
-var mariadbService = service{
-	packages: func(Params) []string { return []string{"mariadb-server"} },
-	files:    func(Params) []File { return []File{mariadbConf()} },
-	tiers: func(Params) []Tier {
-		return []Tier{{Name: TierInfra, Units: []string{"mariadb"}, Probes: []Probe{{Kind: ProbeTCP, Target: "127.0.0.1:3306"}}}}
-	},
+// Database is one MariaDB database and the account that owns it.
+type Database struct {
+	Name     string
+	User     string
+	Password string
+	// Hosts are the account hosts to grant ALL on Name to. MariaDB
+	// listens on 127.0.0.1 only; both names cover a TCP connection to
+	// 127.0.0.1 whether or not MariaDB resolves it to localhost.
+	Hosts []string
+}
+
+// database is a service's database, reached over loopback (dbURL).
+func database(name, user, password string) Database {
+	return Database{Name: name, User: user, Password: password, Hosts: []string{"localhost", "127.0.0.1"}}
 }

@@ -1,5 +1,13 @@
 package openstack
 
+var memcachedService = service{
+	packages: func(Params) []string { return []string{"memcached"} },
+	files:    func(p Params) []File { return []File{memcachedConf(p)} },
+	tiers: func(p Params) []Tier {
+		return []Tier{{Name: TierInfra, Units: []string{"memcached"}, Probes: []Probe{{Kind: ProbeTCP, Target: memcacheServer(p)}}}}
+	},
+}
+
 // memcachedConf: Debian's memcached.conf.default, listening on loopback and
 // on the management address (Horizon's and the services' memcached_servers
 // use the latter).
@@ -22,12 +30,4 @@ logfile /var/log/memcached.log
 		Group: "root",
 		Units: []string{"memcached"},
 	}
-}
-
-var memcachedService = service{
-	packages: func(Params) []string { return []string{"memcached"} },
-	files:    func(p Params) []File { return []File{memcachedConf(p)} },
-	tiers: func(p Params) []Tier {
-		return []Tier{{Name: TierInfra, Units: []string{"memcached"}, Probes: []Probe{{Kind: ProbeTCP, Target: memcacheServer(p)}}}}
-	},
 }

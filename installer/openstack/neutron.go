@@ -42,41 +42,6 @@ var neutronService = service{
 	apis: []API{{Name: "neutron", Type: "network", Description: "OpenStack Networking", Unit: "neutron-api", Port: 9696}},
 }
 
-func neutronTiers(p Params) []Tier {
-	b := mustBackend(p)
-	agents := append([]string{}, b.AgentUnits()...)
-	agents = append(agents, "neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent")
-	agentsAfter := []string{TierNeutron}
-	if len(b.SwitchUnits()) > 0 {
-		// Their bridges and ports live in the switch.
-		agentsAfter = append(agentsAfter, TierSwitch)
-	}
-	return []Tier{
-		{
-			Name:   TierNeutron,
-			Units:  []string{"neutron-api", "neutron-rpc-server"},
-			After:  []string{TierKeystone},
-			Probes: []Probe{answers("http://" + p.MgmtIP + ":9696/")},
-		},
-		{
-			Name:  TierAgents,
-			Units: agents,
-			After: agentsAfter,
-			// neutron-l3-agent recommends them and their packages enable
-			// their units; the agents run their own haproxy (metadata
-			// proxy) per router, the lab has no HA routers (keepalived)
-			// and no IPv6 router advertisements (radvd).
-			Unwanted: []string{"haproxy", "keepalived", "radvd"},
-			Probes: []Probe{
-				{Kind: ProbeNetworkAgent, Target: b.AgentType()},
-				{Kind: ProbeNetworkAgent, Target: "DHCP agent"},
-				{Kind: ProbeNetworkAgent, Target: "L3 agent"},
-				{Kind: ProbeNetworkAgent, Target: "Metadata agent"},
-			},
-		},
-	}
-}
-
 // neutronPackages: the API is neutron-api (uwsgi) + neutron-rpc-server;
 // neutron-server is only a metapackage depending on both.
 func neutronPackages(p Params) []string {
@@ -190,5 +155,40 @@ func ml2Conf(p Params, b NeutronBackend) File {
 			set("securitygroup", "enable_ipset", "true"),
 		},
 		Units: units,
+	}
+}
+
+func neutronTiers(p Params) []Tier {
+	b := mustBackend(p)
+	agents := append([]string{}, b.AgentUnits()...)
+	agents = append(agents, "neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent")
+	agentsAfter := []string{TierNeutron}
+	if len(b.SwitchUnits()) > 0 {
+		// Their bridges and ports live in the switch.
+		agentsAfter = append(agentsAfter, TierSwitch)
+	}
+	return []Tier{
+		{
+			Name:   TierNeutron,
+			Units:  []string{"neutron-api", "neutron-rpc-server"},
+			After:  []string{TierKeystone},
+			Probes: []Probe{answers("http://" + p.MgmtIP + ":9696/")},
+		},
+		{
+			Name:  TierAgents,
+			Units: agents,
+			After: agentsAfter,
+			// neutron-l3-agent recommends them and their packages enable
+			// their units; the agents run their own haproxy (metadata
+			// proxy) per router, the lab has no HA routers (keepalived)
+			// and no IPv6 router advertisements (radvd).
+			Unwanted: []string{"haproxy", "keepalived", "radvd"},
+			Probes: []Probe{
+				{Kind: ProbeNetworkAgent, Target: b.AgentType()},
+				{Kind: ProbeNetworkAgent, Target: "DHCP agent"},
+				{Kind: ProbeNetworkAgent, Target: "L3 agent"},
+				{Kind: ProbeNetworkAgent, Target: "Metadata agent"},
+			},
+		},
 	}
 }

@@ -45,67 +45,14 @@ func novaPackages(p Params) []string {
 	}
 }
 
-func novaTiers(p Params) []Tier {
-	mgmt := "http://" + p.MgmtIP
-	compute := []string{"nova-compute"}
-	if p.ComputeDriver == ComputeLibvirt {
-		compute = []string{"libvirtd", "nova-compute"}
+// hypervisorPackage: nova-compute depends on "nova-compute-kvm |
+// nova-compute-hypervisor", so without naming one apt picks kvm. The fake
+// driver needs none, but the dependency still has to be met: qemu.
+func hypervisorPackage(p Params) string {
+	if p.ComputeDriver == ComputeLibvirt && p.VirtType == VirtKVM {
+		return "nova-compute-kvm"
 	}
-	return []Tier{
-		{
-			// The control services first: nova-compute needs the
-			// conductor to report in.
-			Name:  TierNova,
-			Units: []string{"nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy"},
-			// nova-conductor and nova-scheduler give up on a placement
-			// that does not answer yet ("does not have any supported
-			// versions") and crash-loop.
-			After: []string{TierGlance, TierPlacement},
-			// nova-consoleproxy ships every console proxy; the lab's
-			// console is noVNC.
-			Unwanted: []string{"nova-serialproxy", "nova-spicehtml5proxy"},
-			Probes: []Probe{
-				answers(mgmt + ":8774/"),
-				answers(mgmt + ":8775/"),
-				answers(mgmt + ":6080/vnc_auto.html"),
-			},
-		},
-		{
-			Name:  TierCompute,
-			Units: compute,
-			After: []string{TierNova},
-			// nova resumes its guests at boot
-			// (resume_guests_state_on_host_boot); libvirt-guests would
-			// shut them down at power-off (up to 5 minutes for a guest
-			// that ignores ACPI) and fight nova over them at boot.
-			// open-iscsi comes with os-brick for volumes the lab has not.
-			Unwanted: []string{"libvirt-guests", "open-iscsi"},
-			Probes:   []Probe{{Kind: ProbeComputeService, Target: p.Hostname}},
-		},
-	}
-}
-
-func novaSyncs(Params) []Command {
-	return []Command{
-		{Name: "nova-api-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
-			Argv: []string{"nova-manage", "api_db", "sync"}},
-		{Name: "nova-map-cell0", Tier: TierNova, Phase: BeforeStart, User: "nova",
-			Argv: []string{"nova-manage", "cell_v2", "map_cell0"}},
-		{
-			// create_cell fails when the cell exists.
-			Name: "nova-create-cell1", Tier: TierNova, Phase: BeforeStart, User: "nova",
-			Argv:   []string{"nova-manage", "cell_v2", "create_cell", "--name=cell1", "--verbose"},
-			Unless: []string{"sh", "-c", "nova-manage cell_v2 list_cells | grep -q ' cell1 '"},
-		},
-		{Name: "nova-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
-			Argv: []string{"nova-manage", "db", "sync"}},
-		{
-			// Host discovery races nova-compute's first report: run it
-			// once the compute tier's probe sees the service listed.
-			Name: "nova-discover-hosts", Tier: TierCompute, Phase: AfterReady, User: "nova",
-			Argv: []string{"nova-manage", "cell_v2", "discover_hosts", "--verbose"},
-		},
-	}
+	return "nova-compute-qemu"
 }
 
 func novaPreseeds(p Params) []Preseed {
@@ -133,16 +80,6 @@ func libvirtPreseeds(Params) []Preseed {
 		// instead of stopping a non-interactive install on it.
 		{"libvirt-daemon-system", "libvirt-daemon-system/id_warning", "boolean", "true"},
 	}
-}
-
-// hypervisorPackage: nova-compute depends on "nova-compute-kvm |
-// nova-compute-hypervisor", so without naming one apt picks kvm. The fake
-// driver needs none, but the dependency still has to be met: qemu.
-func hypervisorPackage(p Params) string {
-	if p.ComputeDriver == ComputeLibvirt && p.VirtType == VirtKVM {
-		return "nova-compute-kvm"
-	}
-	return "nova-compute-qemu"
 }
 
 func novaFiles(p Params) []File {
@@ -264,5 +201,68 @@ func novaComputeConf(p Params) File {
 			set("libvirt", "virt_type", p.VirtType),
 		},
 		Units: []string{"nova-compute"},
+	}
+}
+
+func novaTiers(p Params) []Tier {
+	mgmt := "http://" + p.MgmtIP
+	compute := []string{"nova-compute"}
+	if p.ComputeDriver == ComputeLibvirt {
+		compute = []string{"libvirtd", "nova-compute"}
+	}
+	return []Tier{
+		{
+			// The control services first: nova-compute needs the
+			// conductor to report in.
+			Name:  TierNova,
+			Units: []string{"nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy"},
+			// nova-conductor and nova-scheduler give up on a placement
+			// that does not answer yet ("does not have any supported
+			// versions") and crash-loop.
+			After: []string{TierGlance, TierPlacement},
+			// nova-consoleproxy ships every console proxy; the lab's
+			// console is noVNC.
+			Unwanted: []string{"nova-serialproxy", "nova-spicehtml5proxy"},
+			Probes: []Probe{
+				answers(mgmt + ":8774/"),
+				answers(mgmt + ":8775/"),
+				answers(mgmt + ":6080/vnc_auto.html"),
+			},
+		},
+		{
+			Name:  TierCompute,
+			Units: compute,
+			After: []string{TierNova},
+			// nova resumes its guests at boot
+			// (resume_guests_state_on_host_boot); libvirt-guests would
+			// shut them down at power-off (up to 5 minutes for a guest
+			// that ignores ACPI) and fight nova over them at boot.
+			// open-iscsi comes with os-brick for volumes the lab has not.
+			Unwanted: []string{"libvirt-guests", "open-iscsi"},
+			Probes:   []Probe{{Kind: ProbeComputeService, Target: p.Hostname}},
+		},
+	}
+}
+
+func novaSyncs(Params) []Command {
+	return []Command{
+		{Name: "nova-api-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv: []string{"nova-manage", "api_db", "sync"}},
+		{Name: "nova-map-cell0", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv: []string{"nova-manage", "cell_v2", "map_cell0"}},
+		{
+			// create_cell fails when the cell exists.
+			Name: "nova-create-cell1", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv:   []string{"nova-manage", "cell_v2", "create_cell", "--name=cell1", "--verbose"},
+			Unless: []string{"sh", "-c", "nova-manage cell_v2 list_cells | grep -q ' cell1 '"},
+		},
+		{Name: "nova-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv: []string{"nova-manage", "db", "sync"}},
+		{
+			// Host discovery races nova-compute's first report: run it
+			// once the compute tier's probe sees the service listed.
+			Name: "nova-discover-hosts", Tier: TierCompute, Phase: AfterReady, User: "nova",
+			Argv: []string{"nova-manage", "cell_v2", "discover_hosts", "--verbose"},
+		},
 	}
 }

@@ -8,8 +8,8 @@ import (
 // packages, agent units and files, and what it contributes to the shared
 // neutron files. The rest of neutron (server, dhcp/l3/metadata agents,
 // ML2 type drivers, the flat provider network) does not depend on it.
-// LinuxBridge is Debian 12's default; Debian 13's neutron (2025.1) ships
-// no linuxbridge code and runs OpenVSwitch (ovs.go). Which release may
+// LinuxBridge (linuxbridge.go) is Debian 12's default; Debian 13's
+// neutron (2025.1) ships no linuxbridge code and runs OpenVSwitch (ovs.go). Which release may
 // run which is Release's knowledge (release.go).
 type NeutronBackend interface {
 	// Name is the value of Params.NeutronBackend selecting it.

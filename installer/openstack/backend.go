@@ -8,8 +8,8 @@ import (
 // packages, agent units and files, and what it contributes to the shared
 // neutron files. The rest of neutron (server, dhcp/l3/metadata agents,
 // ML2 type drivers, the flat provider network) does not depend on it.
-// LinuxBridge is Debian 12's default; Debian 13's neutron (2025.1) ships
-// no linuxbridge code and runs OpenVSwitch (ovs.go). Which release may
+// LinuxBridge (linuxbridge.go) is Debian 12's default; Debian 13's
+// neutron (2025.1) ships no linuxbridge code and runs OpenVSwitch (ovs.go). Which release may
 // run which is Release's knowledge (release.go).
 type NeutronBackend interface {
 	// Name is the value of Params.NeutronBackend selecting it.
@@ -34,6 +34,23 @@ type NeutronBackend interface {
 	NeutronConfSets(p Params) []inifile.Set
 	// Files are the backend's own files (agent configuration).
 	Files(p Params) []File
+}
+
+// TierSwitch is the backend's switch (Open vSwitch); absent with
+// linuxbridge.
+const TierSwitch = "switch"
+
+// switchService is the backend's switch as a service of its own, started
+// right after infra: it needs nothing of the lab, and the agents need it.
+// Its packages are the backend's (neutronPackages).
+var switchService = service{
+	tiers: func(p Params) []Tier {
+		su := mustBackend(p).SwitchUnits()
+		if len(su) == 0 {
+			return nil
+		}
+		return []Tier{{Name: TierSwitch, Units: su, Probes: []Probe{{Kind: ProbeUnix, Target: OVSDBSock}}}}
+	},
 }
 
 // Backend returns the NeutronBackend p selects. p must be valid.
@@ -61,51 +78,4 @@ func (p Params) backend() (NeutronBackend, error) {
 		return nil, err
 	}
 	return r.backendFor(p.NeutronBackend)
-}
-
-// LinuxBridge is ML2 linuxbridge + vxlan with l2population, measured end
-// to end on Debian 12 (Zed).
-type LinuxBridge struct{}
-
-// LinuxBridgeAgentConf is the linuxbridge agent's file.
-const LinuxBridgeAgentConf = "/etc/neutron/plugins/ml2/linuxbridge_agent.ini"
-
-func (LinuxBridge) Name() string { return "linuxbridge" }
-
-func (LinuxBridge) Packages(Params) []string { return []string{"neutron-linuxbridge-agent"} }
-
-// ExcludedPackages: neutron-l3-agent recommends openvswitch-switch, which
-// linuxbridge does not use (and these kernels have no OVS datapath).
-func (LinuxBridge) ExcludedPackages() []string { return []string{"openvswitch-switch"} }
-
-func (LinuxBridge) AgentUnits() []string { return []string{"neutron-linuxbridge-agent"} }
-
-func (LinuxBridge) SwitchUnits() []string { return nil }
-
-func (LinuxBridge) AgentType() string { return "Linux bridge agent" }
-
-func (LinuxBridge) MechanismDriver() string { return "linuxbridge" }
-
-func (LinuxBridge) InterfaceDriver() string { return "linuxbridge" }
-
-// NeutronConfSets: linuxbridge is experimental in Zed; neutron refuses to
-// load it without this ("Linuxbridge is experimental in Zed").
-func (LinuxBridge) NeutronConfSets(Params) []inifile.Set {
-	return []inifile.Set{set("experimental", "linuxbridge", "true")}
-}
-
-func (LinuxBridge) Files(p Params) []File {
-	return []File{{
-		Path: LinuxBridgeAgentConf,
-		Kind: INI,
-		Sets: []inifile.Set{
-			set("linux_bridge", "physical_interface_mappings", p.ProviderNet+":"+p.ExtIf),
-			set("vxlan", "enable_vxlan", "true"),
-			set("vxlan", "local_ip", p.MgmtIP),
-			set("vxlan", "l2_population", "true"),
-			set("securitygroup", "enable_security_group", "true"),
-			set("securitygroup", "firewall_driver", "neutron.agent.linux.iptables_firewall.IptablesFirewallDriver"),
-		},
-		Units: []string{"neutron-linuxbridge-agent"},
-	}}
 }

@@ -5,6 +5,17 @@
 // commands (db syncs, bootstrap), the catalog, and the order in which the
 // services come up and how to tell that they answer.
 //
+// The knowledge is kept by service, so that changing a service means
+// changing one file: mariadb.go, rabbitmq.go, memcached.go, keystone.go,
+// glance.go, placement.go, nova.go, neutron.go (its ML2 backends behind
+// the NeutronBackend seam in backend.go: linuxbridge.go, ovs.go) and
+// horizon.go each open with the service's entry in the table of
+// service.go: its packages, debconf answers, files, databases, tiers
+// (units and probes), one-off commands and API. The exported functions
+// (Packages, Files, Tiers, SyncCommands, APIs, ...) gather one part over
+// the table in start order; common.go holds what several services' files
+// share (keystone auth blocks, database and RabbitMQ URLs, uwsgi workers).
+//
 // Everything here is a pure function of Params. The packages that act on
 // the host (apt, the INI editor, systemd, the OpenStack API client) consume
 // this data; nothing in this package touches the machine, so all of it is

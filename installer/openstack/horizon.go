@@ -1,0 +1,184 @@
+package openstack
+
+import (
+	"net"
+	"strconv"
+	"strings"
+)
+
+// TierDashboard starts Horizon (in Apache).
+const TierDashboard = "dashboard"
+
+// Horizon's files.
+const (
+	HorizonSettings = "/etc/openstack-dashboard/local_settings.py"
+	// Debian's local_settings.d snippets run AFTER local_settings.py
+	// (openstack_dashboard/settings.py exec()s them) and would override
+	// what we set there: _0005 sets WEBROOT, _0006 sets CACHES to
+	// LocMemCache, a per-process cache, so with Horizon embedded in
+	// several Apache workers a session stored by one is unknown to the
+	// next ("Horizon under Apache loses sessions").
+	HorizonWebRootSnippet = "/etc/openstack-dashboard/local_settings.d/_0005_debian_webroot.py"
+	HorizonCacheSnippet   = "/etc/openstack-dashboard/local_settings.d/_0006_debian_cache.py"
+	HorizonApacheSite     = "/etc/apache2/sites-available/openstack-dashboard-alias-only.conf"
+)
+
+var horizonService = service{
+	packages: func(Params) []string {
+		return []string{
+			"openstack-dashboard-apache",
+			// Horizon's CACHES backend is django's PyMemcacheCache, which
+			// needs pymemcache; python3-django only Suggests it.
+			"python3-pymemcache",
+		}
+	},
+	preseeds: func(Params) []Preseed {
+		return []Preseed{
+			// No vhost: Horizon under /horizon on the default site. The
+			// postinst then enables default-ssl without mod_ssl;
+			// horizonFiles disables it again.
+			no("openstack-dashboard-apache", "horizon/activate_vhost"),
+			no("openstack-dashboard-apache", "horizon/use_ssl"),
+		}
+	},
+	files: horizonFiles,
+	tiers: func(p Params) []Tier {
+		root, _ := horizonWebRoot(p)
+		return []Tier{{
+			Name:   TierDashboard,
+			Units:  []string{"apache2"},
+			After:  []string{TierKeystone},
+			Probes: []Probe{{Kind: ProbeHTTP, Target: "http://" + p.MgmtIP + root + "/auth/login/", Status: 200}},
+		}}
+	},
+	syncs: horizonSyncs,
+}
+
+// horizonSyncs: Horizon's static files are compressed offline for the web
+// root Debian configured (/horizon); another root needs them rebuilt, as
+// the postinst does when it changes the root.
+func horizonSyncs(p Params) []Command {
+	if root, _ := horizonWebRoot(p); root == DefaultWebRoot {
+		return nil
+	}
+	return []Command{
+		{Name: "horizon-collectstatic", Tier: TierDashboard, Phase: BeforeStart, User: "root",
+			Argv: []string{"/usr/share/openstack-dashboard/manage.py", "collectstatic", "--noinput", "--clear"}},
+		{Name: "horizon-compress", Tier: TierDashboard, Phase: BeforeStart, User: "root",
+			Argv: []string{"/usr/share/openstack-dashboard/manage.py", "compress", "--force"}},
+		{Name: "horizon-static-owner", Tier: TierDashboard, Phase: BeforeStart, User: "root",
+			Argv: []string{"chown", "-R", "www-data", "/var/lib/openstack-dashboard/static"}},
+	}
+}
+
+// DashboardURL is Horizon's root on host under webRoot ("/horizon").
+func DashboardURL(host, webRoot string) string {
+	h := host
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		h = "[" + host + "]"
+	}
+	return "http://" + h + webRoot
+}
+
+// horizonWebRoot returns the web root without and with the trailing slash
+// (Apache aliases want the former, Horizon's WEBROOT the latter).
+func horizonWebRoot(p Params) (string, string) {
+	r := strings.TrimSuffix(p.HorizonWebRoot, "/")
+	return r, r + "/"
+}
+
+func pyString(s string) string { return strconv.Quote(s) }
+
+func horizonCaches(p Params) string {
+	return "{\n" +
+		"    'default': {\n" +
+		"        'BACKEND': 'django.core.cache.backends.memcached.PyMemcacheCache',\n" +
+		"        'LOCATION': '" + memcacheServer(p) + "',\n" +
+		"    },\n" +
+		"}"
+}
+
+func horizonFiles(p Params) []File {
+	root, webroot := horizonWebRoot(p)
+	apache := []string{"apache2"}
+	return []File{
+		{
+			Path: HorizonSettings,
+			Kind: PythonSettings,
+			Settings: []PySetting{
+				{"OPENSTACK_HOST", pyString(p.MgmtIP)},
+				{"OPENSTACK_KEYSTONE_URL", pyString(KeystoneURL(p.MgmtIP))},
+				{"OPENSTACK_KEYSTONE_DEFAULT_ROLE", pyString("member")},
+				{"ALLOWED_HOSTS", "[" + pyString(p.MgmtIP) + ", " + pyString(p.Hostname) + ", 'localhost', '127.0.0.1']"},
+				{"SESSION_ENGINE", pyString("django.contrib.sessions.backends.cache")},
+				// Also in _0006 below, which would override it.
+				{"CACHES", horizonCaches(p)},
+				{"TIME_ZONE", pyString(p.TimeZone)},
+				// Also in _0005 below, which would override it.
+				{"WEBROOT", pyString(webroot)},
+				// A fixed key instead of Debian's generated file, so every
+				// Apache process and every rebuild agree.
+				{"SECRET_KEY", pyString(p.HorizonSecretKey)},
+			},
+			Units:  apache,
+			Secret: true,
+		},
+		{
+			Path:     HorizonWebRootSnippet,
+			Kind:     PythonSettings,
+			Settings: []PySetting{{"WEBROOT", pyString(webroot)}},
+			Units:    apache,
+		},
+		{
+			Path:     HorizonCacheSnippet,
+			Kind:     PythonSettings,
+			Settings: []PySetting{{"CACHES", horizonCaches(p)}},
+			Units:    apache,
+		},
+		{
+			// Replaces Debian's conffile of the same name, which the
+			// postinst enables when horizon/activate_vhost is false.
+			Path:    HorizonApacheSite,
+			Kind:    Text,
+			Content: horizonApacheSite(root),
+			Mode:    0o644,
+			Owner:   "root",
+			Group:   "root",
+			Units:   apache,
+		},
+		{
+			// With horizon/activate_vhost false the postinst enables
+			// default-ssl without mod_ssl, and Apache fails with
+			// "Invalid command 'SSLEngine'" ("Horizon vhost").
+			Path:  "/etc/apache2/sites-enabled/default-ssl.conf",
+			Kind:  Absent,
+			Units: apache,
+		},
+	}
+}
+
+// horizonApacheSite is Debian's openstack-dashboard-alias-only.conf plus
+// WSGIProcessGroup/WSGIApplicationGroup. Debian declares the daemon process
+// but never assigns Horizon to it, so Horizon runs embedded in every Apache
+// worker; measured, about 1 login in 6 then survived to the next page, and
+// 12 of 12 with these two lines ("Horizon under Apache loses sessions").
+func horizonApacheSite(root string) string {
+	return `# Managed by stacklab: Debian's openstack-dashboard-alias-only.conf with
+# Horizon running in its WSGI daemon process (WSGIProcessGroup), not
+# embedded in every Apache worker, where logins were lost.
+WSGIScriptAlias ` + root + ` /usr/share/openstack-dashboard/wsgi.py
+WSGIDaemonProcess horizon user=www-data group=www-data
+WSGIProcessGroup horizon
+WSGIApplicationGroup %{GLOBAL}
+Alias /static /var/lib/openstack-dashboard/static
+Alias ` + root + `/static /var/lib/openstack-dashboard/static
+
+<Directory /usr/share/openstack-dashboard>
+	Require all granted
+</Directory>
+
+<Directory /var/lib/openstack-dashboard/static>
+	Require all granted
+</Directory>
+`
+}

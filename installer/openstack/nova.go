@@ -1,0 +1,268 @@
+package openstack
+
+import "github.com/stacklab/stacklab/installer/inifile"
+
+// nova's tiers: the control services, then the hypervisor and
+// nova-compute.
+const (
+	TierNova    = "nova"
+	TierCompute = "compute"
+)
+
+// nova's configuration files.
+const (
+	NovaConf        = "/etc/nova/nova.conf"
+	NovaComputeConf = "/etc/nova/nova-compute.conf"
+)
+
+var novaService = service{
+	packages:    novaPackages,
+	preseeds:    novaPreseeds,
+	depPreseeds: libvirtPreseeds,
+	files:       novaFiles,
+	// nova's three databases share one account.
+	databases: func(p Params) []Database {
+		return []Database{
+			database("nova_api", "nova", p.NovaDB),
+			database("nova", "nova", p.NovaDB),
+			database("nova_cell0", "nova", p.NovaDB),
+		}
+	},
+	tiers: novaTiers,
+	syncs: novaSyncs,
+	apis:  []API{{Name: "nova", Type: "compute", Description: "OpenStack Compute", Unit: "nova-api", Port: 8774, Path: "/v2.1"}},
+}
+
+func novaPackages(p Params) []string {
+	return []string{
+		"nova-api", "nova-conductor", "nova-scheduler", "nova-consoleproxy",
+		"nova-compute", hypervisorPackage(p),
+		// qemu-img, for building and converting guest images; with the
+		// FAT and boot loader tools, what `stacklab image tiny` needs to
+		// build the default lab's guest (tiny.HostPackages; a test in cmd
+		// keeps the two lists agreeing).
+		"qemu-utils", "syslinux", "syslinux-common", "mtools", "dosfstools",
+	}
+}
+
+// hypervisorPackage: nova-compute depends on "nova-compute-kvm |
+// nova-compute-hypervisor", so without naming one apt picks kvm. The fake
+// driver needs none, but the dependency still has to be met: qemu.
+func hypervisorPackage(p Params) string {
+	if p.ComputeDriver == ComputeLibvirt && p.VirtType == VirtKVM {
+		return "nova-compute-kvm"
+	}
+	return "nova-compute-qemu"
+}
+
+func novaPreseeds(p Params) []Preseed {
+	return []Preseed{
+		no("nova-common", "nova/configure_db"),
+		no("nova-common", "nova/configure_rabbit"),
+		no("nova-common", "nova/configure_ksat"),
+		no("nova-common", "nova/configure_neutron"),
+		no("nova-common", "nova/configure_placement"),
+		{"nova-common", "nova/my-ip", "string", p.MgmtIP},
+		no("nova-api", "novaapi/configure_db"),
+		no("nova-api", "nova/configure_api-endpoint"),
+		// The config script derives this from /etc/default/nova-consoleproxy
+		// and overrides the preseed; that file is written first (see
+		// novaFiles, PreInstall). Answered here too for consistency.
+		{"nova-consoleproxy", "nova-consoleproxy/daemon_type", "select", "novnc"},
+	}
+}
+
+// libvirtPreseeds answer libvirt-daemon-system, which the hypervisor
+// package pulls in.
+func libvirtPreseeds(Params) []Preseed {
+	return []Preseed{
+		// "Continue with incorrect libvirt-qemu user/group ID(s)?": yes,
+		// instead of stopping a non-interactive install on it.
+		{"libvirt-daemon-system", "libvirt-daemon-system/id_warning", "boolean", "true"},
+	}
+}
+
+func novaFiles(p Params) []File {
+	files := []File{
+		{
+			// nova-consoleproxy's config script derives its debconf answer
+			// from this file and overrides any preseed, so it must exist
+			// before the package is installed.
+			Path:       "/etc/default/nova-consoleproxy",
+			Kind:       Text,
+			Content:    "# Managed by stacklab: nova-consoleproxy's config script reads this\n# before debconf, so it is written before the package is installed.\nNOVA_CONSOLE_PROXY_TYPE=novnc\n",
+			Mode:       0o644,
+			Owner:      "root",
+			Group:      "root",
+			Units:      []string{"nova-novncproxy"},
+			PreInstall: true,
+		},
+		novaConf(p),
+		novaComputeConf(p),
+		// Debian runs nova-api and nova-api-metadata under uwsgi: these
+		// `processes`, not osapi_compute_workers, set their worker count
+		// (Debian: 16 and 8). Debian's nova-api-metadata-uwsgi.ini sets
+		// processes twice (4, then 8); the INI editor rewrites the first
+		// and drops the others.
+		uwsgi("/etc/nova/nova-api-uwsgi.ini", "nova-api", p.Workers, 0),
+		uwsgi("/etc/nova/nova-api-metadata-uwsgi.ini", "nova-api-metadata", p.Workers, 0),
+	}
+	if p.CgroupControllersReadOnly && p.ComputeDriver == ComputeLibvirt {
+		files = append(files, File{
+			// "Failed to create v1 controller cpu for group: Read-only
+			// file system": libvirt must use no cgroup controller where
+			// they are mounted read-only. Written before libvirtd first
+			// starts (a restart right after the first start orphaned
+			// libvirt's capability probe).
+			Path:  "/etc/libvirt/qemu.conf",
+			Kind:  Flat,
+			Sets:  []inifile.Set{set(sectionDefault, "cgroup_controllers", "[ ]")},
+			Units: []string{"libvirtd"},
+		})
+	}
+	return files
+}
+
+// novaUnits are the units that read nova.conf.
+func novaUnits() []string {
+	return []string{"nova-api", "nova-api-metadata", "nova-scheduler", "nova-conductor", "nova-novncproxy", "nova-compute"}
+}
+
+func novaConf(p Params) File {
+	w := itoa(p.Workers)
+	sets := []inifile.Set{
+		set(sectionDefault, "my_ip", p.MgmtIP),
+		set(sectionDefault, "transport_url", transportURL(p)),
+		// Only used when nova-api runs as its own eventlet server; under
+		// Debian's uwsgi the *-uwsgi.ini processes count. Set anyway so
+		// neither way of running it falls back to one worker per CPU.
+		set(sectionDefault, "osapi_compute_workers", w),
+		set(sectionDefault, "metadata_workers", w),
+		set(sectionDefault, "compute_driver", computeDriver(p)),
+		// A student's VM reboots: nova-compute then starts the instances
+		// that were running before (by default it leaves them shut off,
+		// and their floating IPs answer nothing).
+		set(sectionDefault, "resume_guests_state_on_host_boot", "true"),
+		set("api", "auth_strategy", "keystone"),
+		set("api_database", "connection", dbURL("nova", p.NovaDB, "nova_api")),
+		set("database", "connection", dbURL("nova", p.NovaDB, "nova")),
+	}
+	sets = append(sets, authtoken(p, "nova", p.NovaUser)...)
+	sets = append(sets, set("service_user", "send_service_user_token", "true"))
+	sets = append(sets, serviceAuth(p, "service_user", "nova", p.NovaUser, false)...)
+	sets = append(sets,
+		set("vnc", "enabled", "true"),
+		// Debian listens on 0.0.0.0; services stay on the management
+		// address.
+		set("vnc", "server_listen", p.MgmtIP),
+		set("vnc", "server_proxyclient_address", p.MgmtIP),
+		set("vnc", "novncproxy_host", p.MgmtIP),
+		set("vnc", "novncproxy_base_url", "http://"+p.MgmtIP+":6080/vnc_auto.html"),
+		set("glance", "api_servers", "http://"+p.MgmtIP+":9292"),
+		set("glance", "region_name", p.Region),
+		// Debian's value, under the unit's RuntimeDirectory.
+		set("oslo_concurrency", "lock_path", "/var/lock/nova"),
+		// Debian ships region regionOne here too; no cinder in the lab,
+		// but a wrong region would fail any volume call confusingly.
+		set("cinder", "os_region_name", p.Region),
+	)
+	// Debian ships [placement] username = "=" (sic).
+	sets = append(sets, serviceAuth(p, "placement", "placement", p.PlacementUser, true)...)
+	// Debian ships [neutron] project_name = admin, username = admin.
+	sets = append(sets, serviceAuth(p, "neutron", "neutron", p.NeutronUser, true)...)
+	sets = append(sets,
+		set("neutron", "service_metadata_proxy", "true"),
+		set("neutron", "metadata_proxy_shared_secret", p.MetadataSecret),
+		// Debian's default is the CPU count ("Worker counts").
+		set("conductor", "workers", w),
+		set("scheduler", "workers", w),
+		set("libvirt", "virt_type", p.VirtType),
+	)
+	return File{Path: NovaConf, Kind: INI, Sets: sets, Units: novaUnits(), Secret: true}
+}
+
+func computeDriver(p Params) string {
+	if p.ComputeDriver == ComputeFake {
+		return "fake.FakeDriver"
+	}
+	return "libvirt.LibvirtDriver"
+}
+
+// novaComputeConf: nova-compute is started with nova.conf AND
+// nova-compute.conf, which Debian ships with its own compute_driver and
+// virt_type (kvm from nova-compute-kvm); the later file wins, so both are
+// set here too ("nova-compute" in the notes).
+func novaComputeConf(p Params) File {
+	return File{
+		Path: NovaComputeConf,
+		Kind: INI,
+		Sets: []inifile.Set{
+			set(sectionDefault, "compute_driver", computeDriver(p)),
+			set("libvirt", "virt_type", p.VirtType),
+		},
+		Units: []string{"nova-compute"},
+	}
+}
+
+func novaTiers(p Params) []Tier {
+	mgmt := "http://" + p.MgmtIP
+	compute := []string{"nova-compute"}
+	if p.ComputeDriver == ComputeLibvirt {
+		compute = []string{"libvirtd", "nova-compute"}
+	}
+	return []Tier{
+		{
+			// The control services first: nova-compute needs the
+			// conductor to report in.
+			Name:  TierNova,
+			Units: []string{"nova-api", "nova-api-metadata", "nova-conductor", "nova-scheduler", "nova-novncproxy"},
+			// nova-conductor and nova-scheduler give up on a placement
+			// that does not answer yet ("does not have any supported
+			// versions") and crash-loop.
+			After: []string{TierGlance, TierPlacement},
+			// nova-consoleproxy ships every console proxy; the lab's
+			// console is noVNC.
+			Unwanted: []string{"nova-serialproxy", "nova-spicehtml5proxy"},
+			Probes: []Probe{
+				answers(mgmt + ":8774/"),
+				answers(mgmt + ":8775/"),
+				answers(mgmt + ":6080/vnc_auto.html"),
+			},
+		},
+		{
+			Name:  TierCompute,
+			Units: compute,
+			After: []string{TierNova},
+			// nova resumes its guests at boot
+			// (resume_guests_state_on_host_boot); libvirt-guests would
+			// shut them down at power-off (up to 5 minutes for a guest
+			// that ignores ACPI) and fight nova over them at boot.
+			// open-iscsi comes with os-brick for volumes the lab has not.
+			Unwanted: []string{"libvirt-guests", "open-iscsi"},
+			Probes:   []Probe{{Kind: ProbeComputeService, Target: p.Hostname}},
+		},
+	}
+}
+
+func novaSyncs(Params) []Command {
+	return []Command{
+		{Name: "nova-api-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv: []string{"nova-manage", "api_db", "sync"}},
+		{Name: "nova-map-cell0", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv: []string{"nova-manage", "cell_v2", "map_cell0"}},
+		{
+			// create_cell fails when the cell exists.
+			Name: "nova-create-cell1", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv:   []string{"nova-manage", "cell_v2", "create_cell", "--name=cell1", "--verbose"},
+			Unless: []string{"sh", "-c", "nova-manage cell_v2 list_cells | grep -q ' cell1 '"},
+		},
+		{Name: "nova-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
+			Argv: []string{"nova-manage", "db", "sync"}},
+		{
+			// Host discovery races nova-compute's first report: run it
+			// once the compute tier's probe sees the service listed.
+			Name: "nova-discover-hosts", Tier: TierCompute, Phase: AfterReady, User: "nova",
+			Argv: []string{"nova-manage", "cell_v2", "discover_hosts", "--verbose"},
+		},
+	}
+}

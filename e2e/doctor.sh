@@ -147,6 +147,8 @@ restore() {
 	*) : ;; # file and catalog faults: install converges them
 	esac
 	in_lab "$STACKLAB" install --yes "${CFG[@]}" >/dev/null
+	# apache2 may have restarted: Horizon's processes start cold.
+	warm_dashboard
 }
 
 # expected root cause of each fault
@@ -167,7 +169,7 @@ expect() {
 	apache-config) echo unit-apache2 ;; # apache2 does not start; the apache check is skipped behind it
 	static-missing) echo dashboard-static ;;
 	horizon-keystone-url) echo dashboard-keystone ;;
-	horizon-embedded) echo dashboard-wsgi-daemon ;; # dashboard-login is skipped behind it
+	horizon-embedded) echo dashboard-wsgi-daemon ;; # dashboard-page and -login are skipped behind it
 	region-case) echo service-region ;;             # compute-services and the APIs are skipped behind it
 	fernet-keys-missing) echo keystone-keys ;;      # keystone-auth and all behind it are skipped
 	port-squatter) echo port-80-owner ;;            # unit-apache2 and the dashboard are skipped behind it

@@ -40,6 +40,10 @@ func (dr *doctor) causeChecks() []checks.Check {
 func (dr *doctor) causeOf() map[string][]string {
 	of := map[string][]string{
 		IDDashboardLogin: {IDHorizonWSGI},
+		// Embedded in Apache's workers, Debian 13's Horizon answers 500
+		// on every page (Debian 12's loses sessions): the page's failure
+		// is the process group's.
+		IDDashboardPage: {IDHorizonWSGI},
 		// MariaDB at its limit: root still gets in (its reserved
 		// connection), keystone does not.
 		IDMariaDB:  {IDMariaDBConnections},

@@ -2,7 +2,7 @@ package openstack
 
 var memcachedService = service{
 	packages: func(Params) []string { return []string{"memcached"} },
-	files:    func(p Params) []File { return []File{memcachedConf(p)} },
+	files:    func(p Params) []File { return []File{memcachedConf(p), memcachedRetry()} },
 	tiers: func(p Params) []Tier {
 		return []Tier{{Name: TierInfra, Units: []string{"memcached"}, Probes: []Probe{{Kind: ProbeTCP, Target: memcacheServer(p)}}}}
 	},
@@ -29,5 +29,34 @@ logfile /var/log/memcached.log
 		Owner: "root",
 		Group: "root",
 		Units: []string{"memcached"},
+	}
+}
+
+// MemcachedRetryPath is memcached's drop-in that keeps it retrying at boot.
+const MemcachedRetryPath = "/etc/systemd/system/memcached.service.d/stacklab-wait-for-address.conf"
+
+// memcachedRetry: memcached listens on the management address, which a
+// VM's DHCP client may give after memcached's first start at boot (measured
+// on Debian 13: dhcpcd let the boot go on with a link-local address while
+// it still probed the offered one). Debian's unit restarts it at once and
+// gives up after five failures in a second ("Cannot assign requested
+// address"), leaving the dashboard down; retrying every 2 s without limit
+// brings it up as soon as the address is there.
+func memcachedRetry() File {
+	return File{
+		Path: MemcachedRetryPath,
+		Kind: Text,
+		Content: `# Managed by stacklab: memcached listens on the management address, which
+# DHCP may give after memcached first starts at boot; keep trying.
+[Unit]
+StartLimitIntervalSec=0
+
+[Service]
+RestartSec=2
+`,
+		Mode:        0o644,
+		Owner:       "root",
+		Group:       "root",
+		SystemdUnit: true,
 	}
 }

@@ -44,6 +44,7 @@ func (LinuxBridge) Files(p Params) []File {
 			set("vxlan", "l2_population", "true"),
 			set("securitygroup", "enable_security_group", "true"),
 			set("securitygroup", "firewall_driver", "neutron.agent.linux.iptables_firewall.IptablesFirewallDriver"),
+			agentRPCTimeout(),
 		},
 		Units: []string{"neutron-linuxbridge-agent"},
 	}}

@@ -52,6 +52,17 @@ func neutronPackages(p Params) []string {
 	return append(pkgs, mustBackend(p).Packages(p)...)
 }
 
+// agentRPCTimeout goes in each agent's own file, read after neutron.conf,
+// so the servers keep the default. At boot the agents start calling
+// neutron-rpc-server (the L3 agent's HA router count, the DHCP agent's
+// networks, the first state report) before it has declared its queues;
+// RabbitMQ drops those messages and each call waits out its timeout, then
+// up to as long again before its retry (neutron-lib's backoff): with the
+// default 60 s the L3 agent came up 110 s after boot on Debian 13 and doctor
+// waited on it alone. A lab's server answers in well under 10 s, and a
+// method that times out gets its timeout doubled for the next call.
+func agentRPCTimeout() inifile.Set { return set(sectionDefault, "rpc_response_timeout", "10") }
+
 func neutronFiles(p Params) []File {
 	b := mustBackend(p)
 	files := []File{
@@ -64,7 +75,7 @@ func neutronFiles(p Params) []File {
 			Path: L3AgentConf,
 			Kind: INI,
 			// Debian ships interface_driver = openvswitch.
-			Sets:  []inifile.Set{set(sectionDefault, "interface_driver", b.InterfaceDriver())},
+			Sets:  []inifile.Set{set(sectionDefault, "interface_driver", b.InterfaceDriver()), agentRPCTimeout()},
 			Units: []string{"neutron-l3-agent"},
 		},
 		File{
@@ -77,6 +88,7 @@ func neutronFiles(p Params) []File {
 				// Metadata through the DHCP namespace too, so instances
 				// on networks without a router get it.
 				set(sectionDefault, "enable_isolated_metadata", "true"),
+				agentRPCTimeout(),
 			},
 			Units: []string{"neutron-dhcp-agent"},
 		},
@@ -87,6 +99,7 @@ func neutronFiles(p Params) []File {
 				set(sectionDefault, "nova_metadata_host", p.MgmtIP),
 				set(sectionDefault, "metadata_proxy_shared_secret", p.MetadataSecret),
 				set(sectionDefault, "metadata_workers", itoa(p.Workers)),
+				agentRPCTimeout(),
 			},
 			Units:  []string{"neutron-metadata-agent"},
 			Secret: true,

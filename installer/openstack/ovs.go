@@ -106,6 +106,7 @@ func (OpenVSwitch) Files(p Params) []File {
 			// AF_PACKET twice. Neutron's OVS-DPDK guide, the other
 			// userspace-datapath setup, names the same driver.
 			set("securitygroup", "firewall_driver", "openvswitch"),
+			agentRPCTimeout(),
 		},
 		Units: []string{UnitOVSAgent},
 	}

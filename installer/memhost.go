@@ -53,6 +53,9 @@ type MemHost struct {
 	// Bridges is the Open vSwitch database: bridge -> ports. It answers
 	// only while ovsdb-server is active, as the real one.
 	Bridges map[string][]string
+	// Guests are libvirt's domains (virsh list --all --name); nil: no
+	// libvirt to ask.
+	Guests []string
 
 	dbDone, credsDone, identityDone bool
 	unlessOK                        map[string]bool
@@ -314,6 +317,9 @@ func (m *MemHost) Run(_ context.Context, c Cmd) ([]byte, error) {
 		m.logf("exec mysql")
 		return nil, nil
 	}
+	if len(c.Argv) > 2 && c.Argv[0] == "virsh" {
+		return m.virsh(c.Argv[3:])
+	}
 	key := strings.Join(c.Argv, " ")
 	if c.ReadOnly {
 		if m.unlessOK[key] {
@@ -487,4 +493,19 @@ func (m *MemHost) ConvergeIdentity(_ context.Context, _ cloud.CloudEntry, spec i
 		m.logf("converge identity")
 	}
 	return []string{fmt.Sprintf("create %d services", len(spec.Services))}, nil
+}
+
+// virsh answers `virsh --connect URI ARGS...` from Guests (locked by Run).
+func (m *MemHost) virsh(args []string) ([]byte, error) {
+	if m.Guests == nil {
+		return nil, &ExecError{Argv: args, ExitCode: 1, Output: "virsh: not found"}
+	}
+	switch {
+	case len(args) > 0 && args[0] == "list":
+		return []byte(strings.Join(m.Guests, "\n") + "\n"), nil
+	case len(args) == 2 && args[0] == "undefine":
+		m.Guests = slices.DeleteFunc(m.Guests, func(g string) bool { return g == args[1] })
+	}
+	m.logf("exec virsh %s", strings.Join(args, " "))
+	return nil, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/stacklab/stacklab/installer/apt"
@@ -32,6 +33,9 @@ var stacklabPaths = []string{
 // it cannot attribute to the lab. With dryRun it only lists the steps.
 func Uninstall(ctx context.Context, h Host, p openstack.Params, logDir string, dryRun bool) (Outcome, error) {
 	var o Outcome
+	if err := removeGuests(ctx, h, &o, dryRun); err != nil {
+		return o, err
+	}
 	units := openstack.Units(p)
 	slices.Reverse(units)
 	states, err := h.Units.States(ctx, units...)
@@ -86,6 +90,37 @@ func Uninstall(ctx context.Context, h Host, p openstack.Params, logDir string, d
 	// stacklab's own state and logs go last, so that a failed purge leaves
 	// its log behind for the user.
 	return o, removeAll(h, stacklabPaths, &o, dryRun)
+}
+
+// virsh talks to the system's libvirt, where nova defines the lab's guests.
+var virsh = []string{"virsh", "--connect", "qemu:///system"}
+
+// removeGuests destroys and undefines nova's guests (libvirt domains named
+// instance-*) while libvirt runs: a guest's qemu lives in machine.slice,
+// not in any lab unit, so stopping the units and purging the packages left
+// it running with its tap device (measured on Debian 13). Without libvirt
+// (nothing installed, or already uninstalled) there is nothing to ask.
+func removeGuests(ctx context.Context, h Host, o *Outcome, dryRun bool) error {
+	out, err := h.Exec.Run(ctx, Cmd{Argv: append(slices.Clone(virsh), "list", "--all", "--name"), ReadOnly: true})
+	if err != nil {
+		return nil //nolint:nilerr // no libvirt to ask: no guest of the lab can run
+	}
+	for _, name := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(name, "instance-") {
+			continue
+		}
+		o.Changes = append(o.Changes, "destroy and undefine the lab's guest "+name)
+		if dryRun {
+			continue
+		}
+		// destroy fails on a guest that is not running: undefine is what
+		// must work.
+		_, _ = h.Exec.Run(ctx, Cmd{Argv: append(slices.Clone(virsh), "destroy", name)})
+		if _, err := h.Exec.Run(ctx, Cmd{Argv: append(slices.Clone(virsh), "undefine", name)}); err != nil {
+			return fmt.Errorf("uninstall: guest %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // removeBridges deletes the lab's OVS bridges when the switch's database

@@ -156,3 +156,37 @@ func TestRemoveDropInDirsOnRealFiles(t *testing.T) {
 		t.Errorf("the administrator's drop-in went: %v", err)
 	}
 }
+
+// A running guest's qemu is in machine.slice, no lab unit: uninstall
+// destroys and undefines nova's guests first, and leaves other domains.
+func TestUninstallRemovesTheLabsGuests(t *testing.T) {
+	m := installed(t)
+	m.Guests = []string{"instance-00000001", "instance-00000002", "my-own-vm"}
+	m.TakeLog()
+	dry, err := Uninstall(context.Background(), m.Host(), m.p, "/var/log/stacklab", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log := m.TakeLog(); len(log) != 0 || len(m.Guests) != 3 {
+		t.Fatalf("dry run acted: %q, guests %q", log, m.Guests)
+	}
+	o, err := Uninstall(context.Background(), m.Host(), m.p, "/var/log/stacklab", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(dry.Changes, o.Changes) {
+		t.Errorf("dry run planned\n%q\nbut the run did\n%q", dry.Changes, o.Changes)
+	}
+	if !slices.Equal(m.Guests, []string{"my-own-vm"}) {
+		t.Errorf("guests left: %q", m.Guests)
+	}
+	log := m.TakeLog()
+	want := []string{"exec virsh destroy instance-00000001", "exec virsh undefine instance-00000001",
+		"exec virsh destroy instance-00000002", "exec virsh undefine instance-00000002"}
+	if len(log) < len(want) || !slices.Equal(log[:len(want)], want) {
+		t.Errorf("guests go first:\n got %q\nwant %q first", log, want)
+	}
+	if again, err := Uninstall(context.Background(), m.Host(), m.p, "/var/log/stacklab", false); err != nil || len(again.Changes) != 0 {
+		t.Errorf("second uninstall: %q %v", again.Changes, err)
+	}
+}

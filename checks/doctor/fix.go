@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/installer/openstack"
 )
 
 // Fixer performs the safe, reversible repairs. Each method converges: it
@@ -40,15 +41,6 @@ type KeystoneURLFixer interface {
 // HorizonBackupSuffix names the copy of a Horizon settings file that a
 // repair keeps before editing it.
 const HorizonBackupSuffix = ".stacklab-bak"
-
-// AgentUnits maps neutron's agent types to the lab's units.
-var AgentUnits = map[string]string{
-	"Linux bridge agent": "neutron-linuxbridge-agent",
-	"Open vSwitch agent": "neutron-openvswitch-agent",
-	"DHCP agent":         "neutron-dhcp-agent",
-	"L3 agent":           "neutron-l3-agent",
-	"Metadata agent":     "neutron-metadata-agent",
-}
 
 // Repair is one planned fix, shown before it runs.
 type Repair struct {
@@ -193,11 +185,10 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 	}
 	if failed(IDNetworkAgents) {
 		e, _ := rep.Get(IDNetworkAgents)
+		types := openstack.AgentTypeByUnit()
 		for _, unit := range cfg.Units { // in dependency order
-			for typ, u := range AgentUnits {
-				if u == unit && strings.Contains(e.Summary, typ+" on ") && !failed(UnitID(unit)) {
-					restart(unit, IDNetworkAgents, "running but not alive in neutron")
-				}
+			if typ, ok := types[unit]; ok && strings.Contains(e.Summary, typ+" on ") && !failed(UnitID(unit)) {
+				restart(unit, IDNetworkAgents, "running but not alive in neutron")
 			}
 		}
 	}

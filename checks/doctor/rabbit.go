@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/installer/inifile"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/cloud"
 )
 
 // IDRabbitServices is the check that RabbitMQ accepts the credentials the
@@ -28,39 +30,83 @@ func rabbitFiles() []regionFile {
 	}
 }
 
-// TransportLogin is who a service logs in to RabbitMQ as.
+// ErrTransportURL: a transport_url doctor cannot use. Its errors never
+// quote the URL, which holds passwords the report's redaction may not know
+// (a wrong one is in no secrets file).
+var ErrTransportURL = errors.New("unusable transport_url")
+
+// Broker is one RabbitMQ broker of a transport_url and the account a
+// service logs in to it with.
+type Broker struct {
+	User     string
+	Password cloud.Secret
+	Addr     string // host:port, 5672 when the URL names none
+}
+
+// TransportURL is what oslo.messaging's transport_url says.
+type TransportURL struct {
+	// Brokers in the URL's order, the order oslo.messaging tries them in.
+	Brokers []Broker
+	// VHost is the virtual host, unescaped; "" is RabbitMQ's default "/".
+	VHost string
+}
+
+// ParseTransportURL reads oslo.messaging's
+// rabbit://user:pass@host:port[,user:pass@host:port…]/vhost, with
+// URL-escaped user, password and vhost. Every broker needs a user, a
+// password and a host.
+func ParseTransportURL(s string) (TransportURL, error) {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return TransportURL{}, fmt.Errorf("not scheme://user:password@host: %w", ErrTransportURL)
+	}
+	// Each broker is parsed alone: net/url would read user:pw@h1,user:pw@h2
+	// as one user whose password runs to the last @.
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	// The scheme is checked against what net/url makes of it, so that only
+	// a well-formed one is quoted.
+	u, err := url.Parse(scheme + "://" + tail)
+	if err != nil || !strings.EqualFold(u.Scheme, scheme) {
+		return TransportURL{}, fmt.Errorf("does not parse as a URL: %w", ErrTransportURL)
+	}
+	if u.Scheme != "rabbit" {
+		return TransportURL{}, fmt.Errorf("scheme %q, not rabbit: %w", u.Scheme, ErrTransportURL)
+	}
+	t := TransportURL{VHost: strings.TrimPrefix(u.Path, "/")}
+	for i, h := range strings.Split(authority, ",") {
+		b, err := url.Parse("rabbit://" + h)
+		if err != nil {
+			return TransportURL{}, fmt.Errorf("broker %d does not parse as user:password@host:port: %w", i+1, ErrTransportURL)
+		}
+		pw, _ := b.User.Password()
+		if b.User.Username() == "" || pw == "" {
+			return TransportURL{}, fmt.Errorf("broker %d has no user and password: %w", i+1, ErrTransportURL)
+		}
+		if b.Hostname() == "" {
+			return TransportURL{}, fmt.Errorf("broker %d has no host: %w", i+1, ErrTransportURL)
+		}
+		t.Brokers = append(t.Brokers, Broker{User: b.User.Username(), Password: cloud.Secret(pw),
+			Addr: net.JoinHostPort(b.Hostname(), cmp.Or(b.Port(), "5672"))})
+	}
+	return t, nil
+}
+
+// TransportLogin is who a service logs in to RabbitMQ as: the first broker
+// of its file's transport_url, the one oslo.messaging tries first.
 type TransportLogin struct {
-	File, User, Addr string
-	Password         string
+	File string
+	Broker
+	VHost string
 }
 
 // String never shows the password: a wrong one is not in the secrets the
 // report's redaction knows.
 func (t TransportLogin) String() string {
-	return fmt.Sprintf("%s [DEFAULT] transport_url = rabbit://%s:***@%s/", t.File, t.User, t.Addr)
-}
-
-// ParseTransportURL reads oslo.messaging's rabbit://user:pass@host:port/
-// (the first host of a list).
-func ParseTransportURL(file, raw string) (TransportLogin, error) {
-	if i := strings.IndexByte(raw, ','); i >= 0 {
-		if at := strings.LastIndexByte(raw, '/'); at > i {
-			raw = raw[:i] + raw[at:] // rabbit://a@h1,b@h2/vhost → rabbit://a@h1/vhost
-		}
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return TransportLogin{}, fmt.Errorf("%s: transport_url: %w", file, err)
-	}
-	if u.Scheme != "rabbit" || u.User == nil || u.Host == "" {
-		return TransportLogin{}, fmt.Errorf("%s: transport_url is not rabbit://user:password@host:port/", file)
-	}
-	pw, _ := u.User.Password()
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "5672")
-	}
-	return TransportLogin{File: file, User: u.User.Username(), Password: pw, Addr: addr}, nil
+	return fmt.Sprintf("%s [DEFAULT] transport_url = rabbit://%s:***@%s/%s", t.File, t.User, t.Addr, url.PathEscape(t.VHost))
 }
 
 // RabbitRefusal is a service login RabbitMQ refused, with the journal
@@ -116,12 +162,14 @@ func (dr *doctor) checkRabbitServices(ctx context.Context) checks.Result {
 		if !ok {
 			continue
 		}
-		l, err := ParseTransportURL(rf.Path, strings.TrimSpace(raw))
+		t, err := ParseTransportURL(strings.TrimSpace(raw))
 		if err != nil {
-			return checks.Failf("a service's transport_url does not parse", "stacklab install --yes", err.Error())
+			return checks.Failf("a service's transport_url does not parse", "stacklab install --yes",
+				fmt.Sprintf("%s [DEFAULT] transport_url: %v", rf.Path, err))
 		}
+		l := TransportLogin{File: rf.Path, Broker: t.Brokers[0], VHost: t.VHost}
 		checked = append(checked, l)
-		if l.User == dr.cfg.RabbitUser && l.Password == dr.cfg.RabbitPassword.Reveal() && l.Addr == dr.cfg.RabbitAddr {
+		if l.User == dr.cfg.RabbitUser && l.Password == dr.cfg.RabbitPassword && l.Addr == dr.cfg.RabbitAddr {
 			continue // the rabbitmq check has just proven this login
 		}
 		err = dr.amqpLogin(ctx, l)
@@ -153,7 +201,7 @@ func (dr *doctor) amqpLogin(ctx context.Context, l TransportLogin) error {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	_, err = AMQPLogin(conn, l.User, l.Password)
+	_, err = AMQPLogin(conn, l.User, l.Password.Reveal())
 	return err
 }
 

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -10,26 +11,60 @@ import (
 )
 
 func TestParseTransportURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"rabbit://openstack:s3cret@127.0.0.1:5672/": "openstack s3cret 127.0.0.1:5672",
-		"rabbit://openstack:s3cret@10.0.0.2/":       "openstack s3cret 10.0.0.2:5672",
-		"rabbit://a:p%40ss@h1:5672,b:q@h2:5672/vh":  "a p@ss h1:5672",
-		"rabbit://nova:x@[fd00::2]:5672/":           "nova x [fd00::2]:5672",
-		"kafka://openstack:s3cret@127.0.0.1:9092/":  "error",
-		"rabbit://127.0.0.1:5672/":                  "error",
+	for _, tc := range []struct {
+		in string
+		// want is each broker's "user password host:port", then the
+		// vhost; "" for an error.
+		want string
+	}{
+		{"rabbit://openstack:s3cret@127.0.0.1:5672/", "openstack s3cret 127.0.0.1:5672 vhost="},
+		{"rabbit://openstack:s3cret@10.0.0.2/", "openstack s3cret 10.0.0.2:5672 vhost="},
+		{"rabbit://openstack:pw@controller:5672/", "openstack pw controller:5672 vhost="},
+		{"rabbit://openstack:pw@10.0.0.11", "openstack pw 10.0.0.11:5672 vhost="},
+		{"rabbit://nova:x@[fd00::2]:5672/", "nova x [fd00::2]:5672 vhost="},
+		{"rabbit://a:p%40ss@h1:5672,b:q@h2:5672/vh", "a p@ss h1:5672, b q h2:5672 vhost=vh"},
+		// Without a path, the last broker's end is the URL's.
+		{"rabbit://a:p@h1,b:q@h2", "a p h1:5672, b q h2:5672 vhost="},
+		{"rabbit://u:pw@h/%2F", "u pw h:5672 vhost=/"},
+		{"kafka://openstack:s3cret@127.0.0.1:9092/", ""},
+		{"rabbit://127.0.0.1:5672/", ""},
+		{"rabbit://openstack@10.0.0.11/", ""},
+		{"rabbit://u:s3cret@h1,h2/", ""},
+		{"rabbit://u:s3cret@:5672/", ""},
+		{"u:s3cret@h/", ""},
+		{"rabbit:s3cret://u:p@h/", ""},
+		{"rabbit://u:s3/cret@h/", ""},
+		{"rabbit://u:s3%zzcret@h/", ""},
 	} {
-		l, err := ParseTransportURL("/etc/nova/nova.conf", in)
-		got := l.User + " " + l.Password + " " + l.Addr
-		if err != nil {
-			got = "error"
+		tu, err := ParseTransportURL(tc.in)
+		var got string
+		if err == nil {
+			var bs []string
+			for _, b := range tu.Brokers {
+				bs = append(bs, b.User+" "+b.Password.Reveal()+" "+b.Addr)
+			}
+			got = strings.Join(bs, ", ") + " vhost=" + tu.VHost
 		}
-		if got != want {
-			t.Errorf("%s: %q (%v), want %q", in, got, err, want)
+		if got != tc.want {
+			t.Errorf("%s: %q (%v), want %q", tc.in, got, err, tc.want)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrTransportURL) {
+				t.Errorf("%s: error not ErrTransportURL: %v", tc.in, err)
+			}
+			if strings.Contains(err.Error(), "s3") || strings.Contains(err.Error(), "cret") {
+				t.Errorf("%s: error quotes the password: %v", tc.in, err)
+			}
 		}
 	}
-	l, _ := ParseTransportURL("/etc/nova/nova.conf", "rabbit://openstack:s3cret@127.0.0.1:5672/")
+	tu, _ := ParseTransportURL("rabbit://openstack:s3cret@127.0.0.1:5672/")
+	l := TransportLogin{File: "/etc/nova/nova.conf", Broker: tu.Brokers[0], VHost: tu.VHost}
 	if s := l.String(); strings.Contains(s, "s3cret") || s != "/etc/nova/nova.conf [DEFAULT] transport_url = rabbit://openstack:***@127.0.0.1:5672/" {
 		t.Errorf("String() = %q", s)
+	}
+	l.VHost = "/"
+	if s := l.String(); !strings.HasSuffix(s, "@127.0.0.1:5672/%2F") {
+		t.Errorf("String() with vhost / = %q", s)
 	}
 }
 

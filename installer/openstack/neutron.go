@@ -171,10 +171,47 @@ func ml2Conf(p Params, b NeutronBackend) File {
 	}
 }
 
+// neutronAgent is one of neutron's own agents, which every backend runs
+// beside its L2 agent.
+type neutronAgent struct {
+	unit string
+	// agentType is the agent_type neutron reports for it.
+	agentType string
+}
+
+// neutronAgents, in start order.
+var neutronAgents = []neutronAgent{
+	{"neutron-dhcp-agent", "DHCP agent"},
+	{"neutron-l3-agent", "L3 agent"},
+	{"neutron-metadata-agent", "Metadata agent"},
+}
+
+// AgentTypeByUnit maps the unit of each neutron agent to the agent_type
+// neutron reports for it (`openstack network agent list`), so that doctor
+// can restart the unit of an agent neutron reports dead. It covers every
+// backend, not one lab's: on a lab installed by hand the backend is
+// whatever the host runs, and the lab's units pick the entries that apply.
+func AgentTypeByUnit() map[string]string {
+	out := map[string]string{}
+	for _, b := range backends() {
+		for _, u := range b.AgentUnits() {
+			out[u] = b.AgentType()
+		}
+	}
+	for _, a := range neutronAgents {
+		out[a.unit] = a.agentType
+	}
+	return out
+}
+
 func neutronTiers(p Params) []Tier {
 	b := mustBackend(p)
 	agents := append([]string{}, b.AgentUnits()...)
-	agents = append(agents, "neutron-dhcp-agent", "neutron-l3-agent", "neutron-metadata-agent")
+	probes := []Probe{{Kind: ProbeNetworkAgent, Target: b.AgentType()}}
+	for _, a := range neutronAgents {
+		agents = append(agents, a.unit)
+		probes = append(probes, Probe{Kind: ProbeNetworkAgent, Target: a.agentType})
+	}
 	agentsAfter := []string{TierNeutron}
 	if len(b.SwitchUnits()) > 0 {
 		// Their bridges and ports live in the switch.
@@ -196,12 +233,7 @@ func neutronTiers(p Params) []Tier {
 			// proxy) per router, the lab has no HA routers (keepalived)
 			// and no IPv6 router advertisements (radvd).
 			Unwanted: []string{"haproxy", "keepalived", "radvd"},
-			Probes: []Probe{
-				{Kind: ProbeNetworkAgent, Target: b.AgentType()},
-				{Kind: ProbeNetworkAgent, Target: "DHCP agent"},
-				{Kind: ProbeNetworkAgent, Target: "L3 agent"},
-				{Kind: ProbeNetworkAgent, Target: "Metadata agent"},
-			},
+			Probes:   probes,
 		},
 	}
 }

@@ -150,6 +150,34 @@ func TestOVSTiers(t *testing.T) {
 	}
 }
 
+// Doctor restarts a dead agent by AgentTypeByUnit: on either backend,
+// each unit of the agents tier has the agent_type the tier waits for.
+func TestAgentTypeByUnitCoversBothBackends(t *testing.T) {
+	types := AgentTypeByUnit()
+	for _, p := range []Params{sampleParams(), ovsParams(DatapathNetdev)} {
+		i := slices.IndexFunc(Tiers(p), func(t Tier) bool { return t.Name == TierAgents })
+		tier := Tiers(p)[i]
+		var want []string
+		for _, u := range tier.Units {
+			typ, ok := types[u]
+			if !ok {
+				t.Errorf("%s: agent unit %s has no agent type", Backend(p).Name(), u)
+			}
+			want = append(want, typ)
+		}
+		var probed []string
+		for _, pr := range tier.Probes {
+			probed = append(probed, pr.Target)
+		}
+		if !slices.Equal(probed, want) {
+			t.Errorf("%s: the tier probes %q, its units report %q", Backend(p).Name(), probed, want)
+		}
+	}
+	if types["neutron-linuxbridge-agent"] != "Linux bridge agent" || types["neutron-openvswitch-agent"] != "Open vSwitch agent" {
+		t.Errorf("L2 agents %v", types)
+	}
+}
+
 func setValue(sets []inifile.Set, section, key string) string {
 	for _, s := range sets {
 		if s.Section == section && s.Key == key {

@@ -65,13 +65,17 @@ func ReleaseFor(id string) (Release, error) {
 	return Release{}, fmt.Errorf("debian release %q: the build knows %s", id, strings.Join(known, ", "))
 }
 
+// backends are every neutron backend the build knows, whichever releases
+// refuse them.
+func backends() []NeutronBackend { return []NeutronBackend{LinuxBridge{}, OpenVSwitch{}} }
+
 // backendFor resolves name ("" is the release's default) and refuses a
 // backend the release cannot run, saying why and what to set instead.
 func (r Release) backendFor(name string) (NeutronBackend, error) {
 	if name == "" {
 		name = r.DefaultBackend
 	}
-	all := []NeutronBackend{LinuxBridge{}, OpenVSwitch{}}
+	all := backends()
 	var names []string
 	for _, b := range all {
 		if _, refused := r.Refused[b.Name()]; !refused {

@@ -21,7 +21,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/checks/doctor"
 )
 
 // Files doctor reads to discover a lab; exported so the support bundle can
@@ -64,13 +64,6 @@ var KnownUnits = []string{
 // unitDirs are where Debian's packages and an administrator put units.
 var unitDirs = []string{"/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
 
-// Rabbit is the RabbitMQ account the services use (from transport_url).
-type Rabbit struct {
-	User     string
-	Password cloud.Secret
-	Addr     string // host:port
-}
-
 // Lab is what discovery found. Sources say where each value came from so
 // doctor's evidence can show it; Missing says what was not found and why.
 type Lab struct {
@@ -79,9 +72,9 @@ type Lab struct {
 	MgmtNames      []string // names /etc/hosts gives MgmtIP (the guide's "controller")
 	HorizonWebRoot string   // e.g. /horizon
 	Units          []string
-	Rabbit         *Rabbit // nil: no usable transport_url
-	DatabaseHost   string  // from nova's [database] connection (no credentials kept)
-	Mechanism      string  // ML2 mechanism drivers, as configured
+	Rabbit         *doctor.Broker // the services' RabbitMQ account; nil: no usable transport_url
+	DatabaseHost   string         // from nova's [database] connection (no credentials kept)
+	Mechanism      string         // ML2 mechanism drivers, as configured
 	Region         string
 	VirtType       string
 	Sites          []string // enabled Apache sites
@@ -310,55 +303,19 @@ func (l *Lab) fromNova(nova INI) {
 		l.Missing = append(l.Missing, "no [DEFAULT] transport_url in "+NovaConf+": RabbitMQ's password is unknown")
 		return
 	}
-	rb, _, err := ParseTransportURL(t)
+	tu, err := doctor.ParseTransportURL(t)
+	if err == nil && len(tu.Brokers) > 1 {
+		// doctor checks the one RabbitMQ of an all-in-one lab; which
+		// broker of a cluster it should log in to is a guess.
+		err = fmt.Errorf("%d brokers: %w", len(tu.Brokers), doctor.ErrTransportURL)
+	}
 	if err != nil {
 		l.Missing = append(l.Missing, "[DEFAULT] transport_url in "+NovaConf+": "+err.Error())
 		return
 	}
+	rb := tu.Brokers[0]
 	l.Rabbit = &rb
 	l.Sources = append(l.Sources, "RabbitMQ account "+rb.User+"@"+rb.Addr+" from [DEFAULT] transport_url in "+NovaConf)
-}
-
-// ErrTransportURL: a transport_url doctor cannot use (not one plain
-// rabbit:// host with a user and password).
-var ErrTransportURL = errors.New("unusable transport_url")
-
-// ParseTransportURL reads oslo.messaging's rabbit://user:pass@host:port/vhost
-// and also returns the password(s) found (newline-separated) so a caller can
-// redact them even when the URL is unusable. The error never quotes the URL.
-func ParseTransportURL(s string) (Rabbit, string, error) {
-	// oslo.messaging lists several brokers as user:pw@h1,user:pw@h2, which
-	// net/url would misread as one user whose password runs to the last @.
-	if scheme, rest, ok := strings.Cut(s, "://"); ok {
-		authority, _, _ := strings.Cut(rest, "/")
-		if hosts := strings.Split(authority, ","); len(hosts) > 1 {
-			pws := make([]string, 0, len(hosts))
-			for _, h := range hosts {
-				if u, err := url.Parse(scheme + "://" + h); err == nil {
-					if pw, ok := u.User.Password(); ok {
-						pws = append(pws, pw)
-					}
-				}
-			}
-			return Rabbit{}, strings.Join(pws, "\n"), fmt.Errorf("several brokers: %w", ErrTransportURL)
-		}
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return Rabbit{}, "", fmt.Errorf("does not parse as a URL: %w", ErrTransportURL)
-	}
-	pw, _ := u.User.Password()
-	if u.Scheme != "rabbit" {
-		return Rabbit{}, pw, fmt.Errorf("scheme %q, not rabbit: %w", u.Scheme, ErrTransportURL)
-	}
-	if u.User.Username() == "" || pw == "" {
-		return Rabbit{}, pw, fmt.Errorf("no user and password: %w", ErrTransportURL)
-	}
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = "5672"
-	}
-	return Rabbit{User: u.User.Username(), Password: cloud.Secret(pw), Addr: net.JoinHostPort(host, port)}, pw, nil
 }
 
 func (l *Lab) neutron(r *reader) {

@@ -247,32 +247,6 @@ func TestDiscoverUnknownLayouts(t *testing.T) {
 	})
 }
 
-func TestParseTransportURL(t *testing.T) {
-	for _, tc := range []struct {
-		in, user, addr string
-		ok             bool
-	}{
-		{"rabbit://openstack:pw@controller:5672/", "openstack", "controller:5672", true},
-		{"rabbit://openstack:pw@10.0.0.11", "openstack", "10.0.0.11:5672", true},
-		{"rabbit://openstack@10.0.0.11/", "", "", false},
-		{"kafka://u:pw@h/", "", "", false},
-		{"rabbit://u:pw@h1,u:pw@h2/", "", "", false},
-	} {
-		r, _, err := ParseTransportURL(tc.in)
-		if (err == nil) != tc.ok || r.User != tc.user || r.Addr != tc.addr {
-			t.Errorf("%s: got %+v, %v", tc.in, r, err)
-		}
-		if err != nil {
-			if !errors.Is(err, ErrTransportURL) {
-				t.Errorf("%s: error not ErrTransportURL: %v", tc.in, err)
-			}
-			if strings.Contains(err.Error(), "pw") {
-				t.Errorf("%s: error quotes the password: %v", tc.in, err)
-			}
-		}
-	}
-}
-
 func TestParseINI(t *testing.T) {
 	c := ParseINI([]byte("# c\n[DEFAULT]\nkey = top\n[a]\n# c\nx = 1\nx = 2\n[b]\nx=3\n"))
 	if c.Get("DEFAULT", "key") != "top" || c.Get("a", "x") != "2" || c.Get("b", "x") != "3" || c.Get("c", "x") != "" || (INI{}).Get("a", "x") != "" {

@@ -102,6 +102,16 @@ func OfConfig(cfg config.Config, release string) Model {
 	return Model{Params: p, MgmtIf: cfg.Network.ManagementInterface}
 }
 
+// CheckChoices refuses what the configuration asks and this host's release
+// cannot build (a neutron backend the release lacks), with the reason and
+// the fix; it needs no secret, so install asks it before writing any.
+func CheckChoices(cfg config.Config, f Facts) error {
+	if _, err := openstack.ResolveBackend(f.Release, NeutronBackend(cfg)); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	return nil
+}
+
 // Describable is m with a backend the release refuses replaced by the
 // release's default: doctor describes a lab install would refuse as
 // install would have built it, instead of stopping.

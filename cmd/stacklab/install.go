@@ -226,13 +226,18 @@ func (e *env) prepareInstall(ctx context.Context, cfg config.Config, o installOp
 		}
 		in.closes = append(in.closes, release)
 	}
-	secrets, err := e.installSecrets(d.root, o.dryRun)
-	if err != nil {
-		return in, &failure{code: exitFailed, err: err}
-	}
 	facts, err := d.facts(ctx, cfg)
 	if err != nil {
 		return in, &failure{code: exitFailed, err: fmt.Errorf("read this host: %w", err)}
+	}
+	// A choice this release cannot build (linuxbridge on Debian 13) is
+	// refused before anything is written, the secrets file included.
+	if err := lab.CheckChoices(cfg, facts); err != nil {
+		return in, &failure{code: exitFailed, err: err}
+	}
+	secrets, err := e.installSecrets(d.root, o.dryRun)
+	if err != nil {
+		return in, &failure{code: exitFailed, err: err}
 	}
 	in.model = lab.Resolve(cfg, secrets, facts)
 	if err := in.model.Validate(); err != nil {

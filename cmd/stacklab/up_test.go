@@ -277,3 +277,30 @@ func TestUpAsksWithoutYes(t *testing.T) {
 		t.Fatalf("exit %d, ran %v", r.code, l.ran)
 	}
 }
+
+// linuxbridge asked for on Debian 13, whose neutron has no linuxbridge:
+// up stops before its first step, naming the reason and the fix, and
+// writes nothing, the secrets file included.
+func TestUpRefusesABackendTheReleaseLacksBeforeAnyChange(t *testing.T) {
+	l := newUpLab(t)
+	l.inst.facts = func(f *lab.Facts) { f.Release = "13" }
+	cfg := l.writeConfig(t, "openstack:\n  neutron_backend: linuxbridge\n")
+	r := l.runUp(t, "up", "--yes", "--config", cfg)
+	if r.code != exitFailed {
+		t.Fatalf("exit %d, want %d; stderr %s", r.code, exitFailed, r.stderr)
+	}
+	for _, want := range []string{"before its first step", "Debian 13", "no linuxbridge driver", "openstack.neutron_backend to openvswitch"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if len(l.ran) != 0 {
+		t.Errorf("steps ran: %v", l.ran)
+	}
+	if _, err := os.Stat(filepath.Join(l.inst.root, config.SecretsPath)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("secrets written before the refusal: %v", err)
+	}
+	if l.inst.mem != nil && len(l.inst.mem.Log) != 0 {
+		t.Errorf("the host changed: %q", l.inst.mem.Log)
+	}
+}

@@ -51,9 +51,10 @@ uninstall_leaves_nothing() {
 			[ "$(systemctl is-active "$u" 2>/dev/null)" != active ] || { echo "FAIL: $u still active"; exit 1; }
 		done
 		# No guest is left running (its qemu is in machine.slice, no lab
-		# unit), nor its tap device.
+		# unit), nor its tap device (a tun/tap; the DHCP agent veths, also
+		# named tap*, are another matter).
 		if pgrep -f "^/usr/bin/qemu-system" >/dev/null; then echo "FAIL: a guest qemu is left: $(pgrep -af "^/usr/bin/qemu-system" | cut -c1-120)"; exit 1; fi
-		if ip -o link show | grep -q " tap"; then echo "FAIL: a tap device is left: $(ip -o link show | grep " tap" | cut -d: -f2)"; exit 1; fi
+		if ip tuntap show | grep -q .; then echo "FAIL: a guest tap device is left: $(ip tuntap show)"; exit 1; fi
 		# Open vSwitch (Debian 13): its bridges and its database go too.
 		for p in /var/lib/openvswitch/conf.db /sys/class/net/br-ex /sys/class/net/br-int; do
 			[ ! -e "$p" ] || { echo "FAIL: $p left"; exit 1; }

@@ -27,7 +27,6 @@ export LABHOST_ID=${LABHOST_ID:-stock} LABHOST_SHAPE=stock LABHOST_SUITE=${LABHO
 . e2e/lib.sh
 eval "$("${LH[@]}" env)"
 RESULTS=${STACKLAB_E2E_RESULTS:-$LAB_WORK/results}
-SL=/stacklab/stacklab
 LAPTOP_NET=192.168.56.0/24
 
 eth1_inet() { lab ip -4 -o addr show dev eth1 | awk '{ print $4 }'; }

@@ -309,6 +309,7 @@ fi
 
 rows=()
 fails=0
+failed=() # the faults that failed, named on the last line a CI log shows
 # The fault in place, if any: restored on any exit (a failed assertion, a
 # jq error under set -e, ^C), so a broken run never leaves the lab broken.
 CURRENT=
@@ -329,6 +330,7 @@ for f in "${FAULTS[@]}"; do
 		restore "$f" || true
 		CURRENT=
 		fails=$((fails + 1))
+		failed+=("$f")
 		rows+=("$(printf '%-22s %-30s %-4s %-7s %s' "$f" "(inject failed)" NO - -)")
 		continue
 	fi
@@ -368,7 +370,10 @@ for f in "${FAULTS[@]}"; do
 		fi
 	fi
 	CURRENT=
-	[[ $rc_ok == yes && ($fixed == yes || $fixed == manual) ]] || fails=$((fails + 1))
+	[[ $rc_ok == yes && ($fixed == yes || $fixed == manual) ]] || {
+		fails=$((fails + 1))
+		failed+=("$f")
+	}
 	rows+=("$(printf '%-22s %-30s %-4s %-7s %s' "$f" "${roots:-none}" "$rc_ok" "$fixed" "$(printf '%d.%03d s' $((took / 1000)) $((took % 1000)))")")
 done
 
@@ -419,6 +424,7 @@ echo "ok    no secret in bundle or output ($n secrets, $m files checked)"
 if ! in_lab bash -c "$leak_check" leak-check "$STACKLAB" "${CFG[@]}"; then
 	echo "secret-leak check failed"
 	fails=$((fails + 1))
+	failed+=(secret-leak)
 fi
-((fails == 0)) && echo "doctor.sh: PASS" || echo "doctor.sh: FAIL ($fails fault(s))"
+((fails == 0)) && echo "doctor.sh: PASS" || echo "doctor.sh: FAIL ($fails: ${failed[*]})"
 ((fails == 0))

@@ -38,4 +38,9 @@ say "both releases"
 echo "debian12 main e2e:      rc=$rc12"
 echo "debian13 stock-VM e2e:  rc=$rc13 ($(grep -c . "$d13_log") lines in $d13_log)"
 echo "side by side in $(elapsed "$t0") s"
+# A CI log may show only its tail: repeat what failed where it is seen.
+if ((rc13 != 0)); then
+	echo "debian13's failed lines:"
+	grep -E 'FAIL|✗|  NO  |,RED' "$d13_log" | tail -n 12 || true
+fi
 ((rc12 == 0 && rc13 == 0))

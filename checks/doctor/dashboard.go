@@ -401,7 +401,7 @@ func (dr *doctor) checkLogin(ctx context.Context) checks.Result {
 	held, lost := 0, 0
 	for i := range LoginTries {
 		start := time.Now()
-		tev, err := DashboardLogin(ctx, dr.d.http(), dr.loginURL(), dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
+		tev, err := DashboardLogin(ctx, dr.d.flow(), dr.loginURL(), dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
 		took := time.Since(start)
 		switch {
 		case err == nil:

@@ -135,8 +135,14 @@ type Host interface {
 type Deps struct {
 	Units Units // nil when systemd is unreachable
 	Host  Host  // nil off the lab host
-	HTTP  *http.Client
-	Dial  func(ctx context.Context, network, addr string) (net.Conn, error)
+	// HTTP serves probes: one request each, whose answer must start
+	// within a probe's time.
+	HTTP *http.Client
+	// Flow serves the dashboard login, several requests that its check's
+	// budget bounds as a whole: on a loaded host one page may take longer
+	// than a probe while the login still fits (nil: HTTP).
+	Flow *http.Client
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Cloud authenticates (called at most once per run by Checks).
 	Cloud func(ctx context.Context) (*cloud.Cloud, error)
 	// Switch reads the Open vSwitch database (nil: not on this host).
@@ -165,6 +171,13 @@ func (d Deps) http() *http.Client {
 		return d.HTTP
 	}
 	return http.DefaultClient
+}
+
+func (d Deps) flow() *http.Client {
+	if d.Flow != nil {
+		return d.Flow
+	}
+	return d.http()
 }
 
 // memo runs f once and hands every caller its result; the first caller's

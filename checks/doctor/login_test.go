@@ -67,3 +67,57 @@ func TestLoginVerdict(t *testing.T) {
 		t.Errorf("1 of 6 lost: %+v", r)
 	}
 }
+
+// slowHorizon takes delay to render the page a login lands on, as Horizon
+// does on a loaded 2-core host.
+type slowHorizon struct {
+	*fakeHorizon
+	delay time.Duration
+}
+
+func (h *slowHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/horizon/project/" {
+		select {
+		case <-time.After(h.delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	h.fakeHorizon.ServeHTTP(w, r)
+}
+
+// A page slower than one probe's answer time fails a probe, yet the login
+// passes while the whole login fits its budget; a page that never comes
+// still fails it.
+func TestLoginJudgesTheWholeLoginNotEachPage(t *testing.T) {
+	probe := &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 100 * time.Millisecond}}
+	for _, tt := range []struct {
+		name   string
+		delay  time.Duration
+		flow   *http.Client
+		status checks.Status
+		want   string
+	}{
+		{"slow page, login flow", 300 * time.Millisecond, &http.Client{}, checks.OK, "logged in as admin"},
+		{"slow page, probe client", 300 * time.Millisecond, nil, checks.Fail, "timeout awaiting response headers"},
+		{"hung page", time.Minute, &http.Client{}, checks.Fail, "dashboard login fails"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.cfg.Probe = 500 * time.Millisecond // a 1 s login budget
+			srv := httptest.NewServer(&slowHorizon{fakeHorizon: w.horizon, delay: tt.delay})
+			defer srv.Close()
+			w.cfg.HorizonURL = srv.URL + "/horizon"
+			w.deps.HTTP, w.deps.Flow = probe, tt.flow
+			dr := &doctor{cfg: w.cfg, d: w.deps}
+			start := time.Now()
+			r := dr.checkLogin(context.Background())
+			if r.Status != tt.status || !strings.Contains(r.Summary, tt.want) {
+				t.Errorf("%s %q %q", r.Status, r.Summary, r.Evidence)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("the login check took %s, past its budget", took)
+			}
+		})
+	}
+}

@@ -415,13 +415,17 @@ func (e *env) writeBundle(ctx context.Context, file string, s doctorSetup, rep c
 	return f.Close()
 }
 
-// doctorHTTP bounds every phase of a probe, so a service that accepts TCP
-// and never answers fails within the probe's timeout.
-func doctorHTTP() *http.Client {
+// probeHeaderTimeout bounds the wait for a probe's answer, so a service
+// that accepts TCP and never answers fails within the probe's time.
+const probeHeaderTimeout = 3 * time.Second
+
+// doctorHTTP bounds every phase of a request; header 0 leaves the wait for
+// the answer to the caller's context (the dashboard login's whole budget).
+func doctorHTTP(header time.Duration) *http.Client {
 	t := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
-		ResponseHeaderTimeout: 3 * time.Second,
+		ResponseHeaderTimeout: header,
 		MaxIdleConnsPerHost:   4,
 	}
 	return &http.Client{Transport: t}
@@ -430,11 +434,13 @@ func doctorHTTP() *http.Client {
 // doctorSetup reads the lab (or the cloud named by --cloud) and connects
 // the side effects.
 func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, error) {
-	hc := doctorHTTP()
+	hc := doctorHTTP(probeHeaderTimeout)
 	hc.Transport = cloud.TraceRequests(hc.Transport)
+	flow := doctorHTTP(0)
+	flow.Transport = cloud.TraceRequests(flow.Transport)
 	openCloud := func(name string) func(ctx context.Context) (*cloud.Cloud, error) {
 		return func(ctx context.Context) (*cloud.Cloud, error) {
-			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP(), Tokens: tokenCache()})
+			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP(probeHeaderTimeout), Tokens: tokenCache()})
 		}
 	}
 	if name := o.cloud; name != "" {
@@ -446,7 +452,7 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 		if ao, _, _, err := clouds.Parse(opts...); err == nil {
 			cfg.KeystoneURL = ao.IdentityEndpoint
 		}
-		return doctorSetup{cfg: cfg, deps: doctor.Deps{HTTP: hc, Cloud: openCloud(name)}}, nil
+		return doctorSetup{cfg: cfg, deps: doctor.Deps{HTTP: hc, Flow: flow, Cloud: openCloud(name)}}, nil
 	}
 
 	labCfg, err := loadConfigFrom(o.config, o.mgmtIf, o.extIf)
@@ -470,7 +476,7 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 	// release's default would build it.
 	m := lab.Resolve(labCfg, secrets, facts).Describable()
 	p := m.Params
-	s := doctorSetup{deps: doctor.Deps{HTTP: hc, Host: doctor.System{Root: "/"}, Cloud: openCloud("")}}
+	s := doctorSetup{deps: doctor.Deps{HTTP: hc, Flow: flow, Host: doctor.System{Root: "/"}, Cloud: openCloud("")}}
 	var sd *systemd.Client
 	if len(reasons) == 0 {
 		if sd, err = systemd.Connect(ctx); err != nil {
@@ -483,7 +489,7 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 	virt, why := host.VirtType(e.readings())
 	if handMade {
 		// A lab installed by hand: read it from its own files.
-		base := doctorSetup{cfg: doctor.Config{HostVirt: virt, HostReason: why}, deps: doctor.Deps{HTTP: hc, Host: doctor.System{Root: "/"}}}
+		base := doctorSetup{cfg: doctor.Config{HostVirt: virt, HostReason: why}, deps: doctor.Deps{HTTP: hc, Flow: flow, Host: doctor.System{Root: "/"}}}
 		if hs, ok, err := e.handMadeSetup(ctx, o, base, facts.Hostname, facts.MgmtIP); err != nil || ok {
 			return hs, err
 		}

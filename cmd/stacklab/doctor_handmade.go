@@ -63,7 +63,9 @@ func handMadeCreds(o doctorOptions) (*cloud.CloudEntry, string, func(context.Con
 		return nil, errors.New("no admin credentials")
 	}
 	fromEntry := func(e cloud.CloudEntry, source string) func(context.Context) (*cloud.Cloud, error) {
-		return func(ctx context.Context) (*cloud.Cloud, error) { return cloud.OpenEntry(ctx, e, source, doctorHTTP()) }
+		return func(ctx context.Context) (*cloud.Cloud, error) {
+			return cloud.OpenEntry(ctx, e, source, doctorHTTP(probeHeaderTimeout))
+		}
 	}
 	if f := o.openrc; f != "" {
 		b, err := os.ReadFile(f)
@@ -92,7 +94,7 @@ func handMadeCreds(o doctorOptions) (*cloud.CloudEntry, string, func(context.Con
 		e := &cloud.CloudEntry{Name: name, AuthURL: ao.IdentityEndpoint, Username: ao.Username,
 			Password: cloud.Secret(ao.Password), RegionName: eo.Region}
 		return e, "", func(ctx context.Context) (*cloud.Cloud, error) {
-			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP(), Tokens: tokenCache()})
+			return cloud.Open(ctx, cloud.Options{Cloud: name, HTTPClient: doctorHTTP(probeHeaderTimeout), Tokens: tokenCache()})
 		}, nil
 	}
 	e, err := labfind.CredsFromEnv(os.Getenv, "the OS_* environment")

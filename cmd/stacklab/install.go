@@ -206,8 +206,12 @@ func (in *installRun) header(w io.Writer) {
 		what = "planning (dry run)"
 	}
 	p := in.model.Params
-	fmt.Fprintf(w, "stacklab: %s the lab on %s (%s, external NIC %s, virt %s, %d workers)\n",
-		what, p.Hostname, p.MgmtIP, p.ExtIf, p.VirtType, p.Workers)
+	workers := "workers"
+	if p.Workers == 1 {
+		workers = "worker"
+	}
+	fmt.Fprintf(w, "stacklab: %s the lab on %s (%s, external NIC %s, virt %s, %d %s per service)\n",
+		what, p.Hostname, p.MgmtIP, p.ExtIf, p.VirtType, p.Workers, workers)
 }
 
 // prepareInstall takes the lab's lock (unless a dry run), reads the

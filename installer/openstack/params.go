@@ -137,9 +137,12 @@ func (s Secrets) named() []struct{ name, value string } {
 // WorkersFor fits the per-service worker count to the host. Debian's
 // defaults (uwsgi processes=8, nova-api 16, conductor/scheduler = CPU
 // count) take ~10 GB and >5 min to restart on 2 cores ("Worker counts" in
-// the notes): one worker per core, at most 4, is plenty for a lab.
+// the notes). One worker per two cores, at most 4: measured on a 2-core
+// Debian 13 lab, one worker instead of two took the lab's resident memory
+// from 7.0 to 4.9 GiB (every API and RPC process imports its service
+// anew), and a lab serves one student.
 func WorkersFor(cpus int) int {
-	return min(max(cpus, 1), 4)
+	return min(max(cpus/2, 1), 4)
 }
 
 var (

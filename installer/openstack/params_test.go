@@ -89,7 +89,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestWorkersFor(t *testing.T) {
-	for cpus, want := range map[int]int{0: 1, 1: 1, 2: 2, 3: 3, 4: 4, 16: 4} {
+	for cpus, want := range map[int]int{0: 1, 1: 1, 2: 1, 3: 1, 4: 2, 6: 3, 8: 4, 16: 4} {
 		if got := WorkersFor(cpus); got != want {
 			t.Errorf("WorkersFor(%d) = %d, want %d", cpus, got, want)
 		}

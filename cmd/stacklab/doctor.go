@@ -465,7 +465,7 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 	if _, err := os.Stat(config.SecretsPath); errors.Is(err, fs.ErrNotExist) {
 		handMade = true
 		reasons = append(reasons, "no "+config.SecretsPath+" (stacklab install has not run here) and no OpenStack configuration found")
-	} else if secrets, err = config.EnsureSecrets("/", nil, nil); err != nil {
+	} else if secrets, err = config.ReadSecrets("/"); err != nil {
 		reasons = append(reasons, err.Error())
 	}
 	facts, err := e.hostFacts(ctx, labCfg)

@@ -181,19 +181,14 @@ func EnsureSecrets(root string, random io.Reader, warn func(string)) (Secrets, e
 		warn = func(string) {}
 	}
 	path := filepath.Join(root, SecretsPath)
-	values := map[SecretName]Secret{}
-	var order []SecretName // names in the file we do not know, kept as found
-	data, err := safefile.ReadRegular(path, MaxFileBytes)
+	values, order, err := loadSecrets(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return Secrets{}, fmt.Errorf("read secrets: %w", err)
+		return Secrets{}, err
 	default:
-		if err := checkSecretsFile(path, warn); err != nil {
+		if err := restrictSecretsFile(path, warn); err != nil {
 			return Secrets{}, err
-		}
-		if order, err = parseSecrets(data, values); err != nil {
-			return Secrets{}, fmt.Errorf("%s: %w", SecretsPath, err)
 		}
 	}
 
@@ -217,7 +212,38 @@ func EnsureSecrets(root string, random io.Reader, warn func(string)) (Secrets, e
 	return Secrets{values: values}, nil
 }
 
-func checkSecretsFile(path string, warn func(string)) error {
+// ReadSecrets reads the secrets file under root for a diagnosis: it changes
+// nothing (no secret generated, no mode corrected) and refuses the same
+// files EnsureSecrets refuses. A name the file lacks reads as empty. An
+// absent file is an error wrapping fs.ErrNotExist.
+func ReadSecrets(root string) (Secrets, error) {
+	path := filepath.Join(root, SecretsPath)
+	values, _, err := loadSecrets(path)
+	if err != nil {
+		return Secrets{}, err
+	}
+	return Secrets{values: values}, nil
+}
+
+// loadSecrets reads and parses the file at path after checking it is a
+// regular file of ours that nobody else can read. values is never nil.
+func loadSecrets(path string) (values map[SecretName]Secret, order []SecretName, err error) {
+	values = map[SecretName]Secret{}
+	data, err := safefile.ReadRegular(path, MaxFileBytes)
+	if err != nil {
+		return values, nil, fmt.Errorf("read secrets: %w", err)
+	}
+	if err := checkSecretsFile(path); err != nil {
+		return values, nil, err
+	}
+	// names in the file we do not know, kept as found
+	if order, err = parseSecrets(data, values); err != nil {
+		return values, nil, fmt.Errorf("%s: %w", SecretsPath, err)
+	}
+	return values, order, nil
+}
+
+func checkSecretsFile(path string) error {
 	info, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("secrets: %w", err)
@@ -228,12 +254,20 @@ func checkSecretsFile(path string, warn func(string)) error {
 	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
 		return fmt.Errorf("%s: %w: owned by uid %d, not by uid %d running stacklab", SecretsPath, ErrSecretsExposed, st.Uid, os.Geteuid())
 	}
-	perm := info.Mode().Perm()
-	if perm&0o004 != 0 {
+	if perm := info.Mode().Perm(); perm&0o004 != 0 {
 		return fmt.Errorf("%s: %w (mode %04o): the passwords in it may have been copied; "+
 			"if you accept that, run 'chmod 600 %s' and re-run", SecretsPath, ErrSecretsExposed, perm, SecretsPath)
 	}
-	if perm != 0o600 {
+	return nil
+}
+
+// restrictSecretsFile brings a checked file's mode back to 0600.
+func restrictSecretsFile(path string, warn func(string)) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
 		if err := os.Chmod(path, 0o600); err != nil {
 			return fmt.Errorf("secrets: restrict mode: %w", err)
 		}

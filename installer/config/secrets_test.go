@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -290,5 +291,43 @@ func TestRedactor(t *testing.T) {
 	line := "password = " + real.Get(SecretKeystoneDB).Reveal() + "\n"
 	if got := real.Redactor().Redact(line); got != "password = [redacted]\n" {
 		t.Errorf("Redact = %q", got)
+	}
+}
+
+// A diagnosis reads the secrets and changes nothing: a name the file lacks
+// stays absent, a group-readable mode stays as found; a world-readable or
+// absent file is refused as install refuses it.
+func TestReadSecretsChangesNothing(t *testing.T) {
+	root := t.TempDir()
+	path := secretsFile(root)
+	if _, err := ReadSecrets(root); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("no file: err = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadSecrets created %s", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := "admin: OperatorChosen-pass.1\n"
+	if err := os.WriteFile(path, []byte(old), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadSecrets(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Get(SecretAdmin).Reveal() != "OperatorChosen-pass.1" || s.Get(SecretNovaDB) != "" {
+		t.Errorf("admin %q, nova_db %q", s.Get(SecretAdmin).Reveal(), s.Get(SecretNovaDB).Reveal())
+	}
+	info, _ := os.Stat(path)
+	if data, _ := os.ReadFile(path); string(data) != old || info.Mode().Perm() != 0o640 {
+		t.Errorf("file changed: mode %04o, %q", info.Mode().Perm(), data)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSecrets(root); !errors.Is(err, ErrSecretsExposed) {
+		t.Errorf("world-readable: err = %v, want ErrSecretsExposed", err)
 	}
 }

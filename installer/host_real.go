@@ -317,12 +317,13 @@ func (r *realProber) Probe(ctx context.Context, p openstack.Probe) error {
 		if err != nil {
 			return err
 		}
-		for _, a := range list {
-			if a.Alive {
-				return nil
-			}
+		if len(list) == 0 {
+			return fmt.Errorf("neutron lists no %s on %s", p.Target, r.hostname)
 		}
-		return fmt.Errorf("no alive %s on %s", p.Target, r.hostname)
+		if bad := openstack.AgentsNotReady(neutronAgents(list)); len(bad) > 0 {
+			return fmt.Errorf("not ready: %s", strings.Join(bad, ", "))
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown probe kind %q", p.Kind)
 }
@@ -396,4 +397,12 @@ func (r *realCloud) ConvergeIdentity(ctx context.Context, _ cloud.CloudEntry, sp
 		r.mu.Unlock()
 	}
 	return res.Changes, err
+}
+
+func neutronAgents(list []agents.Agent) []openstack.Agent {
+	out := make([]openstack.Agent, len(list))
+	for i, a := range list {
+		out[i] = openstack.Agent{Type: a.AgentType, Host: a.Host, Alive: a.Alive, AdminUp: a.AdminStateUp}
+	}
+	return out
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/installer/identity"
+	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
 )
 
@@ -513,25 +514,25 @@ func (dr *doctor) providers(ctx context.Context) ([]resourceproviders.ResourcePr
 	})
 }
 
-// AgentsVerdict grades neutron's agents.
+// AgentsVerdict grades neutron's agents by install's own readiness rule.
 func AgentsVerdict(list []agents.Agent) checks.Result {
-	var ev, dead []string
+	var ev []string
+	var states []openstack.Agent
 	for _, a := range list {
 		state := "alive"
 		if !a.Alive {
 			state = "DEAD"
-			dead = append(dead, a.AgentType+" on "+a.Host)
 		}
 		if !a.AdminStateUp {
 			state += ", admin down"
-			dead = append(dead, a.AgentType+" on "+a.Host+" (admin down)")
 		}
 		ev = append(ev, fmt.Sprintf("%s (%s) on %s: %s", a.AgentType, a.Binary, a.Host, state))
+		states = append(states, openstack.Agent{Type: a.AgentType, Host: a.Host, Alive: a.Alive, AdminUp: a.AdminStateUp})
 	}
 	if len(list) == 0 {
 		return checks.Failf("neutron lists no agents", "systemctl restart the neutron-*-agent units; journalctl -u neutron-rpc-server -n 50")
 	}
-	if len(dead) > 0 {
+	if dead := openstack.AgentsNotReady(states); len(dead) > 0 {
 		return checks.Failf("not alive: "+strings.Join(dead, ", "),
 			"systemctl restart the agent's unit (stacklab services restart UNIT); neutron marks it alive within 75 s", ev...)
 	}

@@ -204,6 +204,30 @@ func AgentTypeByUnit() map[string]string {
 	return out
 }
 
+// Agent is what readiness reads of one neutron agent.
+type Agent struct {
+	Type, Host     string
+	Alive, AdminUp bool
+}
+
+// AgentsNotReady is the one readiness rule for neutron's agents, used by
+// install's verify and by doctor alike, so that install never ends green
+// on a lab doctor calls red: every agent listed must be alive and
+// administratively up (install once accepted an agent set admin down). It
+// names each one that is not.
+func AgentsNotReady(list []Agent) []string {
+	var bad []string
+	for _, a := range list {
+		if !a.Alive {
+			bad = append(bad, a.Type+" on "+a.Host)
+		}
+		if !a.AdminUp {
+			bad = append(bad, a.Type+" on "+a.Host+" (admin down)")
+		}
+	}
+	return bad
+}
+
 func neutronTiers(p Params) []Tier {
 	b := mustBackend(p)
 	agents := append([]string{}, b.AgentUnits()...)

@@ -370,9 +370,7 @@ func (e *env) writeFixJSON(before checks.Report, outcomes []repairOutcome, after
 			out.Changes = append(out.Changes, changeJSON{ID: ch.ID, Before: ch.Before, After: ch.After})
 		}
 	}
-	enc := json.NewEncoder(e.stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	if err := writeJSONTo(e.stdout, out); err != nil {
 		return err
 	}
 	return v

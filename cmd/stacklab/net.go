@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -126,9 +125,7 @@ func (e *env) netPlan(ctx context.Context, c *cli.Command) (netcfg.Host, netcfg.
 // render writes v as JSON or through its human renderer.
 func (e *env) render(c *cli.Command, v any, text func(io.Writer) error) error {
 	if c.String("output") == "json" {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return writeJSONTo(e.stdout, v)
 	}
 	return text(e.stdout)
 }

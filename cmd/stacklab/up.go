@@ -264,6 +264,7 @@ func failedIDs(rep checks.Report) []string {
 	return ids
 }
 
+// writeJSONTo is every command's --output json: one indented document.
 func writeJSONTo(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -99,6 +99,7 @@ func authtoken(p Params, user, password string) []inifile.Set {
 		set(s, "www_authenticate_uri", keystoneBase(p.MgmtIP)),
 		set(s, "auth_url", keystoneBase(p.MgmtIP)),
 		set(s, "memcached_servers", memcacheServer(p)),
+		set(s, "memcache_pool_dead_retry", memcacheDeadRetry),
 		set(s, "auth_type", "password"),
 		set(s, "project_domain_name", "Default"),
 		set(s, "user_domain_name", "Default"),

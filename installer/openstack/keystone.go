@@ -107,6 +107,7 @@ func keystoneConf(p Params) File {
 			set("cache", "enabled", "true"),
 			set("cache", "backend", "oslo_cache.memcache_pool"),
 			set("cache", "memcache_servers", memcacheServer(p)),
+			set("cache", "memcache_dead_retry", memcacheDeadRetry),
 		},
 		Units:  []string{"keystone"},
 		Secret: true,

@@ -11,22 +11,6 @@ import (
 	"github.com/stacklab/stacklab/checks"
 )
 
-// intermittentHorizon loses the session of every second login.
-type intermittentHorizon struct {
-	*fakeHorizon
-	n int
-}
-
-func (h *intermittentHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost {
-		h.mu.Lock()
-		h.n++
-		h.loseAll = h.n%2 == 0
-		h.mu.Unlock()
-	}
-	h.fakeHorizon.ServeHTTP(w, r)
-}
-
 func TestLoginCountsLostLogins(t *testing.T) {
 	for _, tt := range []struct {
 		name         string
@@ -43,11 +27,10 @@ func TestLoginCountsLostLogins(t *testing.T) {
 			w := newWorld(t)
 			w.cfg.Probe = 5 * time.Second // room for three tries on a slow test machine
 			w.horizon.loseAll = tt.loseAll
-			var hh http.Handler = w.horizon
 			if tt.intermittent {
-				hh = &intermittentHorizon{fakeHorizon: w.horizon}
+				w.horizon.loseEvery = 2
 			}
-			srv := httptest.NewServer(hh)
+			srv := httptest.NewServer(w.horizon)
 			defer srv.Close()
 			w.cfg.HorizonURL = srv.URL + "/horizon"
 			dr := &doctor{cfg: w.cfg, d: w.deps}

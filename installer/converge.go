@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -247,7 +248,7 @@ func markerContent(version string, c openstack.Command) string {
 // command has one, is the authority; otherwise the marker.
 func (l *lab) needsRun(ctx context.Context, c openstack.Command) (bool, error) {
 	if len(c.Unless) > 0 {
-		_, err := l.h.Exec.Run(ctx, Cmd{User: c.User, Argv: c.Unless, ReadOnly: true, Redact: l.p.Secrets.Values()})
+		_, err := l.h.Exec.Run(ctx, Cmd{User: cmp.Or(c.UnlessUser, c.User), Argv: c.Unless, ReadOnly: true, Redact: l.p.Secrets.Values()})
 		return err != nil, nil
 	}
 	version, err := l.h.Packages.Version(ctx, syncPackage[c.Tier])

@@ -515,3 +515,39 @@ func TestPackagesConfigureAgainOnce(t *testing.T) {
 		})
 	}
 }
+
+// A re-run learns a sync is done from its guard, run as the guard's user,
+// or from its marker: nova's cell1 guard reads MariaDB as root instead of
+// importing nova, and no re-run runs nova-manage or rabbitmqctl (each cost
+// seconds of a re-run that changes nothing).
+func TestRerunGuardsRunAsTheirUser(t *testing.T) {
+	m := installed(t)
+	m.Commands = nil
+	if _, err := runLab(t, m, false, Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	var cell1 openstack.Command
+	for _, c := range openstack.SyncCommands(m.p) {
+		if c.Name == "nova-create-cell1" {
+			cell1 = c
+		}
+	}
+	if cell1.UnlessUser != "root" || len(cell1.Unless) == 0 {
+		t.Fatalf("nova-create-cell1: unless %q as %q", cell1.Unless, cell1.UnlessUser)
+	}
+	guarded := false
+	for _, c := range m.Commands {
+		if slices.Equal(c.Argv, cell1.Unless) {
+			guarded = true
+			if c.User != "root" || !c.ReadOnly {
+				t.Errorf("cell1 guard ran as %q (read-only %v), want root, read-only", c.User, c.ReadOnly)
+			}
+		}
+		if a := strings.Join(c.Argv, " "); strings.Contains(a, "nova-manage") || strings.Contains(a, "rabbitmqctl") {
+			t.Errorf("re-run ran %q", c.Argv)
+		}
+	}
+	if !guarded {
+		t.Error("re-run never checked nova-create-cell1's guard")
+	}
+}

@@ -87,7 +87,11 @@ func render(p Params) string {
 	for _, c := range SyncCommands(p) {
 		w("[%s %s] %s as %s: %s", c.Tier, c.Phase, c.Name, c.User, strings.Join(c.Argv, " "))
 		if c.Unless != nil {
-			w("  (unless: %s)", strings.Join(c.Unless, " "))
+			as := ""
+			if c.UnlessUser != "" {
+				as = " as " + c.UnlessUser
+			}
+			w("  (unless%s: %s)", as, strings.Join(c.Unless, " "))
 		}
 		if c.Env != nil {
 			w("  (env: %s)", strings.Join(c.Env, " "))

@@ -11,10 +11,14 @@ var rabbitmqService = service{
 			{
 				Name: "rabbitmq-add-user", Tier: TierInfra, Phase: AfterReady, User: "root",
 				// Without the password argument, rabbitmqctl (3.8 and later)
-				// reads it as one line from standard input.
-				Argv:   []string{"rabbitmqctl", "add_user", RabbitUser},
+				// reads it as one line from standard input. Run once (its
+				// marker), not guarded by an Unless: each rabbitmqctl boots
+				// an Erlang VM, about 1 s of every re-run. It skips a user
+				// that exists, so a lab whose user predates the marker
+				// converges too.
+				Argv: []string{"sh", "-c", "rabbitmqctl -q list_users </dev/null | cut -f1 | grep -qx " + RabbitUser +
+					" || exec rabbitmqctl add_user " + RabbitUser},
 				Stdin:  p.Rabbit + "\n",
-				Unless: []string{"sh", "-c", "rabbitmqctl -q list_users | cut -f1 | grep -qx " + RabbitUser},
 				Secret: true,
 			},
 			{

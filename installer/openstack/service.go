@@ -247,9 +247,10 @@ type Command struct {
 	// files and logs it creates are the service's).
 	User string
 	Argv []string
-	// Unless, when set, is run first (as User); exit status 0 means the
-	// work is done and Argv is skipped.
-	Unless []string
+	// Unless, when set, is run first (as UnlessUser, else User); exit
+	// status 0 means the work is done and Argv is skipped.
+	Unless     []string
+	UnlessUser string
 	// Env (NAME=value) is added to the command's environment and Stdin
 	// is fed to it: the ways a password reaches a command. Never put one
 	// in Argv, which every local user can read in /proc/PID/cmdline;

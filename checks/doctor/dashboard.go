@@ -416,20 +416,25 @@ func (dr *doctor) checkLogin(ctx context.Context) checks.Result {
 	}
 	wg.Wait()
 	held, lost := 0, 0
-	var failed *try
+	var failed, cut *try
 	for i, t := range tries {
 		switch {
 		case t.err == nil:
 			held++
 		case errors.Is(t.err, ErrSessionLost):
 			lost++
-		case failed == nil:
+		case errors.Is(t.err, context.DeadlineExceeded) && cut == nil:
+			cut = &tries[i]
+		case failed == nil && !errors.Is(t.err, context.DeadlineExceeded):
 			failed = &tries[i]
 		}
 	}
 	// A try cut off by the budget while others finished is judged by
 	// those; any other failure fails the check.
-	if failed != nil && (held+lost == 0 || ctx.Err() == nil) {
+	if failed == nil && held+lost == 0 {
+		failed = cut
+	}
+	if failed != nil {
 		return loginFailure(append(failed.ev, failed.err.Error()), failed.err)
 	}
 	ev := tries[0].ev

@@ -104,3 +104,30 @@ func TestLoginJudgesTheWholeLoginNotEachPage(t *testing.T) {
 		})
 	}
 }
+
+// hangOneHorizon never answers the page after login for its first session.
+type hangOneHorizon struct{ *fakeHorizon }
+
+func (h hangOneHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie("sessionid"); err == nil && c.Value == "S1" && r.URL.Path == "/horizon/project/" {
+		<-r.Context().Done()
+		return
+	}
+	h.fakeHorizon.ServeHTTP(w, r)
+}
+
+// One try cut off by the budget while the others finished is judged by
+// those: the lab logs in.
+func TestLoginJudgesTheTriesThatFinished(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Probe = 500 * time.Millisecond
+	srv := httptest.NewServer(hangOneHorizon{w.horizon})
+	defer srv.Close()
+	w.cfg.HorizonURL = srv.URL + "/horizon"
+	w.deps.Flow = &http.Client{}
+	dr := &doctor{cfg: w.cfg, d: w.deps}
+	r := dr.checkLogin(context.Background())
+	if r.Status != checks.OK || !strings.Contains(r.Summary, "2 time(s)") {
+		t.Errorf("%s %q %q", r.Status, r.Summary, r.Evidence)
+	}
+}

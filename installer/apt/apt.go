@@ -352,13 +352,14 @@ func (m *Manager) run(ctx context.Context, op string, args []string, logPath str
 
 	output := io.Writer(outLines)
 	var logDisplay string
+	var f *os.File
 	if logPath != "" {
 		logDisplay = logPath
 		full := filepath.Join(m.Root, logPath)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return fmt.Errorf("apt-get %s: log: %w", op, err)
 		}
-		f, err := os.OpenFile(full, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		f, err = os.OpenFile(full, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 		if err != nil {
 			return fmt.Errorf("apt-get %s: log: %w", op, err)
 		}
@@ -385,6 +386,10 @@ func (m *Manager) run(ctx context.Context, op string, args []string, logPath str
 		return &CommandError{Op: op, Failed: tr.failed(), Tail: last.get(), LogPath: logDisplay, Err: runErr, ExitCode: code}
 	}
 	tr.finish(downloadOnly)
+	if f != nil {
+		// apt prints "Fetched … in …" itself; the split says where the rest went.
+		fmt.Fprintf(f, "=== %s apt-get %s: %s\n", time.Now().Format(time.RFC3339), op, tr.split())
+	}
 	return nil
 }
 

@@ -154,6 +154,8 @@ steps=$(awk '/^✓ [a-z]+ +[0-9]/ && $2 != "+" {
 rss_mib=$(lab ps -eo rss= | awk '{ s += $1 } END { printf "%.0f", s / 1024 }')
 pkgs=$(($(installed) - pkgs0))
 downloaded=$(($(debs) - debs0))
+# Where the packages step's time went, as the install log splits each apt run.
+lab grep -h ': download\|: unpack' /var/log/stacklab/apt.log | sed 's/^=== [^ ]* /apt: /' || echo "apt: no time split in /var/log/stacklab/apt.log"
 echo "up: ${up_s} s (${steps//,/, }); packages installed: $pkgs (downloaded: $downloaded, so the apt cache was $([ "$downloaded" -gt 50 ] && echo cold || echo warm)); lab resident memory: $rss_mib MiB"
 jq -n --arg steps "$steps" --argjson pkgs "$pkgs" --argjson dl "$downloaded" --argjson rss "$rss_mib" \
 	'{up_step_seconds: ($steps | split(",") | map(split("=") | {(.[0]): (.[1] | tonumber)}) | add),

@@ -98,7 +98,11 @@ func neutronFiles(p Params) []File {
 			Sets: []inifile.Set{
 				set(sectionDefault, "nova_metadata_host", p.MgmtIP),
 				set(sectionDefault, "metadata_proxy_shared_secret", p.MetadataSecret),
-				set(sectionDefault, "metadata_workers", itoa(p.Workers)),
+				// 0: the proxy serves from the agent's own process (eventlet
+				// on Zed; 2025.1's agent is one threaded process whatever
+				// this says). A forked worker cost Debian 12's lab 145 MB
+				// to answer one guest's cloud-init.
+				set(sectionDefault, "metadata_workers", "0"),
 				agentRPCTimeout(),
 			},
 			Units:  []string{"neutron-metadata-agent"},

@@ -87,7 +87,8 @@ func checkTimes(t *testing.T, what string, r installer.RunResult) {
 }
 
 // TestFigures prints and records the install's phase times and the lab's
-// resident memory by service. The targets (720 s, 60 s) are measured, not
+// resident memory by service. The targets (720 s, issue 16's 2 s re-run and
+// 4 GiB) are measured, not
 // asserted: they depend on the machine. What is asserted is that the
 // figures mean what they say.
 func TestFigures(t *testing.T) {
@@ -158,7 +159,8 @@ func TestFigures(t *testing.T) {
 		"rss_mib_by_service":     rss,
 		"rss_mib_total":          total,
 		"install_target_seconds": 720,
-		"rerun_target_seconds":   60,
+		"rerun_target_seconds":   2,
+		"rss_target_mib":         4096,
 	}
 	fmt.Printf("fresh install, killed once and resumed: %.0f s (target ≤ 720 s with a warm package cache)\n\n", fresh)
 	fmt.Printf("%-12s %9s %9s\n", "phase", "resumed", "re-run")
@@ -171,7 +173,7 @@ func TestFigures(t *testing.T) {
 		metrics["phase_seconds"].(map[string]float64)[p.Name] = p.Seconds
 		fmt.Printf("%-12s %8.1fs %8.1fs\n", p.Name, p.Seconds, re[p.Name])
 	}
-	fmt.Printf("%-12s %8.1fs %8.1fs   (re-run target ≤ 60 s)\n", "total", first.Seconds, rerun.Seconds)
+	fmt.Printf("%-12s %8.1fs %8.1fs   (re-run target ≤ 2 s)\n", "total", first.Seconds, rerun.Seconds)
 	names := make([]string, 0, len(rss))
 	for n := range rss {
 		names = append(names, n)
@@ -181,7 +183,7 @@ func TestFigures(t *testing.T) {
 	for _, n := range names {
 		fmt.Printf("  %-26s %7.0f MiB\n", n, rss[n])
 	}
-	fmt.Printf("  %-26s %7.0f MiB\n", "total", total)
+	fmt.Printf("  %-26s %7.0f MiB   (target ≤ 4096 MiB)\n", "total", total)
 	b, _ := json.MarshalIndent(metrics, "", "  ")
 	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)

@@ -72,10 +72,13 @@ type tracker struct {
 	installed map[string]bool // packages that reached "Installed"
 	files     map[string]string
 	failures  []Failure
-	// when apt began, and first downloaded, unpacked and configured: the
-	// install log's time split.
-	now                                func() time.Time
-	start, download, unpack, configure time.Time
+	// the install log's time split: time spent per stage, each status
+	// line's stage lasting until the next line.
+	now        func() time.Time
+	start      time.Time
+	stage      string
+	stageSince time.Time
+	spent      map[string]time.Duration
 }
 
 // Failure is a package dpkg reported as failed.
@@ -89,14 +92,29 @@ func newTracker(report func(Progress)) *tracker {
 }
 
 func newTrackerAt(report func(Progress), now func() time.Time) *tracker {
-	return &tracker{report: report, installed: map[string]bool{}, files: map[string]string{}, now: now, start: now()}
+	t0 := now()
+	return &tracker{report: report, installed: map[string]bool{}, files: map[string]string{},
+		now: now, start: t0, stageSince: t0, spent: map[string]time.Duration{}}
 }
 
-// mark records t's first time in a stage.
-func mark(at *time.Time, now time.Time) {
-	if at.IsZero() {
-		*at = now
+// enter charges the time since the last status line to its stage; dpkg
+// interleaves unpacking and configuring, so stages alternate.
+func (t *tracker) enter(stage string) {
+	now := t.now()
+	if t.stage != "" {
+		t.spent[t.stage] += now.Sub(t.stageSince)
 	}
+	t.stage, t.stageSince = stage, now
+}
+
+// pmStage is the stage of a dpkg status message.
+func pmStage(msg string) string {
+	for _, p := range []string{"Preparing to configure ", "Configuring ", "Installed ", "Running post-installation trigger "} {
+		if strings.HasPrefix(msg, p) {
+			return "configure"
+		}
+	}
+	return "unpack"
 }
 
 // split is how long the run spent downloading, unpacking and configuring
@@ -106,26 +124,14 @@ func mark(at *time.Time, now time.Time) {
 func (t *tracker) split() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	end := t.now()
-	marks := []struct {
-		name string
-		at   time.Time
-	}{{"download", t.download}, {"unpack", t.unpack}, {"configure", t.configure}}
+	t.enter("")
 	var parts []string
-	for i, m := range marks {
-		if m.at.IsZero() {
-			continue
+	for _, st := range []string{"download", "unpack", "configure"} {
+		if d, ok := t.spent[st]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.1f s", st, d.Seconds()))
 		}
-		until := end
-		for _, next := range marks[i+1:] {
-			if !next.at.IsZero() {
-				until = next.at
-				break
-			}
-		}
-		parts = append(parts, fmt.Sprintf("%s %.1f s", m.name, until.Sub(m.at).Seconds()))
 	}
-	parts = append(parts, fmt.Sprintf("in %.1f s", end.Sub(t.start).Seconds()))
+	parts = append(parts, fmt.Sprintf("in %.1f s", t.stageSince.Sub(t.start).Seconds()))
 	return strings.Join(parts, ", ")
 }
 
@@ -150,7 +156,7 @@ func (t *tracker) statusLine(s string) {
 	emit := true
 	switch l.kind {
 	case "dlstatus":
-		mark(&t.download, t.now())
+		t.enter("download")
 		p = Progress{Phase: PhaseDownload, Percent: l.percent, Package: t.files[l.item], Message: l.message}
 		if m := retrievingRe.FindStringSubmatch(l.message); m != nil {
 			p.Done, p.Total = atoi(m[1])-1, atoi(m[2])
@@ -159,10 +165,8 @@ func (t *tracker) statusLine(s string) {
 			}
 		}
 	case "pmstatus":
-		if strings.HasPrefix(l.message, "Preparing to configure ") || strings.HasPrefix(l.message, "Configuring ") {
-			mark(&t.configure, t.now())
-		} else if l.item != "dpkg-exec" {
-			mark(&t.unpack, t.now())
+		if l.item != "dpkg-exec" {
+			t.enter(pmStage(l.message))
 		}
 		p = Progress{Phase: PhaseInstall, Percent: l.percent, Message: l.message}
 		// "dpkg-exec" marks apt starting a dpkg run, not a package.

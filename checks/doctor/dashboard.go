@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stacklab/stacklab/checks"
@@ -387,9 +386,9 @@ func DashboardLogin(ctx context.Context, base *http.Client, loginURL, user, pass
 	return ev, fmt.Errorf("%w: the page after login sent us back to the login form (session backend)", ErrSessionLost)
 }
 
-// LoginTries is how many dashboard logins the login check makes, side by
-// side: a login lost now and then (Horizon embedded in Apache's workers
-// lost about 1 in 6) passes a single try most of the time.
+// LoginTries is how many dashboard logins the login check makes when its
+// budget allows: a login lost now and then (Horizon embedded in Apache's
+// workers lost about 1 in 6) passes a single try most of the time.
 const LoginTries = 3
 
 func (dr *doctor) checkLogin(ctx context.Context) checks.Result {
@@ -398,49 +397,27 @@ func (dr *doctor) checkLogin(ctx context.Context) checks.Result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*dr.cfg.probe())
 	defer cancel()
-	// The tries run side by side: one after the other, they were most of a
-	// healthy doctor's time (three logins, about 0.5 s each).
-	type try struct {
-		ev  []string
-		err error
-	}
-	tries := make([]try, LoginTries)
-	var wg sync.WaitGroup
-	for i := range tries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ev, err := DashboardLogin(ctx, dr.d.flow(), dr.loginURL(), dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
-			tries[i] = try{ev, err}
-		}()
-	}
-	wg.Wait()
+	var ev []string
 	held, lost := 0, 0
-	var failed, cut *try
-	for i, t := range tries {
+	for i := range LoginTries {
+		start := time.Now()
+		tev, err := DashboardLogin(ctx, dr.d.flow(), dr.loginURL(), dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
+		took := time.Since(start)
 		switch {
-		case t.err == nil:
+		case err == nil:
 			held++
-		case errors.Is(t.err, ErrSessionLost):
+		case errors.Is(err, ErrSessionLost):
 			lost++
-		case errors.Is(t.err, context.DeadlineExceeded) && cut == nil:
-			cut = &tries[i]
-		case failed == nil && !errors.Is(t.err, context.DeadlineExceeded):
-			failed = &tries[i]
+		case i > 0 && ctx.Err() != nil:
+			// Out of budget mid-try: judge on the tries that finished.
+		default:
+			return loginFailure(append(ev, append(tev, err.Error())...), err)
 		}
-	}
-	// A try cut off by the budget while others finished is judged by
-	// those; any other failure fails the check.
-	if failed == nil && held+lost == 0 {
-		failed = cut
-	}
-	if failed != nil {
-		return loginFailure(append(failed.ev, failed.err.Error()), failed.err)
-	}
-	ev := tries[0].ev
-	for _, t := range tries {
-		if t.err == nil {
-			ev = t.ev
+		if i == 0 {
+			ev = tev
+		}
+		// Another try only if it fits in what is left, with room to spare.
+		if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && time.Until(dl) < 2*took {
 			break
 		}
 	}

@@ -169,7 +169,7 @@ rm -f "$RESULTS/.clouds.yaml"
 cat "$RESULTS/metrics.json"
 
 say "doctor: fault matrix (inject, name the root cause, repair)"
-STACKLAB_CONFIG=/stacklab/e2e.yaml bash e2e/doctor.sh 2>&1 | tee "$RESULTS/doctor-matrix.txt"
+STACKLAB_CONFIG=/stacklab/e2e.yaml quiet bash e2e/doctor.sh 2>&1 | tee "$RESULTS/doctor-matrix.txt"
 
 say "doctor benchmark: stacklab doctor vs the openstack CLI, healthy and with keystone hung"
 cp e2e/bench-doctor.sh "$SHARE/"
@@ -181,7 +181,7 @@ say "playbooks: up, a real guest on its floating IP, re-run, destroy, re-apply, 
 STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG=/stacklab/e2e.yaml bash e2e/playbook.sh 2>&1 | tee "$RESULTS/playbook.txt"
 
 say "reboot: the lab and its guest come back by themselves"
-STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG=/stacklab/e2e.yaml bash e2e/reboot.sh 2>&1 | tee "$RESULTS/reboot.txt"
+STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG=/stacklab/e2e.yaml quiet bash e2e/reboot.sh 2>&1 | tee "$RESULTS/reboot.txt"
 
 say "playbook benchmark: stacklab run vs the openstack CLI script"
 BENCH_JSON=$RESULTS/bench-playbook.json bash e2e/bench-playbook.sh 2>&1 | tee "$RESULTS/bench-playbook.txt"

@@ -12,6 +12,25 @@ fail() {
 }
 lab() { "${LH[@]}" exec "$@"; }
 
+# quiet CMD...: run CMD holding the machine-wide lock of the e2e's
+# timing-sensitive phases, and say how long it waited. Here two lab hosts
+# share two cores (a student's VM has its own): one booting its whole
+# OpenStack saturates both for a minute, and a fault matrix run meanwhile
+# found the dashboard login over its budget (CI19: Debian 13's endpoint-dead
+# row while Debian 12 rebooted). The reboot and the fault matrix take this
+# lock so that they never overlap. flock -o keeps the lock's descriptor from
+# CMD, so a lab host CMD boots cannot hold the lock after CMD ends.
+QUIET_LOCK=/run/lock/stacklab-e2e-quiet.lock
+quiet() {
+	local t0
+	t0=$(now)
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	flock -o "$QUIET_LOCK" bash -c '. e2e/lib.sh
+		echo "(waited $(elapsed "$1") s for the other lab host'"'"'s reboot or fault matrix)"
+		shift
+		exec "$@"' quiet "$t0" "$@"
+}
+
 # reach FIP ID [SECONDS]: ping the floating IP from the upstream namespace
 # (for up to SECONDS, 90 by default), then fetch the guest's page and find
 # its instance id; prints the seconds it took.

@@ -195,7 +195,7 @@ if lab pgrep -af 'dhclient.*eth1|dhcpcd.*eth1' >/dev/null; then fail "a DHCP cli
 echo "ok    eth1 unaddressed for 60 s; no DHCP client for it"
 
 say "reboot"
-STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG='' bash e2e/reboot.sh 2>&1 | tee "$RESULTS/reboot.txt"
+STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG='' quiet bash e2e/reboot.sh 2>&1 | tee "$RESULTS/reboot.txt"
 
 # The rest proves the release as the main e2e does (issue 13 on Debian 13):
 # the cloud through its real APIs, a re-run that changes nothing, doctor's
@@ -217,7 +217,7 @@ echo "re-run took $(elapsed "$t0") s"
 STACKLAB_E2E_RERUN=$RESULTS/rerun.json go test -tags e2e -count=1 -v -run TestRerunChangedNothing ./e2e/
 
 say "doctor: fault matrix (inject, name the root cause, repair)"
-STACKLAB_CONFIG='' bash e2e/doctor.sh 2>&1 | tee "$RESULTS/doctor-matrix.txt"
+STACKLAB_CONFIG='' quiet bash e2e/doctor.sh 2>&1 | tee "$RESULTS/doctor-matrix.txt"
 
 say "uninstall (returns the VM to before install)"
 uninstall_leaves_nothing "$RESULTS" "$SL"

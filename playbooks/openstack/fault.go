@@ -74,10 +74,18 @@ func faultCause(msg string) string {
 	return ""
 }
 
-// lastLines is the last n non-empty lines of console output.
+// lastLines is the last n non-empty lines of console output, each as a
+// terminal shows it: a carriage return inside a line starts it over, so the
+// text after the last one is what counts. Deleting the CRs instead glued a
+// progress line's tail to the guest's own: CI saw "]stacklab-guest up …",
+// which '^stacklab-guest up ' did not match.
 func lastLines(out string, n int) []string {
 	var lines []string
-	for _, l := range strings.Split(strings.ReplaceAll(out, "\r", ""), "\n") {
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimRight(l, "\r")
+		if i := strings.LastIndex(l, "\r"); i >= 0 {
+			l = l[i+1:]
+		}
 		if strings.TrimSpace(l) != "" {
 			lines = append(lines, l)
 		}

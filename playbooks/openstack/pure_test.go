@@ -173,6 +173,10 @@ func TestLastLinesAndFirstMatch(t *testing.T) {
 	if got := lastLines(out, 3); !slices.Equal(got, []string{"c", "stacklab-guest up 1", "d"}) {
 		t.Errorf("lastLines = %q", got)
 	}
+	// A carriage return starts the line over, as on a terminal.
+	if got := lastLines("x\r\n 12% |**   |]\rstacklab-guest up ip=1\r\nprogress\r\r\n", 2); !slices.Equal(got, []string{"stacklab-guest up ip=1", "progress"}) {
+		t.Errorf("lastLines with carriage returns = %q", got)
+	}
 	if got := lastLines("", 3); got != nil {
 		t.Errorf("lastLines(\"\") = %q", got)
 	}

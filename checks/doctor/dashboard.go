@@ -260,14 +260,32 @@ var (
 // Horizon's region), by name.
 func FormFields(body []byte) map[string]string {
 	out := map[string]string{}
+	for _, attrs := range formInputs(body) {
+		if attrs["name"] != "" && strings.EqualFold(attrs["type"], "hidden") {
+			out[attrs["name"]] = attrs["value"]
+		}
+	}
+	return out
+}
+
+// formAsks reports whether the page has a visible input called name.
+func formAsks(body []byte, name string) bool {
+	for _, attrs := range formInputs(body) {
+		if attrs["name"] == name && !strings.EqualFold(attrs["type"], "hidden") {
+			return true
+		}
+	}
+	return false
+}
+
+func formInputs(body []byte) []map[string]string {
+	var out []map[string]string
 	for _, tag := range inputRE.FindAll(body, -1) {
 		attrs := map[string]string{}
 		for _, a := range attrRE.FindAllSubmatch(tag, -1) {
 			attrs[strings.ToLower(string(a[1]))] = strings.Trim(string(a[2]), `"'`)
 		}
-		if attrs["name"] != "" && strings.EqualFold(attrs["type"], "hidden") {
-			out[attrs["name"]] = attrs["value"]
-		}
+		out = append(out, attrs)
 	}
 	return out
 }
@@ -281,8 +299,9 @@ var ErrSessionLost = errors.New("the session did not hold")
 
 // DashboardLogin logs in to Horizon at loginURL as user, CSRF handled, and
 // follows the redirect to prove the session holds (a session backend that
-// loses it bounces back to the login page). It returns evidence lines.
-func DashboardLogin(ctx context.Context, base *http.Client, loginURL, user, password string) ([]string, error) {
+// loses it bounces back to the login page). domain is typed where the form
+// asks for one ("Default" when empty). It returns evidence lines.
+func DashboardLogin(ctx context.Context, base *http.Client, loginURL, domain, user, password string) ([]string, error) {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{
 		Transport: base.Transport, Jar: jar, Timeout: base.Timeout,
@@ -324,6 +343,12 @@ func DashboardLogin(ctx context.Context, base *http.Client, loginURL, user, pass
 	}
 	form.Set("username", user)
 	form.Set("password", password)
+	if formAsks(body, "domain") {
+		if domain == "" {
+			domain = "Default"
+		}
+		form.Set("domain", domain)
+	}
 	req, err = http.NewRequestWithContext(ctx, http.MethodPost, loginURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return ev, err
@@ -387,8 +412,12 @@ func DashboardLogin(ctx context.Context, base *http.Client, loginURL, user, pass
 }
 
 // LoginTries is how many dashboard logins the login check makes when its
-// budget allows: a login lost now and then (Horizon embedded in Apache's
-// workers lost about 1 in 6) passes a single try most of the time.
+// budget allows and Apache's configuration did not already rule out the
+// known cause of lost logins: a login lost now and then (Horizon embedded
+// in Apache's workers lost about 1 in 6) passes a single try most of the
+// time. Where dashboard-wsgi-daemon read that Horizon runs in its daemon
+// process, one login proves the session holds: the cause is read from the
+// configuration, and each login costs keystone a password hash.
 const LoginTries = 3
 
 func (dr *doctor) checkLogin(ctx context.Context) checks.Result {
@@ -399,9 +428,13 @@ func (dr *doctor) checkLogin(ctx context.Context) checks.Result {
 	defer cancel()
 	var ev []string
 	held, lost := 0, 0
-	for i := range LoginTries {
+	tries := LoginTries
+	if dr.horizonDaemon.Load() {
+		tries = 1
+	}
+	for i := range tries {
 		start := time.Now()
-		tev, err := DashboardLogin(ctx, dr.d.flow(), dr.loginURL(), dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
+		tev, err := DashboardLogin(ctx, dr.d.flow(), dr.loginURL(), dr.cfg.AdminDomain, dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
 		took := time.Since(start)
 		switch {
 		case err == nil:

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
@@ -69,9 +70,12 @@ type Config struct {
 	KeystoneURL string
 	// HorizonURL is the dashboard's root, e.g. http://10.0.0.2/horizon.
 	HorizonURL string
-	// AdminUser/AdminPassword/AdminDomain log in to the dashboard.
+	// AdminUser/AdminPassword/AdminDomain log in to the dashboard; the
+	// domain is typed only where the login form asks for one (Horizon with
+	// OPENSTACK_KEYSTONE_MULTIDOMAIN_SUPPORT, as the install guide sets it).
 	AdminUser     string
 	AdminPassword cloud.Secret
+	AdminDomain   string
 	// RabbitUser/RabbitPassword is the lab's RabbitMQ account.
 	RabbitUser     string
 	RabbitPassword cloud.Secret
@@ -205,6 +209,10 @@ type doctor struct {
 	gets     getMemo
 	services memo[[]services.Service]
 	rps      memo[[]resourceproviders.ResourceProvider]
+	// horizonDaemon: the dashboard-wsgi-daemon check read from Apache's
+	// configuration that Horizon runs in its daemon process, which the
+	// login check (behind it) reads to log in once instead of LoginTries.
+	horizonDaemon atomic.Bool
 }
 
 func (c Config) probe() time.Duration {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/cloud"
 )
 
 // Fixer performs the safe, reversible repairs. Each method converges: it
@@ -36,6 +37,13 @@ type KeystoneURLFixer interface {
 	// local_settings.py to HorizonKeystoneURL, keeping the previous file
 	// next to it (HorizonBackupSuffix); it reports whether it changed.
 	SetHorizonKeystoneURL(ctx context.Context) (bool, error)
+}
+
+// RabbitFixer is a Fixer that can also set a RabbitMQ user's password.
+type RabbitFixer interface {
+	// SetRabbitPassword runs rabbitmqctl change_password with the password
+	// on its standard input, never on its command line.
+	SetRabbitPassword(ctx context.Context, user string, password cloud.Secret) error
 }
 
 // HorizonBackupSuffix names the copy of a Horizon settings file that a
@@ -137,6 +145,17 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 				}
 				return f.Restart(ctx, "memcached")
 			}})
+	}
+	// RabbitMQ's password for the lab user was changed behind the
+	// services' back: they all still use the one doctor logged in with, so
+	// setting it back is the repair that touches no service.
+	if rf, ok := f.(RabbitFixer); ok && failed(IDRabbitMQ) && cfg.RabbitUser != "" && cfg.RabbitPassword != "" {
+		if e, _ := rep.Get(IDRabbitMQ); strings.HasPrefix(e.Summary, rabbitUserRefused) {
+			user, pw := cfg.RabbitUser, cfg.RabbitPassword
+			out = append(out, Repair{For: IDRabbitMQ,
+				Description: "set RabbitMQ's password for " + user + " back to the one in the services' transport_url (rabbitmqctl change_password, the password on its standard input)",
+				Run:         func(ctx context.Context) error { return rf.SetRabbitPassword(ctx, user, pw) }})
+		}
 	}
 	if failed(IDKeystone) && !failed(UnitID("keystone")) {
 		restart("keystone", IDKeystone, "running but not answering")

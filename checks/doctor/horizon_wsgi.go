@@ -283,6 +283,7 @@ func (dr *doctor) checkHorizonWSGI(ctx context.Context) checks.Result {
 		return checks.Warnf("cannot read Apache's configuration", "apache2ctl -t -D DUMP_INCLUDES", err.Error())
 	}
 	r, _ := HorizonWSGIVerdict(dirs)
+	dr.horizonDaemon.Store(r.Status == checks.OK)
 	return r
 }
 

@@ -238,3 +238,34 @@ func TestDelegateHorizonWSGIOnDisk(t *testing.T) {
 		t.Errorf("second: %v, %v; want no change", changed, err)
 	}
 }
+
+// The known cause of lost logins read from Apache's configuration: with
+// Horizon in its daemon process one login proves the session; where the
+// configuration cannot be read, the login check tries LoginTries times.
+func TestLoginTriesFollowTheWSGIConfiguration(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		apache bool
+		want   int
+	}{
+		{"Horizon in its daemon process", true, 1},
+		{"Apache's configuration unread", false, LoginTries},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			h := w.deps.Host.(fakeHost)
+			if tc.apache {
+				h.files[apacheMain] = "IncludeOptional sites-enabled/*.conf\n"
+				h.files[horizonSite] = stacklabAliasOnly
+				w.deps.Host = apacheHost(h.files, apacheMain, horizonSite)
+			}
+			rep := w.run(t)
+			if e, _ := rep.Get(IDDashboardLogin); e.Status != checks.OK {
+				t.Fatalf("dashboard-login %s: %s", e.Status, e.Summary)
+			}
+			if w.horizon.logins != tc.want {
+				t.Errorf("%d logins, want %d", w.horizon.logins, tc.want)
+			}
+		})
+	}
+}

@@ -71,6 +71,10 @@ func firstLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
+// rabbitUserRefused starts the rabbitmq check's summary when RabbitMQ
+// refuses the lab's own account: Plan offers to set its password back.
+const rabbitUserRefused = "RabbitMQ refuses the lab user "
+
 // ErrAMQPAuth: RabbitMQ refused the credentials.
 var ErrAMQPAuth = errors.New("amqp: authentication refused")
 
@@ -206,8 +210,11 @@ func (dr *doctor) checkRabbit(ctx context.Context) checks.Result {
 	}
 	switch {
 	case errors.Is(err, ErrAMQPAuth):
-		return checks.Failf("RabbitMQ refuses the lab user "+dr.cfg.RabbitUser,
-			"stacklab install --yes   (re-creates the user with the password from /etc/stacklab/secrets.yaml)", ev...)
+		// Not install: it sets the password once (a marker), so a password
+		// changed in RabbitMQ since then stays changed.
+		return checks.Failf(rabbitUserRefused+dr.cfg.RabbitUser,
+			"rabbitmqctl change_password "+dr.cfg.RabbitUser+" and type the password of the services' transport_url "+
+				"(it reads it from its standard input, off the command line) (or: stacklab doctor --fix)", ev...)
 	case err != nil:
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -246,25 +253,71 @@ func MemcachedStats(conn net.Conn) (int, error) {
 	return n, errors.New("memcached: connection closed before END")
 }
 
-var memcacheLocationRE = regexp.MustCompile(`['"]LOCATION['"]\s*:\s*['"]([^'"]+)['"]`)
+var (
+	cachesAssignRE   = regexp.MustCompile(`(?m)^CACHES\s*=\s*\{`)
+	cacheLocationRE  = regexp.MustCompile(`['"]LOCATION['"]\s*:\s*['"]([^'"]+)['"]`)
+	cacheBackendRE   = regexp.MustCompile(`['"]BACKEND['"]\s*:\s*['"]([^'"]+)['"]`)
+	pythonCommentsRE = regexp.MustCompile(`(?m)^\s*#.*$`)
+)
+
+// HorizonCache reads the CACHES setting of one Horizon settings file as
+// Python would: the last assignment wins and comments do not count
+// (Debian's local_settings.py carries a commented example whose LOCATION
+// is 127.0.0.1:11211). set is false when the file assigns no CACHES.
+func HorizonCache(data []byte) (backend, location string, set bool) {
+	text := pythonCommentsRE.ReplaceAll(data, nil)
+	all := cachesAssignRE.FindAllIndex(text, -1)
+	if len(all) == 0 {
+		return "", "", false
+	}
+	start := all[len(all)-1][1] - 1 // the opening brace
+	depth, end := 0, len(text)
+	for i := start; i < len(text); i++ {
+		switch text[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+		}
+		if depth == 0 {
+			end = i + 1
+			break
+		}
+	}
+	block := text[start:end]
+	if m := cacheBackendRE.FindSubmatch(block); m != nil {
+		backend = string(m[1])
+	}
+	if m := cacheLocationRE.FindSubmatch(block); m != nil {
+		location = strings.TrimPrefix(string(m[1]), "unix:")
+	}
+	return backend, location, true
+}
 
 // horizonCacheAddr is the memcached address Horizon's settings name (the
-// last file read wins, as in Horizon), or fallback.
-func (dr *doctor) horizonCacheAddr(fallback string) (string, string) {
-	addr, from := fallback, "default"
+// last file that sets CACHES wins, as in Horizon), or fallback; note says
+// where it came from, or that Horizon keeps its cache elsewhere.
+func (dr *doctor) horizonCacheAddr(fallback string) (addr, note string) {
+	addr, note = fallback, "default"
 	if dr.d.Host == nil {
-		return addr, from
+		return addr, note
 	}
 	for _, f := range HorizonSettingsFiles {
 		b, err := dr.d.Host.ReadFile(f)
 		if err != nil {
 			continue
 		}
-		if m := memcacheLocationRE.FindSubmatch(b); m != nil {
-			addr, from = strings.TrimPrefix(string(m[1]), "unix:"), f
+		backend, loc, set := HorizonCache(b)
+		switch {
+		case !set:
+		case loc != "" && (backend == "" || strings.Contains(strings.ToLower(backend), "memcache")):
+			addr, note = loc, f
+		default:
+			// Debian's _0006_debian_cache.py: LocMemCache, no memcached.
+			addr, note = fallback, "Horizon's cache is "+backend+" in "+f+", not memcached; keystone's address"
 		}
 	}
-	return addr, from
+	return addr, note
 }
 
 // HorizonSettingsFiles in the order Horizon reads them.
@@ -283,7 +336,11 @@ func (dr *doctor) checkMemcached(ctx context.Context) checks.Result {
 	defer cancel()
 	conn, err := dr.d.dial(ctx, addr)
 	if err != nil {
-		return checks.Failf("memcached does not accept connections on "+addr+" (Horizon's sessions live there)",
+		whose := " (keystone's token cache)"
+		if strings.HasPrefix(from, "/") {
+			whose = " (Horizon's sessions live there)"
+		}
+		return checks.Failf("memcached does not accept connections on "+addr+whose,
 			"restore '-l 127.0.0.1,"+dr.cfg.MgmtIP+"' in /etc/memcached.conf and systemctl restart memcached (or: stacklab doctor --fix)",
 			append(ev, err.Error())...)
 	}

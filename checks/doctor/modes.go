@@ -135,11 +135,14 @@ func horizonKeystoneURL(settings []byte) (string, bool) {
 }
 
 // PlanHandMade lists the repairs doctor offers on a lab stacklab did not
-// build: restarting the lab's failed units, in start order, and nothing
-// that edits a file — stacklab's file repairs render stacklab's own
-// settings, which a hand-made lab does not share. Each is asked for on its
-// own (see cmd/stacklab).
-func PlanHandMade(rep checks.Report, cfg Config, restart func(ctx context.Context, unit string) error) []Repair {
+// build: restarting the lab's failed units, in start order, and putting
+// Horizon in the WSGI daemon process its own site declares (wf, when not
+// nil) — an edit of two added lines, shown before it is asked for, with
+// the file as it was kept next to it. Nothing else edits a file:
+// stacklab's other file repairs render stacklab's own settings, which a
+// hand-made lab does not share. Each is asked for on its own (see
+// cmd/stacklab).
+func PlanHandMade(rep checks.Report, cfg Config, restart func(ctx context.Context, unit string) error, wf HorizonWSGIFixer) []Repair {
 	var out []Repair
 	for _, u := range cfg.Units {
 		e, ok := rep.Get(UnitID(u))
@@ -149,5 +152,33 @@ func PlanHandMade(rep checks.Report, cfg Config, restart func(ctx context.Contex
 		out = append(out, Repair{For: UnitID(u), Description: "restart " + u + " (" + e.Summary + ")",
 			Run: func(ctx context.Context) error { return restart(ctx, u) }})
 	}
+	if e, ok := rep.Get(IDHorizonWSGI); ok && wf != nil && e.Status == checks.Fail && strings.HasPrefix(e.Summary, horizonEmbedded+", not in") {
+		out = append(out, Repair{For: IDHorizonWSGI,
+			Description: "edit Horizon's Apache site (the old file kept as *" + HorizonBackupSuffix + "), then restart apache2:\n" + wsgiDiff(e.Fix),
+			Run: func(ctx context.Context) error {
+				changed, err := wf.DelegateHorizonWSGI(ctx)
+				if err != nil || !changed {
+					return err
+				}
+				return restart(ctx, "apache2")
+			}})
+	}
 	return out
+}
+
+// wsgiDiff shows the lines the Horizon check's fix adds ("add after line
+// N of FILE:" then the lines, indented) as a diff would.
+func wsgiDiff(fix string) string {
+	lines := strings.Split(fix, "\n")
+	out := []string{"  " + strings.TrimSuffix(strings.TrimSpace(lines[0]), ":")}
+	for _, l := range lines[1:] {
+		// HandMadeFix trims the lines' indent: the added lines end where
+		// the fix's next step ("then apache2ctl configtest") starts.
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "then ") {
+			break
+		}
+		out = append(out, "  + "+l)
+	}
+	return strings.Join(out, "\n")
 }

@@ -218,7 +218,7 @@ func TestPlanHandMadeOnlyRestartsFailedUnits(t *testing.T) {
 	w.cfg.KeystoneURL = "http://127.0.0.1:1/v3" // keystone down too: no repair for it
 	rep := runAll(t, w.cfg, w.deps)
 	var got []string
-	plan := PlanHandMade(rep, w.cfg, func(_ context.Context, u string) error { got = append(got, u); return nil })
+	plan := PlanHandMade(rep, w.cfg, func(_ context.Context, u string) error { got = append(got, u); return nil }, nil)
 	for _, r := range plan {
 		if err := r.Run(context.Background()); err != nil {
 			t.Fatal(err)
@@ -226,5 +226,53 @@ func TestPlanHandMadeOnlyRestartsFailedUnits(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "rabbitmq-server apache2" {
 		t.Errorf("restarted %v, want the failed units in start order", got)
+	}
+}
+
+type siteEditFixer struct {
+	calls   int
+	changed bool
+}
+
+func (f *siteEditFixer) DelegateHorizonWSGI(context.Context) (bool, error) {
+	f.calls++
+	return f.changed, nil
+}
+
+// On a hand-made lab --fix may edit Horizon's site: the two lines it adds
+// are shown before it is asked for, and apache2 restarts only when the
+// file changed.
+func TestPlanHandMadeShowsTheHorizonSiteEdit(t *testing.T) {
+	site := "/etc/apache2/sites-enabled/openstack-dashboard-alias-only.conf"
+	dirs := ParseApache(site, []byte("WSGIScriptAlias /horizon /usr/share/openstack-dashboard/wsgi.py\nWSGIDaemonProcess horizon user=www-data group=www-data\n"))
+	res, p := HorizonWSGIVerdict(dirs)
+	if p == nil {
+		t.Fatalf("no plan for Debian's site: %+v", res)
+	}
+	// As the report carries it on a hand-made lab: stacklab's advice
+	// dropped, the lines' indent trimmed.
+	res.Fix = HandMadeFix(res.Fix)
+	rep := checks.Report{Entries: []checks.Entry{{ID: IDHorizonWSGI, Result: res}}}
+	for _, changed := range []bool{true, false} {
+		var restarted []string
+		wf := &siteEditFixer{changed: changed}
+		plan := PlanHandMade(rep, Config{}, func(_ context.Context, u string) error { restarted = append(restarted, u); return nil }, wf)
+		if len(plan) != 1 || plan[0].For != IDHorizonWSGI {
+			t.Fatalf("plan %+v", plan)
+		}
+		want := "  add after line 2 of " + site + "\n  + WSGIProcessGroup horizon\n  + WSGIApplicationGroup %{GLOBAL}"
+		if !strings.HasSuffix(plan[0].Description, want) || !strings.Contains(plan[0].Description, HorizonBackupSuffix) {
+			t.Errorf("description %q does not end with the diff %q", plan[0].Description, want)
+		}
+		if err := plan[0].Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if wf.calls != 1 || (len(restarted) == 1) != changed {
+			t.Errorf("changed=%v: edits %d, restarted %v", changed, wf.calls, restarted)
+		}
+	}
+	// Without a fixer (or a healthy site) nothing is planned.
+	if plan := PlanHandMade(rep, Config{}, nil, nil); len(plan) != 0 {
+		t.Errorf("plan without a fixer: %+v", plan)
 	}
 }

@@ -159,6 +159,10 @@ type fakeHorizon struct {
 	password   string
 	staticCode int
 	noStatic   bool // the static files are gone: Apache answers 404
+	// domain: the form asks for the user's domain (the install guide's
+	// OPENSTACK_KEYSTONE_MULTIDOMAIN_SUPPORT) and wants this one.
+	domain string
+	logins int // POSTs to the login form
 }
 
 func (h *fakeHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -184,13 +188,18 @@ func (h *fakeHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "csrftoken", Value: "CSRF", Path: "/"})
 		_, _ = io.WriteString(w, `<link href="/horizon/static/a.css"><script src="/horizon/static/b.js"></script>
 <input type="hidden" name="csrfmiddlewaretoken" value="FORMTOKEN"><input type="hidden" name="region" value="http://k:5000/v3">`)
+		if h.domain != "" {
+			_, _ = io.WriteString(w, `<input type="text" name="domain" id="id_domain" autofocus="autofocus" class="form-control">`)
+		}
 	case r.URL.Path == "/horizon/auth/login/" && r.Method == http.MethodPost:
+		h.logins++
 		c, err := r.Cookie("csrftoken")
 		if err != nil || c.Value != "CSRF" || r.FormValue("csrfmiddlewaretoken") != "FORMTOKEN" {
 			http.Error(w, "CSRF verification failed", http.StatusForbidden)
 			return
 		}
-		if r.FormValue("username") != "admin" || r.FormValue("password") != h.password || r.FormValue("region") == "" {
+		if r.FormValue("username") != "admin" || r.FormValue("password") != h.password || r.FormValue("region") == "" ||
+			r.FormValue("domain") != h.domain {
 			_, _ = io.WriteString(w, "Invalid credentials.")
 			return
 		}
@@ -215,17 +224,23 @@ func TestDashboardLogin(t *testing.T) {
 		name     string
 		password string
 		loseAll  bool
-		want     string
+		// formDomain is the domain the form asks for ("" = no domain
+		// field); domain the one doctor knows.
+		formDomain, domain string
+		want               string
 	}{
-		{"ok", "pw", false, ""},
-		{"wrong password", "nope", false, "Invalid credentials"},
-		{"session lost", "pw", true, "session did not hold"},
+		{"ok", "pw", false, "", "", ""},
+		{"wrong password", "nope", false, "", "", "Invalid credentials"},
+		{"session lost", "pw", true, "", "", "session did not hold"},
+		{"the form asks for the domain", "pw", false, "Default", "", ""},
+		{"the admin's own domain", "pw", false, "labs", "labs", ""},
+		{"a domain the form does not ask for is not sent", "pw", false, "", "labs", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &fakeHorizon{sessions: map[string]bool{}, allowed: "127.0.0.1", password: "pw", loseAll: tt.loseAll}
+			h := &fakeHorizon{sessions: map[string]bool{}, allowed: "127.0.0.1", password: "pw", loseAll: tt.loseAll, domain: tt.formDomain}
 			srv := httptest.NewServer(h)
 			defer srv.Close()
-			ev, err := DashboardLogin(context.Background(), srv.Client(), srv.URL+"/horizon/auth/login/", "admin", tt.password)
+			ev, err := DashboardLogin(context.Background(), srv.Client(), srv.URL+"/horizon/auth/login/", tt.domain, "admin", tt.password)
 			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 				t.Errorf("err %v, want %q; evidence %v", err, tt.want, ev)
 			}
@@ -499,5 +514,88 @@ func TestPlanRestartsSilentServices(t *testing.T) {
 	}
 	if got := strings.Join(f.log, "|"); got != "restart nova-compute|restart neutron-dhcp-agent" {
 		t.Errorf("repairs: %s", got)
+	}
+}
+
+func (f *recordingFixer) SetRabbitPassword(_ context.Context, user string, pw cloud.Secret) error {
+	f.log = append(f.log, "rabbit "+user+" "+pw.Reveal())
+	return nil
+}
+
+// RabbitMQ's own password changed behind the services: --fix sets it back
+// to the lab's (on stdin, see System.RunInput), and the plan never shows it.
+func TestPlanRabbitPassword(t *testing.T) {
+	rep := checks.Report{Entries: []checks.Entry{{ID: IDRabbitMQ, Result: checks.Failf(rabbitUserRefused+"openstack", "")}}}
+	cfg := Config{RabbitUser: "openstack", RabbitPassword: cloud.Secret("s3cret-rabbit")}
+	f := &recordingFixer{}
+	plan := Plan(rep, cfg, f)
+	if len(plan) != 1 || plan[0].For != IDRabbitMQ || strings.Contains(plan[0].Description, "s3cret") {
+		t.Fatalf("plan %+v", plan)
+	}
+	if err := plan[0].Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(f.log, "|"); got != "rabbit openstack s3cret-rabbit" {
+		t.Errorf("repairs %q", got)
+	}
+	// RabbitMQ down, not refusing: no password repair.
+	rep.Entries[0].Result = checks.Failf("RabbitMQ does not accept connections on 127.0.0.1:5672", "")
+	if plan := Plan(rep, cfg, f); len(plan) != 0 {
+		t.Errorf("plan for a RabbitMQ that is down: %+v", plan)
+	}
+}
+
+func TestSystemRunInputFeedsStdin(t *testing.T) {
+	out, err := System{}.RunInput(context.Background(), "pw-on-stdin\n", "cat")
+	if err != nil || string(out) != "pw-on-stdin\n" {
+		t.Fatalf("cat read %q, %v", out, err)
+	}
+	if _, err := (System{}).RunInput(context.Background(), "", "false"); err == nil {
+		t.Error("a failing command returned no error")
+	}
+}
+
+// Horizon's CACHES as Python reads it: comments do not count, the last
+// assignment wins, and a backend that is not memcached names no address.
+func TestHorizonCache(t *testing.T) {
+	debian := "# memcached set CACHES to something like below.\n#CACHES = {\n#    'default': {\n" +
+		"#        'BACKEND': 'django.core.cache.backends.memcached.MemcachedCache',\n#        'LOCATION': '127.0.0.1:11211',\n#    },\n#}\n"
+	guide := "SESSION_ENGINE = 'django.contrib.sessions.backends.cache'\nCACHES = {\n    'default': {\n" +
+		"        'BACKEND': 'django.core.cache.backends.memcached.MemcachedCache',\n        'LOCATION': 'controller:11211',\n    }\n}\nOPENSTACK_KEYSTONE_DEFAULT_DOMAIN = \"Default\"\n"
+	locmem := "CACHES = {\n  'default' : {\n    'BACKEND': 'django.core.cache.backends.locmem.LocMemCache'\n  }\n}\n"
+	for _, tc := range []struct {
+		name, file, backend, location string
+		set                           bool
+	}{
+		{"Debian's commented example only", debian, "", "", false},
+		{"the guide's CACHES after Debian's example", debian + guide, "django.core.cache.backends.memcached.MemcachedCache", "controller:11211", true},
+		{"the last assignment wins", guide + "CACHES = {'default': {'BACKEND': 'x.PyMemcacheCache', 'LOCATION': 'unix:/run/mc.sock'}}\n", "x.PyMemcacheCache", "/run/mc.sock", true},
+		{"Debian's _0006_debian_cache.py", locmem, "django.core.cache.backends.locmem.LocMemCache", "", true},
+		{"an indented CACHES is not an assignment", "if False:\n    CACHES = {'default': {'LOCATION': '1.2.3.4:1'}}\n", "", "", false},
+	} {
+		b, l, set := HorizonCache([]byte(tc.file))
+		if b != tc.backend || l != tc.location || set != tc.set {
+			t.Errorf("%s: got (%q, %q, %v), want (%q, %q, %v)", tc.name, b, l, set, tc.backend, tc.location, tc.set)
+		}
+	}
+}
+
+// A hand-made lab as the guide leaves it on Debian: local_settings.py
+// names memcached, Debian's _0006_debian_cache.py (read later) replaces it
+// with LocMemCache. memcached is then probed at keystone's address, not at
+// the commented example's 127.0.0.1.
+func TestMemcachedCheckFollowsTheCacheHorizonUses(t *testing.T) {
+	w := newWorld(t)
+	h := w.deps.Host.(fakeHost)
+	h.files[HorizonSettingsFiles[0]] = "#        'LOCATION': '127.0.0.1:1',\nCACHES = {'default': {'BACKEND': 'django.core.cache.backends.memcached.MemcachedCache', 'LOCATION': '127.0.0.1:2'}}\n"
+	h.files[HorizonSettingsFiles[1]] = "CACHES = {'default': {'BACKEND': 'django.core.cache.backends.locmem.LocMemCache'}}\n"
+	dr := &doctor{cfg: w.cfg, d: w.deps}
+	addr, note := dr.horizonCacheAddr("192.0.2.10:11211")
+	if addr != "192.0.2.10:11211" || !strings.Contains(note, "LocMemCache in "+HorizonSettingsFiles[1]) {
+		t.Errorf("addr %q note %q", addr, note)
+	}
+	delete(h.files, HorizonSettingsFiles[1])
+	if addr, note := dr.horizonCacheAddr("192.0.2.10:11211"); addr != "127.0.0.1:2" || note != HorizonSettingsFiles[0] {
+		t.Errorf("without Debian's file: addr %q note %q", addr, note)
 	}
 }

@@ -51,6 +51,18 @@ func (s System) Run(ctx context.Context, name string, args ...string) ([]byte, e
 	return out, nil
 }
 
+// RunInput runs a command with input on its standard input: how a
+// password reaches a command without being on its command line.
+func (s System) RunInput(ctx context.Context, input, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = strings.NewReader(input)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return out, nil
+}
+
 // UnitControl is the slice of systemd repairs need.
 type UnitControl interface {
 	States(ctx context.Context, units ...string) ([]systemd.UnitState, error)
@@ -174,6 +186,11 @@ func (h HostFixer) RestoreMemcached(context.Context) (bool, error) {
 		return true, writeKeepMode(file, []byte(f.Content))
 	}
 	return false, errors.New("the lab has no memcached configuration")
+}
+
+func (h HostFixer) SetRabbitPassword(ctx context.Context, user string, password cloud.Secret) error {
+	_, err := h.Host.RunInput(ctx, password.Reveal()+"\n", "rabbitmqctl", "change_password", user)
+	return err
 }
 
 func (h HostFixer) DiscoverHosts(ctx context.Context) error {

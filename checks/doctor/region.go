@@ -39,6 +39,10 @@ func regionFiles() []regionFile {
 	}
 }
 
+// CinderConf is cinder's configuration: on a lab without it, nova's
+// [cinder] section is never used.
+const CinderConf = "/etc/cinder/cinder.conf"
+
 // regionKeys are the options that name a region (nova's [cinder] says
 // os_region_name).
 var regionKeys = []string{"region_name", "os_region_name"}
@@ -152,6 +156,13 @@ func (dr *doctor) checkRegion(ctx context.Context) checks.Result {
 			continue // a service the lab does not run
 		}
 		settings = append(settings, RegionSettings(rf.Path, b)...)
+	}
+	// nova reads [cinder] only to attach volumes: where no cinder runs,
+	// Debian's os_region_name = regionOne there breaks nothing (a lab
+	// installed by the guide keeps it), and naming it would hide nova
+	// behind a false root cause.
+	if _, err := dr.d.Host.ReadFile(CinderConf); err != nil {
+		settings = slices.DeleteFunc(settings, func(s RegionSetting) bool { return s.Section == "cinder" })
 	}
 	var files []string
 	for _, s := range settings {

@@ -181,3 +181,21 @@ func TestHostFixerSetRegion(t *testing.T) {
 		t.Errorf("second: %v, %v; want no change", changed, err)
 	}
 }
+
+// Debian's nova.conf says os_region_name = regionOne under [cinder], and a
+// lab installed by the guide keeps it: with no cinder on the host nova
+// never reads it, so it is no root cause; with cinder it is.
+func TestRegionIgnoresCinderWithoutCinder(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.Units = append(w.cfg.Units, "nova-api")
+	w.cfg.Region = "RegionOne"
+	h := w.deps.Host.(fakeHost)
+	h.files[openstack.NovaConf] = "[placement]\nregion_name = RegionOne\n[cinder]\nos_region_name = regionOne\n"
+	if e, _ := w.run(t).Get(IDServiceRegion); e.Status != checks.OK {
+		t.Errorf("no cinder: %s %s", e.Status, e.Summary)
+	}
+	h.files[CinderConf] = "[DEFAULT]\n"
+	if e, _ := w.run(t).Get(IDServiceRegion); e.Status != checks.Fail || !strings.Contains(e.Summary, "[cinder] os_region_name = regionOne") {
+		t.Errorf("with cinder: %s %s", e.Status, e.Summary)
+	}
+}

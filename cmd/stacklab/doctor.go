@@ -233,7 +233,7 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 		switch {
 		case s.fixer == nil && len(plan) == 0 && before.Failed() && s.noFixWhy != "":
 			fmt.Fprintln(e.stdout, "\n"+s.noFixWhy)
-		case s.fixer == nil && before.Failed():
+		case s.fixer == nil && s.plan == nil && before.Failed():
 			fmt.Fprintln(e.stdout, "\nno repairs here: --fix works on the lab host only (as root)")
 		case len(plan) == 0 && before.Failed():
 			fmt.Fprintln(e.stdout, "\nno safe repair for these failures: follow each fix above")

@@ -15,8 +15,9 @@ import (
 	"github.com/stacklab/stacklab/internal/systemd"
 )
 
-// handMadeFixWhy: in a lab stacklab did not build doctor edits no file.
-const handMadeFixWhy = "no repairs here: stacklab did not install this lab, so doctor edits none of its files (it only restarts failed units, asking first); follow each fix above"
+// handMadeFixWhy: in a lab stacklab did not build doctor edits one file
+// at most, Horizon's Apache site.
+const handMadeFixWhy = "no repairs here: stacklab did not install this lab, so doctor only restarts failed units and puts Horizon in its WSGI daemon process (asking before each, keeping the old file); follow each fix above"
 
 // handMadeSetup wires doctor for a lab installed by hand (no
 // /etc/stacklab/secrets.yaml): discovery reads the lab from its own files,
@@ -45,7 +46,10 @@ func (e *env) handMadeSetup(ctx context.Context, o doctorOptions, base doctorSet
 		s.deps.Units, s.close = sd, sd.Close
 		// Restarting a failed unit writes no file; each is asked for.
 		cfg := s.cfg
-		s.plan = func(rep checks.Report) []doctor.Repair { return doctor.PlanHandMade(rep, cfg, sd.Restart) }
+		// The Horizon site edit reads Apache's configuration as its check
+		// did and writes only that site, keeping the old file.
+		wf := doctor.HostFixer{Host: doctor.System{Root: "/"}}
+		s.plan = func(rep checks.Report) []doctor.Repair { return doctor.PlanHandMade(rep, cfg, sd.Restart, wf) }
 		s.askEach = true
 	}
 	s.cfg.HostVirt, s.cfg.HostReason = base.cfg.HostVirt, base.cfg.HostReason

@@ -195,7 +195,7 @@ func TestDoctorFixOnHandMadeLabAsksEachRestart(t *testing.T) {
 			return doctor.PlanHandMade(rep, cfg, func(ctx context.Context, u string) error {
 				restarted = append(restarted, u)
 				return lab.Restart(ctx, u)
-			})
+			}, nil)
 		}
 		return s, err
 	}
@@ -206,5 +206,9 @@ func TestDoctorFixOnHandMadeLabAsksEachRestart(t *testing.T) {
 	r = runDoctor(t, te, append([]string{"doctor", "--fix", "--yes"}, skip...)...)
 	if len(restarted) != 1 || restarted[0] != "memcached" || !strings.Contains(r.stdout, "restart memcached") {
 		t.Fatalf("--yes: restarted %v, exit %d\n%s%s", restarted, r.code, r.stdout, r.stderr)
+	}
+	// The repairs are listed, and nothing says there are none.
+	if !strings.Contains(r.stdout, "repairs:\n  - restart memcached") || strings.Contains(r.stdout, "no repairs here") {
+		t.Errorf("--yes: the plan is not what the report shows:\n%s", r.stdout)
 	}
 }

@@ -68,7 +68,7 @@ func Config(l Lab, h Host) doctor.Config {
 		cfg.HorizonURL = "http://" + hostForURL(cfg.MgmtIP) + l.HorizonWebRoot
 	}
 	if h.Creds != nil {
-		cfg.AdminUser, cfg.AdminPassword = h.Creds.Username, h.Creds.Password
+		cfg.AdminUser, cfg.AdminPassword, cfg.AdminDomain = h.Creds.Username, h.Creds.Password, h.Creds.UserDomainName
 		cfg.Region = h.Creds.RegionName
 	}
 	cfg.Region = cmp.Or(cfg.Region, l.Region)

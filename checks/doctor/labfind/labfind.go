@@ -106,6 +106,42 @@ func (r *reader) read(p string) ([]byte, bool) {
 	return b, b != nil
 }
 
+// region is the region most of the services' configuration names
+// ([cinder] aside: nova reads it only for volumes); on a tie, the one nova's
+// [placement] names (the guide sets it; Debian ships regionOne elsewhere),
+// else the first met. One file with a region of its own is the
+// service-region fault doctor must name, not the lab's region: taking the
+// region from one fixed option made doctor call the others wrong.
+func (r *reader) region() string {
+	count := map[string]int{}
+	var order []string
+	for _, f := range []string{NovaConf, GlanceConf, PlacementConf, NeutronConf} {
+		b, ok := r.read(f)
+		if !ok {
+			continue
+		}
+		for _, s := range doctor.RegionSettings(f, b) {
+			if s.Section == "cinder" {
+				continue
+			}
+			if count[s.Value] == 0 {
+				order = append(order, s.Value)
+			}
+			count[s.Value] += 2
+			if f == NovaConf && s.Section == "placement" {
+				count[s.Value]++ // the tie-break
+			}
+		}
+	}
+	best := ""
+	for _, v := range order {
+		if count[v] > count[best] {
+			best = v
+		}
+	}
+	return best
+}
+
 func (r *reader) ini(p string) (INI, bool) {
 	b, ok := r.read(p)
 	if !ok {
@@ -140,6 +176,7 @@ func Discover(root string) (Lab, error) {
 		l.Missing = append(l.Missing, "no "+NovaConf+": RabbitMQ's account and nova's virt_type are unknown")
 	}
 	l.neutron(r)
+	l.Region = r.region()
 	l.Sites = enabledSites(root)
 	return l, nil
 }
@@ -201,9 +238,6 @@ func (l *Lab) keystoneURL(r *reader, horizon []byte) {
 					u += "/v3"
 				}
 				l.KeystoneURL, l.Sources = u, append(l.Sources, "keystone URL "+u+" from ["+"keystone_authtoken] "+k+" in "+f)
-				if rg := c.Get("keystone_authtoken", "region_name"); rg != "" {
-					l.Region = rg
-				}
 				return
 			}
 		}
@@ -294,9 +328,6 @@ func (l *Lab) fromNova(nova INI) {
 		if u, err := url.Parse(c); err == nil {
 			l.DatabaseHost = u.Host
 		}
-	}
-	if l.Region == "" {
-		l.Region = nova.Get("placement", "region_name")
 	}
 	t := nova.Get("DEFAULT", "transport_url")
 	if t == "" {

@@ -253,3 +253,24 @@ func TestParseINI(t *testing.T) {
 		t.Errorf("got %v", c)
 	}
 }
+
+// The lab's region is what most of its services name: the one file that
+// says otherwise is the fault (the e2e's region-case on a hand-made lab),
+// and [cinder] counts for nothing.
+func TestDiscoverRegionByMajority(t *testing.T) {
+	authtoken := "[keystone_authtoken]\nwww_authenticate_uri = http://192.0.2.20:5000\nregion_name = RegionOne\n"
+	root := t.TempDir()
+	write(t, root, merge(map[string]string{
+		NovaConf:      authtoken + "[placement]\nregion_name = regionOne\n[cinder]\nos_region_name = regionOne\n[neutron]\nregion_name = RegionOne\n",
+		GlanceConf:    authtoken,
+		PlacementConf: authtoken,
+		NeutronConf:   authtoken + "[nova]\nregion_name = RegionOne\n",
+	}, units("keystone")))
+	l, err := Discover(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Region != "RegionOne" {
+		t.Errorf("region %q, want the services' RegionOne", l.Region)
+	}
+}

@@ -9,6 +9,12 @@
 #   e2e/doctor.sh [FAULT...]     (default: all; run as root on the e2e machine)
 #   STACKLAB=/stacklab/stacklab  the binary inside the lab host
 #   STACKLAB_CONFIG=FILE         --config for doctor and install (inside paths)
+#   STACKLAB_E2E_HANDMADE=1      a lab installed by hand (e2e/handmade.sh):
+#                                nothing re-converges it, faults are restored
+#                                by hand; STACKLAB is then a wrapper that
+#                                sources admin-openrc
+#   STACKLAB_E2E_SECRETS=FILE    the lab's passwords, `name: value` lines
+#                                (inside; default /etc/stacklab/secrets.yaml)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,6 +33,8 @@ SQUATTER=stacklab-e2e-squatter
 BOGUS=StacklabE2EBogusDirective
 # Where the hand-restored faults keep what they moved away (inside the lab).
 STASH=/root/doctor-e2e-stash
+HANDMADE=${STACKLAB_E2E_HANDMADE:-}
+SECRETS=${STACKLAB_E2E_SECRETS:-/etc/stacklab/secrets.yaml}
 CFG=()
 [[ -n ${STACKLAB_CONFIG:-} ]] && CFG=(--config "$STACKLAB_CONFIG")
 
@@ -120,6 +128,12 @@ mv "$f" "$2/static.file"' static-missing "$MGMT_IP" "$STASH"
 		# answers and issues no token.
 		sh_lab "set -e; mkdir -p $STASH; rm -rf $STASH/fernet-keys; mv $FERNET $STASH/fernet-keys; install -d -o keystone -g keystone -m 0700 $FERNET"
 		;;
+	# RabbitMQ's password for the services' user changed behind their back
+	# (the wrong one is no secret: it is thrown away).
+	rabbit-password) sh_lab "printf 'e2e-wrong-%s\n' \$RANDOM | rabbitmqctl change_password openstack >/dev/null" ;;
+	# MariaDB at its connection limit: every service's next connection is
+	# refused ("Too many connections"); root keeps its reserved one.
+	mariadb-full) in_lab mysql -e 'SET GLOBAL max_connections = 1' ;;
 	# Open vSwitch (a lab on neutron's OVS backend, Debian 13's).
 	ovs-vswitchd-stopped) in_lab systemctl stop ovs-vswitchd ;;
 	ovs-agent-stopped) in_lab systemctl stop neutron-openvswitch-agent ;;
@@ -153,15 +167,27 @@ restore() {
 	horizon-keystone-url) sh_lab "if [ -f $STASH/local_settings.py ]; then mv $STASH/local_settings.py $SETTINGS && systemctl reload apache2; fi" ;;
 	# install below rewrites the site and nova.conf and restarts their units.
 	horizon-embedded) sh_lab "rm -f $STASH/horizon-site.conf $HORIZON_SITE.stacklab-bak" ;;
-	region-case) sh_lab "rm -f $NOVA_CONF.stacklab-bak" ;;
+	region-case)
+		sh_lab "rm -f $NOVA_CONF.stacklab-bak"
+		[[ -z $HANDMADE ]] || sh_lab "sed -i '/^\[placement\]/,/^\[/ s/^region_name *=.*/region_name = RegionOne/' $NOVA_CONF && systemctl restart nova-compute"
+		;;
+	endpoint-dead)
+		[[ -z $HANDMADE ]] || sh_lab ". /root/admin-openrc && id=\$(openstack endpoint list --service glance --interface public -f value -c ID) && openstack endpoint set --url http://controller:9292 \$id"
+		;;
 	fernet-keys-missing) sh_lab "if [ -d $STASH/fernet-keys ]; then rm -rf $FERNET && mv $STASH/fernet-keys $FERNET && systemctl restart keystone; fi" ;;
 	ovs-vswitchd-stopped) in_lab systemctl start ovs-vswitchd ;;
 	ovs-agent-stopped) in_lab systemctl start neutron-openvswitch-agent ;;
+	# install does not reset it (it sets it once): the lab's password, on stdin
+	rabbit-password) sh_lab "sed -n 's/^rabbit: *//p' $SECRETS | tr -d \"\\\"'\" | rabbitmqctl change_password openstack >/dev/null" ;;
+	# back to the configured limit (Debian's 151 where none is)
+	mariadb-full) sh_lab "n=\$(my_print_defaults --mysqld | sed -n 's/^--max_connections=//p' | tail -n 1); mysql -e \"SET GLOBAL max_connections = \${n:-151}\"" ;;
 	# install below puts the port back (its bridges converge)
 	port-squatter) sh_lab "systemctl stop $SQUATTER 2>/dev/null; systemctl reset-failed $SQUATTER 2>/dev/null; rm -rf /run/$SQUATTER; systemctl start apache2" ;;
 	*) : ;; # file and catalog faults: install converges them
 	esac
-	in_lab "$STACKLAB" install --yes "${CFG[@]}" >/dev/null
+	# A hand-made lab has no install to converge it: the cases above are
+	# its whole restore.
+	[[ -n $HANDMADE ]] || in_lab "$STACKLAB" install --yes "${CFG[@]}" >/dev/null
 	# apache2 may have restarted: Horizon's processes start cold.
 	warm_dashboard
 }
@@ -188,6 +214,8 @@ expect() {
 	region-case) echo service-region ;;             # compute-services and the APIs are skipped behind it
 	fernet-keys-missing) echo keystone-keys ;;      # keystone-auth and all behind it are skipped
 	port-squatter) echo port-80-owner ;;            # unit-apache2 and the dashboard are skipped behind it
+	rabbit-password) echo rabbitmq ;;               # the services' logins are skipped behind it
+	mariadb-full) echo mariadb-connections ;;       # mariadb and keystone are skipped behind it
 	# systemd stops ovsdb-server with it (openvswitch-switch, which both are
 	# PartOf, stops when ovs-vswitchd does): the first unit down is named,
 	# the switch, the agent and the bridges are skipped behind it.
@@ -209,13 +237,18 @@ expect_fix() {
 	fernet-keys-missing) echo "keystone-manage fernet_setup --keystone-user keystone --keystone-group keystone" ;;
 	port-squatter) echo "systemctl stop $SQUATTER" ;;
 	br-ex-port-missing) echo "ovs-vsctl --may-exist add-port br-ex eth1" ;;
+	rabbit-password) echo "rabbitmqctl change_password openstack" ;;
+	mariadb-full) echo "max_connections" ;;
 	esac
 }
 
 # faults doctor --fix cannot repair (no safe repair exists): restored by hand
 manual() {
 	case $1 in
-	apache-config | static-missing | port-squatter | br-ex-port-missing) return 0 ;;
+	apache-config | static-missing | port-squatter | br-ex-port-missing | mariadb-full) return 0 ;;
+	# On a hand-made lab doctor edits no file but Horizon's site, and its
+	# catalog is the user's: these are repaired by the fix doctor prints.
+	region-case | fernet-keys-missing | endpoint-dead) [[ -n $HANDMADE ]] && return 0 ;;
 	esac
 	return 1
 }
@@ -278,7 +311,7 @@ rm -rf $STASH/fernet-keys"
 ALL=(memcached-stopped apache-stopped keystone-stopped keystone-hung mariadb-stopped rabbitmq-stopped
 	nova-compute-stopped dhcp-agent-stopped unit-disabled allowed-hosts memcached-listen endpoint-dead
 	apache-config static-missing horizon-keystone-url horizon-embedded region-case fernet-keys-missing
-	port-squatter)
+	port-squatter rabbit-password mariadb-full)
 FAULTS=("$@")
 if ((${#FAULTS[@]} == 0)); then
 	FAULTS=("${ALL[@]}")
@@ -390,8 +423,9 @@ echo "healthy lab: full doctor in $(($(now_ms) - t0)) ms (including labhost exec
 # shellcheck disable=SC2016 # expanded by the lab's bash
 leak_check='
 set -uo pipefail
-S=$1
-shift
+SECRETS=$1
+S=$2
+shift 2
 d=$(mktemp -d)
 trap "rm -rf $d" EXIT
 "$S" doctor "$@" --bundle "$d/bundle.tgz" >"$d/out-bundle.txt" 2>&1
@@ -415,13 +449,13 @@ while IFS= read -r line; do
 		echo "FAIL  secret $name appears in ${hit#"$d"/}"
 		leaks=$((leaks + 1))
 	done < <(grep -rlF -- "$v" "$d/x" "$d"/out-*.txt)
-done < <(grep -E "^[A-Za-z0-9_.-]+:" /etc/stacklab/secrets.yaml)
+done < <(grep -E "^[A-Za-z0-9_.-]+:" "$SECRETS")
 m=$(find "$d/x" "$d"/out-*.txt -type f | wc -l)
-((n > 0)) || { echo "FAIL  no secrets read from /etc/stacklab/secrets.yaml"; exit 1; }
+((n > 0)) || { echo "FAIL  no secrets read from $SECRETS"; exit 1; }
 ((leaks == 0)) || exit 1
 echo "ok    no secret in bundle or output ($n secrets, $m files checked)"
 '
-if ! in_lab bash -c "$leak_check" leak-check "$STACKLAB" "${CFG[@]}"; then
+if ! in_lab bash -c "$leak_check" leak-check "$SECRETS" "$STACKLAB" "${CFG[@]}"; then
 	echo "secret-leak check failed"
 	fails=$((fails + 1))
 	failed+=(secret-leak)

@@ -191,3 +191,6 @@ BENCH_JSON=$RESULTS/bench-upload.json bash e2e/bench-upload.sh 2>&1 | tee "$RESU
 
 say "uninstall (returns the host to before install)"
 uninstall_leaves_nothing "$RESULTS" /stacklab/stacklab --config /stacklab/e2e.yaml
+
+say "a lab installed by hand on the same host: stacklab doctor without /etc/stacklab"
+STACKLAB_E2E_RESULTS=$RESULTS bash e2e/handmade.sh 2>&1 | tee "$RESULTS/handmade.txt"

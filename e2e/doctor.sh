@@ -132,8 +132,10 @@ mv "$f" "$2/static.file"' static-missing "$MGMT_IP" "$STASH"
 	# (the wrong one is no secret: it is thrown away).
 	rabbit-password) sh_lab "printf 'e2e-wrong-%s\n' \$RANDOM | rabbitmqctl change_password openstack >/dev/null" ;;
 	# MariaDB at its connection limit: every service's next connection is
-	# refused ("Too many connections"); root keeps its reserved one.
-	mariadb-full) in_lab mysql -e 'SET GLOBAL max_connections = 1' ;;
+	# refused ("Too many connections"). The limit is what the services hold
+	# now, not lower: past the limit root loses the one connection MariaDB
+	# keeps for it, and doctor and the repair need it.
+	mariadb-full) sh_lab "n=\$(mysql -N -e \"SHOW STATUS LIKE 'Threads_connected'\" | cut -f2); mysql -e \"SET GLOBAL max_connections = \$((n - 1))\"" ;;
 	# Open vSwitch (a lab on neutron's OVS backend, Debian 13's).
 	ovs-vswitchd-stopped) in_lab systemctl stop ovs-vswitchd ;;
 	ovs-agent-stopped) in_lab systemctl stop neutron-openvswitch-agent ;;

@@ -62,7 +62,19 @@ func fakeBroker(user, password string) func(net.Conn) {
 		rn := binary.BigEndian.Uint32(p[0:4])
 		resp := string(p[4 : 4+rn])
 		if mech != "PLAIN" || resp != "\x00"+user+"\x00"+password {
-			return // RabbitMQ closes the socket on a refused login
+			// RabbitMQ answers a refused login with connection.close
+			// when the client says authentication_failure_close; else it
+			// closes the socket 3 s later, here: never.
+			if !bytes.Contains(payload[4:4+n], []byte("\x1cauthentication_failure_closet\x01")) {
+				_, _ = io.Copy(io.Discard, c)
+				return
+			}
+			var closeM bytes.Buffer
+			_ = binary.Write(&closeM, binary.BigEndian, []uint16{10, 50, 403})
+			shortstr(&closeM, "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN")
+			_ = binary.Write(&closeM, binary.BigEndian, []uint16{0, 0})
+			_ = writeFrame(c, closeM.Bytes())
+			return
 		}
 		var tune bytes.Buffer
 		_ = binary.Write(&tune, binary.BigEndian, []uint16{10, 30, 2047})

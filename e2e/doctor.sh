@@ -18,6 +18,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=e2e/lib.sh
+. "$HERE/lib.sh"
 LH=(bash "$HERE/labhost")
 STACKLAB=${STACKLAB:-/stacklab/stacklab}
 # the lab host's addresses (LABHOST_ID picks which)
@@ -359,11 +361,14 @@ trap cleanup EXIT
 for f in "${FAULTS[@]}"; do
 	want=$(expect "$f")
 	echo "== $f (expect root cause $want)"
+	# Each row, inject to green again, away from the other host's reboot.
+	quiet_lock
 	CURRENT=$f
 	if ! inject "$f" >/dev/null; then
 		echo "-- could not inject $f; restoring"
 		restore "$f" || true
 		CURRENT=
+		quiet_unlock
 		fails=$((fails + 1))
 		failed+=("$f")
 		rows+=("$(printf '%-22s %-30s %-4s %-7s %s' "$f" "(inject failed)" NO - -)")
@@ -405,6 +410,7 @@ for f in "${FAULTS[@]}"; do
 		fi
 	fi
 	CURRENT=
+	quiet_unlock
 	[[ $rc_ok == yes && ($fixed == yes || $fixed == manual) ]] || {
 		fails=$((fails + 1))
 		failed+=("$f")

@@ -65,6 +65,6 @@ printf 'hand-made lab: doctor healthy in %s ms (median of 5: %s ms; goal <= 2000
 
 say "doctor's fault matrix on the hand-made lab"
 STACKLAB=$SL STACKLAB_E2E_HANDMADE=1 STACKLAB_E2E_SECRETS=/root/guide-passwords \
-	quiet bash e2e/doctor.sh "${FAULTS[@]}" 2>&1 | tee "$RESULTS/handmade-matrix.txt"
+	bash e2e/doctor.sh "${FAULTS[@]}" 2>&1 | tee "$RESULTS/handmade-matrix.txt"
 grep -q '^doctor.sh: PASS' "$RESULTS/handmade-matrix.txt" || fail "the fault matrix failed on the hand-made lab"
 echo "handmade.sh: PASS"

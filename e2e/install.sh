@@ -169,7 +169,7 @@ rm -f "$RESULTS/.clouds.yaml"
 cat "$RESULTS/metrics.json"
 
 say "doctor: fault matrix (inject, name the root cause, repair)"
-STACKLAB_CONFIG=/stacklab/e2e.yaml quiet bash e2e/doctor.sh 2>&1 | tee "$RESULTS/doctor-matrix.txt"
+STACKLAB_CONFIG=/stacklab/e2e.yaml bash e2e/doctor.sh 2>&1 | tee "$RESULTS/doctor-matrix.txt"
 
 say "doctor benchmark: stacklab doctor vs the openstack CLI, healthy and with keystone hung"
 cp e2e/bench-doctor.sh "$SHARE/"

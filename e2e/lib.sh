@@ -12,24 +12,40 @@ fail() {
 }
 lab() { "${LH[@]}" exec "$@"; }
 
-# quiet CMD...: run CMD holding the machine-wide lock of the e2e's
-# timing-sensitive phases, and say how long it waited. Here two lab hosts
-# share two cores (a student's VM has its own): one booting its whole
-# OpenStack saturates both for a minute, and a fault matrix run meanwhile
-# found the dashboard login over its budget (CI19: Debian 13's endpoint-dead
-# row while Debian 12 rebooted). The reboot and the fault matrix take this
-# lock so that they never overlap. flock -o keeps the lock's descriptor from
-# CMD, so a lab host CMD boots cannot hold the lock after CMD ends.
+# The machine-wide lock of the e2e's timing-sensitive steps. Here two lab
+# hosts share two cores (a student's VM has its own): one booting its whole
+# OpenStack saturates both for a minute, and a fault matrix row run
+# meanwhile found the dashboard login over its budget (CI19: Debian 13's
+# endpoint-dead row while Debian 12 rebooted). A reboot holds it from power
+# off to its last check (quiet); each matrix row holds it from inject to
+# green again (quiet_lock/quiet_unlock in doctor.sh), so a reboot waits one
+# row at most and a matrix pauses while the other host boots.
 QUIET_LOCK=/run/lock/stacklab-e2e-quiet.lock
+
+# quiet CMD...: run CMD holding the lock, and say how long it waited.
+# flock -o keeps the lock's descriptor from CMD, so a lab host CMD boots
+# cannot hold the lock after CMD ends.
 quiet() {
 	local t0
 	t0=$(now)
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	flock -o "$QUIET_LOCK" bash -c '. e2e/lib.sh
-		echo "(waited $(elapsed "$1") s for the other lab host'"'"'s reboot or fault matrix)"
+		echo "(waited $(elapsed "$1") s for the other lab host'"'"'s reboot or fault matrix row)"
 		shift
 		exec "$@"' quiet "$t0" "$@"
 }
+
+# quiet_lock / quiet_unlock: hold the lock around steps of this shell (on
+# descriptor 9; unlocking releases it for any child that inherited it).
+quiet_lock() {
+	local t0 w
+	t0=$(now)
+	exec 9>"$QUIET_LOCK"
+	flock 9
+	w=$(elapsed "$t0")
+	[[ $w == 0.* ]] || echo "(waited $w s for the other lab host's reboot)"
+}
+quiet_unlock() { flock -u 9; }
 
 # reach FIP ID [SECONDS]: ping the floating IP from the upstream namespace
 # (for up to SECONDS, 90 by default), then fetch the guest's page and find

@@ -217,7 +217,7 @@ echo "re-run took $(elapsed "$t0") s"
 STACKLAB_E2E_RERUN=$RESULTS/rerun.json go test -tags e2e -count=1 -v -run TestRerunChangedNothing ./e2e/
 
 say "doctor: fault matrix (inject, name the root cause, repair)"
-STACKLAB_CONFIG='' quiet bash e2e/doctor.sh 2>&1 | tee "$RESULTS/doctor-matrix.txt"
+STACKLAB_CONFIG='' bash e2e/doctor.sh 2>&1 | tee "$RESULTS/doctor-matrix.txt"
 
 say "uninstall (returns the VM to before install)"
 uninstall_leaves_nothing "$RESULTS" "$SL"

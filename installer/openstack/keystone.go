@@ -115,6 +115,13 @@ func keystoneConf(p Params) File {
 			set("cache", "backend", "oslo_cache.memcache_pool"),
 			set("cache", "memcache_servers", memcacheServer(p)),
 			set("cache", "memcache_dead_retry", memcacheDeadRetry),
+			// The catalog each token carries is computed anew: cached, it
+			// kept serving a re-pointed endpoint's old address for minutes
+			// after the repair (CI21: doctor --fix put glance back, the
+			// next tokens still sent clients to the dead address), while
+			// the endpoint list said otherwise. Computing it is a few small
+			// queries.
+			set("catalog", "caching", "false"),
 		},
 		Units:  []string{"keystone"},
 		Secret: true,

@@ -78,12 +78,25 @@ exit 0
 EOF
 chmod 0755 /usr/sbin/policy-rc.d
 trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-apt-get install -y -q -o Dpkg::Options::=--force-confold \
-	crudini mariadb-server python3-pymysql rabbitmq-server memcached python3-memcache \
-	keystone python3-openstackclient glance placement-api \
-	nova-api nova-conductor nova-scheduler nova-consoleproxy nova-compute nova-compute-qemu \
-	neutron-api neutron-rpc-server neutron-linuxbridge-agent neutron-dhcp-agent neutron-l3-agent \
-	neutron-metadata-agent openstack-dashboard-apache openvswitch-switch- >/var/log/guide-apt.log
+PACKAGES=(crudini mariadb-server python3-pymysql rabbitmq-server memcached python3-memcache
+	keystone python3-openstackclient glance placement-api
+	nova-api nova-conductor nova-scheduler nova-consoleproxy nova-compute nova-compute-qemu
+	neutron-api neutron-rpc-server neutron-linuxbridge-agent neutron-dhcp-agent neutron-l3-agent
+	neutron-metadata-agent openstack-dashboard-apache openvswitch-switch-)
+# A package script that fails is shown; then, as its reader would, the
+# install is finished (dpkg --configure -a) and tried once more. CI21 saw
+# one fail here, after stacklab's uninstall on the same host, with no log.
+if ! apt-get install -y -q -o Dpkg::Options::=--force-confold "${PACKAGES[@]}" >/var/log/guide-apt.log 2>&1; then
+	echo "apt-get install failed; its last lines:"
+	grep -E -B3 -A12 'error processing|returned error exit status|^E:' /var/log/guide-apt.log | tail -n 60
+	dpkg --configure -a >>/var/log/guide-apt.log 2>&1 || true
+	apt-get install -y -q -o Dpkg::Options::=--force-confold "${PACKAGES[@]}" >>/var/log/guide-apt.log 2>&1 || {
+		echo "apt-get install failed again:"
+		tail -n 40 /var/log/guide-apt.log
+		exit 1
+	}
+	echo "the second apt-get install succeeded"
+fi
 rm -f /usr/sbin/policy-rc.d
 trap - EXIT
 

@@ -141,6 +141,9 @@ func (m Model) KeystoneURL() string { return openstack.KeystoneURL(m.MgmtIP) }
 // DashboardURL is Horizon's root, under the configured web root.
 func (m Model) DashboardURL() string { return openstack.DashboardURL(m.MgmtIP, m.HorizonWebRoot) }
 
+// ConsoleURL is the noVNC page nova's console URLs start with.
+func (m Model) ConsoleURL() string { return openstack.ConsoleBaseURL(m.MgmtIP) }
+
 // Tiers are the units grouped in start order.
 func (m Model) Tiers() []openstack.Tier { return openstack.Tiers(m.Params) }
 
@@ -166,7 +169,7 @@ func (m Model) Ports() []host.ServicePort {
 		out = append(out, host.ServicePort{Port: uint16(a.Port), Service: a.Unit})
 	}
 	return append(out, host.ServicePort{Port: 8775, Service: "nova metadata"},
-		host.ServicePort{Port: 6080, Service: "nova-novncproxy"}, host.ServicePort{Port: 80, Service: "horizon (apache2)"})
+		host.ServicePort{Port: openstack.ConsolePort, Service: "nova-novncproxy"}, host.ServicePort{Port: 80, Service: "horizon (apache2)"})
 }
 
 // ServiceUsers are the keystone users the services log in as, with their

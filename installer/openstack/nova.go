@@ -1,6 +1,11 @@
 package openstack
 
-import "github.com/stacklab/stacklab/installer/inifile"
+import (
+	"net"
+	"strconv"
+
+	"github.com/stacklab/stacklab/installer/inifile"
+)
 
 // nova's tiers: the control services, then the hypervisor and
 // nova-compute.
@@ -14,6 +19,17 @@ const (
 	NovaConf        = "/etc/nova/nova.conf"
 	NovaComputeConf = "/etc/nova/nova-compute.conf"
 )
+
+// ConsolePort is nova-novncproxy's port.
+const ConsolePort = 6080
+
+// ConsoleBaseURL is nova's novncproxy_base_url on host: the page a browser
+// opens, to which nova appends each console's token. vnc_lite.html connects
+// as it opens; Debian's vnc_auto.html (nova's default) is a link to noVNC's
+// full page, which waits for a click on Connect.
+func ConsoleBaseURL(host string) string {
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(ConsolePort)) + "/vnc_lite.html"
+}
 
 var novaService = service{
 	packages:    novaPackages,
@@ -157,7 +173,7 @@ func novaConf(p Params) File {
 		set("vnc", "server_listen", p.MgmtIP),
 		set("vnc", "server_proxyclient_address", p.MgmtIP),
 		set("vnc", "novncproxy_host", p.MgmtIP),
-		set("vnc", "novncproxy_base_url", "http://"+p.MgmtIP+":6080/vnc_auto.html"),
+		set("vnc", "novncproxy_base_url", ConsoleBaseURL(p.MgmtIP)),
 		set("glance", "api_servers", "http://"+p.MgmtIP+":9292"),
 		set("glance", "region_name", p.Region),
 		// Debian's value, under the unit's RuntimeDirectory.

@@ -70,6 +70,9 @@ type Config struct {
 	KeystoneURL string
 	// HorizonURL is the dashboard's root, e.g. http://10.0.0.2/horizon.
 	HorizonURL string
+	// ConsoleURL is nova's novncproxy_base_url: the noVNC page probed
+	// when no instance runs ("" skips the console check then).
+	ConsoleURL string
 	// AdminUser/AdminPassword/AdminDomain log in to the dashboard; the
 	// domain is typed only where the login form asks for one (Horizon with
 	// OPENSTACK_KEYSTONE_MULTIDOMAIN_SUPPORT, as the install guide sets it).
@@ -213,6 +216,9 @@ type doctor struct {
 	// configuration that Horizon runs in its daemon process, which the
 	// login check (behind it) reads to log in once instead of LoginTries.
 	horizonDaemon atomic.Bool
+	// console is the console probe's verdict, started as soon as nova
+	// answers (prefetchConsole).
+	console memo[checks.Result]
 }
 
 func (c Config) probe() time.Duration {
@@ -231,6 +237,7 @@ func Checks(cfg Config, d Deps) []checks.Check {
 	list = append(list, dr.switchChecks()...)
 	list = append(list, dr.infraChecks()...)
 	list = append(list, dr.apiChecks()...)
+	list = append(list, dr.consoleChecks()...)
 	list = append(list, dr.dashboardChecks()...)
 	dr.wireSwitch(list)
 	return dr.adapt(dr.withCauses(list))

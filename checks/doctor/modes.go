@@ -15,7 +15,7 @@ import (
 // dashboard login). Without admin credentials they are skipped, not failed.
 var NeedsCredentials = []string{
 	IDKeystoneAuth, IDCatalog, IDGlance, IDPlacement, IDNova, IDNeutron,
-	IDComputeServices, IDCellMapping, IDPlacementInv, IDNetworkAgents, IDDashboardLogin,
+	IDComputeServices, IDCellMapping, IDPlacementInv, IDNetworkAgents, IDDashboardLogin, IDConsole,
 }
 
 // remote: doctor runs away from the cloud (--cloud NAME).

@@ -305,7 +305,7 @@ func newWorld(t *testing.T) *world {
 func (w *world) run(t *testing.T) checks.Report {
 	t.Helper()
 	skip := []string{IDKeystoneAuth, IDCatalog, IDGlance, IDPlacement, IDNova, IDNeutron,
-		IDComputeServices, IDCellMapping, IDPlacementInv, IDNetworkAgents}
+		IDComputeServices, IDCellMapping, IDPlacementInv, IDNetworkAgents, IDConsole}
 	rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{Skip: skip})
 	if err != nil {
 		t.Fatal(err)

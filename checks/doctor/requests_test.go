@@ -49,6 +49,8 @@ func healthyAPIs(w http.ResponseWriter, r *http.Request) {
 		"/compute/v2.1/flavors":                         `{"flavors":[]}`,
 		"/compute/v2.1/os-services":                     `{"services":[{"id":1,"binary":"nova-compute","host":"lab","status":"enabled","state":"up"},{"id":2,"binary":"nova-conductor","host":"lab","status":"enabled","state":"up"}]}`,
 		"/network/v2.0/networks":                        `{"networks":[]}`,
+		"/compute/v2.1/servers/detail":                  `{"servers":[]}`,
+		"/vnc_auto.html":                                `<html>noVNC</html>`,
 		"/network/v2.0/agents":                          `{"agents":[{"id":"a1","agent_type":"Linux bridge agent","binary":"neutron-linuxbridge-agent","host":"lab","alive":true,"admin_state_up":true}]}`,
 	}[r.URL.Path]
 	if body == "" {
@@ -65,8 +67,21 @@ func healthyAPIs(w http.ResponseWriter, r *http.Request) {
 // interfaces each (as the install registers them), all answering.
 func apiWorld(t *testing.T) (*world, *cloudtest.Keystone, *countingTransport) {
 	t.Helper()
+	return apiWorldWith(t, nil)
+}
+
+// apiWorldWith is apiWorld whose APIs answer the paths in override their
+// own way.
+func apiWorldWith(t *testing.T, override map[string]http.HandlerFunc) (*world, *cloudtest.Keystone, *countingTransport) {
+	t.Helper()
 	w := newWorld(t)
-	apis := httptest.NewServer(http.HandlerFunc(healthyAPIs))
+	apis := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if h, ok := override[r.Method+" "+r.URL.Path]; ok {
+			h(rw, r)
+			return
+		}
+		healthyAPIs(rw, r)
+	}))
 	t.Cleanup(apis.Close)
 	k := cloudtest.NewKeystone(t)
 	for _, s := range []struct{ name, typ, path string }{
@@ -100,6 +115,7 @@ func apiWorld(t *testing.T) (*world, *cloudtest.Keystone, *countingTransport) {
 	}}
 	// The management address is the loopback the fakes listen on.
 	w.cfg.MgmtIP = "127.0.0.1"
+	w.cfg.ConsoleURL = apis.URL + "/vnc_auto.html"
 	return w, k, ct
 }
 
@@ -126,10 +142,11 @@ func (w *world) runAll(t *testing.T) checks.Report {
 // keystone's version, one read proving it takes the cached token, its
 // catalog (services, endpoints), one probe per distinct endpoint URL, one
 // authenticated read per API (placement's is its providers), nova's
-// services, the provider's inventory, neutron's agents, the login page and
-// its two assets, and the dashboard logins (3 tries of 4 requests, to
-// catch a session lost now and then).
-const healthyRequests = 31
+// services, the provider's inventory, neutron's agents, nova's ACTIVE
+// instances and (with none) the noVNC page, the login page and its two
+// assets, and the dashboard logins (3 tries of 4 requests, to catch a
+// session lost now and then).
+const healthyRequests = 33
 
 // timesSent is how many of reqs are exactly want.
 func timesSent(reqs []string, want string) int {

@@ -500,6 +500,7 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 		Units:          m.Units(),
 		KeystoneURL:    m.KeystoneURL(),
 		HorizonURL:     m.DashboardURL(),
+		ConsoleURL:     m.ConsoleURL(),
 		AdminUser:      p.AdminUser,
 		AdminPassword:  cloud.Secret(p.AdminPassword),
 		RabbitUser:     openstack.RabbitUser,

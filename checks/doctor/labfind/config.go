@@ -41,6 +41,7 @@ func Config(l Lab, h Host) doctor.Config {
 		Units:       l.Units,
 		KeystoneURL: l.KeystoneURL,
 		VirtType:    l.VirtType,
+		ConsoleURL:  l.ConsoleURL,
 		DiskPaths:   doctor.DefaultDiskPaths,
 		Unavailable: map[string]string{},
 	}

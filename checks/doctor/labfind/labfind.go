@@ -77,6 +77,7 @@ type Lab struct {
 	Mechanism      string         // ML2 mechanism drivers, as configured
 	Region         string
 	VirtType       string
+	ConsoleURL     string   // nova's [vnc] novncproxy_base_url
 	Sites          []string // enabled Apache sites
 	Files          []string // the configuration files found
 	Sources        []string
@@ -324,6 +325,7 @@ func (l *Lab) horizon(b []byte, have bool) {
 
 func (l *Lab) fromNova(nova INI) {
 	l.VirtType = nova.Get("libvirt", "virt_type")
+	l.ConsoleURL = nova.Get("vnc", "novncproxy_base_url")
 	if c := nova.Get("database", "connection"); c != "" {
 		if u, err := url.Parse(c); err == nil {
 			l.DatabaseHost = u.Host

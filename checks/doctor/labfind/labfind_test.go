@@ -41,6 +41,9 @@ region_name = regionOne
 [libvirt]
 virt_type = qemu
 
+[vnc]
+novncproxy_base_url = http://controller:6080/vnc_auto.html
+
 [placement]
 region_name = RegionOne
 auth_url = http://controller:5000/v3
@@ -137,6 +140,7 @@ func TestDiscoverGuideLab(t *testing.T) {
 		{"management address (controller via /etc/hosts)", l.MgmtIP, "10.0.0.11"},
 		{"webroot", l.HorizonWebRoot, "/horizon"},
 		{"virt_type", l.VirtType, "qemu"},
+		{"console URL", l.ConsoleURL, "http://controller:6080/vnc_auto.html"},
 		{"database host", l.DatabaseHost, "controller"},
 		{"mechanism", l.Mechanism, "linuxbridge,l2population"},
 		{"region (nova [placement])", l.Region, "RegionOne"},

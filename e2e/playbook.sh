@@ -56,6 +56,15 @@ grep -qE 'qemu \(the guest\) [1-9]' "$RESULTS/guest-memory.txt" || fail "no qemu
 lab qemu-img info /var/lib/stacklab/images/lab-image.img | tee "$RESULTS/tiny-qemu-img.txt"
 lab "$SL" image inspect /var/lib/stacklab/images/lab-image.img | tee "$RESULTS/tiny-inspect.txt"
 
+say "the guest's desktop from the laptop: stacklab console, then noVNC through nova's proxy"
+grep -qE '^  Console:      http://[^ ]+:6080/' "$RESULTS/up.log" || fail "up's last lines give no console URL"
+# The URL opens from the host (the laptop on the management network).
+console_url=$(lab "$SL" --output json console lab-vm | jq -r .url)
+[[ $console_url == http://$MGMT:6080/* ]] || fail "stacklab console printed no URL on the management address"
+STACKLAB_E2E_CONSOLE_URL=$console_url gotest -run TestLabConsoleFromTheLaptop
+lab "$SL" console lab-vm --check | sed -E 's/token(%3D|=)[^ &"]+/token\1…/g' | tee "$RESULTS/console.txt"
+grep -q 'greets with RFB 003\.' "$RESULTS/console.txt" || fail "console --check read no VNC greeting"
+
 say "run again: every resource unchanged"
 t1=$(now)
 lab "$SL" --output json run >"$RESULTS/rerun.json"

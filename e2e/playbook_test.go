@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
+	"github.com/stacklab/stacklab/internal/novnc"
 	"github.com/stacklab/stacklab/playbooks/image/tiny"
 )
 
@@ -180,4 +182,30 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestLabConsoleFromTheLaptop opens the console URL `stacklab console`
+// printed ($STACKLAB_E2E_CONSOLE_URL) from the host's namespace, which is on
+// the lab's management network as a laptop on a host-only network is: the
+// noVNC page must answer and its websocket, through nova's proxy, must
+// bring the guest's own VNC server's greeting.
+func TestLabConsoleFromTheLaptop(t *testing.T) {
+	u := os.Getenv("STACKLAB_E2E_CONSOLE_URL")
+	if u == "" {
+		t.Fatal("STACKLAB_E2E_CONSOLE_URL is set by e2e/playbook.sh from stacklab console's output")
+	}
+	l := labFromEnv(t)
+	if !strings.Contains(u, "//"+l.mgmt+":6080/") {
+		t.Errorf("console URL %s is not on the management address %s, port 6080", novnc.Redact(u, u), l.mgmt)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := novnc.Probe(ctx, u, &http.Client{})
+	if err != nil {
+		t.Fatalf("console from the laptop: %v (page %q, websocket %s)", err, r.Page, r.Websocket)
+	}
+	if !strings.HasPrefix(r.Greeting, "RFB 003.") {
+		t.Fatalf("greeting %q, want the RFB protocol version", r.Greeting)
+	}
+	t.Logf("console of %s from the laptop: page %s, websocket %s, %s in %s", labServer, r.Page, r.Websocket, r.Greeting, r.Elapsed.Round(time.Millisecond))
 }

@@ -58,6 +58,9 @@ type Summary struct {
 	FloatingIP  string   `json:"floating_ip,omitempty"`
 	PrivateKey  string   `json:"private_key,omitempty"`
 	Reach       string   `json:"reach,omitempty"`
+	// Console is the instance's noVNC URL (its token expires), or why
+	// there is none.
+	Console []string `json:"console,omitempty"`
 	// Laptop says how the laptop reaches the dashboard when it cannot
 	// by the management address.
 	Laptop []string `json:"laptop,omitempty"`
@@ -137,6 +140,13 @@ func (r Report) WriteText(w io.Writer) {
 	}
 	if s.Reach != "" {
 		fmt.Fprintf(w, "  Reach it:     %s\n", s.Reach)
+	}
+	for i, l := range s.Console {
+		label := "  Console:      "
+		if i > 0 {
+			label = "                "
+		}
+		fmt.Fprintf(w, "%s%s\n", label, l)
 	}
 	for _, l := range s.Laptop {
 		fmt.Fprintf(w, "  %s\n", l)

@@ -155,10 +155,11 @@ func TestInterruptIsNotAStepFailure(t *testing.T) {
 
 func TestSummaryText(t *testing.T) {
 	r := Report{OK: true, Seconds: 61, Summary: &Summary{Dashboard: "http://192.0.2.10/dashboard",
-		Credentials: []string{"/root/admin-openrc", "/etc/openstack/clouds.yaml"}, Server: "lab-vm", FixedIP: "172.16.1.5", FloatingIP: "203.0.113.150"}}
+		Credentials: []string{"/root/admin-openrc", "/etc/openstack/clouds.yaml"}, Server: "lab-vm", FixedIP: "172.16.1.5", FloatingIP: "203.0.113.150",
+		Console: []string{"http://192.0.2.10:6080/vnc_auto.html?path=%3Ftoken%3Dt", "second line"}}}
 	var b bytes.Buffer
 	r.WriteText(&b)
-	for _, w := range []string{"The lab is up (1m1s)", "Dashboard:    http://192.0.2.10/dashboard", "                /etc/openstack/clouds.yaml", "lab-vm, fixed 172.16.1.5, floating 203.0.113.150"} {
+	for _, w := range []string{"The lab is up (1m1s)", "  Console:      http://192.0.2.10:6080/vnc_auto.html?path=%3Ftoken%3Dt\n                second line\n", "Dashboard:    http://192.0.2.10/dashboard", "                /etc/openstack/clouds.yaml", "lab-vm, fixed 172.16.1.5, floating 203.0.113.150"} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("text lacks %q:\n%s", w, b.String())
 		}

@@ -195,6 +195,7 @@ func (e *env) commands() []*cli.Command {
 		e.uninstallCommand(),
 		e.doctorCommand(),
 		e.runCommand(),
+		e.consoleCommand(),
 		e.upCommand(),
 	}
 }

@@ -77,6 +77,7 @@ func (e *env) upSummary(ctx context.Context, m lab.Model, playbook string) (up.S
 			s.PrivateKey = k.PrivateKeyPath
 		}
 	}
+	s.Console = upConsole(ctx, cl, srv.Name, info.Status)
 	if len(info.FloatingIPs) > 0 {
 		// A floating IP is reachable from the external network only: on a
 		// lab VM that is the network behind the external NIC.
@@ -104,4 +105,18 @@ func pingFromHere(ctx context.Context, addr, routerNS string) error {
 		return &pbos.ProbeError{Err: err}
 	}
 	return err
+}
+
+// upConsole is up's console line for the server: its URL for the laptop,
+// or why there is none (up does not fail on it: doctor, before it, has
+// checked the console path).
+func upConsole(ctx context.Context, cl *cloud.Cloud, server, status string) []string {
+	if status != "ACTIVE" {
+		return []string{fmt.Sprintf("none: %s is %s", server, status)}
+	}
+	u, err := pbos.New(cl, pbos.Options{}).ServerConsole(ctx, server)
+	if err != nil {
+		return []string{"none: " + err.Error()}
+	}
+	return append([]string{u + " (valid 10 minutes; stacklab console " + server + " makes a new one)"}, laptopConsole(u)...)
 }

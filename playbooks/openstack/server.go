@@ -14,6 +14,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
+	"github.com/stacklab/stacklab/internal/novnc"
 	"github.com/stacklab/stacklab/playbooks"
 )
 
@@ -495,4 +496,25 @@ func (c *Cloud) ServerInfo(ctx context.Context, name string) (ServerInfo, error)
 	}
 	info.ConsoleTail = lastLines(out, tailLines)
 	return info, nil
+}
+
+// ServerConsole is a noVNC console URL for the server named name (nova's
+// novncproxy_base_url with a fresh, expiring token). Only a running server
+// has a screen to show.
+func (c *Cloud) ServerConsole(ctx context.Context, name string) (string, error) {
+	s, found, err := c.findServer(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", fmt.Errorf("server %s: %w; fix: openstack server list shows the names", name, errNotFoundRef)
+	}
+	if s.Status != "ACTIVE" {
+		return "", fmt.Errorf("server %s is %s: only a running server has a console; fix: openstack server start %s (or, in ERROR, stacklab run to recreate it)", name, s.Status, name)
+	}
+	nova, err := c.novaClient()
+	if err != nil {
+		return "", err
+	}
+	return novnc.Create(ctx, nova, s.ID)
 }

@@ -85,6 +85,11 @@ func fakeKernelRepo(t *testing.T, drop ...string) *fakePackages {
 		"drivers/net/net_failover.ko":             "failover",
 		"drivers/net/virtio_net.ko":               "net_failover,virtio_ring,virtio",
 		"drivers/block/virtio_blk.ko":             "virtio,virtio_ring",
+		"fs/fat/fat.ko":                           "",
+		"fs/fat/vfat.ko":                          "fat",
+		"fs/nls/nls_cp437.ko":                     "",
+		"fs/nls/nls_ascii.ko":                     "",
+		"fs/nls/nls_utf8.ko":                      "",
 		"sound/not_wanted.ko":                     "",
 	}
 	files := map[string][]byte{"boot/vmlinuz-" + v: []byte("bzImage")}
@@ -118,6 +123,11 @@ func fakeTrixieKernelRepo(t *testing.T) *fakePackages {
 		"drivers/net/net_failover.ko":   "failover",
 		"drivers/net/virtio_net.ko":     "net_failover,virtio_ring",
 		"drivers/block/virtio_blk.ko":   "virtio_ring",
+		"fs/fat/fat.ko":                 "",
+		"fs/fat/vfat.ko":                "fat",
+		"fs/nls/nls_cp437.ko":           "",
+		"fs/nls/nls_ascii.ko":           "",
+		"fs/nls/nls_utf8.ko":            "",
 	}
 	files := map[string][]byte{
 		"boot/vmlinuz-" + v:                         []byte("bzImage"),
@@ -162,7 +172,7 @@ func TestPickModulesTrixieKernel(t *testing.T) {
 			t.Errorf("module %s is not an expanded ELF: %v", m.Name, err)
 		}
 	}
-	want := []string{"failover", "net_failover", "virtio_ring", "virtio_net", "virtio_blk"}
+	want := []string{"failover", "net_failover", "virtio_ring", "virtio_net", "virtio_blk", "fat", "vfat", "nls_cp437", "nls_ascii", "nls_utf8"}
 	if !slices.Equal(names, want) {
 		t.Errorf("modules %q, want %q", names, want)
 	}

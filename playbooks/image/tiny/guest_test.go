@@ -126,7 +126,7 @@ func TestRenderInit(t *testing.T) {
 	if a < 0 || b < a || c < b {
 		t.Errorf("modules not loaded in the given order:\n%s", s)
 	}
-	for _, want := range []string{"-t 30 -T 2", "-ge 30 ]", "name=stacklab-tiny", `emit "stacklab-guest up ip=$ip instance=$uuid hostname=$name uptime=$up"`} {
+	for _, want := range []string{"-t 30 -T 2", "-ge 30 ]", "name=stacklab-tiny", `emit "stacklab-guest up ip=$ip instance=$uuid hostname=$name born=$born uptime=$up"`} {
 		if !strings.Contains(s, want) {
 			t.Errorf("init lacks %q", want)
 		}

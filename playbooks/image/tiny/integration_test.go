@@ -95,7 +95,37 @@ func TestIntegrationBuildAndBoot(t *testing.T) {
 	}
 	t.Logf("image.InspectFile: format %s, bootable %s (%s), compression %q", info.Format, info.BootableVerdict, info.BootableReason, info.Compression)
 
-	t.Run("boot", func(t *testing.T) { boot(t, ctx, out) })
+	t.Run("boot", func(t *testing.T) {
+		up := boot(t, ctx, out, fakeUUID)
+		if up.Born != "none" {
+			t.Errorf("born=%s from a read-only disk, want none", up.Born)
+		}
+	})
+	// What nova does: each instance boots a copy-on-write overlay of the
+	// image, and a snapshot is that overlay made an image. The first boot
+	// writes its identity to the disk; the next boot of the same disk, as
+	// another instance, still shows it.
+	t.Run("what the guest writes to its disk survives", func(t *testing.T) {
+		disk := filepath.Join(t.TempDir(), "instance.qcow2")
+		if b, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-b", out, "-F", "qcow2", disk).CombinedOutput(); err != nil {
+			t.Fatalf("qemu-img create: %v: %s", err, b)
+		}
+		// Each boot in a subtest of its own: its qemu is gone (and the
+		// disk's lock with it) before the next starts.
+		first := t.Run("first instance", func(t *testing.T) {
+			if up := boot(t, ctx, disk+",readonly=off", fakeUUID); up.Born != fakeUUID {
+				t.Fatalf("born=%s, want the instance's own id %s", up.Born, fakeUUID)
+			}
+		})
+		if !first {
+			t.FailNow()
+		}
+		t.Run("second instance", func(t *testing.T) {
+			if up := boot(t, ctx, disk+",readonly=off", otherUUID); up.Instance != otherUUID || up.Born != fakeUUID {
+				t.Fatalf("instance=%s born=%s, want born=%s (the first instance)", up.Instance, up.Born, fakeUUID)
+			}
+		})
+	})
 	t.Run("boot without a NIC reports an error", func(t *testing.T) {
 		serial, qout := startQEMU(t, newNetNS(t), out, "-nic", "none")
 		_, err := waitForLine(ctx, serial, 120*time.Second)
@@ -110,14 +140,18 @@ func TestIntegrationBuildAndBoot(t *testing.T) {
 }
 
 // startQEMU boots disk under TCG in ns with the given network arguments;
-// the serial console goes to the returned file.
+// the serial console goes to the returned file. The disk is read-only
+// unless disk ends in ",readonly=off".
 func startQEMU(t *testing.T, ns netns.NsHandle, disk string, net ...string) (string, *bytes.Buffer) {
 	t.Helper()
 	serial := filepath.Join(t.TempDir(), "serial.log")
 	qout := &bytes.Buffer{}
 	args := append([]string{"-accel", "tcg", "-m", "256", "-nographic", "-no-reboot",
 		"-monitor", "none", "-serial", "file:" + serial,
-		"-drive", "file=" + disk + ",format=qcow2,if=virtio,readonly=on"}, net...)
+		"-drive", "file=" + disk + ",format=qcow2,if=virtio"}, net...)
+	if !strings.HasSuffix(disk, ",readonly=off") {
+		args[len(args)-len(net)-1] += ",readonly=on"
+	}
 	cmd := exec.Command("qemu-system-x86_64", args...)
 	cmd.Stdout, cmd.Stderr = qout, qout
 	// Started from a thread in the namespace, qemu lives there.
@@ -126,10 +160,15 @@ func startQEMU(t *testing.T, ns netns.NsHandle, disk string, net ...string) (str
 	return serial, qout
 }
 
-const fakeUUID = "0b6f4c5e-7d1a-4e2b-9c3d-5a6b7c8d9e0f"
+const (
+	fakeUUID  = "0b6f4c5e-7d1a-4e2b-9c3d-5a6b7c8d9e0f"
+	otherUUID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+)
 
-// boot runs the image and checks the up line and the page.
-func boot(t *testing.T, ctx context.Context, disk string) {
+// boot runs the image as instance uuid and checks the up line and the
+// page; it returns the up line.
+func boot(t *testing.T, ctx context.Context, disk, uuid string) UpLine {
+	t.Helper()
 	ns := newNetNS(t)
 	var (
 		mu     sync.Mutex
@@ -146,7 +185,7 @@ func boot(t *testing.T, ctx context.Context, disk string) {
 				return
 			}
 			// Nova's shape, with its ", " separators and nested objects.
-			fmt.Fprintf(w, `{"uuid": %q, "meta": {"role": "test"}, "hostname": "tiny-test.novalocal", "name": "tiny-test", "launch_index": 0, "availability_zone": "nova", "project_id": "p"}`, fakeUUID)
+			fmt.Fprintf(w, `{"uuid": %q, "meta": {"role": "test"}, "hostname": "tiny-test.novalocal", "name": "tiny-test", "launch_index": 0, "availability_zone": "nova", "project_id": "p"}`, uuid)
 		}),
 	}
 	var mdL, probe net.Listener
@@ -192,7 +231,7 @@ func boot(t *testing.T, ctx context.Context, disk string) {
 		t.Fatalf("unparsable line %q", line)
 	}
 	t.Logf("up after %s (guest uptime %.2fs): %s", bootTime.Round(time.Millisecond), up.Uptime, line)
-	if up.IP != "10.0.2.15" || up.Instance != fakeUUID || up.Hostname != "tiny-test.novalocal" {
+	if up.IP != "10.0.2.15" || up.Instance != uuid || up.Hostname != "tiny-test.novalocal" {
 		t.Errorf("up line %+v: want slirp's 10.0.2.15 and the served identity", up)
 	}
 	log, _ := os.ReadFile(serial)
@@ -225,7 +264,7 @@ func boot(t *testing.T, ctx context.Context, disk string) {
 		page = string(b)
 		return err
 	})
-	for _, want := range []string{"ip=" + up.IP, "instance=" + fakeUUID, "hostname=tiny-test.novalocal"} {
+	for _, want := range []string{"ip=" + up.IP, "instance=" + uuid, "hostname=tiny-test.novalocal", "born=" + up.Born} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q:\n%s", want, page)
 		}
@@ -235,6 +274,7 @@ func boot(t *testing.T, ctx context.Context, disk string) {
 	if len(mdHits) == 0 {
 		t.Error("the guest never asked the metadata service")
 	}
+	return up
 }
 
 // waitForLine polls the serial log for the up or error line.

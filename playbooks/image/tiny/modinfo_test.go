@@ -45,6 +45,11 @@ func TestLoadOrder(t *testing.T) {
 		"net_failover":           {Name: "net_failover", Depends: []string{"failover"}},
 		"virtio_net":             {Name: "virtio_net", Depends: []string{"net_failover", "virtio_ring", "virtio"}},
 		"virtio_blk":             {Name: "virtio_blk", Depends: []string{"virtio", "virtio_ring"}},
+		"fat":                    {Name: "fat"},
+		"vfat":                   {Name: "vfat", Depends: []string{"fat"}},
+		"nls_cp437":              {Name: "nls_cp437"},
+		"nls_ascii":              {Name: "nls_ascii"},
+		"nls_utf8":               {Name: "nls_utf8"},
 		"unrelated_not_included": {Name: "unrelated_not_included"},
 	}
 	for _, tc := range []struct {
@@ -58,14 +63,14 @@ func TestLoadOrder(t *testing.T) {
 		{
 			name: "cloud kernel", avail: real, roots: bootModules,
 			want: []string{"virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_ring", "virtio_pci",
-				"failover", "net_failover", "virtio_net", "virtio_blk"},
+				"failover", "net_failover", "virtio_net", "virtio_blk", "fat", "vfat", "nls_cp437", "nls_ascii", "nls_utf8"},
 		},
 		{
 			// Debian 13's cloud kernel (6.12): virtio and virtio_pci
 			// with its helpers built in, the rest modules.
 			name: "trixie cloud kernel", avail: real, roots: bootModules,
 			builtin: map[string]bool{"virtio": true, "virtio_pci": true, "virtio_pci_modern_dev": true, "virtio_pci_legacy_dev": true},
-			want:    []string{"failover", "net_failover", "virtio_ring", "virtio_net", "virtio_blk"},
+			want:    []string{"failover", "net_failover", "virtio_ring", "virtio_net", "virtio_blk", "fat", "vfat", "nls_cp437", "nls_ascii", "nls_utf8"},
 		},
 		{name: "no roots", avail: real, roots: nil, want: nil},
 		{name: "shared dependency loaded once", avail: real, roots: []string{"virtio_ring", "virtio_blk"},

@@ -44,12 +44,15 @@ const MaxImageSize = 20 << 20
 
 // bootModules are the drivers the guest loads (with their dependencies):
 // Debian 12's cloud kernel has them all as modules; Debian 13's builds
-// virtio_pci in (modules.builtin), and those are skipped.
-var bootModules = []string{"virtio_pci", "virtio_net", "virtio_blk"}
+// virtio_pci in (modules.builtin), and those are skipped. vfat and the
+// character sets it asks for by default let the guest write to its own
+// disk (insmod resolves nothing: the kernel's request for an NLS table
+// finds it loaded or fails the mount).
+var bootModules = []string{"virtio_pci", "virtio_net", "virtio_blk", "vfat", "nls_cp437", "nls_ascii", "nls_utf8"}
 
 // moduleDirs are where, under lib/modules/VERSION/kernel/, the boot modules
 // and their dependencies live; only these are extracted.
-var moduleDirs = []string{"drivers/virtio/", "drivers/net/", "drivers/block/", "net/core/"}
+var moduleDirs = []string{"drivers/virtio/", "drivers/net/", "drivers/block/", "net/core/", "fs/fat/", "fs/nls/"}
 
 // mbrPaths are where Debian's syslinux packages put the MBR boot code.
 var mbrPaths = []string{"/usr/lib/SYSLINUX/mbr.bin", "/usr/lib/syslinux/mbr/mbr.bin"}

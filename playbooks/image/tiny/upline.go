@@ -20,6 +20,10 @@ type UpLine struct {
 	// service did not answer.
 	Instance string
 	Hostname string
+	// Born is the instance that first booted the guest's disk ("none"
+	// when the disk could not be written; "" from an older guest): on a
+	// server booted from a snapshot, the snapshot's server.
+	Born string
 	// Uptime is the guest's /proc/uptime at the moment it was up, seconds.
 	Uptime float64
 }
@@ -43,7 +47,7 @@ func ParseUpLine(line string) (UpLine, bool) {
 		fields[k] = v
 	}
 	var u UpLine
-	u.IP, u.Instance, u.Hostname = fields["ip"], fields["instance"], fields["hostname"]
+	u.IP, u.Instance, u.Hostname, u.Born = fields["ip"], fields["instance"], fields["hostname"], fields["born"]
 	up, err := strconv.ParseFloat(fields["uptime"], 64)
 	if err != nil || u.IP == "" || u.Instance == "" || u.Hostname == "" || up < 0 {
 		return UpLine{}, false

@@ -16,6 +16,8 @@ func TestParseUpLine(t *testing.T) {
 		{"stacklab-guest up ip=10.0.2.15 instance=unknown hostname=stacklab-tiny uptime=32.72\r",
 			UpLine{IP: "10.0.2.15", Instance: "unknown", Hostname: "stacklab-tiny", Uptime: 32.72}, true},
 		{"stacklab-guest up hostname=h uptime=1 instance=i ip=1.2.3.4", UpLine{IP: "1.2.3.4", Instance: "i", Hostname: "h", Uptime: 1}, true},
+		// A guest booted from a snapshot names the instance that first booted its disk.
+		{"stacklab-guest up ip=1.2.3.4 instance=b hostname=h born=a uptime=1", UpLine{IP: "1.2.3.4", Instance: "b", Hostname: "h", Born: "a", Uptime: 1}, true},
 		{"stacklab-guest error reason=no-dhcp-lease", UpLine{}, false},
 		{"stacklab-guest: metadata", UpLine{}, false},
 		{"[ 2.9] stacklab-guest up ip=1.2.3.4 instance=i hostname=h uptime=1", UpLine{}, false},

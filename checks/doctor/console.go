@@ -24,9 +24,10 @@ const IDConsole = "console"
 const consoleProbeTimes = 3
 
 func (dr *doctor) consoleChecks() []checks.Check {
+	// nova-compute stores each console's token through nova-conductor.
 	return []checks.Check{{
 		ID: IDConsole, Title: "an instance's console opens through nova's noVNC proxy",
-		DependsOn: dr.deps(IDNova, IDComputeServices, UnitID("nova-novncproxy"), UnitID("nova-compute"), UnitID("libvirtd")),
+		DependsOn: dr.deps(IDNova, IDComputeServices, UnitID("nova-novncproxy"), UnitID("nova-compute"), UnitID("nova-conductor"), UnitID("libvirtd")),
 		Timeout:   dr.consoleTimeout() + dr.cfg.probe(),
 		Run: func(ctx context.Context) checks.Result {
 			r, _ := dr.console.get(ctx, dr.probeConsole)

@@ -5,8 +5,13 @@
 #   - the guest is real: ACTIVE on libvirt, its console line names the fixed
 #     IP and the instance id from metadata, and from the upstream namespace
 #     (ext_net's gateway) its floating IP answers ping and HTTP;
+#   - `stacklab console` and up's last lines give the guest's noVNC URL; from
+#     the host (the laptop's side of the management network) it answers and
+#     its websocket brings the guest's RFB greeting;
 #   - a second run changes nothing; --destroy leaves no qemu, tap or port;
 #     applying again brings a new guest up the same way;
+#   - a .vdi converted, booted, snapshotted, and a second server from the
+#     snapshot shows what the first wrote to its disk;
 #   - bad playbooks fail before any change; a server that goes to ERROR and
 #     one that never prints its line are reported with the cause.
 set -euo pipefail
@@ -88,6 +93,52 @@ read -r fip2 id2 <"$RESULTS/server.txt"
 [ "$id2" != "$id" ] || fail "the re-applied server has the old id $id"
 reach "$fip2" "$id2"
 echo "from run start to the new guest answering on $fip2: $(elapsed "$t2") s (target ≤ 20 s)"
+
+say "a student's VirtualBox disk → qcow2 → instance, customised and snapshotted"
+# The .vdi is made from the tiny image, as a student's disk would come
+# from VirtualBox; the playbook converts it, boots it, snapshots the
+# instance once its first boot wrote its id to its disk, and boots a
+# second server from the snapshot.
+lab qemu-img convert -O vdi /var/lib/stacklab/images/lab-image.img /stacklab/student.vdi
+lab "$SL" image inspect /stacklab/student.vdi | tee "$RESULTS/student-vdi.txt"
+grep -q '^format: *vdi' "$RESULTS/student-vdi.txt" || fail "image inspect does not call the .vdi a VDI"
+cat >"$SHARE/snapshot.yaml" <<'EOF'
+name: e2e-snapshot
+images:
+  - name: e2e-student
+    file: student.vdi
+    convert: qcow2
+  - name: e2e-student-snap
+    from_server: e2e-first
+servers:
+  - name: e2e-first
+    flavor: m1.lab
+    image: e2e-student
+    networks: [selfservice]
+    security_groups: [lab]
+    console: '^stacklab-guest up .* born=[0-9a-f-]{36} '
+  - name: e2e-second
+    flavor: m1.lab
+    image: e2e-student-snap
+    networks: [selfservice]
+    security_groups: [lab]
+    console: '^stacklab-guest up '
+floating_ips:
+  - {name: e2e-second-fip, network: ext_net, server: e2e-second, ping: true}
+EOF
+t4=$(now)
+lab "$SL" run /stacklab/snapshot.yaml 2>&1 | tee "$RESULTS/snapshot.log"
+echo "convert, upload, boot, snapshot and boot again: $(elapsed "$t4") s"
+STACKLAB_E2E_SERVER_OUT=$RESULTS/snapshot.txt gotest -run TestSnapshotCarriesTheGuestsChange
+read -r fip3 second_id first_id <"$RESULTS/snapshot.txt"
+reach "$fip3" "born=$first_id"
+echo "ok    e2e-second ($second_id) serves what e2e-first ($first_id) wrote to its disk before the snapshot"
+lab "$SL" run --destroy --yes /stacklab/snapshot.yaml >"$RESULTS/snapshot-destroy.log" 2>&1 ||
+	{ cat "$RESULTS/snapshot-destroy.log"; fail "could not destroy the snapshot playbook"; }
+for img in e2e-student e2e-student-snap; do
+	if lab openstack --os-cloud stacklab image show "$img" >/dev/null 2>&1; then fail "image $img is left after --destroy"; fi
+done
+echo "ok    --destroy removed both servers, the snapshot and the uploaded disk"
 
 say "bad playbooks fail before any change, with file:line"
 cat >"$SHARE/bad-key.yaml" <<'EOF'

@@ -13,6 +13,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/hypervisors"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
@@ -96,19 +97,7 @@ func TestLabServerIsARealGuest(t *testing.T) {
 		t.Fatalf("floating IP %s is not from %s", fips[0].FloatingIP, extNetwork)
 	}
 
-	out, err := servers.ShowConsoleOutput(ctx, compute, srv.ID, servers.ShowConsoleOutputOpts{}).Extract()
-	if err != nil {
-		t.Fatalf("console log: %v", err)
-	}
-	var up *tiny.UpLine
-	for _, line := range strings.Split(out, "\n") {
-		if u, ok := tiny.ParseUpLine(strings.TrimRight(line, "\r")); ok {
-			up = &u
-		}
-	}
-	if up == nil {
-		t.Fatalf("the console of %s has no up line; its tail:\n%s", labServer, tail(out, 15))
-	}
+	up := upLine(ctx, t, compute, srv)
 	if up.IP != fixed || up.Instance != srv.ID {
 		t.Fatalf("console says ip=%s instance=%s; neutron gave %s and nova's id is %s", up.IP, up.Instance, fixed, srv.ID)
 	}
@@ -163,6 +152,25 @@ func TestDestroyLeftNoPort(t *testing.T) {
 	}
 }
 
+// upLine is the last "stacklab-guest up" line on the server's console.
+func upLine(ctx context.Context, t *testing.T, compute *gophercloud.ServiceClient, srv servers.Server) tiny.UpLine {
+	t.Helper()
+	out, err := servers.ShowConsoleOutput(ctx, compute, srv.ID, servers.ShowConsoleOutputOpts{}).Extract()
+	if err != nil {
+		t.Fatalf("console log of %s: %v", srv.Name, err)
+	}
+	var up *tiny.UpLine
+	for _, line := range strings.Split(out, "\n") {
+		if u, ok := tiny.ParseUpLine(strings.TrimRight(line, "\r")); ok {
+			up = &u
+		}
+	}
+	if up == nil {
+		t.Fatalf("the console of %s has no up line; its tail:\n%s", srv.Name, tail(out, 15))
+	}
+	return *up
+}
+
 func findServer(ctx context.Context, t *testing.T, compute *gophercloud.ServiceClient, name string) servers.Server {
 	t.Helper()
 	sp, err := servers.List(compute, servers.ListOpts{Name: "^" + name + "$"}).AllPages(ctx)
@@ -208,4 +216,74 @@ func TestLabConsoleFromTheLaptop(t *testing.T) {
 		t.Fatalf("greeting %q, want the RFB protocol version", r.Greeting)
 	}
 	t.Logf("console of %s from the laptop: page %s, websocket %s, %s in %s", labServer, r.Page, r.Websocket, r.Greeting, r.Elapsed.Round(time.Millisecond))
+}
+
+// TestSnapshotCarriesTheGuestsChange checks the snapshot playbook of
+// e2e/playbook.sh: a VirtualBox disk uploaded as qcow2 (convert: qcow2),
+// booted as e2e-first, whose first boot writes its own id to its disk;
+// e2e-student-snap, nova's snapshot of e2e-first; e2e-second booted from
+// it, whose console names e2e-first as the instance that wrote its disk.
+// It writes "FLOATING_IP SECOND_ID FIRST_ID" to $STACKLAB_E2E_SERVER_OUT.
+func TestSnapshotCarriesTheGuestsChange(t *testing.T) {
+	l := labFromEnv(t)
+	c := open(t, l)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	compute, err := c.Compute()
+	if err != nil {
+		t.Fatal(err)
+	}
+	glance, err := c.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	network, err := c.Network()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := findServer(ctx, t, compute, "e2e-first"), findServer(ctx, t, compute, "e2e-second")
+	image := func(name string) images.Image {
+		t.Helper()
+		p, err := images.List(glance, images.ListOpts{Name: name}).AllPages(ctx)
+		if err != nil {
+			t.Fatalf("list images: %v", err)
+		}
+		is, err := images.ExtractImages(p)
+		if err != nil || len(is) != 1 {
+			t.Fatalf("images named %s: %d (%v), want 1", name, len(is), err)
+		}
+		return is[0]
+	}
+	student, snap := image("e2e-student"), image("e2e-student-snap")
+	if student.DiskFormat != "qcow2" || student.Status != images.ImageStatusActive {
+		t.Errorf("e2e-student (a .vdi declared convert: qcow2) is %s %s, want an active qcow2", student.Status, student.DiskFormat)
+	}
+	if snap.Status != images.ImageStatusActive || snap.Properties["image_type"] != "snapshot" || snap.Properties["instance_uuid"] != first.ID {
+		t.Errorf("e2e-student-snap: status %s, image_type %v, instance_uuid %v; want an active snapshot of e2e-first %s",
+			snap.Status, snap.Properties["image_type"], snap.Properties["instance_uuid"], first.ID)
+	}
+	if id, _ := second.Image["id"].(string); id != snap.ID {
+		t.Errorf("e2e-second boots image %v, want the snapshot %s", second.Image["id"], snap.ID)
+	}
+	u1, u2 := upLine(ctx, t, compute, first), upLine(ctx, t, compute, second)
+	if u1.Instance != first.ID || u1.Born != first.ID {
+		t.Errorf("e2e-first says instance=%s born=%s; want both %s (it wrote its own id at first boot)", u1.Instance, u1.Born, first.ID)
+	}
+	if u2.Instance != second.ID || u2.Born != first.ID {
+		t.Fatalf("e2e-second says instance=%s born=%s; want instance %s, born %s (the disk the snapshot carried)", u2.Instance, u2.Born, second.ID, first.ID)
+	}
+	t.Logf("snapshot %s of e2e-first: %d bytes; e2e-second %s shows born=%s", snap.ID, snap.SizeBytes, second.ID, u2.Born)
+	fp, err := floatingips.List(network, floatingips.ListOpts{FixedIP: u2.IP}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fips, _ := floatingips.ExtractFloatingIPs(fp)
+	if len(fips) != 1 {
+		t.Fatalf("e2e-second's %s has %d floating IPs, want 1", u2.IP, len(fips))
+	}
+	if f := os.Getenv("STACKLAB_E2E_SERVER_OUT"); f != "" {
+		if err := os.WriteFile(f, []byte(fips[0].FloatingIP+" "+second.ID+" "+first.ID+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

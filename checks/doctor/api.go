@@ -343,9 +343,6 @@ func (dr *doctor) checkAPI(ctx context.Context, typ, unit string) checks.Result 
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
-	if typ == "compute" {
-		dr.prefetchConsole(ctx)
-	}
 	return checks.Pass(fmt.Sprintf("%s API answers (HTTP %d in %s)", typ, resp.StatusCode, time.Since(start).Round(time.Millisecond)), "GET "+u)
 }
 

@@ -104,3 +104,34 @@ func TestConsolePageWithoutAnInstance(t *testing.T) {
 		t.Errorf("console with its proxy down = %s %q fix %q", r.Status, r.Summary, r.Fix)
 	}
 }
+
+// With nova-compute down no console is asked for: the request would hold
+// nova-api's one worker until its RPC to nova-compute times out, and the
+// dashboard's pages would wait behind it (seen on Debian 13).
+func TestNoConsoleAskedWhileComputeIsDown(t *testing.T) {
+	asked := 0
+	w, _, _ := apiWorldWith(t, map[string]http.HandlerFunc{
+		"GET /compute/v2.1/os-services": func(rw http.ResponseWriter, r *http.Request) {
+			rw.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(rw, `{"services":[{"id":1,"binary":"nova-compute","host":"lab","status":"enabled","state":"down"}]}`)
+		},
+		"GET /compute/v2.1/servers/detail": func(rw http.ResponseWriter, r *http.Request) {
+			rw.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(rw, `{"servers":[{"id":"s1","name":"lab-vm","status":"ACTIVE"}]}`)
+		},
+		"POST /compute/v2.1/servers/s1/remote-consoles": func(rw http.ResponseWriter, r *http.Request) {
+			asked++
+			rw.WriteHeader(http.StatusInternalServerError)
+		},
+	})
+	rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := rep.Get(IDComputeServices); e.Status != checks.Fail {
+		t.Fatalf("compute-services = %s, want it failed by the down nova-compute", e.Status)
+	}
+	if e, _ := rep.Get(IDConsole); e.Status != checks.Skip || asked != 0 {
+		t.Errorf("console = %s %q with %d console requests; want it skipped behind compute-services, none asked", e.Status, e.Summary, asked)
+	}
+}

@@ -216,9 +216,6 @@ type doctor struct {
 	// configuration that Horizon runs in its daemon process, which the
 	// login check (behind it) reads to log in once instead of LoginTries.
 	horizonDaemon atomic.Bool
-	// console is the console probe's verdict, started as soon as nova
-	// answers (prefetchConsole).
-	console memo[checks.Result]
 }
 
 func (c Config) probe() time.Duration {

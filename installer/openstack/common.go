@@ -95,26 +95,31 @@ const AdminRole = "admin"
 // EndpointNotFound ("Region case" in the notes).
 func authtoken(p Params, user, password string) []inifile.Set {
 	const s = "keystone_authtoken"
-	return []inifile.Set{
+	sets := []inifile.Set{
 		set(s, "www_authenticate_uri", keystoneBase(p.MgmtIP)),
 		set(s, "auth_url", keystoneBase(p.MgmtIP)),
 		set(s, "memcached_servers", memcacheServer(p)),
 		set(s, "memcache_pool_dead_retry", memcacheDeadRetry),
-		set(s, "auth_type", "password"),
-		set(s, "project_domain_name", "Default"),
-		set(s, "user_domain_name", "Default"),
-		set(s, "project_name", ServiceProject),
-		set(s, "username", user),
-		set(s, "password", password),
-		set(s, "region_name", p.Region),
 	}
+	sets = append(sets, serviceLogin(s, user, password)...)
+	return append(sets, set(s, "region_name", p.Region))
 }
 
 // serviceAuth is a keystoneauth password plugin block in section s (nova's
 // [placement], [neutron], [service_user]; neutron's [nova]).
 func serviceAuth(p Params, s, user, password string, region bool) []inifile.Set {
-	sets := []inifile.Set{
-		set(s, "auth_url", KeystoneURL(p.MgmtIP)),
+	sets := append([]inifile.Set{set(s, "auth_url", KeystoneURL(p.MgmtIP))}, serviceLogin(s, user, password)...)
+	if region {
+		sets = append(sets, set(s, "region_name", p.Region))
+	}
+	return sets
+}
+
+// serviceLogin is keystoneauth's password login as a service user of the
+// service project, in section s: the part [keystone_authtoken] and the
+// services' client sections share.
+func serviceLogin(s, user, password string) []inifile.Set {
+	return []inifile.Set{
 		set(s, "auth_type", "password"),
 		set(s, "project_domain_name", "Default"),
 		set(s, "user_domain_name", "Default"),
@@ -122,10 +127,6 @@ func serviceAuth(p Params, s, user, password string, region bool) []inifile.Set 
 		set(s, "username", user),
 		set(s, "password", password),
 	}
-	if region {
-		sets = append(sets, set(s, "region_name", p.Region))
-	}
-	return sets
 }
 
 // uwsgi sets the process count of a Debian uwsgi service: Debian's

@@ -87,8 +87,8 @@ func Resolve(cfg config.Config, s config.Secrets, f Facts) Model {
 
 // OfConfig is the model for what the configuration and the release
 // decide: the units and their order. services needs no other host
-// reading or secret for it. A release or backend install would refuse is
-// described as the default release builds it, rather than as nothing.
+// reading or secret for it. Like Describable, a backend the release
+// refuses is described as the release's default builds it.
 func OfConfig(cfg config.Config, release string) Model {
 	p := openstack.Params{
 		ComputeDriver:  string(cfg.Compute.Driver),
@@ -96,10 +96,7 @@ func OfConfig(cfg config.Config, release string) Model {
 		NeutronBackend: NeutronBackend(cfg),
 		HorizonWebRoot: cfg.Horizon.WebRoot,
 	}
-	if _, err := openstack.ResolveBackend(p.Release, p.NeutronBackend); err != nil {
-		p.Release, p.NeutronBackend = "", ""
-	}
-	return Model{Params: p, MgmtIf: cfg.Network.ManagementInterface}
+	return Model{Params: p, MgmtIf: cfg.Network.ManagementInterface}.Describable()
 }
 
 // CheckChoices refuses what the configuration asks and this host's release

@@ -113,6 +113,15 @@ func TestOfConfigUnitsAreTheInstallersUnits(t *testing.T) {
 			t.Errorf("release %q: units %v; Open vSwitch's agent only on 13", release, got)
 		}
 	}
+	// linuxbridge on Debian 13 (install refuses it): services describes the
+	// release's own lab, as doctor does, not Debian 12's.
+	lb := cfg
+	lb.OpenStack.NeutronBackend = config.BackendLinuxbridge
+	f13 := facts
+	f13.Release = "13"
+	if got, want := OfConfig(lb, "13").Units(), Resolve(lb, secrets(t), f13).Describable().Units(); !slices.Equal(got, want) {
+		t.Errorf("refused backend: services' units %v\ndoctor's units %v", got, want)
+	}
 	full := Resolve(cfg, secrets(t), facts)
 	var tiers []string
 	for _, tr := range full.Tiers() {

@@ -10,7 +10,7 @@ GOLANGCI_LINT ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 # convergence test runs private daemons of its own; these machines'
 # policy-rc.d keeps the package's service from starting), a bootable
 # systemd, qemu-img for image tests, and what the e2e lab host needs.
-TEST_DEBS     ?= iproute2 util-linux openvswitch-switch systemd dbus qemu-utils systemd-container debootstrap nftables zstd shellcheck jq curl iputils-ping qemu-system-x86 syslinux syslinux-common mtools dosfstools dnsmasq-base
+TEST_DEBS     ?= iproute2 util-linux openvswitch-switch systemd dbus qemu-utils systemd-container debootstrap nftables zstd shellcheck jq curl iputils-ping qemu-system-x86 syslinux syslinux-common mtools dosfstools dnsmasq-base xorriso isolinux
 
 .PHONY: all build test unit lint fmt vet e2e deps ci clean
 

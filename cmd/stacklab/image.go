@@ -17,7 +17,7 @@ func (e *env) imageCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "image",
 		Usage: "work with disk images for Glance",
-		Commands: []*cli.Command{e.imageTinyCommand(), e.imageConvertCommand(), {
+		Commands: []*cli.Command{e.imageTinyCommand(), e.imageConvertCommand(), e.imageInstallCommand(), {
 			Name:      "inspect",
 			Usage:     "detect an image's real format from its headers and say whether it can boot",
 			ArgsUsage: "FILE",
@@ -62,19 +62,30 @@ func (e *env) imageTinyCommand() *cli.Command {
 			"with syslinux as boot loader. The guest configures its NIC by DHCP, reads\n" +
 			"its instance id from the metadata service, answers ping, serves a page on\n" +
 			"port 80 and prints one line on its serial console when up:\n" +
-			"  stacklab-guest up ip=… instance=… hostname=… uptime=…\n" +
+			"  stacklab-guest up ip=… instance=… hostname=… born=… uptime=…\n" +
+			"(born: the instance that first booted the disk, which a snapshot keeps).\n" +
 			"PATH defaults to " + DefaultTinyImage + ", the built-in playbook's image;\n" +
-			"it is written atomically: on failure nothing is left there.",
+			"it is written atomically: on failure nothing is left there.\n" +
+			"With --installer-iso PATH is a bootable CD instead, to rehearse the ISO route\n" +
+			"offline: its installer writes the guest onto the first virtio disk and powers\n" +
+			"off (stacklab image install --iso PATH --size 64M OUT.qcow2).",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "installer-iso", Usage: "write an installer ISO of the guest (needs xorriso and isolinux)"},
+		},
 		Action: func(ctx context.Context, c *cli.Command) error {
 			if c.NArg() > 1 {
 				return usagef("image tiny takes at most one PATH, got %d arguments", c.NArg())
 			}
 			path := c.Args().First()
+			iso := c.Bool("installer-iso")
+			if path == "" && iso {
+				return usagef("image tiny --installer-iso needs the ISO's PATH")
+			}
 			if path == "" {
 				path = DefaultTinyImage
 			}
 			jsonOut := c.String("output") == "json"
-			res, err := buildTiny(ctx, path, func(s string) {
+			res, err := buildTiny(ctx, tiny.Options{Output: path, InstallerISO: iso}, func(s string) {
 				if !jsonOut {
 					fmt.Fprintln(e.stderr, "  "+s)
 				}
@@ -83,6 +94,11 @@ func (e *env) imageTinyCommand() *cli.Command {
 				return &failure{code: exitFailed, err: err}
 			}
 			return e.render(c, res, func(w io.Writer) error {
+				if iso {
+					_, err := fmt.Fprintf(w, "%s: installer ISO, %.1f MiB (installs a %d MiB disk), kernel %s\n",
+						res.Path, float64(res.FileSize)/(1<<20), res.VirtualSize>>20, res.KernelVersion)
+					return err
+				}
 				_, err := fmt.Fprintf(w, "%s: qcow2, %.1f MiB (virtual %d MiB), kernel %s\n",
 					res.Path, float64(res.FileSize)/(1<<20), res.VirtualSize>>20, res.KernelVersion)
 				return err
@@ -91,12 +107,14 @@ func (e *env) imageTinyCommand() *cli.Command {
 	}
 }
 
-// buildTiny builds the tiny image at path, creating its directory.
-func buildTiny(ctx context.Context, path string, log func(string)) (*tiny.Result, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// buildTiny builds the tiny image (or its installer ISO) at o.Output,
+// creating its directory.
+func buildTiny(ctx context.Context, o tiny.Options, log func(string)) (*tiny.Result, error) {
+	if err := os.MkdirAll(filepath.Dir(o.Output), 0o755); err != nil {
 		return nil, fmt.Errorf("image tiny: %w", err)
 	}
-	res, err := tiny.Build(ctx, tiny.Options{Output: path, Log: func(f string, a ...any) { log(fmt.Sprintf(f, a...)) }})
+	o.Log = func(f string, a ...any) { log(fmt.Sprintf(f, a...)) }
+	res, err := tiny.Build(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("image tiny: %w", err)
 	}

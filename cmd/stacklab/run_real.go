@@ -12,6 +12,7 @@ import (
 	"github.com/stacklab/stacklab/lab"
 	"github.com/stacklab/stacklab/playbooks"
 	"github.com/stacklab/stacklab/playbooks/image"
+	"github.com/stacklab/stacklab/playbooks/image/tiny"
 	pbos "github.com/stacklab/stacklab/playbooks/openstack"
 	"github.com/stacklab/stacklab/up"
 )
@@ -33,7 +34,7 @@ func (e *env) realRunDeps() runDeps {
 			if recipe != "tiny" {
 				return fmt.Errorf("unknown image recipe %q (this stacklab builds: tiny)", recipe)
 			}
-			_, err := buildTiny(ctx, path, log)
+			_, err := buildTiny(ctx, tiny.Options{Output: path}, log)
 			return err
 		},
 	}

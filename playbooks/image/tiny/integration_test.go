@@ -436,3 +436,85 @@ func TestIntegrationFetchFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestIntegrationInstallerISO is the ISO route with real qemu: the
+// installer ISO built from the mirror's packages, `image install` onto a
+// new disk with its screen on VNC (read while it installs: the RFB
+// greeting), and the installed disk booting as the tiny guest. Then an
+// install interrupted as Ctrl-C does: no qemu and no file left.
+func TestIntegrationInstallerISO(t *testing.T) {
+	needHost(t, append(buildTools, "qemu-system-x86_64", "xorriso")...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	iso := filepath.Join(dir, "installer.iso")
+	res, err := Build(ctx, Options{Output: iso, InstallerISO: true, Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := image.InspectFile(iso)
+	if err != nil || info.Format != image.ISO || info.BootableVerdict != image.Likely || res.FileSize > MaxISOSize {
+		t.Fatalf("installer ISO: %+v (%v), %d bytes", info, err, res.FileSize)
+	}
+
+	out := filepath.Join(t.TempDir(), "installed.qcow2")
+	const vnc = "127.0.0.1:47" // port 5947
+	greeting := make(chan string, 1)
+	go func() { greeting <- readRFB(ctx, "127.0.0.1:5947") }()
+	ir, err := image.Install(ctx, image.InstallOptions{ISO: iso, Output: out, Size: 64 << 20, VNC: vnc, Accel: "tcg", MemoryMiB: 256,
+		Timeout: 3 * time.Minute, Progress: func(s string) { t.Log(s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("installed in %.1f s: %s, boot %s (%s)", ir.Seconds, ir.Info.Format, ir.Info.BootableVerdict, ir.Info.BootableReason)
+	if g := <-greeting; !strings.HasPrefix(g, "RFB 003.") {
+		t.Errorf("the installer's screen on VNC %s answered %q, want an RFB greeting", vnc, g)
+	}
+	if up := boot(t, ctx, out, fakeUUID); up.Instance != fakeUUID {
+		t.Errorf("the installed disk booted as %+v", up)
+	}
+
+	t.Run("interrupted", func(t *testing.T) {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "never.qcow2")
+		ictx, stop := context.WithCancel(ctx)
+		defer stop()
+		go func() {
+			// Ctrl-C once qemu runs: its VNC server answers.
+			if g := readRFB(ictx, "127.0.0.1:5948"); strings.HasPrefix(g, "RFB ") {
+				stop()
+			}
+		}()
+		_, err := image.Install(ictx, image.InstallOptions{ISO: iso, Output: out, Size: 64 << 20, VNC: "127.0.0.1:48", Accel: "tcg", MemoryMiB: 256})
+		if err == nil || !strings.Contains(err.Error(), "interrupted") {
+			t.Fatalf("err %v, want the interruption", err)
+		}
+		if b, _ := exec.Command("pgrep", "-f", "qemu-system-x86_64.*"+dir).Output(); len(b) > 0 {
+			t.Errorf("qemu still runs: pid %s", b)
+		}
+		if es, _ := os.ReadDir(dir); len(es) != 0 {
+			t.Errorf("%d files left in %s", len(es), dir)
+		}
+	})
+}
+
+// readRFB connects to a VNC server as soon as it listens and returns its
+// greeting ("" when ctx ends first).
+func readRFB(ctx context.Context, addr string) string {
+	for ctx.Err() == nil {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, 12)
+		_, err = io.ReadFull(c, b)
+		c.Close()
+		if err == nil {
+			return string(b)
+		}
+	}
+	return ""
+}

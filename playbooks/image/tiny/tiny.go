@@ -65,8 +65,13 @@ var udhcpcScript []byte
 
 // Options say what to build and with what.
 type Options struct {
-	// Output is the qcow2 file to write (replaced atomically).
+	// Output is the qcow2 file to write (replaced atomically), or the
+	// installer ISO with InstallerISO.
 	Output string
+	// InstallerISO writes, instead of the guest's disk, a bootable CD
+	// whose installer writes that disk onto the machine's first virtio
+	// disk and powers off.
+	InstallerISO bool
 	// CacheDir keeps packages between builds; DefaultCacheDir when empty.
 	CacheDir string
 	// KernelPackage is the kernel (or its metapackage);
@@ -173,6 +178,12 @@ func (b *builder) run(ctx context.Context) error {
 		{"make boot disk", b.makeDisk},
 		{"write qcow2", b.writeQCOW2},
 	}
+	if b.o.InstallerISO {
+		steps[len(steps)-1] = struct {
+			name string
+			f    func(context.Context) error
+		}{"write installer ISO", b.writeISO}
+	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -200,6 +211,11 @@ func (b *builder) preflight(context.Context) error {
 	if b.mbrCode == nil {
 		errs = append(errs, fmt.Errorf("syslinux MBR boot code not found at %s: install the Debian package syslinux-common",
 			strings.Join(b.o.MBRPaths, " or ")))
+	}
+	if b.o.InstallerISO {
+		if err := b.isoPreflight(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

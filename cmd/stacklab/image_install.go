@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -29,7 +31,8 @@ func (e *env) imageInstallCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "iso", Usage: "the installer's ISO", Required: true},
 			&cli.StringFlag{Name: "size", Usage: "the new disk's size, e.g. 10G", Required: true},
-			&cli.StringFlag{Name: "vnc", Usage: "where the screen is served, HOST:DISPLAY (default: the management address, display 1 = port 5901)"},
+			&cli.StringSliceFlag{Name: "driver-cd", Usage: "another CD in the machine, e.g. Windows' virtio-win.iso (repeatable)"},
+			&cli.StringFlag{Name: "vnc", Usage: "where the screen is served, HOST:DISPLAY (default: the management address, the first free display from 10 = port 5910)"},
 			&cli.IntFlag{Name: "memory", Value: 1024, Usage: "the installing machine's memory, MiB"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Hour, Usage: "how long the installer may run before it is stopped"},
 		},
@@ -45,7 +48,7 @@ func (e *env) imageInstallCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			o := image.InstallOptions{ISO: c.String("iso"), Output: c.Args().First(), Size: size, MemoryMiB: c.Int("memory"),
+			o := image.InstallOptions{ISO: c.String("iso"), DriverCDs: c.StringSlice("driver-cd"), Output: c.Args().First(), Size: size, MemoryMiB: c.Int("memory"),
 				Accel: accel, VNC: vnc, Timeout: c.Duration("timeout")}
 			if c.String("output") != "json" {
 				o.Progress = func(s string) { fmt.Fprintln(e.stderr, s) }
@@ -81,10 +84,23 @@ func (e *env) installMachine(ctx context.Context, c *cli.Command) (accel, vnc st
 				addr = facts.MgmtIP
 			}
 		}
-		vnc = addr + ":1"
+		vnc = net.JoinHostPort(addr, strconv.Itoa(freeDisplay(addr)))
 	}
 	if _, _, err := image.VNCPort(vnc); err != nil {
 		return "", "", usagef("--vnc: %v", err)
 	}
 	return accel, vnc, nil
+}
+
+// freeDisplay is the first VNC display from 10 whose port is free on
+// addr: libvirt gives the lab's instances 5900, 5901, … in turn.
+func freeDisplay(addr string) int {
+	for d := 10; d < 100; d++ {
+		l, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(5900+d)))
+		if err == nil {
+			_ = l.Close()
+			return d
+		}
+	}
+	return 10
 }

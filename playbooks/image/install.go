@@ -28,6 +28,9 @@ var ErrTooSmall = errors.New("disk too small")
 type InstallOptions struct {
 	// ISO is the installer's CD image; Output the new qcow2 disk.
 	ISO, Output string
+	// DriverCDs are more CDs in the machine, such as Windows' virtio
+	// drivers (virtio-win.iso), which its installer needs to see the disk.
+	DriverCDs []string
 	// Size is the disk's virtual size in bytes.
 	Size int64
 	// MemoryMiB and CPUs size the installing machine (zero: 1024, 1).
@@ -95,6 +98,15 @@ func CheckInstall(o InstallOptions) (Info, error) {
 	}
 	if info.Format != ISO {
 		return info, fmt.Errorf("%s is %s: %w; fix: give the installer's .iso (stacklab image inspect FILE says what a file is); a disk you already have goes through stacklab image convert", o.ISO, info.Format, ErrNotISO)
+	}
+	for _, cd := range o.DriverCDs {
+		ci, err := InspectRegularFile(cd)
+		if err != nil {
+			return info, err
+		}
+		if ci.Format != ISO {
+			return info, fmt.Errorf("driver CD %s is %s: %w; fix: give the drivers' .iso (Windows: virtio-win.iso)", cd, ci.Format, ErrNotISO)
+		}
 	}
 	if _, err := os.Lstat(o.Output); err == nil {
 		return info, &fs.PathError{Op: "create", Path: o.Output,
@@ -209,10 +221,15 @@ func runInstaller(ctx context.Context, o InstallOptions, disk, serial string) er
 		"-drive", "file=" + disk + ",format=qcow2,if=virtio",
 		"-drive", "file=" + o.ISO + ",format=raw,media=cdrom,readonly=on",
 		"-boot", "order=d",
+	}
+	for _, cd := range o.DriverCDs {
+		args = append(args, "-drive", "file="+cd+",format=raw,media=cdrom,readonly=on")
+	}
+	args = append(args,
 		// No network: stacklab's installs are offline, and a user's
 		// installer that wants one says so on its screen.
 		"-nic", "none",
-	}
+	)
 	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	done := make(chan error, 1)

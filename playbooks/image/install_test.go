@@ -74,6 +74,7 @@ func TestInstallRefusesBeforeAnyChange(t *testing.T) {
 	}{
 		{"not an ISO", func(o *InstallOptions) { o.ISO = raw }, "is raw: not an installer ISO; fix:", ErrNotISO},
 		{"a directory as ISO", func(o *InstallOptions) { o.ISO = src }, "not a regular file", nil},
+		{"a driver CD that is not one", func(o *InstallOptions) { o.DriverCDs = []string{raw} }, "driver CD " + raw + " is raw: not an installer ISO; fix: give the drivers' .iso", ErrNotISO},
 		{"output exists", func(o *InstallOptions) { o.Output = existing }, "already exists; fix: name a new file", fs.ErrExist},
 		{"size below the ISO's", func(o *InstallOptions) { o.Size = 1 << 20 }, "below the ISO's own 4 MiB: disk too small for what it installs; fix: --size 8M", ErrTooSmall},
 		{"not enough disk", func(o *InstallOptions) { o.Space = fakeSpace(32 << 20) }, "it may grow to", ErrNoSpace},
@@ -122,6 +123,10 @@ func TestInstallOutcomes(t *testing.T) {
 	qemuImg := needQemuImg(t)
 	src := t.TempDir()
 	iso := fakeISO(t, src, 1<<20)
+	drivers := iso + ".drivers"
+	if err := os.Link(iso, drivers); err != nil {
+		t.Fatal(err)
+	}
 	boot := filepath.Join(src, "boot.raw")
 	patternDisk(t, boot, 2<<20)
 	for _, tc := range []struct {
@@ -134,7 +139,8 @@ func TestInstallOutcomes(t *testing.T) {
 		{name: "installs and powers off", machine: func(t *testing.T) machineFunc {
 			return func(_ context.Context, args []string) error {
 				if strings.Join(args, " ") == "" || !strings.Contains(strings.Join(args, " "), "-vnc 127.0.0.1:3") ||
-					!strings.Contains(strings.Join(args, " "), "media=cdrom") || !strings.Contains(strings.Join(args, " "), "-no-reboot") {
+					!strings.Contains(strings.Join(args, " "), "file="+iso+",format=raw,media=cdrom") || !strings.Contains(strings.Join(args, " "), "-no-reboot") ||
+					!strings.Contains(strings.Join(args, " "), "file="+iso+".drivers,format=raw,media=cdrom") {
 					t.Errorf("qemu args %v", args)
 				}
 				// The "installer" writes a bootable system onto the disk.
@@ -166,7 +172,7 @@ func TestInstallOutcomes(t *testing.T) {
 			if tc.cancel {
 				time.AfterFunc(200*time.Millisecond, cancel)
 			}
-			res, err := Install(ctx, InstallOptions{ISO: iso, Output: out, Size: 8 << 20, VNC: "127.0.0.1:3",
+			res, err := Install(ctx, InstallOptions{ISO: iso, DriverCDs: []string{drivers}, Output: out, Size: 8 << 20, VNC: "127.0.0.1:3",
 				Timeout: tc.timeout, Space: fakeSpace(1 << 40), Machine: tc.machine(t)})
 			if tc.want == "" {
 				if err != nil {

@@ -12,6 +12,9 @@
 #     applying again brings a new guest up the same way;
 #   - a .vdi converted, booted, snapshotted, and a second server from the
 #     snapshot shows what the first wrote to its disk;
+#   - an installer ISO built offline, installed unattended by image install
+#     (bad input refused first, Ctrl-C leaves nothing, its screen on VNC),
+#     the disk booted and reached on its floating IP;
 #   - bad playbooks fail before any change; a server that goes to ERROR and
 #     one that never prints its line are reported with the cause.
 set -euo pipefail
@@ -139,6 +142,70 @@ for img in e2e-student e2e-student-snap; do
 	if lab openstack --os-cloud stacklab image show "$img" >/dev/null 2>&1; then fail "image $img is left after --destroy"; fi
 done
 echo "ok    --destroy removed both servers, the snapshot and the uploaded disk"
+
+say "an OS from its ISO: installed unattended onto a qcow2, booted, reached"
+# The installer ISO is built here from the mirror's packages, as image tiny
+# builds the guest; inside the lab host, image install boots it with qemu,
+# and its screen is read over VNC from this side of the management network.
+t5=$(now)
+bin/stacklab image tiny --installer-iso "$SHARE/installer.iso" 2>&1 | tail -n 1
+lab "$SL" image inspect /stacklab/installer.iso | tee "$RESULTS/installer-iso.txt"
+grep -q '^format: *iso' "$RESULTS/installer-iso.txt" || fail "the installer ISO is not an ISO"
+# Refused before any change, each with its fix; nothing left behind.
+lab touch /root/taken.qcow2
+for bad in "--iso /stacklab/student.vdi --size 64M /root/x.qcow2|not an installer ISO" \
+	"--iso /stacklab/installer.iso --size 64M /root/taken.qcow2|already exists; fix:" \
+	"--iso /stacklab/installer.iso --size 1M /root/x.qcow2|below the ISO's own" \
+	"--iso /stacklab/installer.iso --size 100T /root/x.qcow2|not enough free space"; do
+	args=${bad%|*} want=${bad#*|}
+	# shellcheck disable=SC2086 # the flags split as written
+	if lab "$SL" image install $args >"$RESULTS/iso-bad.out" 2>&1; then fail "image install $args succeeded"; fi
+	grep -qF "$want" "$RESULTS/iso-bad.out" || { cat "$RESULTS/iso-bad.out"; fail "image install $args: no '$want'"; }
+	grep -q 'fix:' "$RESULTS/iso-bad.out" || fail "image install $args: no fix"
+done
+if lab sh -c 'ls /root/x.qcow2 /root/.x.qcow2.* 2>/dev/null | grep -q .'; then fail "a refused install left a file"; fi
+echo "ok    a non-ISO, an existing OUT, a size below the ISO's and too little disk: refused before any change"
+# Ctrl-C while qemu runs: no qemu, no disk left.
+lab bash -c 'timeout -s INT 3 /stacklab/stacklab image install --iso /stacklab/installer.iso --size 64M /root/ctrlc.qcow2' >"$RESULTS/iso-ctrlc.out" 2>&1 || true
+grep -q 'interrupted after' "$RESULTS/iso-ctrlc.out" || { cat "$RESULTS/iso-ctrlc.out"; fail "Ctrl-C did not interrupt image install"; }
+if lab pgrep -f 'qemu-system.*ctrlc' >/dev/null; then fail "Ctrl-C left qemu running"; fi
+if lab sh -c 'ls /root/ctrlc.qcow2 /root/.ctrlc.qcow2.* 2>/dev/null | grep -q .'; then fail "Ctrl-C left a file"; fi
+echo "ok    Ctrl-C during the install: no qemu, no half-written disk"
+lab "$SL" image install --iso /stacklab/installer.iso --size 64M --vnc "$MGMT:42" /stacklab/installed.qcow2 >"$RESULTS/iso-install.log" 2>&1 &
+installing=$!
+greeting=""
+for _ in $(seq 300); do
+	greeting=$(timeout 2 bash -c "exec 3<>/dev/tcp/$MGMT/5942 && head -c 12 <&3" 2>/dev/null || true)
+	[[ $greeting == RFB* ]] && break
+	sleep 0.1
+done
+wait "$installing" || { cat "$RESULTS/iso-install.log"; fail "image install failed"; }
+cat "$RESULTS/iso-install.log"
+[[ $greeting == RFB* ]] || fail "the installer's screen did not answer on VNC $MGMT:5942"
+echo "ok    the installer's screen answered on VNC $MGMT:5942 ($greeting) while it installed"
+cat >"$SHARE/iso.yaml" <<'EOF'
+name: e2e-iso
+images:
+  - name: e2e-installed
+    file: installed.qcow2
+servers:
+  - name: e2e-from-iso
+    flavor: m1.lab
+    image: e2e-installed
+    networks: [selfservice]
+    security_groups: [lab]
+    console: '^stacklab-guest up '
+floating_ips:
+  - {name: e2e-from-iso-fip, network: ext_net, server: e2e-from-iso, ping: true}
+EOF
+lab "$SL" run /stacklab/iso.yaml 2>&1 | tee "$RESULTS/iso-run.log"
+iso_id=$(sed -n 's/.* server  *e2e-from-iso .* id=\([0-9a-f-]*\) .*/\1/p' "$RESULTS/iso-run.log")
+iso_fip=$(sed -n 's/.* floating_ip  *e2e-from-iso-fip .* address=\([0-9.]*\) .*/\1/p' "$RESULTS/iso-run.log")
+[[ -n $iso_id && -n $iso_fip ]] || fail "no server id or floating IP in the run's report"
+reach "$iso_fip" "$iso_id"
+echo "ISO → installed qcow2 → instance answering on its floating IP: $(elapsed "$t5") s"
+lab "$SL" run --destroy --yes /stacklab/iso.yaml >"$RESULTS/iso-destroy.log" 2>&1 ||
+	{ cat "$RESULTS/iso-destroy.log"; fail "could not destroy the ISO playbook"; }
 
 say "bad playbooks fail before any change, with file:line"
 cat >"$SHARE/bad-key.yaml" <<'EOF'

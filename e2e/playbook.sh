@@ -136,6 +136,45 @@ STACKLAB_E2E_SERVER_OUT=$RESULTS/snapshot.txt gotest -run TestSnapshotCarriesThe
 read -r fip3 second_id first_id <"$RESULTS/snapshot.txt"
 reach "$fip3" "born=$first_id"
 echo "ok    e2e-second ($second_id) serves what e2e-first ($first_id) wrote to its disk before the snapshot"
+say "refused before any change: a snapshot of a stopped server, a flavor below the image's min_ram"
+lab openstack --os-cloud stacklab server stop e2e-second
+for _ in $(seq 60); do
+	[[ $(lab openstack --os-cloud stacklab server show e2e-second -f value -c status) == SHUTOFF ]] && break
+	sleep 1
+done
+cat >"$SHARE/refused.yaml" <<'EOF'
+name: e2e-refused
+networks:
+  - name: e2e-refused-net
+images:
+  - name: e2e-snap-of-stopped
+    from_server: e2e-second
+EOF
+cat >"$SHARE/small-flavor.yaml" <<'EOF'
+name: e2e-refused
+flavors:
+  - {name: e2e-small, vcpus: 1, ram: 64, disk: 1}
+networks:
+  - name: e2e-refused-net
+images:
+  - {name: e2e-needs-ram, file: student.vdi, min_ram: 512}
+servers:
+  - {name: e2e-small-vm, flavor: e2e-small, image: e2e-needs-ram, networks: [e2e-refused-net]}
+EOF
+for f in "refused|server e2e-second is SHUTOFF|openstack server start e2e-second" \
+	"small-flavor|asks for min_ram 512 MiB|declare a flavor with ram: 512"; do
+	name=${f%%|*} rest=${f#*|}
+	want=${rest%|*} fix=${rest#*|}
+	if lab "$SL" run "/stacklab/$name.yaml" >"$RESULTS/$name.out" 2>&1; then fail "$name.yaml was applied"; fi
+	if ! grep -qF "$want" "$RESULTS/$name.out" || ! grep -qF "$fix" "$RESULTS/$name.out" ||
+		! grep -qE "/stacklab/$name.yaml:[0-9]+:[0-9]+: " "$RESULTS/$name.out"; then
+		cat "$RESULTS/$name.out"
+		fail "$name.yaml: not refused with '$want', file:line and '$fix'"
+	fi
+done
+if lab openstack --os-cloud stacklab network show e2e-refused-net >/dev/null 2>&1; then fail "a refused playbook created its network"; fi
+if lab openstack --os-cloud stacklab flavor show e2e-small >/dev/null 2>&1; then fail "a refused playbook created its flavor"; fi
+echo "ok    both refused with file:line and the fix; nothing of theirs was created"
 lab "$SL" run --destroy --yes /stacklab/snapshot.yaml >"$RESULTS/snapshot-destroy.log" 2>&1 ||
 	{ cat "$RESULTS/snapshot-destroy.log"; fail "could not destroy the snapshot playbook"; }
 for img in e2e-student e2e-student-snap; do

@@ -9,8 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"text/template"
-
-	"github.com/stacklab/stacklab/internal/atomicfile"
 )
 
 // The installer ISO (Options.InstallerISO) rehearses the route a student
@@ -140,16 +138,5 @@ func (b *builder) writeISO(ctx context.Context) error {
 		"-r", root); err != nil {
 		return fmt.Errorf("write the ISO: %w", err)
 	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		return fmt.Errorf("read the ISO: %w", err)
-	}
-	if len(data) > MaxISOSize {
-		return fmt.Errorf("installer ISO is %d bytes, more than the %d allowed", len(data), MaxISOSize)
-	}
-	if err := atomicfile.Write(b.o.Output, data, atomicfile.Options{Mode: 0o644}); err != nil {
-		return err
-	}
-	b.res.FileSize = int64(len(data))
-	return nil
+	return b.publish("installer ISO", out, MaxISOSize)
 }

@@ -518,12 +518,18 @@ func (b *builder) writeQCOW2(ctx context.Context) error {
 	if _, err := b.o.Tools.Run(ctx, b.scratch, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-c", b.rawPath, tmp); err != nil {
 		return fmt.Errorf("convert to qcow2: %w", err)
 	}
+	return b.publish("image", tmp, MaxImageSize)
+}
+
+// publish puts the file built at tmp in place at Output, refusing one
+// larger than limit: a build that is not small put the wrong content in.
+func (b *builder) publish(what, tmp string, limit int) error {
 	data, err := os.ReadFile(tmp)
 	if err != nil {
-		return fmt.Errorf("read qcow2: %w", err)
+		return fmt.Errorf("read the %s: %w", what, err)
 	}
-	if len(data) > MaxImageSize {
-		return fmt.Errorf("image is %d bytes, more than the %d allowed", len(data), MaxImageSize)
+	if len(data) > limit {
+		return fmt.Errorf("%s is %d bytes, more than the %d allowed", what, len(data), limit)
 	}
 	if err := atomicfile.Write(b.o.Output, data, atomicfile.Options{Mode: 0o644}); err != nil {
 		return err

@@ -156,3 +156,23 @@ func TestGuestShellcheck(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderInstaller(t *testing.T) {
+	b, err := renderInstaller(installerParams{Modules: []string{"virtio", "virtio_blk"}, PayloadBytes: 25165824})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	// The disk must be checked before it is written, flushed after, and
+	// the power-off is what ends image install.
+	order := []string{"insmod /lib/modules/virtio.ko", "insmod /lib/modules/virtio_blk.ko", "need=25165824", `[ "$have" -ge "$need" ]`,
+		"dd of=\"$disk\" bs=1M conv=fsync", `sync "$disk"`, "poweroff -f"}
+	at := -1
+	for _, w := range order {
+		i := strings.Index(s, w)
+		if i <= at {
+			t.Fatalf("installer lacks %q after the previous step:\n%s", w, s)
+		}
+		at = i
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"text/template"
 )
 
 // The installer ISO (Options.InstallerISO) rehearses the route a student
@@ -47,15 +46,7 @@ type installerParams struct {
 }
 
 func renderInstaller(p installerParams) ([]byte, error) {
-	t, err := template.New("installer").Option("missingkey=error").Parse(installerTemplate)
-	if err != nil {
-		return nil, fmt.Errorf("parse installer template: %w", err)
-	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, p); err != nil {
-		return nil, fmt.Errorf("render installer: %w", err)
-	}
-	return buf.Bytes(), nil
+	return renderScript("installer", installerTemplate, p)
 }
 
 func firstExisting(paths []string) (string, bool) {

@@ -387,14 +387,18 @@ type initParams struct {
 	DefaultHostname string
 }
 
-func renderInit(p initParams) ([]byte, error) {
-	t, err := template.New("init").Option("missingkey=error").Parse(initTemplate)
+func renderInit(p initParams) ([]byte, error) { return renderScript("init", initTemplate, p) }
+
+// renderScript fills one of the guest's shell templates; a field the
+// template names and p lacks is an error, not an empty string.
+func renderScript(name, tmpl string, p any) ([]byte, error) {
+	t, err := template.New(name).Option("missingkey=error").Parse(tmpl)
 	if err != nil {
-		return nil, fmt.Errorf("parse init template: %w", err)
+		return nil, fmt.Errorf("parse %s template: %w", name, err)
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {
-		return nil, fmt.Errorf("render init: %w", err)
+		return nil, fmt.Errorf("render %s: %w", name, err)
 	}
 	return buf.Bytes(), nil
 }

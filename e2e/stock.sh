@@ -185,6 +185,17 @@ echo "laptop's routes: $routes"
 grep -qv "proto kernel" <<<"$routes" && fail "the laptop has a route that is not its own network's: $routes"
 reach "$fip" "$id" 120
 
+say "the instance's desktop: stacklab console, opened from the machine that runs the VM"
+# The host's namespace owns the "NAT" network, as the laptop running
+# VirtualBox does (where a port forward would carry it).
+grep -qE '^  Console:      http://[^ ]+:6080/' "$RESULTS/up.log" || fail "up's last lines give no console URL"
+console_url=$(sudo_sl --output json console lab-vm | jq -r .url)
+cp "$LAB_ROOT/etc/openstack/clouds.yaml" "$RESULTS/.clouds.yaml"
+chmod 600 "$RESULTS/.clouds.yaml"
+STACKLAB_E2E_CLOUDS=$RESULTS/.clouds.yaml STACKLAB_E2E_MGMT=$LAB_MGMT STACKLAB_E2E_CONSOLE_URL=$console_url \
+	go test -tags e2e -count=1 -v -run TestLabConsoleFromTheLaptop ./e2e/
+rm -f "$RESULTS/.clouds.yaml"
+
 say "a minute later eth1 still has no address"
 for _ in $(seq 12); do
 	a=$(eth1_inet)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -284,9 +285,33 @@ func (l *lab) runCommands(ctx context.Context, tier string, when openstack.Phase
 			continue
 		}
 		l.cfg.notify(phase, c.Name)
-		if _, err := l.h.Exec.Run(ctx, Cmd{User: c.User, Argv: c.Argv, Env: c.Env, Stdin: c.Stdin, Redact: l.p.Secrets.Values()}); err != nil {
+		if err := l.waitLeftover(ctx, phase, c); err != nil {
+			return err
+		}
+		run := func() error {
+			_, err := l.h.Exec.Run(ctx, Cmd{User: c.User, Argv: c.Argv, Env: c.Env, Stdin: c.Stdin, Redact: l.p.Secrets.Values()})
+			return err
+		}
+		err = run()
+		if err != nil {
+			// A first sync killed half-way (an interrupted install) once
+			// made the resumed install fail here for good.
+			reset, rerr := l.resetFresh(ctx, c, o)
+			if rerr != nil {
+				return rerr
+			}
+			if reset {
+				err = run()
+			}
+		}
+		if err != nil {
 			return withFix(fmt.Errorf("%s: %w", c.Name, err),
 				"the output above names the cause; after fixing it run: stacklab install --from %s", phase)
+		}
+		for _, db := range c.Databases {
+			if err := l.h.Files.Remove(l.freshMarker(db)); err != nil {
+				return err
+			}
 		}
 		if len(c.Unless) > 0 {
 			continue
@@ -540,4 +565,42 @@ func (l *lab) probeError(ctx context.Context, phase string, t openstack.Tier, pr
 		e.Journal = append(e.Journal, UnitJournal{Unit: u, Lines: lines})
 	}
 	return e
+}
+
+// leftoverWait bounds the wait for a sync an interrupted install left
+// running; leftoverPoll is how often it looks.
+var (
+	leftoverWait = 10 * time.Minute
+	leftoverPoll = 500 * time.Millisecond
+)
+
+// waitLeftover waits until no process runs c's command. An install killed
+// during a sync leaves the sync running (runuser keeps it alive), and a
+// second one at the same time fails on the tables the first is creating:
+// CI23's resumed install did. Once the leftover finishes, c runs again
+// and finds its work done.
+func (l *lab) waitLeftover(ctx context.Context, phase string, c openstack.Command) error {
+	pattern := regexp.QuoteMeta(strings.Join(c.Argv, " "))
+	deadline := time.Now().Add(leftoverWait)
+	told := false
+	for {
+		out, err := l.h.Exec.Run(ctx, Cmd{Argv: []string{"pgrep", "-f", "--", pattern}, ReadOnly: true})
+		if err != nil {
+			// pgrep exits 1 when nothing matches.
+			return nil
+		}
+		if !told {
+			l.cfg.notify(phase, fmt.Sprintf("waiting for %s left running by an interrupted install (pid %s)", c.Name, strings.Join(strings.Fields(string(out)), ", ")))
+			told = true
+		}
+		if time.Now().After(deadline) {
+			return withFix(fmt.Errorf("%s: still running from an interrupted install after %s (pid %s)", c.Name, leftoverWait, strings.Join(strings.Fields(string(out)), ", ")),
+				"wait for it to finish, or stop it (kill PID), then run: stacklab install --from %s", phase)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(leftoverPoll):
+		}
+	}
 }

@@ -39,6 +39,12 @@ type MemHost struct {
 	// ExitAfterStart makes these units start and then exit, as
 	// nova-compute does when libvirt refuses it.
 	ExitAfterStart map[string]bool
+	// Leftover answers pgrep -f for a command's pattern with a pid the
+	// next N times, as a sync an interrupted install left running.
+	Leftover map[string]int
+	// FailRuns makes the next N runs of a command (its argv joined by
+	// spaces) fail, as a sync does on a half-made schema.
+	FailRuns map[string]int
 	// InstallErrors are returned, one per call and in order, by the first
 	// Install calls, which then install nothing (a failed apt run).
 	InstallErrors []error
@@ -65,7 +71,7 @@ type MemHost struct {
 func NewMemHost(p openstack.Params) *MemHost {
 	return &MemHost{
 		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Units: map[string]string{}, UnitFiles: map[string]string{},
-		FailProbes: map[string]bool{}, FailStart: map[string]bool{}, ExitAfterStart: map[string]bool{},
+		FailProbes: map[string]bool{}, FailStart: map[string]bool{}, ExitAfterStart: map[string]bool{}, FailRuns: map[string]int{}, Leftover: map[string]int{},
 		Journal:  map[string][]string{},
 		Bridges:  map[string][]string{},
 		unlessOK: map[string]bool{},
@@ -314,6 +320,10 @@ func (m *MemHost) Run(_ context.Context, c Cmd) ([]byte, error) {
 			return []byte(m.dbRows()), nil
 		}
 		m.dbDone = true
+		if strings.HasPrefix(c.Stdin, "DROP DATABASE") {
+			m.logf("exec mysql: %s", strings.ReplaceAll(strings.TrimSpace(c.Stdin), "\n", " "))
+			return nil, nil
+		}
 		m.logf("exec mysql")
 		return nil, nil
 	}
@@ -321,6 +331,18 @@ func (m *MemHost) Run(_ context.Context, c Cmd) ([]byte, error) {
 		return m.virsh(c.Argv[3:])
 	}
 	key := strings.Join(c.Argv, " ")
+	if len(c.Argv) == 4 && c.Argv[0] == "pgrep" {
+		if m.Leftover[c.Argv[3]] > 0 {
+			m.Leftover[c.Argv[3]]--
+			return []byte("4242\n"), nil
+		}
+		return fail("")
+	}
+	if m.FailRuns[key] > 0 {
+		m.FailRuns[key]--
+		m.logf("exec %s (fails)", strings.Join(redactAll(c.Argv, c.Redact), " "))
+		return fail("sqlalchemy.exc.OperationalError: (1050, \"Table 'project' already exists\")")
+	}
 	if c.ReadOnly {
 		if m.unlessOK[key] {
 			return nil, nil

@@ -112,7 +112,8 @@ func (l *lab) databases(ctx context.Context, dryRun bool, o *outcome) error {
 		return withFix(fmt.Errorf("read MariaDB's databases and users: %w", err),
 			"check that MariaDB runs and root logs in over its socket: mysql -e 'SELECT 1'")
 	}
-	sql, changes := planDatabases(openstack.Databases(l.p), parseDBState(string(out)))
+	st := parseDBState(string(out))
+	sql, changes := planDatabases(openstack.Databases(l.p), st)
 	if sql == "" {
 		return nil
 	}
@@ -124,5 +125,46 @@ func (l *lab) databases(ctx context.Context, dryRun bool, o *outcome) error {
 	if _, err := l.h.Exec.Run(ctx, Cmd{User: "root", Argv: mysqlArgv, Stdin: sql, Redact: l.p.Secrets.Values()}); err != nil {
 		return withFix(fmt.Errorf("create databases: %w", err), "check MariaDB's log: journalctl -u mariadb -n 50")
 	}
+	for _, d := range openstack.Databases(l.p) {
+		if !st.dbs[d.Name] {
+			if err := l.h.Files.WriteFile(l.freshMarker(d.Name), []byte(freshContent), stateFilePerm); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+// A fresh marker says stacklab made the database and no sync has finished
+// building its schema: nothing but a sync has written to it, so a sync that
+// fails there may start again on an empty database (resetFresh).
+const freshContent = "created by stacklab; its first schema sync has not finished\n"
+
+func (l *lab) freshMarker(db string) string { return l.markerPath("fresh-database-" + db) }
+
+// resetFresh drops and recreates c's databases when every one of them is
+// fresh (made by stacklab, no sync finished) and c never completed: what a
+// first sync killed half-way left. It reports whether it did; the
+// accounts' grants, kept by name in mysql.db, still apply.
+func (l *lab) resetFresh(ctx context.Context, c openstack.Command, o *outcome) (bool, error) {
+	if len(c.Databases) == 0 {
+		return false, nil
+	}
+	if done, err := l.h.Files.Exists(l.markerPath(c.Name)); err != nil || done {
+		return false, err
+	}
+	var b strings.Builder
+	for _, db := range c.Databases {
+		fresh, err := l.h.Files.Exists(l.freshMarker(db))
+		if err != nil || !fresh {
+			return false, err
+		}
+		fmt.Fprintf(&b, "DROP DATABASE IF EXISTS %s;\nCREATE DATABASE %s;\n", sqlIdent(db), sqlIdent(db))
+	}
+	o.add("recreate database %s: its first sync (%s) was interrupted half-way", strings.Join(c.Databases, ", "), c.Name)
+	if _, err := l.h.Exec.Run(ctx, Cmd{User: "root", Argv: mysqlArgv, Stdin: b.String()}); err != nil {
+		return false, withFix(fmt.Errorf("recreate database %s: %w", strings.Join(c.Databases, ", "), err),
+			"check MariaDB's log: journalctl -u mariadb -n 50")
+	}
+	return true, nil
 }

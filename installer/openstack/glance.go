@@ -30,7 +30,7 @@ var glanceService = service{
 	},
 	syncs: func(Params) []Command {
 		return []Command{{Name: "glance-db-sync", Tier: TierGlance, Phase: BeforeStart, User: "glance",
-			Argv: []string{"glance-manage", "db_sync"}}}
+			Argv: []string{"glance-manage", "db_sync"}, Databases: []string{"glance"}}}
 	},
 	apis: []API{{Name: "glance", Type: "image", Description: "OpenStack Image", Unit: "glance-api", Port: 9292}},
 }

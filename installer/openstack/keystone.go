@@ -60,7 +60,7 @@ func keystoneSyncs(p Params) []Command {
 	k := KeystoneEndpoint(p.MgmtIP)
 	return []Command{
 		{Name: "keystone-db-sync", Tier: TierKeystone, Phase: BeforeStart, User: "keystone",
-			Argv: []string{"keystone-manage", "db_sync"}},
+			Argv: []string{"keystone-manage", "db_sync"}, Databases: []string{"keystone"}},
 		// Both leave an existing key repository alone.
 		{Name: "keystone-fernet-setup", Tier: TierKeystone, Phase: BeforeStart, User: "root",
 			Argv: []string{"keystone-manage", "fernet_setup", "--keystone-user", "keystone", "--keystone-group", "keystone"}},

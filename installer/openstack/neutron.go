@@ -37,7 +37,7 @@ var neutronService = service{
 	tiers:     neutronTiers,
 	syncs: func(Params) []Command {
 		return []Command{{Name: "neutron-db-upgrade", Tier: TierNeutron, Phase: BeforeStart, User: "neutron",
-			Argv: []string{"neutron-db-manage", "--config-file", NeutronConf, "--config-file", ML2Conf, "upgrade", "heads"}}}
+			Argv: []string{"neutron-db-manage", "--config-file", NeutronConf, "--config-file", ML2Conf, "upgrade", "heads"}, Databases: []string{"neutron"}}}
 	},
 	apis: []API{{Name: "neutron", Type: "network", Description: "OpenStack Networking", Unit: "neutron-api", Port: 9696}},
 }

@@ -263,7 +263,7 @@ func novaTiers(p Params) []Tier {
 func novaSyncs(Params) []Command {
 	return []Command{
 		{Name: "nova-api-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
-			Argv: []string{"nova-manage", "api_db", "sync"}},
+			Argv: []string{"nova-manage", "api_db", "sync"}, Databases: []string{"nova_api"}},
 		{Name: "nova-map-cell0", Tier: TierNova, Phase: BeforeStart, User: "nova",
 			Argv: []string{"nova-manage", "cell_v2", "map_cell0"}},
 		{
@@ -277,7 +277,7 @@ func novaSyncs(Params) []Command {
 			UnlessUser: "root",
 		},
 		{Name: "nova-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
-			Argv: []string{"nova-manage", "db", "sync"}},
+			Argv: []string{"nova-manage", "db", "sync"}, Databases: []string{"nova", "nova_cell0"}},
 		{
 			// Host discovery races nova-compute's first report: run it
 			// once the compute tier's probe sees the service listed.

@@ -29,7 +29,7 @@ var placementService = service{
 	},
 	syncs: func(Params) []Command {
 		return []Command{{Name: "placement-db-sync", Tier: TierPlacement, Phase: BeforeStart, User: "placement",
-			Argv: []string{"placement-manage", "db", "sync"}}}
+			Argv: []string{"placement-manage", "db", "sync"}, Databases: []string{"placement"}}}
 	},
 	apis: []API{{Name: "placement", Type: "placement", Description: "Placement API", Unit: "placement-api", Port: 8778}},
 }

@@ -259,6 +259,11 @@ type Command struct {
 	Stdin string
 	// Secret: Env or Stdin holds a password; never log them.
 	Secret bool
+	// Databases are those whose schema the command builds. MariaDB's DDL
+	// is not transactional: a first sync killed half-way leaves tables the
+	// next run cannot create again, so the installer runs it again on
+	// fresh databases when it made them and no sync of theirs finished.
+	Databases []string
 }
 
 // SyncCommands returns the database syncs and bootstrap commands in the

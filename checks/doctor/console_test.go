@@ -2,136 +2,139 @@ package doctor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/coder/websocket"
-
 	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/internal/nettest"
 )
 
-// consoleWorld is the healthy API world with one ACTIVE instance whose
-// console URL leads to proxy, a stand-in for nova-novncproxy.
-func consoleWorld(t *testing.T, proxy http.Handler) *world {
+// consoleWorld is the healthy API world with one ACTIVE instance, whose
+// guest runs (power) with its VNC server on vncAddr as libvirt's
+// domdisplay says. It counts the console tokens asked of nova: a
+// diagnosis asks for none.
+func consoleWorld(t *testing.T, power int, vncAddr string) (*world, *int) {
 	t.Helper()
-	px := httptest.NewServer(proxy)
-	t.Cleanup(px.Close)
+	tokens := 0
 	w, _, _ := apiWorldWith(t, map[string]http.HandlerFunc{
 		"GET /compute/v2.1/servers/detail": func(rw http.ResponseWriter, r *http.Request) {
 			if r.URL.Query().Get("status") != "ACTIVE" {
 				t.Errorf("servers listed with %q, want ACTIVE ones", r.URL.RawQuery)
 			}
 			rw.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(rw, `{"servers":[{"id":"s1","name":"lab-vm","status":"ACTIVE"}]}`)
+			fmt.Fprintf(rw, `{"servers":[{"id":"s1","name":"lab-vm","status":"ACTIVE","OS-EXT-SRV-ATTR:instance_name":"instance-00000001","OS-EXT-STS:power_state":%d}]}`, power)
 		},
 		"POST /compute/v2.1/servers/s1/remote-consoles": func(rw http.ResponseWriter, r *http.Request) {
-			if v := r.Header.Get("X-OpenStack-Nova-API-Version"); v != "2.6" {
-				t.Errorf("remote-consoles asked at microversion %q, want 2.6", v)
-			}
-			rw.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(rw, `{"remote_console":{"protocol":"vnc","type":"novnc","url":"`+px.URL+`/vnc_auto.html?path=%3Ftoken%3Dsecret-token"}}`)
-		},
-	})
-	return w
-}
-
-// fakeProxy serves noVNC's page and a websocket that runs greet.
-func fakeProxy(greet func(ctx context.Context, c *websocket.Conn)) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") == "" {
-			_, _ = io.WriteString(rw, "<html>noVNC</html>")
-			return
-		}
-		c, err := websocket.Accept(rw, r, &websocket.AcceptOptions{Subprotocols: []string{"binary"}})
-		if err != nil {
-			return
-		}
-		defer func() { _ = c.CloseNow() }()
-		greet(r.Context(), c)
-	})
-}
-
-func TestConsoleOpensToTheGuestsVNCServer(t *testing.T) {
-	w := consoleWorld(t, fakeProxy(func(ctx context.Context, c *websocket.Conn) {
-		_ = c.Write(ctx, websocket.MessageBinary, []byte("RFB 003.008\n"))
-		_, _, _ = c.Read(ctx)
-	}))
-	rep := w.runAll(t)
-	e, _ := rep.Get(IDConsole)
-	if e.Status != checks.OK || !strings.Contains(e.Summary, "RFB 003.008") || !strings.Contains(e.Summary, "lab-vm") {
-		t.Errorf("console = %s %q %v", e.Status, e.Summary, e.Evidence)
-	}
-	if strings.Contains(strings.Join(e.Evidence, " "), "secret-token") {
-		t.Errorf("the console token is in the evidence: %v", e.Evidence)
-	}
-}
-
-// A proxy that cannot reach the guest's VNC server closes the websocket:
-// the report says so, and points at the [vnc] addresses.
-func TestConsoleWithoutVNCServerNamesTheVNCAddresses(t *testing.T) {
-	w := consoleWorld(t, fakeProxy(func(ctx context.Context, c *websocket.Conn) {
-		_ = c.Close(websocket.StatusInternalError, "Connection refused")
-	}))
-	rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, _ := rep.Get(IDConsole)
-	if e.Status != checks.Fail || !strings.Contains(e.Fix, "server_proxyclient_address") ||
-		!strings.Contains(strings.Join(e.Evidence, " "), "Connection refused") {
-		t.Errorf("console = %s %q fix %q %v", e.Status, e.Summary, e.Fix, e.Evidence)
-	}
-	if strings.Contains(strings.Join(append(e.Evidence, e.Summary), " "), "secret-token") {
-		t.Errorf("the console token is in the report: %v", e.Evidence)
-	}
-	if roots := rep.RootCauses(); len(roots) != 1 || roots[0] != IDConsole {
-		t.Errorf("root causes %v, want only the console", roots)
-	}
-}
-
-// No instance: the proxy's page is still asked for, and its absence named.
-func TestConsolePageWithoutAnInstance(t *testing.T) {
-	w, _, _ := apiWorld(t)
-	dead := httptest.NewServer(http.NotFoundHandler())
-	w.cfg.ConsoleURL = dead.URL + "/vnc_auto.html"
-	dead.Close()
-	dr := &doctor{cfg: w.cfg, d: w.deps}
-	r := dr.checkConsole(context.Background())
-	if r.Status != checks.Fail || !strings.Contains(r.Fix, "novncproxy_host") {
-		t.Errorf("console with its proxy down = %s %q fix %q", r.Status, r.Summary, r.Fix)
-	}
-}
-
-// With nova-compute down no console is asked for: the request would hold
-// nova-api's one worker until its RPC to nova-compute times out, and the
-// dashboard's pages would wait behind it (seen on Debian 13).
-func TestNoConsoleAskedWhileComputeIsDown(t *testing.T) {
-	asked := 0
-	w, _, _ := apiWorldWith(t, map[string]http.HandlerFunc{
-		"GET /compute/v2.1/os-services": func(rw http.ResponseWriter, r *http.Request) {
-			rw.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(rw, `{"services":[{"id":1,"binary":"nova-compute","host":"lab","status":"enabled","state":"down"}]}`)
-		},
-		"GET /compute/v2.1/servers/detail": func(rw http.ResponseWriter, r *http.Request) {
-			rw.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(rw, `{"servers":[{"id":"s1","name":"lab-vm","status":"ACTIVE"}]}`)
-		},
-		"POST /compute/v2.1/servers/s1/remote-consoles": func(rw http.ResponseWriter, r *http.Request) {
-			asked++
+			tokens++
 			rw.WriteHeader(http.StatusInternalServerError)
 		},
 	})
-	rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{})
+	files := w.deps.Host.(fakeHost).files
+	run := w.deps.Host.(fakeHost).run
+	w.deps.Host = fakeHost{files: files, run: func(name string, args ...string) ([]byte, error) {
+		if name == "virsh" {
+			if strings.Join(args, " ") != "-r domdisplay instance-00000001" {
+				t.Errorf("virsh %v", args)
+			}
+			host, port, _ := net.SplitHostPort(vncAddr)
+			p, _ := strconv.Atoi(port)
+			return fmt.Appendf(nil, "vnc://%s:%d\n", host, p-5900), nil
+		}
+		return run(name, args...)
+	}}
+	return w, &tokens
+}
+
+func vncServer(t *testing.T, greeting string) string {
+	return nettest.Serve(t, func(c net.Conn) {
+		_, _ = io.WriteString(c, greeting)
+	})
+}
+
+func TestConsoleReadsThePageAndTheGuestsVNCServer(t *testing.T) {
+	w, tokens := consoleWorld(t, powerRunning, vncServer(t, "RFB 003.008\n"))
+	rep := w.runAll(t)
+	e, _ := rep.Get(IDConsole)
+	if e.Status != checks.OK || !strings.Contains(e.Summary, "lab-vm") || !strings.Contains(e.Summary, "RFB 003.008") ||
+		!strings.Contains(strings.Join(e.Evidence, " "), "vnc_auto.html: HTTP 200") {
+		t.Errorf("console = %s %q %v", e.Status, e.Summary, e.Evidence)
+	}
+	if *tokens != 0 {
+		t.Errorf("doctor asked nova for %d console tokens, want none", *tokens)
+	}
+}
+
+func TestConsoleFailures(t *testing.T) {
+	closed := nettest.Serve(t, func(net.Conn) {})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e, _ := rep.Get(IDComputeServices); e.Status != checks.Fail {
-		t.Fatalf("compute-services = %s, want it failed by the down nova-compute", e.Status)
+	refused := ln.Addr().String()
+	_ = ln.Close()
+	for _, tc := range []struct {
+		name, vnc, want, fix string
+	}{
+		{"VNC server not listening", refused, "does not greet", "server_proxyclient_address"},
+		{"not VNC", vncServer(t, "SSH-2.0-OpenSSH_9\n"), "does not greet", "server_proxyclient_address"},
+		{"hangs up", closed, "does not greet", "server_proxyclient_address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, _ := consoleWorld(t, powerRunning, tc.vnc)
+			rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, _ := rep.Get(IDConsole)
+			if e.Status != checks.Fail || !strings.Contains(e.Summary, tc.want) || !strings.Contains(e.Fix, tc.fix) {
+				t.Errorf("console = %s %q fix %q %v", e.Status, e.Summary, e.Fix, e.Evidence)
+			}
+			if roots := rep.RootCauses(); len(roots) != 1 || roots[0] != IDConsole {
+				t.Errorf("root causes %v, want only the console", roots)
+			}
+		})
 	}
-	if e, _ := rep.Get(IDConsole); e.Status != checks.Skip || asked != 0 {
-		t.Errorf("console = %s %q with %d console requests; want it skipped behind compute-services, none asked", e.Status, e.Summary, asked)
+	t.Run("noVNC page gone", func(t *testing.T) {
+		w, _ := consoleWorld(t, powerRunning, vncServer(t, "RFB 003.008\n"))
+		w.cfg.ConsoleURL = strings.Replace(w.cfg.ConsoleURL, "vnc_auto.html", "missing.html", 1)
+		dr := &doctor{cfg: w.cfg, d: w.deps}
+		if r := dr.checkConsole(context.Background()); r.Status != checks.Fail || !strings.Contains(r.Fix, "novncproxy_host") {
+			t.Errorf("console with no page = %s %q fix %q", r.Status, r.Summary, r.Fix)
+		}
+	})
+}
+
+// An instance nova calls ACTIVE whose guest is not running (after a reboot,
+// before nova resumes it) has no VNC server to read: only the page is.
+func TestConsoleSkipsAGuestNotRunning(t *testing.T) {
+	w, _ := consoleWorld(t, 4, vncServer(t, "RFB 003.008\n"))
+	w.deps.Host = fakeHost{files: w.deps.Host.(fakeHost).files, run: func(name string, args ...string) ([]byte, error) {
+		if name == "virsh" {
+			return nil, errors.New("virsh asked about a guest that is not running")
+		}
+		return []byte("Syntax OK\n"), nil
+	}}
+	dr := &doctor{cfg: w.cfg, d: w.deps}
+	if r := dr.checkConsole(context.Background()); r.Status != checks.OK || !strings.Contains(r.Summary, "no running instance") {
+		t.Errorf("console = %s %q %v", r.Status, r.Summary, r.Evidence)
+	}
+}
+
+func TestVNCAddr(t *testing.T) {
+	for in, want := range map[string]string{"vnc://10.0.0.2:0\n": "10.0.0.2:5900", "vnc://127.0.0.1:3": "127.0.0.1:5903", "vnc://[::1]:1": "[::1]:5901"} {
+		if got, err := vncAddr(in); err != nil || got != want {
+			t.Errorf("vncAddr(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "spice://10.0.0.2:0", "error: domain is not running"} {
+		if got, err := vncAddr(bad); err == nil {
+			t.Errorf("vncAddr(%q) = %q, want an error", bad, got)
+		}
 	}
 }

@@ -89,11 +89,12 @@ func (dr *doctor) checkConsole(ctx context.Context) checks.Result {
 		}
 		return checks.Pass("the noVNC page answers (no running instance whose VNC server to read)", ev...)
 	}
-	out, err := dr.d.Host.Run(ctx, "virsh", "-r", "domdisplay", srv.Domain)
+	// The system connection by name: a non-root user's default is its own session.
+	out, err := dr.d.Host.Run(ctx, "virsh", "-r", "-c", "qemu:///system", "domdisplay", srv.Domain)
 	addr, perr := vncAddr(string(out))
 	if err != nil || perr != nil {
 		return checks.Failf(fmt.Sprintf("libvirt shows no VNC display for %s (%s)", srv.Name, srv.Domain), ConsoleFix(novnc.StageGreeting),
-			append(ev, fmt.Sprintf("virsh -r domdisplay %s: %s %v %v", srv.Domain, strings.TrimSpace(string(out)), err, perr))...)
+			append(ev, fmt.Sprintf("virsh -r -c qemu:///system domdisplay %s: %s %v %v", srv.Domain, strings.TrimSpace(string(out)), err, perr))...)
 	}
 	ev = append(ev, fmt.Sprintf("instance %s (%s): VNC on %s", srv.Name, srv.Domain, addr))
 	greeting, err := dr.readRFB(ctx, addr)

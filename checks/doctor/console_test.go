@@ -39,7 +39,7 @@ func consoleWorld(t *testing.T, power int, vncAddr string) (*world, *int) {
 	run := w.deps.Host.(fakeHost).run
 	w.deps.Host = fakeHost{files: files, run: func(name string, args ...string) ([]byte, error) {
 		if name == "virsh" {
-			if strings.Join(args, " ") != "-r domdisplay instance-00000001" {
+			if strings.Join(args, " ") != "-r -c qemu:///system domdisplay instance-00000001" {
 				t.Errorf("virsh %v", args)
 			}
 			host, port, _ := net.SplitHostPort(vncAddr)

@@ -187,6 +187,8 @@ say "an OS from its ISO: installed unattended onto a qcow2, booted, reached"
 # builds the guest; inside the lab host, image install boots it with qemu,
 # and its screen is read over VNC from this side of the management network.
 t5=$(now)
+# The share outlives a run: a disk an earlier run installed is not this one's.
+rm -f "$SHARE/installed.qcow2" "$SHARE"/.installed.qcow2.*
 bin/stacklab image tiny --installer-iso "$SHARE/installer.iso" 2>&1 | tail -n 1
 lab "$SL" image inspect /stacklab/installer.iso | tee "$RESULTS/installer-iso.txt"
 grep -q '^format: *iso' "$RESULTS/installer-iso.txt" || fail "the installer ISO is not an ISO"

@@ -124,10 +124,7 @@ func Convert(ctx context.Context, src, out string, o ConvertOptions) (ConvertRes
 	if err := convertible(info); err != nil {
 		return res, fmt.Errorf("convert %s: %w", src, err)
 	}
-	if _, err := os.Lstat(out); err == nil {
-		return res, fmt.Errorf("convert: %w", &fs.PathError{Op: "create", Path: out,
-			Err: fmt.Errorf("%w; fix: name a new file, or remove it first if it is a stale copy", fs.ErrExist)})
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if err := newOutput(out); err != nil {
 		return res, fmt.Errorf("convert: %w", err)
 	}
 	dir := filepath.Dir(out)
@@ -138,7 +135,7 @@ func Convert(ctx context.Context, src, out string, o ConvertOptions) (ConvertRes
 	// qcow2 stores no more than the guest's disk plus metadata; the
 	// virtual size is the bound, the file's own size says nothing (a
 	// sparse VDI is small until its guest fills it).
-	need := info.VirtualSize + info.VirtualSize/64 + 1<<20
+	need := qcow2Room(info.VirtualSize)
 	if avail < need {
 		return res, fmt.Errorf("convert %s: %w", src, &NoSpaceError{Dir: dir, Need: need, Avail: avail, SourceFormat: info.Format})
 	}
@@ -210,6 +207,24 @@ func validateConverted(ctx context.Context, tool Tool, src string, srcInfo Info,
 	}
 	return got, nil
 }
+
+// newOutput refuses an output path that exists: a disk is never
+// overwritten, whoever's it is.
+func newOutput(path string) error {
+	_, err := os.Lstat(path)
+	switch {
+	case err == nil:
+		return &fs.PathError{Op: "create", Path: path,
+			Err: fmt.Errorf("%w; fix: name a new file, or remove it first if it is a stale copy", fs.ErrExist)}
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	}
+	return err
+}
+
+// qcow2Room is the most a qcow2 of the given virtual size may take: the
+// guest's data, its tables and a margin.
+func qcow2Room(virtual int64) int64 { return virtual + virtual/64 + 1<<20 }
 
 // tempName reserves a new name next to out for qemu-img to write.
 func tempName(dir, base string) (string, error) {

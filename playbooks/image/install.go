@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -108,10 +107,7 @@ func CheckInstall(o InstallOptions) (Info, error) {
 			return info, fmt.Errorf("driver CD %s is %s: %w; fix: give the drivers' .iso (Windows: virtio-win.iso)", cd, ci.Format, ErrNotISO)
 		}
 	}
-	if _, err := os.Lstat(o.Output); err == nil {
-		return info, &fs.PathError{Op: "create", Path: o.Output,
-			Err: fmt.Errorf("%w; fix: name a new file, or remove it first if it is a stale copy", fs.ErrExist)}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if err := newOutput(o.Output); err != nil {
 		return info, err
 	}
 	// An installed system holds at least what its installer carries.
@@ -124,7 +120,7 @@ func CheckInstall(o InstallOptions) (Info, error) {
 	if err != nil {
 		return info, fmt.Errorf("free space for %s: %w", o.Output, err)
 	}
-	if need := o.Size + o.Size/64 + 1<<20; avail < need {
+	if need := qcow2Room(o.Size); avail < need {
 		return info, fmt.Errorf("%w in %s for the installed disk: it may grow to %s (--size), %s are available; fix: a smaller --size, or write OUT to another file system",
 			ErrNoSpace, dir, humanBytes(need), humanBytes(avail))
 	}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -130,14 +129,7 @@ func (dr *doctor) readRFB(ctx context.Context, addr string) (string, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)
 	}
-	b := make([]byte, 12)
-	if _, err := io.ReadFull(c, b); err != nil {
-		return "", fmt.Errorf("read the greeting: %w", err)
-	}
-	if !strings.HasPrefix(string(b), "RFB ") {
-		return "", fmt.Errorf("the first bytes are %q, not an RFB greeting", b)
-	}
-	return strings.TrimSpace(string(b)), nil
+	return novnc.ReadGreeting(c)
 }
 
 // runningServer is what the console check needs of an instance.

@@ -166,25 +166,31 @@ func Probe(ctx context.Context, consoleURL string, hc *http.Client) (Result, err
 		return r, &Error{Stage: StageWebsocket, Err: redactErr(err, consoleURL)}
 	}
 	defer func() { _ = c.CloseNow() }()
-	var got []byte
-	for len(got) < greetingLen {
-		_, data, err := c.Read(ctx)
-		if err != nil {
-			if cs := websocket.CloseStatus(err); cs != -1 {
-				err = fmt.Errorf("the proxy closed the websocket (%d %s)", cs, closeReason(err))
-			}
-			return r, &Error{Stage: StageGreeting, Err: redactErr(err, consoleURL)}
+	g, err := ReadGreeting(websocket.NetConn(ctx, c, websocket.MessageBinary))
+	if err != nil {
+		if cs := websocket.CloseStatus(err); cs != -1 {
+			err = fmt.Errorf("the proxy closed the websocket (%d %s)", cs, closeReason(err))
 		}
-		got = append(got, data...)
+		return r, &Error{Stage: StageGreeting, Err: redactErr(err, consoleURL)}
 	}
-	g := string(got[:greetingLen])
-	if !strings.HasPrefix(g, "RFB ") || g[greetingLen-1] != '\n' {
-		return r, &Error{Stage: StageGreeting, Err: fmt.Errorf("the first bytes are %q, not an RFB greeting", g)}
-	}
-	r.Greeting = strings.TrimSuffix(g, "\n")
+	r.Greeting = g
 	r.Elapsed = time.Since(start)
 	_ = c.Close(websocket.StatusNormalClosure, "")
 	return r, nil
+}
+
+// ReadGreeting reads a VNC server's first message, its protocol version
+// ("RFB 003.008\n"), from r, whatever carries it: the proxy's websocket,
+// or the server's own TCP port.
+func ReadGreeting(r io.Reader) (string, error) {
+	b := make([]byte, greetingLen)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("read the VNC greeting: %w", err)
+	}
+	if !strings.HasPrefix(string(b), "RFB ") || b[greetingLen-1] != '\n' {
+		return "", fmt.Errorf("the first bytes are %q, not an RFB greeting", b)
+	}
+	return strings.TrimSuffix(string(b), "\n"), nil
 }
 
 func closeReason(err error) string {

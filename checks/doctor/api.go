@@ -18,6 +18,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/agents"
 	"github.com/gophercloud/gophercloud/v2/openstack/placement/v1/resourceproviders"
+	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/installer/identity"
@@ -372,16 +373,24 @@ func ComputeVerdict(list []services.Service) checks.Result {
 
 // computeServices is read once per run: three checks grade it.
 func (dr *doctor) computeServices(ctx context.Context) ([]services.Service, error) {
-	return dr.services.get(ctx, func(ctx context.Context) ([]services.Service, error) {
-		sc, err := dr.client(ctx, "compute")
+	return listOnce(ctx, dr, &dr.services, "compute",
+		func(sc *gophercloud.ServiceClient) pagination.Pager { return services.List(sc, nil) }, services.ExtractServices)
+}
+
+// listOnce reads one listing of a service's API the first time a check
+// asks for it; the run's other checks grade the same answer.
+func listOnce[T any](ctx context.Context, dr *doctor, m *memo[[]T], service string,
+	list func(*gophercloud.ServiceClient) pagination.Pager, extract func(pagination.Page) ([]T, error)) ([]T, error) {
+	return m.get(ctx, func(ctx context.Context) ([]T, error) {
+		sc, err := dr.client(ctx, service)
 		if err != nil {
 			return nil, err
 		}
-		page, err := services.List(sc, nil).AllPages(ctx)
+		page, err := list(sc).AllPages(ctx)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list %s: %w", service, err)
 		}
-		return services.ExtractServices(page)
+		return extract(page)
 	})
 }
 
@@ -501,17 +510,9 @@ func (dr *doctor) checkPlacementInventory(ctx context.Context) checks.Result {
 // providers is placement's resource providers, read once per run: the
 // placement API check and the inventory check both need the listing.
 func (dr *doctor) providers(ctx context.Context) ([]resourceproviders.ResourceProvider, error) {
-	return dr.rps.get(ctx, func(ctx context.Context) ([]resourceproviders.ResourceProvider, error) {
-		sc, err := dr.client(ctx, "placement")
-		if err != nil {
-			return nil, err
-		}
-		page, err := resourceproviders.List(sc, nil).AllPages(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return resourceproviders.ExtractResourceProviders(page)
-	})
+	return listOnce(ctx, dr, &dr.rps, "placement",
+		func(sc *gophercloud.ServiceClient) pagination.Pager { return resourceproviders.List(sc, nil) },
+		resourceproviders.ExtractResourceProviders)
 }
 
 // AgentsVerdict grades neutron's agents by install's own readiness rule.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/endpoints"
 	idservices "github.com/gophercloud/gophercloud/v2/openstack/identity/v3/services"
@@ -78,6 +79,27 @@ func open(t *testing.T, l lab) *cloud.Cloud {
 	return c
 }
 
+// clients are the service clients the e2e tests read, from one login to
+// the lab's cloud.
+type clients struct{ compute, network, image *gophercloud.ServiceClient }
+
+func openClients(t *testing.T) clients {
+	t.Helper()
+	c := open(t, labFromEnv(t))
+	var cl clients
+	var err error
+	for _, s := range []struct {
+		name string
+		to   **gophercloud.ServiceClient
+		get  func() (*gophercloud.ServiceClient, error)
+	}{{"compute", &cl.compute, c.Compute}, {"network", &cl.network, c.Network}, {"image", &cl.image, c.Image}} {
+		if *s.to, err = s.get(); err != nil {
+			t.Fatalf("%s client: %v", s.name, err)
+		}
+	}
+	return cl
+}
+
 func TestTokenAndCatalog(t *testing.T) {
 	l := labFromEnv(t)
 	c := open(t, l)
@@ -127,13 +149,7 @@ func TestTokenAndCatalog(t *testing.T) {
 }
 
 func TestComputeServicesUp(t *testing.T) {
-	l := labFromEnv(t)
-	c := open(t, l)
-	compute, err := c.Compute()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages, err := services.List(compute, nil).AllPages(context.Background())
+	pages, err := services.List(openClients(t).compute, nil).AllPages(context.Background())
 	if err != nil {
 		t.Fatalf("list compute services: %v", err)
 	}
@@ -156,13 +172,7 @@ func TestComputeServicesUp(t *testing.T) {
 }
 
 func TestNetworkAgentsAlive(t *testing.T) {
-	l := labFromEnv(t)
-	c := open(t, l)
-	network, err := c.Network()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages, err := agents.List(network, agents.ListOpts{}).AllPages(context.Background())
+	pages, err := agents.List(openClients(t).network, agents.ListOpts{}).AllPages(context.Background())
 	if err != nil {
 		t.Fatalf("list agents: %v", err)
 	}

@@ -36,18 +36,10 @@ const (
 // writes "FLOATING_IP SERVER_ID" to $STACKLAB_E2E_SERVER_OUT for the
 // script to ping and fetch from the upstream namespace.
 func TestLabServerIsARealGuest(t *testing.T) {
-	l := labFromEnv(t)
-	c := open(t, l)
+	cl := openClients(t)
+	compute, network := cl.compute, cl.network
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	compute, err := c.Compute()
-	if err != nil {
-		t.Fatal(err)
-	}
-	network, err := c.Network()
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	srv := findServer(ctx, t, compute, labServer)
 	if srv.Status != "ACTIVE" {
@@ -112,18 +104,10 @@ func TestLabServerIsARealGuest(t *testing.T) {
 // TestDestroyLeftNoPort: after run --destroy, no server of the playbook's
 // and no compute port is left in the cloud.
 func TestDestroyLeftNoPort(t *testing.T) {
-	l := labFromEnv(t)
-	c := open(t, l)
+	cl := openClients(t)
+	compute, network := cl.compute, cl.network
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	compute, err := c.Compute()
-	if err != nil {
-		t.Fatal(err)
-	}
-	network, err := c.Network()
-	if err != nil {
-		t.Fatal(err)
-	}
 	sp, err := servers.List(compute, servers.ListOpts{Name: "^" + labServer + "$"}).AllPages(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -225,22 +209,10 @@ func TestLabConsoleFromTheLaptop(t *testing.T) {
 // it, whose console names e2e-first as the instance that wrote its disk.
 // It writes "FLOATING_IP SECOND_ID FIRST_ID" to $STACKLAB_E2E_SERVER_OUT.
 func TestSnapshotCarriesTheGuestsChange(t *testing.T) {
-	l := labFromEnv(t)
-	c := open(t, l)
+	cl := openClients(t)
+	compute, glance, network := cl.compute, cl.image, cl.network
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	compute, err := c.Compute()
-	if err != nil {
-		t.Fatal(err)
-	}
-	glance, err := c.Image()
-	if err != nil {
-		t.Fatal(err)
-	}
-	network, err := c.Network()
-	if err != nil {
-		t.Fatal(err)
-	}
 	first, second := findServer(ctx, t, compute, "e2e-first"), findServer(ctx, t, compute, "e2e-second")
 	image := func(name string) images.Image {
 		t.Helper()

@@ -195,14 +195,14 @@ grep -q '^format: *iso' "$RESULTS/installer-iso.txt" || fail "the installer ISO 
 # Refused before any change, each with its fix; nothing left behind.
 lab touch /root/taken.qcow2
 for bad in "--iso /stacklab/student.vdi --size 64M /root/x.qcow2|not an installer ISO" \
-	"--iso /stacklab/installer.iso --size 64M /root/taken.qcow2|already exists; fix:" \
+	"--iso /stacklab/installer.iso --size 64M /root/taken.qcow2|already exists" \
 	"--iso /stacklab/installer.iso --size 1M /root/x.qcow2|below the ISO's own" \
 	"--iso /stacklab/installer.iso --size 100T /root/x.qcow2|not enough free space"; do
 	args=${bad%|*} want=${bad#*|}
 	# shellcheck disable=SC2086 # the flags split as written
 	if lab "$SL" image install $args >"$RESULTS/iso-bad.out" 2>&1; then fail "image install $args succeeded"; fi
 	grep -qF "$want" "$RESULTS/iso-bad.out" || { cat "$RESULTS/iso-bad.out"; fail "image install $args: no '$want'"; }
-	grep -q 'fix:' "$RESULTS/iso-bad.out" || fail "image install $args: no fix"
+	grep -q '^  fix: ' "$RESULTS/iso-bad.out" || fail "image install $args: no fix on a line of its own"
 done
 if lab sh -c 'ls /root/x.qcow2 /root/.x.qcow2.* 2>/dev/null | grep -q .'; then fail "a refused install left a file"; fi
 echo "ok    a non-ISO, an existing OUT, a size below the ISO's and too little disk: refused before any change"

@@ -1,12 +1,12 @@
 package installer
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/fix"
 )
 
 // Debian leaves placement-api and neutron's units disabled and enables
@@ -76,8 +76,7 @@ func TestVerifyFailsOnAUnitThatWouldNotStartAtBoot(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "placement-api (disabled)") {
 		t.Fatalf("verify = %v, want placement-api (disabled) named", err)
 	}
-	var f Fixer
-	if !errors.As(err, &f) || !strings.Contains(f.Fix(), "stacklab install") {
+	if !strings.Contains(fix.Of(err), "stacklab install") {
 		t.Errorf("verify's error has no fix: %v", err)
 	}
 }

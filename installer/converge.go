@@ -11,6 +11,7 @@ import (
 
 	"github.com/stacklab/stacklab/installer/inifile"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
 
@@ -70,12 +71,12 @@ func (l *lab) applyFiles(ctx context.Context, idx []int, dryRun bool, o *outcome
 			err = l.h.Files.WriteFile(w.path, w.data, w.perm)
 		}
 		if err != nil {
-			return withFix(err, "check that %s is writable and the disk is not full", w.path)
+			return fix.Wrapf(err, "check that %s is writable and the disk is not full", w.path)
 		}
 	}
 	if reload {
 		if err := l.h.Units.DaemonReload(ctx); err != nil {
-			return withFix(err, "check systemd: systemctl daemon-reload")
+			return fix.Wrapf(err, "check systemd: systemctl daemon-reload")
 		}
 	}
 	return nil
@@ -83,10 +84,7 @@ func (l *lab) applyFiles(ctx context.Context, idx []int, dryRun bool, o *outcome
 
 // missingFileError: a package-shipped file we edit is not there.
 func missingFileError(p string) error {
-	return &phaseError{
-		err: fmt.Errorf("%s does not exist: the package that ships it is not installed", p),
-		fix: "run: stacklab install --from packages",
-	}
+	return fix.Errorf("run: stacklab install --from packages", "%s does not exist: the package that ships it is not installed", p)
 }
 
 // planFile works out the new content of f. A nil fileWrite with changed
@@ -131,7 +129,7 @@ func (l *lab) planFile(f openstack.File, dryRun bool) (w *fileWrite, desc string
 		next = editFlat(cur, f.Sets)
 	case openstack.PythonSettings:
 		if err := openstack.CheckPythonSettings(string(cur)); err != nil {
-			return nil, "", false, withFix(fmt.Errorf("%s: %w", f.Path, err), "repair the Python syntax of %s (or reinstall its package), then run stacklab install again", f.Path)
+			return nil, "", false, fix.Wrapf(fmt.Errorf("%s: %w", f.Path, err), "repair the Python syntax of %s (or reinstall its package), then run stacklab install again", f.Path)
 		}
 		s, _ := openstack.EditPythonSettings(string(cur), f.Settings)
 		next = []byte(s)
@@ -182,7 +180,7 @@ func (l *lab) startTier(ctx context.Context, phase string, t openstack.Tier, res
 			o.add("start %s", strings.Join(t.Units, " "))
 			return nil
 		}
-		return withFix(err, "check systemd: systemctl is-system-running")
+		return fix.Wrapf(err, "check systemd: systemctl is-system-running")
 	}
 	for i, u := range t.Units {
 		st := states[i]
@@ -190,10 +188,7 @@ func (l *lab) startTier(ctx context.Context, phase string, t openstack.Tier, res
 		switch {
 		case !st.Found():
 			if !dryRun {
-				return &phaseError{
-					err: fmt.Errorf("unit %s not found: its package is not installed", u),
-					fix: "run: stacklab install --from packages",
-				}
+				return fix.Errorf("run: stacklab install --from packages", "unit %s not found: its package is not installed", u)
 			}
 			o.add("start %s", u)
 			continue
@@ -214,7 +209,7 @@ func (l *lab) startTier(ctx context.Context, phase string, t openstack.Tier, res
 		}
 		l.cfg.notify(phase, "starting "+u)
 		if err := do(ctx, u); err != nil {
-			return withFix(err, "read the unit's log: journalctl -u %s -n 100; fix the cause, then run: stacklab install --from %s", u, phase)
+			return fix.Wrapf(err, "read the unit's log: journalctl -u %s -n 100; fix the cause, then run: stacklab install --from %s", u, phase)
 		}
 	}
 	return l.bootTier(ctx, t, states, dryRun, o)
@@ -258,17 +253,17 @@ func (l *lab) bootTier(ctx context.Context, t openstack.Tier, states []systemd.U
 	}
 	if len(enable) > 0 {
 		if err := l.h.Units.Enable(ctx, enable...); err != nil {
-			return withFix(err, "enable them by hand: systemctl enable %s", strings.Join(enable, " "))
+			return fix.Wrapf(err, "enable them by hand: systemctl enable %s", strings.Join(enable, " "))
 		}
 	}
 	for _, u := range stop {
 		if err := l.h.Units.Stop(ctx, u); err != nil {
-			return withFix(err, "stop it by hand: systemctl stop %s", u)
+			return fix.Wrapf(err, "stop it by hand: systemctl stop %s", u)
 		}
 	}
 	if len(disable) > 0 {
 		if err := l.h.Units.Disable(ctx, disable...); err != nil {
-			return withFix(err, "disable them by hand: systemctl disable %s", strings.Join(disable, " "))
+			return fix.Wrapf(err, "disable them by hand: systemctl disable %s", strings.Join(disable, " "))
 		}
 	}
 	return nil

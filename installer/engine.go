@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/stacklab/stacklab/internal/fix"
 )
 
 // Phase is one step of the install.
@@ -38,17 +40,10 @@ type PhaseError struct {
 }
 
 func (e *PhaseError) Error() string {
-	msg := fmt.Sprintf("install: phase %s: %v", e.Phase, e.Err)
-	if e.Fix != "" {
-		msg += "\n  fix: " + e.Fix
-	}
-	return msg
+	return fmt.Sprintf("install: phase %s: %v", e.Phase, e.Err) + fix.Line(e.Fix)
 }
 
 func (e *PhaseError) Unwrap() error { return e.Err }
-
-// Fixer is implemented by errors that know the user's remedy.
-type Fixer interface{ Fix() string }
 
 // Selection picks the phases to run.
 type Selection struct {
@@ -110,6 +105,7 @@ type PhaseResult struct {
 	Seconds float64  `json:"seconds"`
 	Changes []string `json:"changes"`
 	Error   string   `json:"error,omitempty"`
+	Fix     string   `json:"fix,omitempty"`
 }
 
 // RunResult is what Run returns and what last-run.json keeps (SaveResult).
@@ -149,14 +145,9 @@ func Run(ctx context.Context, phases []Phase, dryRun bool, rep Reporter) (RunRes
 			pr.Changes = []string{}
 		}
 		if err != nil {
-			pr.Error = err.Error()
+			pr.Error, pr.Fix = err.Error(), fix.Of(err)
 			res.Phases = append(res.Phases, pr)
-			pe := &PhaseError{Phase: p.Name, Err: err}
-			var f Fixer
-			if errors.As(err, &f) {
-				pe.Fix = f.Fix()
-			}
-			return res, pe
+			return res, &PhaseError{Phase: p.Name, Err: err, Fix: fix.Of(err)}
 		}
 		res.Phases = append(res.Phases, pr)
 	}

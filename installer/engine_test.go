@@ -100,7 +100,7 @@ func TestRunStopsAtFirstFailureWithFix(t *testing.T) {
 	if want := []string{"start a", "done a", "start b", "done b err"}; !reflect.DeepEqual(rec.events, want) {
 		t.Errorf("events %v, want %v", rec.events, want)
 	}
-	if len(res.Phases) != 2 || res.Phases[1].Error == "" || !res.Changed() {
+	if len(res.Phases) != 2 || res.Phases[1].Error == "" || res.Phases[1].Fix != "stop it: systemctl stop other" || !res.Changed() {
 		t.Errorf("result %+v", res)
 	}
 

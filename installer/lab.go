@@ -15,6 +15,7 @@ import (
 	"github.com/stacklab/stacklab/installer/labstate"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/fix"
 	model "github.com/stacklab/stacklab/lab"
 )
 
@@ -195,27 +196,6 @@ func (o *outcome) add(format string, a ...any) {
 
 func (o *outcome) result() Outcome { return Outcome{Changes: o.changes} }
 
-// phaseError carries a remedy for PhaseError.Fix.
-type phaseError struct {
-	err error
-	fix string
-}
-
-func (e *phaseError) Error() string { return e.err.Error() }
-func (e *phaseError) Unwrap() error { return e.err }
-func (e *phaseError) Fix() string   { return e.fix }
-
-func withFix(err error, format string, a ...any) error {
-	if err == nil {
-		return nil
-	}
-	var f Fixer
-	if errors.As(err, &f) {
-		return err
-	}
-	return &phaseError{err: err, fix: fmt.Sprintf(format, a...)}
-}
-
 // packages: PreInstall files, debconf answers, then the missing packages
 // with the services held back.
 func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
@@ -232,7 +212,7 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 	pkgs := openstack.Packages(l.p)
 	missing, err := l.h.Packages.Missing(ctx, pkgs)
 	if err != nil {
-		return o.result(), withFix(err, "check that dpkg works: dpkg --audit")
+		return o.result(), fix.Wrapf(err, "check that dpkg works: dpkg --audit")
 	}
 	if len(missing) == 0 {
 		return o.result(), nil
@@ -248,7 +228,7 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 	}
 	changed, err := l.h.Packages.Preseed(ctx, sels)
 	if err != nil {
-		return o.result(), withFix(err, "check debconf: debconf-show keystone")
+		return o.result(), fix.Wrapf(err, "check debconf: debconf-show keystone")
 	}
 	if changed {
 		o.add("preseed debconf answers")
@@ -288,7 +268,7 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 		err = rerr
 	}
 	if err != nil {
-		return o.result(), withFix(err, "read %s/apt.log, fix the package problem (often: another apt run, or the mirror), then run: stacklab install --from packages", l.cfg.logDir)
+		return o.result(), fix.Wrapf(err, "read %s/apt.log, fix the package problem (often: another apt run, or the mirror), then run: stacklab install --from packages", l.cfg.logDir)
 	}
 	o.add("install %d packages", len(missing))
 	return o.result(), nil
@@ -372,7 +352,7 @@ func (l *lab) bridges(ctx context.Context, dryRun bool, o *outcome) error {
 	ch, err := l.h.Switch.ConvergeBridges(ctx, want, dryRun)
 	o.changes = append(o.changes, ch...)
 	if err != nil {
-		return withFix(err, "systemctl status ovsdb-server ovs-vswitchd; journalctl -u ovs-vswitchd -n 50")
+		return fix.Wrapf(err, "systemctl status ovsdb-server ovs-vswitchd; journalctl -u ovs-vswitchd -n 50")
 	}
 	return nil
 }
@@ -382,7 +362,7 @@ func (l *lab) identity(ctx context.Context, dryRun bool, o *outcome) error {
 	entry := m.Admin()
 	ch, err := l.h.Cloud.WriteCredentials(entry, dryRun)
 	if err != nil {
-		return withFix(err, "check that %s and %s are writable", cloud.DefaultCloudsFile, cloud.DefaultOpenRC)
+		return fix.Wrapf(err, "check that %s and %s are writable", cloud.DefaultCloudsFile, cloud.DefaultOpenRC)
 	}
 	o.changes = append(o.changes, ch...)
 	spec, err := m.Catalog()
@@ -395,7 +375,7 @@ func (l *lab) identity(ctx context.Context, dryRun bool, o *outcome) error {
 			o.add("converge keystone's service users and catalog (keystone not readable yet: %v)", err)
 			return nil
 		}
-		return withFix(err, "check keystone: journalctl -u keystone; then run: stacklab install --from keystone")
+		return fix.Wrapf(err, "check keystone: journalctl -u keystone; then run: stacklab install --from keystone")
 	}
 	o.changes = append(o.changes, ch...)
 	return l.recordState(dryRun, o)
@@ -422,7 +402,7 @@ func (l *lab) recordState(dryRun bool, o *outcome) error {
 		return nil
 	}
 	if err := l.h.Files.WriteFile(file, want.Encode(), Perm{Mode: 0o644, Owner: "root", Group: "root"}); err != nil {
-		return withFix(err, "check that %s is writable and the disk is not full", file)
+		return fix.Wrapf(err, "check that %s is writable and the disk is not full", file)
 	}
 	return nil
 }
@@ -448,7 +428,7 @@ func (l *lab) verifyBoot(ctx context.Context) error {
 	units := openstack.Units(l.p)
 	states, err := l.h.Units.States(ctx, units...)
 	if err != nil {
-		return withFix(err, "check systemd: systemctl is-system-running")
+		return fix.Wrapf(err, "check systemd: systemctl is-system-running")
 	}
 	var off []string
 	for i, st := range states {
@@ -459,10 +439,7 @@ func (l *lab) verifyBoot(ctx context.Context) error {
 	if len(off) == 0 {
 		return nil
 	}
-	return &phaseError{
-		err: fmt.Errorf("%d lab units would not start at boot: %s", len(off), strings.Join(off, ", ")),
-		fix: "run: stacklab install --yes   (it enables them)",
-	}
+	return fix.Errorf("run: stacklab install --yes   (it enables them)", "%d lab units would not start at boot: %s", len(off), strings.Join(off, ", "))
 }
 
 // phaseOfTier names the phase that brings tier up.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/fix"
 )
 
 // mysqlArgv runs the client as root over the unix socket (MariaDB's root
@@ -109,7 +110,7 @@ func (l *lab) databases(ctx context.Context, dryRun bool, o *outcome) error {
 			o.add("create the databases and their users (MariaDB not readable yet)")
 			return nil
 		}
-		return withFix(fmt.Errorf("read MariaDB's databases and users: %w", err),
+		return fix.Wrapf(fmt.Errorf("read MariaDB's databases and users: %w", err),
 			"check that MariaDB runs and root logs in over its socket: mysql -e 'SELECT 1'")
 	}
 	st := parseDBState(string(out))
@@ -123,7 +124,7 @@ func (l *lab) databases(ctx context.Context, dryRun bool, o *outcome) error {
 	}
 	l.cfg.notify(PhaseInfra, "creating databases")
 	if _, err := l.h.Exec.Run(ctx, Cmd{User: "root", Argv: mysqlArgv, Stdin: sql, Redact: l.p.Secrets.Values()}); err != nil {
-		return withFix(fmt.Errorf("create databases: %w", err), "check MariaDB's log: journalctl -u mariadb -n 50")
+		return fix.Wrapf(fmt.Errorf("create databases: %w", err), "check MariaDB's log: journalctl -u mariadb -n 50")
 	}
 	for _, d := range openstack.Databases(l.p) {
 		if !st.dbs[d.Name] {
@@ -163,7 +164,7 @@ func (l *lab) resetFresh(ctx context.Context, c openstack.Command, o *outcome) (
 	}
 	o.add("recreate database %s: its first sync (%s) was interrupted half-way", strings.Join(c.Databases, ", "), c.Name)
 	if _, err := l.h.Exec.Run(ctx, Cmd{User: "root", Argv: mysqlArgv, Stdin: b.String()}); err != nil {
-		return false, withFix(fmt.Errorf("recreate database %s: %w", strings.Join(c.Databases, ", "), err),
+		return false, fix.Wrapf(fmt.Errorf("recreate database %s: %w", strings.Join(c.Databases, ", "), err),
 			"check MariaDB's log: journalctl -u mariadb -n 50")
 	}
 	return true, nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/fix"
 )
 
 // State files under the state dir.
@@ -147,7 +148,7 @@ func (l *lab) runCommands(ctx context.Context, tier string, when openstack.Phase
 			}
 		}
 		if err != nil {
-			return withFix(fmt.Errorf("%s: %w", c.Name, err),
+			return fix.Wrapf(fmt.Errorf("%s: %w", c.Name, err),
 				"the output above names the cause; after fixing it run: stacklab install --from %s", phase)
 		}
 		for _, db := range c.Databases {
@@ -196,7 +197,7 @@ func (l *lab) waitLeftover(ctx context.Context, phase string, c openstack.Comman
 			told = true
 		}
 		if time.Now().After(deadline) {
-			return withFix(fmt.Errorf("%s: still running from an interrupted install after %s (pid %s)", c.Name, leftoverWait, strings.Join(strings.Fields(string(out)), ", ")),
+			return fix.Wrapf(fmt.Errorf("%s: still running from an interrupted install after %s (pid %s)", c.Name, leftoverWait, strings.Join(strings.Fields(string(out)), ", ")),
 				"wait for it to finish, or stop it (kill PID), then run: stacklab install --from %s", phase)
 		}
 		select {

@@ -14,6 +14,7 @@ import (
 	"github.com/stacklab/stacklab/installer/identity"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/fix"
 )
 
 // Model is the lab as it is (or will be) on this host.
@@ -126,7 +127,7 @@ func Of(p openstack.Params) Model { return Model{Params: p} }
 // Validate reports every problem at once, with where to fix it.
 func (m Model) Validate() error {
 	if err := m.Params.Validate(); err != nil {
-		return fmt.Errorf("lab parameters:\n%w\n  fix: set the values in %s", err, config.DefaultPath)
+		return fix.Errorf("set the values in "+config.DefaultPath, "lab parameters:\n%w", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stacklab/stacklab/installer/config"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/fix"
 )
 
 // secrets generates a full set in a throw-away root, as install does.
@@ -92,7 +93,7 @@ func TestResolve(t *testing.T) {
 func TestValidateNamesTheFix(t *testing.T) {
 	m := Resolve(config.Default(), secrets(t), Facts{Hostname: "lab1"})
 	err := m.Validate()
-	if err == nil || !strings.Contains(err.Error(), "management IP") || !strings.Contains(err.Error(), config.DefaultPath) {
+	if err == nil || !strings.Contains(err.Error(), "management IP") || !strings.Contains(fix.Of(err), config.DefaultPath) {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stacklab/stacklab/internal/fix"
 )
 
 // symbol is the one-character mark of an action, as in terraform's plans.
@@ -102,7 +104,7 @@ func (r Result) line(width int) string {
 		s += fmt.Sprintf(" [%s]", r.Duration.Round(time.Millisecond))
 	}
 	if r.Err != nil {
-		s += fmt.Sprintf(": %v", r.Err)
+		s += ": " + fix.Message(r.Err)
 	}
 	if len(r.Info) > 0 {
 		keys := make([]string, 0, len(r.Info))
@@ -160,10 +162,11 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Info       map[string]string `json:"info,omitempty"`
 		DurationMS int64             `json:"duration_ms"`
 		Error      string            `json:"error,omitempty"`
+		Fix        string            `json:"fix,omitempty"`
 	}
 	o := out{Step: r.Step, Info: r.Info, DurationMS: r.Duration.Milliseconds()}
 	if r.Err != nil {
-		o.Error = r.Err.Error()
+		o.Error, o.Fix = r.Err.Error(), fix.Of(r.Err)
 	}
 	return json.Marshal(o)
 }

@@ -42,6 +42,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Fix is the hint: what a playbook error tells the user to do.
+func (e *Error) Fix() string { return e.Hint }
+
 // Errors returns every *Error joined in err (as Load and Plan return them).
 func Errors(err error) []*Error {
 	var multi interface{ Unwrap() []error }

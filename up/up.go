@@ -6,6 +6,7 @@
 package up
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stacklab/stacklab/installer"
+	"github.com/stacklab/stacklab/internal/fix"
 )
 
 // Step names after install's phases.
@@ -82,11 +84,8 @@ func (e *StepError) Error() string {
 	if e.Err != nil && strings.TrimSpace(e.Err.Error()) != "" {
 		cause = e.Err.Error()
 	}
-	fix := e.Fix
-	if fix == "" {
-		fix = "run stacklab " + e.Step + " for the details"
-	}
-	return fmt.Sprintf("up stopped at %s: %s\n  fix: %s; then run stacklab up again (the finished steps will change nothing)", e.Step, cause, fix)
+	remedy := cmp.Or(e.Fix, fix.Of(e.Err), "run stacklab "+e.Step+" for the details")
+	return fmt.Sprintf("up stopped at %s: %s", e.Step, cause) + fix.Line(remedy+"; then run stacklab up again (the finished steps will change nothing)")
 }
 
 func (e *StepError) Unwrap() error { return e.Err }

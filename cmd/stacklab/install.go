@@ -20,6 +20,7 @@ import (
 	"github.com/stacklab/stacklab/installer"
 	"github.com/stacklab/stacklab/installer/config"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/internal/term"
 	"github.com/stacklab/stacklab/lab"
 	"github.com/stacklab/stacklab/netcfg"
@@ -361,10 +362,7 @@ func (e *env) installHooks(cfg config.Config, opts installOptions) (installer.Ho
 					lines = append(lines, fmt.Sprintf("%s: %s", en.ID, en.Summary))
 				}
 			}
-			return installer.Outcome{}, &fixError{
-				err: fmt.Errorf("preflight failed:\n  %s", strings.Join(lines, "\n  ")),
-				fix: "run `stacklab preflight` for the evidence and the fix of each check",
-			}
+			return installer.Outcome{}, fix.Wrap(fmt.Errorf("preflight failed:\n  %s", strings.Join(lines, "\n  ")), "run `stacklab preflight` for the evidence and the fix of each check")
 		}
 		return installer.Outcome{}, nil
 	}
@@ -389,10 +387,7 @@ func (e *env) installHooks(cfg config.Config, opts installOptions) (installer.Ho
 			return installer.Outcome{}, err
 		}
 		if plan.Refused() {
-			return installer.Outcome{}, &fixError{
-				err: fmt.Errorf("the external NIC cannot be prepared: %s", strings.Join(plan.Refusals, "; ")),
-				fix: "run `stacklab net plan` for details",
-			}
+			return installer.Outcome{}, fix.Wrap(fmt.Errorf("the external NIC cannot be prepared: %s", strings.Join(plan.Refusals, "; ")), "run `stacklab net plan` for details")
 		}
 		var out installer.Outcome
 		if dryRun {
@@ -409,16 +404,6 @@ func (e *env) installHooks(cfg config.Config, opts installOptions) (installer.Ho
 	}
 	return pre, net
 }
-
-// fixError carries a remedy to installer.PhaseError.
-type fixError struct {
-	err error
-	fix string
-}
-
-func (f *fixError) Error() string { return f.err.Error() }
-func (f *fixError) Unwrap() error { return f.err }
-func (f *fixError) Fix() string   { return f.fix }
 
 // installReporter renders phase progress as step lines; with JSON output
 // it stays silent (the RunResult is printed at the end).
@@ -484,7 +469,7 @@ func (r *installReporter) note(phase, msg string) {
 func (r *installReporter) PhaseDone(name string, o installer.Outcome, el time.Duration, err error) {
 	r.mu.Lock()
 	if err != nil {
-		r.logf("%s: failed after %s: %v", name, el.Round(100*time.Millisecond), err)
+		r.logf("%s: failed after %s: %s", name, el.Round(100*time.Millisecond), fix.Message(err))
 	} else {
 		r.logf("%s: done in %s: %d changes %q", name, el.Round(100*time.Millisecond), len(o.Changes), o.Changes)
 	}

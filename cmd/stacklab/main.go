@@ -15,6 +15,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/internal/cloud"
+	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/internal/lock"
 	"github.com/stacklab/stacklab/internal/systemd"
 	"github.com/stacklab/stacklab/netcfg"
@@ -96,7 +97,7 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	switch {
 	case errors.As(err, &f):
 		if f.err != nil && f.err.Error() != "" {
-			fmt.Fprintln(stderr, "stacklab:", f.err)
+			fmt.Fprintln(stderr, "stacklab:", fix.Message(f.err))
 		}
 		return f.code
 	case errors.As(err, &u):
@@ -106,7 +107,7 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "stacklab: interrupted")
 		return exitAborted
 	default:
-		fmt.Fprintln(stderr, "stacklab:", err)
+		fmt.Fprintln(stderr, "stacklab:", fix.Message(err))
 		return exitUsage
 	}
 }

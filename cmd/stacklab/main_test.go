@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stacklab/stacklab/checks/host"
+	"github.com/stacklab/stacklab/installer"
+	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/netcfg"
 	"github.com/stacklab/stacklab/netcfg/netcfgtest"
 )
@@ -174,5 +177,27 @@ func TestExitCodeRedactsURLPasswords(t *testing.T) {
 	}
 	if strings.Contains(errb.String(), "url-Pa55word") || !strings.Contains(errb.String(), "http://admin:xxxxx@192.0.2.10:5000/v3") {
 		t.Errorf("stderr %q: want the URL with its password hidden", errb.String())
+	}
+}
+
+// Whatever package gave an error its remedy, the user reads it on a line of
+// its own under the cause, once.
+func TestExitCodePrintsTheFixOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		code int
+	}{
+		{"usage-level error", fmt.Errorf("image install: %w", fix.Errorf("give the installer's .iso", "x.raw is raw")), exitUsage},
+		{"failure", &failure{code: exitFailed, err: fix.Wrap(errors.New("doctor found: keystone"), "stacklab doctor --fix")}, exitFailed},
+		{"renders its own", &failure{code: exitFailed, err: &installer.PhaseError{Phase: "keystone", Err: errors.New("down"), Fix: "restart it"}}, exitFailed},
+	} {
+		var errb bytes.Buffer
+		if code := exitCode(context.Background(), tc.err, &errb); code != tc.code {
+			t.Errorf("%s: exit %d, want %d", tc.name, code, tc.code)
+		}
+		if n := strings.Count(errb.String(), "\n  fix: "); n != 1 {
+			t.Errorf("%s: stderr %q has %d fix lines, want 1", tc.name, errb.String(), n)
+		}
 	}
 }

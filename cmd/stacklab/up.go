@@ -16,6 +16,7 @@ import (
 	"github.com/stacklab/stacklab/checks/host"
 	"github.com/stacklab/stacklab/checks/nics"
 	"github.com/stacklab/stacklab/installer"
+	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/lab"
 	"github.com/stacklab/stacklab/up"
 )
@@ -225,10 +226,7 @@ func (e *env) doctorOnce(ctx context.Context, o doctorOptions) error {
 			lines = append(lines, fmt.Sprintf("%s: %s", en.ID, en.Summary))
 		}
 	}
-	return &fixError{
-		err: fmt.Errorf("doctor found:\n  %s", strings.Join(lines, "\n  ")),
-		fix: "follow each check's fix above, or run stacklab doctor --fix for the safe repairs",
-	}
+	return fix.Wrap(fmt.Errorf("doctor found:\n  %s", strings.Join(lines, "\n  ")), "follow each check's fix above, or run stacklab doctor --fix for the safe repairs")
 }
 
 // upDoctorSettle is how long up lets a just-started lab settle before

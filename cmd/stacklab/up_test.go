@@ -17,6 +17,7 @@ import (
 
 	"github.com/stacklab/stacklab/installer"
 	"github.com/stacklab/stacklab/installer/config"
+	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/lab"
 	"github.com/stacklab/stacklab/up"
 )
@@ -186,7 +187,7 @@ func TestUpStopsAtFirstFailureWithItsCauseAndFix(t *testing.T) {
 		err      error
 		want     []string
 	}{
-		{"doctor", up.StepDoctor, &fixError{err: errors.New("doctor found:\n  unit-keystone: keystone is failed"), fix: "stacklab doctor --fix"},
+		{"doctor", up.StepDoctor, fix.Wrap(errors.New("doctor found:\n  unit-keystone: keystone is failed"), "stacklab doctor --fix"),
 			[]string{"✗ doctor", "up stopped at doctor: doctor found:", "unit-keystone: keystone is failed", "fix: stacklab doctor --fix"}},
 		// The message up once printed was "up stopped at preflight: ;".
 		{"preflight without a reason", installer.PhasePreflight, errors.New(""),
@@ -218,7 +219,7 @@ func TestUpStopsAtFirstFailureWithItsCauseAndFix(t *testing.T) {
 
 func TestUpJSONReportsSteps(t *testing.T) {
 	l := newUpLab(t)
-	l.failAt, l.failErr = up.StepDoctor, &fixError{err: errors.New("keystone is failed"), fix: "do this to fix it"}
+	l.failAt, l.failErr = up.StepDoctor, fix.Wrap(errors.New("keystone is failed"), "do this to fix it")
 	r := l.runUp(t, "--output", "json", "up", "--yes")
 	if r.code != exitFailed {
 		t.Fatalf("exit %d", r.code)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stacklab/stacklab/internal/fix"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,9 +35,12 @@ type NoSpaceError struct {
 }
 
 func (e *NoSpaceError) Error() string {
-	return fmt.Sprintf("%v in %s for the converted image: it may need up to %s (the %s disk's virtual size), %s are available; fix: free space there or write OUT to another file system",
+	return fmt.Sprintf("%v in %s for the converted image: it may need up to %s (the %s disk's virtual size), %s are available",
 		ErrNoSpace, e.Dir, humanBytes(e.Need), e.SourceFormat, humanBytes(e.Avail))
 }
+
+// Fix is what makes room.
+func (e *NoSpaceError) Fix() string { return "free space there or write OUT to another file system" }
 
 func (e *NoSpaceError) Unwrap() error { return ErrNoSpace }
 
@@ -178,10 +182,10 @@ func Convert(ctx context.Context, src, out string, o ConvertOptions) (ConvertRes
 
 func convertible(info Info) error {
 	if info.Format == ISO {
-		return fmt.Errorf("%w: it is an ISO 9660 installer CD, not a disk; fix: upload it as it is (disk_format: iso) and install from it onto a volume", ErrNotConvertible)
+		return fix.Errorf("upload it as it is (disk_format: iso) and install from it onto a volume", "%w: it is an ISO 9660 installer CD, not a disk", ErrNotConvertible)
 	}
 	for _, r := range Refusals(CheckUpload(info, "", 0)) {
-		return fmt.Errorf("%w: %s; fix: %s", ErrNotConvertible, r.Reason, r.Fix)
+		return fix.Errorf(r.Fix, "%w: %s", ErrNotConvertible, r.Reason)
 	}
 	return nil
 }
@@ -215,7 +219,7 @@ func newOutput(path string) error {
 	switch {
 	case err == nil:
 		return &fs.PathError{Op: "create", Path: path,
-			Err: fmt.Errorf("%w; fix: name a new file, or remove it first if it is a stale copy", fs.ErrExist)}
+			Err: fix.Errorf("name a new file, or remove it first if it is a stale copy", "%w", fs.ErrExist)}
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	}

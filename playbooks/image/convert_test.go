@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/internal/safefile"
 )
 
@@ -141,7 +142,7 @@ func TestConvertRefusals(t *testing.T) {
 			if tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
-			if !strings.Contains(err.Error(), tc.fix) {
+			if !strings.Contains(fix.Message(err), tc.fix) {
 				t.Fatalf("err = %v, want it to say %q", err, tc.fix)
 			}
 			if tc.tool == nil && len(tool.calls) != 0 {

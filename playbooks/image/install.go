@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/stacklab/stacklab/internal/fix"
 )
 
 // ErrNotISO is the cause when --iso names something else.
@@ -96,7 +98,7 @@ func CheckInstall(o InstallOptions) (Info, error) {
 		return info, err
 	}
 	if info.Format != ISO {
-		return info, fmt.Errorf("%s is %s: %w; fix: give the installer's .iso (stacklab image inspect FILE says what a file is); a disk you already have goes through stacklab image convert", o.ISO, info.Format, ErrNotISO)
+		return info, fix.Errorf("give the installer's .iso (stacklab image inspect FILE says what a file is); a disk you already have goes through stacklab image convert", "%s is %s: %w", o.ISO, info.Format, ErrNotISO)
 	}
 	for _, cd := range o.DriverCDs {
 		ci, err := InspectRegularFile(cd)
@@ -104,7 +106,7 @@ func CheckInstall(o InstallOptions) (Info, error) {
 			return info, err
 		}
 		if ci.Format != ISO {
-			return info, fmt.Errorf("driver CD %s is %s: %w; fix: give the drivers' .iso (Windows: virtio-win.iso)", cd, ci.Format, ErrNotISO)
+			return info, fix.Errorf("give the drivers' .iso (Windows: virtio-win.iso)", "driver CD %s is %s: %w", cd, ci.Format, ErrNotISO)
 		}
 	}
 	if err := newOutput(o.Output); err != nil {
@@ -112,8 +114,8 @@ func CheckInstall(o InstallOptions) (Info, error) {
 	}
 	// An installed system holds at least what its installer carries.
 	if o.Size < info.FileSize {
-		return info, fmt.Errorf("--size %s is below the ISO's own %s: %w for what it installs; fix: --size %dM or more (Windows wants 40G, a Linux server 10G)",
-			humanBytes(o.Size), humanBytes(info.FileSize), ErrTooSmall, roundUpMiB(info.FileSize*2)>>20)
+		return info, fix.Errorf(fmt.Sprintf("--size %dM or more (Windows wants 40G, a Linux server 10G)", roundUpMiB(info.FileSize*2)>>20),
+			"--size %s is below the ISO's own %s: %w for what it installs", humanBytes(o.Size), humanBytes(info.FileSize), ErrTooSmall)
 	}
 	dir := filepath.Dir(o.Output)
 	avail, err := o.Space.Available(dir)
@@ -121,8 +123,8 @@ func CheckInstall(o InstallOptions) (Info, error) {
 		return info, fmt.Errorf("free space for %s: %w", o.Output, err)
 	}
 	if need := qcow2Room(o.Size); avail < need {
-		return info, fmt.Errorf("%w in %s for the installed disk: it may grow to %s (--size), %s are available; fix: a smaller --size, or write OUT to another file system",
-			ErrNoSpace, dir, humanBytes(need), humanBytes(avail))
+		return info, fix.Errorf("a smaller --size, or write OUT to another file system",
+			"%w in %s for the installed disk: it may grow to %s (--size), %s are available", ErrNoSpace, dir, humanBytes(need), humanBytes(avail))
 	}
 	return info, nil
 }

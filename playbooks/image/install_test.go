@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stacklab/stacklab/internal/fix"
 )
 
 func TestParseSize(t *testing.T) {
@@ -72,11 +74,11 @@ func TestInstallRefusesBeforeAnyChange(t *testing.T) {
 		want string
 		is   error
 	}{
-		{"not an ISO", func(o *InstallOptions) { o.ISO = raw }, "is raw: not an installer ISO; fix:", ErrNotISO},
+		{"not an ISO", func(o *InstallOptions) { o.ISO = raw }, "is raw: not an installer ISO\n  fix:", ErrNotISO},
 		{"a directory as ISO", func(o *InstallOptions) { o.ISO = src }, "not a regular file", nil},
-		{"a driver CD that is not one", func(o *InstallOptions) { o.DriverCDs = []string{raw} }, "driver CD " + raw + " is raw: not an installer ISO; fix: give the drivers' .iso", ErrNotISO},
-		{"output exists", func(o *InstallOptions) { o.Output = existing }, "already exists; fix: name a new file", fs.ErrExist},
-		{"size below the ISO's", func(o *InstallOptions) { o.Size = 1 << 20 }, "below the ISO's own 4 MiB: disk too small for what it installs; fix: --size 8M", ErrTooSmall},
+		{"a driver CD that is not one", func(o *InstallOptions) { o.DriverCDs = []string{raw} }, "driver CD " + raw + " is raw: not an installer ISO\n  fix: give the drivers' .iso", ErrNotISO},
+		{"output exists", func(o *InstallOptions) { o.Output = existing }, "already exists\n  fix: name a new file", fs.ErrExist},
+		{"size below the ISO's", func(o *InstallOptions) { o.Size = 1 << 20 }, "below the ISO's own 4 MiB: disk too small for what it installs\n  fix: --size 8M", ErrTooSmall},
 		{"not enough disk", func(o *InstallOptions) { o.Space = fakeSpace(32 << 20) }, "it may grow to", ErrNoSpace},
 		{"bad VNC address", func(o *InstallOptions) { o.VNC = "127.0.0.1" }, "want HOST:DISPLAY", nil},
 	} {
@@ -87,7 +89,7 @@ func TestInstallRefusesBeforeAnyChange(t *testing.T) {
 			ran := false
 			o.Machine = machineFunc(func(context.Context, []string) error { ran = true; return nil })
 			_, err := Install(context.Background(), o)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || (tc.is != nil && !errors.Is(err, tc.is)) {
+			if err == nil || !strings.Contains(fix.Message(err), tc.want) || (tc.is != nil && !errors.Is(err, tc.is)) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
 			if ran {
@@ -187,7 +189,7 @@ func TestInstallOutcomes(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err == nil || !strings.Contains(fix.Message(err), tc.want) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
 			if es := entries(t, dir); len(es) != 0 {

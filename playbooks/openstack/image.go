@@ -14,6 +14,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 
+	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/playbooks"
 	"github.com/stacklab/stacklab/playbooks/image"
@@ -209,7 +210,7 @@ func (d *imageDriver) Create(ctx context.Context, r playbooks.Resource, owner st
 	}
 	if spec.Convert != "" {
 		if d.c.o.Convert == nil {
-			return fmt.Errorf("image %s: convert: %s is declared, but this stacklab has no converter; fix: stacklab image convert %s OUT.qcow2 and point file at OUT", spec.Name, spec.Convert, spec.Path)
+			return fix.Errorf(fmt.Sprintf("stacklab image convert %s OUT.qcow2 and point file at OUT", spec.Path), "image %s: convert: %s is declared, but this stacklab has no converter", spec.Name, spec.Convert)
 		}
 		converted, err := d.c.o.Convert(ctx, spec.Path)
 		if err != nil {

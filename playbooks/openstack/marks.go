@@ -3,8 +3,9 @@ package openstack
 import (
 	"net/netip"
 
-	"github.com/gophercloud/gophercloud/v2"
 	"strings"
+
+	"github.com/gophercloud/gophercloud/v2"
 
 	"github.com/stacklab/stacklab/playbooks"
 )

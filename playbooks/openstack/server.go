@@ -14,6 +14,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
+	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/internal/novnc"
 	"github.com/stacklab/stacklab/playbooks"
 )
@@ -507,10 +508,10 @@ func (c *Cloud) ServerConsole(ctx context.Context, name string) (string, error) 
 		return "", err
 	}
 	if !found {
-		return "", fmt.Errorf("server %s: %w; fix: openstack server list shows the names", name, errNotFoundRef)
+		return "", fix.Errorf("openstack server list shows the names", "server %s: %w", name, errNotFoundRef)
 	}
 	if s.Status != "ACTIVE" {
-		return "", fmt.Errorf("server %s is %s: only a running server has a console; fix: openstack server start %s (or, in ERROR, stacklab run to recreate it)", name, s.Status, name)
+		return "", fix.Errorf(fmt.Sprintf("openstack server start %s (or, in ERROR, stacklab run to recreate it)", name), "server %s is %s: only a running server has a console", name, s.Status)
 	}
 	nova, err := c.novaClient()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 
+	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/playbooks"
 )
 
@@ -31,7 +32,7 @@ func (d *imageDriver) snapshot(ctx context.Context, spec playbooks.Image, owner 
 		return fmt.Errorf("image %s: server %s does not exist", spec.Name, spec.FromServer)
 	}
 	if s.Status != "ACTIVE" {
-		return fmt.Errorf("image %s: server %s is %s: %w; fix: openstack server start %s", spec.Name, s.Name, s.Status, ErrServerNotActive, s.Name)
+		return fix.Errorf(fmt.Sprintf("openstack server start %s", s.Name), "image %s: server %s is %s: %w", spec.Name, s.Name, s.Status, ErrServerNotActive)
 	}
 	nova, err := d.c.novaClient()
 	if err != nil {

@@ -126,27 +126,23 @@ func (r Report) WriteText(w io.Writer) {
 	if s == nil {
 		return
 	}
-	fmt.Fprintf(w, "  Dashboard:    %s (user admin; password in the credentials)\n", s.Dashboard)
-	for i, f := range s.Credentials {
-		label := "  Credentials:  "
-		if i > 0 {
-			label = "                "
+	field := func(label string, lines ...string) {
+		for i, l := range lines {
+			if i > 0 {
+				label = ""
+			}
+			fmt.Fprintf(w, "  %-14s%s\n", label, l)
 		}
-		fmt.Fprintf(w, "%s%s\n", label, f)
 	}
+	field("Dashboard:", s.Dashboard+" (user admin; password in the credentials)")
+	field("Credentials:", s.Credentials...)
 	if s.Server != "" {
-		fmt.Fprintf(w, "  Instance:     %s, fixed %s, floating %s\n", s.Server, s.FixedIP, s.FloatingIP)
+		field("Instance:", fmt.Sprintf("%s, fixed %s, floating %s", s.Server, s.FixedIP, s.FloatingIP))
 	}
 	if s.Reach != "" {
-		fmt.Fprintf(w, "  Reach it:     %s\n", s.Reach)
+		field("Reach it:", s.Reach)
 	}
-	for i, l := range s.Console {
-		label := "  Console:      "
-		if i > 0 {
-			label = "                "
-		}
-		fmt.Fprintf(w, "%s%s\n", label, l)
-	}
+	field("Console:", s.Console...)
 	for _, l := range s.Laptop {
 		fmt.Fprintf(w, "  %s\n", l)
 	}

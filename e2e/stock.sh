@@ -17,12 +17,14 @@
 #     printed), twelve dashboard logins, the instance answers the laptop;
 #   - then the release's proof: API assertions, a re-run that changes
 #     nothing, doctor's fault matrix, an uninstall that leaves nothing.
-# The lab host runs beside the default one (its own names and subnet) and
-# shares its package cache.
+# The lab host runs beside the default one (its own names and subnet). Its
+# apt starts from an empty package cache, as a fresh VM's does, so up's
+# packages step is a cold-cache install (issue 16: ≤ 8 min); what it
+# downloads goes to the shared cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export LABHOST_ID=${LABHOST_ID:-stock} LABHOST_SHAPE=stock LABHOST_SUITE=${LABHOST_SUITE:-bookworm}
+export LABHOST_ID=${LABHOST_ID:-stock} LABHOST_SHAPE=stock LABHOST_SUITE=${LABHOST_SUITE:-bookworm} LABHOST_APT_CACHE=${LABHOST_APT_CACHE:-cold}
 # shellcheck source=e2e/lib.sh
 . e2e/lib.sh
 eval "$("${LH[@]}" env)"
@@ -156,10 +158,15 @@ pkgs=$(($(installed) - pkgs0))
 downloaded=$(($(debs) - debs0))
 # Where the packages step's time went, as the install log splits each apt run.
 lab grep -h ': download\|: unpack' /var/log/stacklab/apt.log | sed 's/^=== [^ ]* /apt: /' || echo "apt: no time split in /var/log/stacklab/apt.log"
-echo "up: ${up_s} s (${steps//,/, }); packages installed: $pkgs (downloaded: $downloaded, so the apt cache was $([ "$downloaded" -gt 50 ] && echo cold || echo warm)); lab resident memory: $rss_mib MiB"
-jq -n --arg steps "$steps" --argjson pkgs "$pkgs" --argjson dl "$downloaded" --argjson rss "$rss_mib" \
+cache=$([ "$downloaded" -gt 50 ] && echo cold || echo warm)
+echo "up: ${up_s} s (${steps//,/, }); packages installed: $pkgs (downloaded: $downloaded, so the apt cache was $cache); lab resident memory: $rss_mib MiB"
+# The install alone: up's steps but doctor and the playbook that follow it.
+install_s=$(tr ',' '\n' <<<"$steps" | awk -F= '$1 != "doctor" && $1 != "playbook" { s += $2 } END { printf "%.1f", s }')
+echo "fresh install ($cache apt cache, preflight to verify): $install_s s (goal ≤ 480 s with a cold cache): $(awk -v s="$install_s" -v c="$cache" 'BEGIN { print c != "cold" ? "not graded (warm cache)" : (s <= 480 ? "PASS" : "MISS") }')"
+lab ps -eo rss=,unit= | awk '{ u = ($2 == "-" || $2 == "") ? "other" : $2; sub(/\.service$/, "", u); s[u] += $1 } END { for (u in s) printf "%8.0f MiB  %s\n", s[u] / 1024, u }' | sort -rn | awk 'NR <= 15'
+jq -n --arg steps "$steps" --argjson pkgs "$pkgs" --argjson dl "$downloaded" --argjson rss "$rss_mib" --argjson install "$install_s" --arg cache "$cache" \
 	'{up_step_seconds: ($steps | split(",") | map(split("=") | {(.[0]): (.[1] | tonumber)}) | add),
-	  packages_installed: $pkgs, packages_downloaded: $dl, rss_mib_total: $rss}' >"$RESULTS/up-figures.json"
+	  packages_installed: $pkgs, packages_downloaded: $dl, apt_cache: $cache, install_seconds: $install, rss_mib_total: $rss}' >"$RESULTS/up-figures.json"
 
 say "what up changed on the VM"
 resolved=$(lab getent ahostsv4 lab | awk 'NR == 1 { print $1 }')

@@ -24,10 +24,13 @@ type jsonEntry struct {
 	Evidence   []string `json:"evidence"`
 	Fix        string   `json:"fix"`
 	RootCauses []string `json:"root_causes,omitempty"`
+	// Milliseconds is how long the check ran: the slowest are where a
+	// slow diagnosis spends its time.
+	Milliseconds int64 `json:"ms"`
 }
 
 // WriteJSON renders the report in the stable JSON schema:
-// {"checks":[{"id","title","status","summary","evidence","fix"}],"summary":{"ok","warn","fail","skip"}}.
+// {"checks":[{"id","title","status","summary","evidence","fix","ms"}],"summary":{"ok","warn","fail","skip"}}.
 func (r Report) WriteJSON(w io.Writer) error {
 	out := jsonReport{Checks: make([]jsonEntry, 0, len(r.Entries)), Summary: r.Counts()}
 	for _, e := range r.Entries {
@@ -37,7 +40,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 		}
 		out.Checks = append(out.Checks, jsonEntry{
 			ID: e.ID, Title: e.Title, Status: e.Status, Summary: e.Summary,
-			Evidence: ev, Fix: e.Fix, RootCauses: e.RootCauses,
+			Evidence: ev, Fix: e.Fix, RootCauses: e.RootCauses, Milliseconds: e.Duration.Milliseconds(),
 		})
 	}
 	enc := json.NewEncoder(w)

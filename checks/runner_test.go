@@ -292,7 +292,7 @@ func TestJSONSchemaGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range doc.Checks {
-		for _, k := range []string{"id", "title", "status", "summary", "evidence", "fix"} {
+		for _, k := range []string{"id", "title", "status", "summary", "evidence", "fix", "ms"} {
 			if _, ok := c[k]; !ok {
 				t.Errorf("check lacks %q: %v", k, c)
 			}

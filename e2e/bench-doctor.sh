@@ -135,6 +135,11 @@ doctor_max=$(maximum "${doctor_times[@]}")
 STACKLAB_DEBUG_HTTP=1 doctor_json "$TMP/traced.json"
 doctor_reqs=$(grep -c '^http: ' "$TMP/traced.json.err" || true)
 echo "   traced run: $doctor_reqs requests"
+# Where the time goes: the slowest checks of the median-ish last run.
+python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+for c in sorted(r["checks"], key=lambda c: -c.get("ms", 0))[:6]:
+    print("   slowest: %5d ms  %s" % (c.get("ms", 0), c["id"]))' "$TMP/healthy-$DOCTOR_RUNS.json"
 
 # (b) the manual diagnosis, one command after the other as a person would.
 echo "== openstack CLI + curl, $CLI_RUNS runs"

@@ -1,13 +1,13 @@
 package checks
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/jedib0t/go-pretty/v6/text"
+	"github.com/stacklab/stacklab/internal/jsonout"
 )
 
 // jsonReport is the stable, documented schema of `--output json`.
@@ -43,9 +43,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 			Evidence: ev, Fix: e.Fix, RootCauses: e.RootCauses, Milliseconds: e.Duration.Milliseconds(),
 		})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return jsonout.Write(w, out)
 }
 
 // TextOptions tune the human rendering.

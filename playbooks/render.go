@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stacklab/stacklab/internal/fix"
+	"github.com/stacklab/stacklab/internal/jsonout"
 )
 
 // symbol is the one-character mark of an action, as in terraform's plans.
@@ -176,11 +177,4 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return writeJSON(w, r)
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("write json: %w", err)
-	}
-	return nil
-}
+func writeJSON(w io.Writer, v any) error { return jsonout.Write(w, v) }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/stacklab/stacklab/checks/nics"
 	"github.com/stacklab/stacklab/installer"
 	"github.com/stacklab/stacklab/internal/fix"
+	"github.com/stacklab/stacklab/internal/jsonout"
 	"github.com/stacklab/stacklab/lab"
 	"github.com/stacklab/stacklab/up"
 )
@@ -263,8 +263,4 @@ func failedIDs(rep checks.Report) []string {
 }
 
 // writeJSONTo is every command's --output json: one indented document.
-func writeJSONTo(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+func writeJSONTo(w io.Writer, v any) error { return jsonout.Write(w, v) }

@@ -1,20 +1,16 @@
 package image
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/stacklab/stacklab/internal/jsonout"
 )
 
 // WriteJSON writes info as the indented JSON of `image inspect --output json`.
 func (i Info) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(i); err != nil {
-		return fmt.Errorf("write image info: %w", err)
-	}
-	return nil
+	return jsonout.Write(w, i)
 }
 
 // WriteText renders info for a terminal: one aligned "key: value" line per

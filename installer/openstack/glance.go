@@ -39,7 +39,11 @@ func glanceFiles(p Params) []File { return []File{glanceAPIConf(p)} }
 
 func glanceAPIConf(p Params) File {
 	sets := []inifile.Set{
-		set(sectionDefault, "workers", itoa(p.Workers)),
+		// 0: glance's eventlet server answers from its own process. Any
+		// other count forks that many workers beside the parent, which
+		// then only watches them: 135 MB more for a lab that uploads one
+		// image at a time.
+		set(sectionDefault, "workers", "0"),
 		set("database", "connection", dbURL("glance", p.GlanceDB, "glance")),
 	}
 	sets = append(sets, authtoken(p, "glance", p.GlanceUser)...)

@@ -134,7 +134,10 @@ func neutronConf(p Params, b NeutronBackend) File {
 		set(sectionDefault, "global_physnet_mtu", itoa(p.MTU)),
 		set(sectionDefault, "api_workers", w),
 		set(sectionDefault, "rpc_workers", w),
-		set(sectionDefault, "rpc_state_report_workers", w),
+		// 0: the agents' state reports are served by the RPC workers,
+		// which consume that queue too ("process state reports despite
+		// dedicated rpc workers"), not by one more forked process.
+		set(sectionDefault, "rpc_state_report_workers", "0"),
 		set("database", "connection", dbURL("neutron", p.NeutronDB, "neutron")),
 		// An agent's first state report is an RPC call whose timeout is
 		// this interval; after a boot it is lost while neutron-rpc-server

@@ -98,6 +98,28 @@ func libvirtPreseeds(Params) []Preseed {
 	}
 }
 
+// NovaComputeRestartDropIn makes systemd start nova-compute again after
+// any exit, a clean one too.
+const NovaComputeRestartDropIn = "/etc/systemd/system/nova-compute.service.d/stacklab-restart.conf"
+
+// novaComputeRestart: Debian's unit restarts nova-compute only on a
+// failure, and on Debian 13 (Python 3.13, eventlet) it was seen to end
+// with status 0 after an eventlet AssertionError in threading._after_fork
+// while RabbitMQ refused its login: the lab lost its compute service for
+// good, with nothing in the journal but a clean stop. An explicit
+// `systemctl stop` still stops it; the start-rate limit still ends a
+// crash loop.
+func novaComputeRestart() File {
+	return File{
+		Path: NovaComputeRestartDropIn, Kind: Text,
+		Content: "# Managed by stacklab: nova-compute starts again after any exit, as a lab\n" +
+			"# needs its compute service; `systemctl stop nova-compute` still stops it.\n" +
+			"[Service]\nRestart=always\n",
+		Mode: 0o644, Owner: "root", Group: "root",
+		Units: []string{"nova-compute"}, SystemdUnit: true,
+	}
+}
+
 func novaFiles(p Params) []File {
 	files := []File{
 		{
@@ -115,6 +137,7 @@ func novaFiles(p Params) []File {
 		},
 		novaConf(p),
 		novaComputeConf(p),
+		novaComputeRestart(),
 		// Debian runs nova-api and nova-api-metadata under uwsgi: these
 		// `processes`, not osapi_compute_workers, set their worker count
 		// (Debian: 16 and 8). Debian's nova-api-metadata-uwsgi.ini sets
@@ -260,7 +283,7 @@ func novaTiers(p Params) []Tier {
 	}
 }
 
-func novaSyncs(Params) []Command {
+func novaSyncs(p Params) []Command {
 	return []Command{
 		{Name: "nova-api-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
 			Argv: []string{"nova-manage", "api_db", "sync"}, Databases: []string{"nova_api"}},
@@ -279,10 +302,20 @@ func novaSyncs(Params) []Command {
 		{Name: "nova-db-sync", Tier: TierNova, Phase: BeforeStart, User: "nova",
 			Argv: []string{"nova-manage", "db", "sync"}, Databases: []string{"nova", "nova_cell0"}},
 		{
-			// Host discovery races nova-compute's first report: run it
-			// once the compute tier's probe sees the service listed.
+			// Host discovery maps compute nodes, which nova-compute
+			// records some seconds after it is listed up (and which the
+			// hypervisor API lists only once mapped): a discovery in
+			// between maps nothing, and every instance then fails with
+			// "Host is not mapped to any cell". So it runs again until
+			// it names this host. The guard is the mapping itself, so a
+			// host an earlier run missed is mapped on the next one.
 			Name: "nova-discover-hosts", Tier: TierCompute, Phase: AfterReady, User: "nova",
-			Argv: []string{"nova-manage", "cell_v2", "discover_hosts", "--verbose"},
+			Argv: []string{"sh", "-c", "for i in $(seq 20); do " +
+				"out=$(nova-manage cell_v2 discover_hosts --verbose) || exit; echo \"$out\"; " +
+				"case $out in *\"compute host '" + p.Hostname + "'\"*) exit 0 ;; esac; sleep 3; done; " +
+				"echo \"nova-compute on " + p.Hostname + " recorded no compute node to map in 60 s: journalctl -u nova-compute\" >&2; exit 1"},
+			Unless:     []string{"sh", "-c", "mysql --batch --skip-column-names -e \"SELECT host FROM nova_api.host_mappings\" | grep -qxF '" + p.Hostname + "'"}, // Validate allows no quote in a hostname
+			UnlessUser: "root",
 		},
 	}
 }

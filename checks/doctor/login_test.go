@@ -68,15 +68,16 @@ func TestLoginVerdict(t *testing.T) {
 	}
 }
 
-// slowHorizon takes delay to render the page a login lands on, as Horizon
-// does on a loaded 2-core host.
+// slowHorizon takes delay to answer what a login reads after its POST (the
+// session's REST view, or the landing page), as Horizon does on a loaded
+// 2-core host.
 type slowHorizon struct {
 	*fakeHorizon
 	delay time.Duration
 }
 
 func (h *slowHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/horizon/project/" {
+	if r.URL.Path == "/horizon/project/" || r.URL.Path == "/horizon/api/keystone/user-session/" {
 		select {
 		case <-time.After(h.delay):
 		case <-r.Context().Done():

@@ -117,20 +117,23 @@ func TestDashboardLogin(t *testing.T) {
 		name     string
 		password string
 		loseAll  bool
+		noREST   bool // Horizon without its REST view of the session
 		// formDomain is the domain the form asks for ("" = no domain
 		// field); domain the one doctor knows.
 		formDomain, domain string
 		want               string
 	}{
-		{"ok", "pw", false, "", "", ""},
-		{"wrong password", "nope", false, "", "", "Invalid credentials"},
-		{"session lost", "pw", true, "", "", "session did not hold"},
-		{"the form asks for the domain", "pw", false, "Default", "", ""},
-		{"the admin's own domain", "pw", false, "labs", "labs", ""},
-		{"a domain the form does not ask for is not sent", "pw", false, "", "labs", ""},
+		{"ok", "pw", false, false, "", "", ""},
+		{"wrong password", "nope", false, false, "", "", "Invalid credentials"},
+		{"session lost", "pw", true, false, "", "", "session did not hold"},
+		{"session lost, no REST view: the landing page says so", "pw", true, true, "", "", "session did not hold"},
+		{"ok without the REST view", "pw", false, true, "", "", ""},
+		{"the form asks for the domain", "pw", false, false, "Default", "", ""},
+		{"the admin's own domain", "pw", false, false, "labs", "labs", ""},
+		{"a domain the form does not ask for is not sent", "pw", false, false, "", "labs", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &fakeHorizon{sessions: map[string]bool{}, allowed: "127.0.0.1", password: "pw", loseAll: tt.loseAll, domain: tt.formDomain}
+			h := &fakeHorizon{sessions: map[string]bool{}, allowed: "127.0.0.1", password: "pw", loseAll: tt.loseAll, domain: tt.formDomain, noREST: tt.noREST}
 			srv := httptest.NewServer(h)
 			defer srv.Close()
 			ev, err := DashboardLogin(context.Background(), srv.Client(), srv.URL+"/horizon/auth/login/", tt.domain, "admin", tt.password)

@@ -80,7 +80,8 @@ type fakeHorizon struct {
 	// domain: the form asks for the user's domain (the install guide's
 	// OPENSTACK_KEYSTONE_MULTIDOMAIN_SUPPORT) and wants this one.
 	domain string
-	logins int // POSTs to the login form
+	logins int  // POSTs to the login form
+	noREST bool // an old Horizon without its REST API
 }
 
 func (h *fakeHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -126,6 +127,16 @@ func (h *fakeHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/horizon/", http.StatusFound)
 	case r.URL.Path == "/horizon/":
 		http.Redirect(w, r, "/horizon/project/", http.StatusFound)
+	case r.URL.Path == "/horizon/api/keystone/user-session/" && !h.noREST:
+		if r.Header.Get("X-Requested-With") != "XMLHttpRequest" {
+			http.Error(w, `"request must be AJAX"`, http.StatusBadRequest)
+			return
+		}
+		if c, err := r.Cookie("sessionid"); err != nil || !h.sessions[c.Value] {
+			http.Error(w, `"not logged in"`, http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, `{"username": "admin"}`)
 	case r.URL.Path == "/horizon/project/":
 		if c, err := r.Cookie("sessionid"); err != nil || !h.sessions[c.Value] {
 			http.Redirect(w, r, "/horizon/auth/login/?next=/horizon/project/", http.StatusFound)

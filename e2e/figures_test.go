@@ -103,8 +103,9 @@ func TestFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rss := map[string]float64{}
-	var total float64
+	// Each line: RSS KiB, unit, command, PSS KiB (e2e/lib.sh).
+	rss, pss := map[string]float64{}, map[string]float64{}
+	var total, pssTotal float64
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -117,12 +118,21 @@ func TestFigures(t *testing.T) {
 		}
 		rss[service(fields[1], fields[2])] += kb / 1024
 		total += kb / 1024
+		if len(fields) > 3 {
+			if p, err := strconv.ParseFloat(fields[3], 64); err == nil {
+				pss[service(fields[1], fields[2])] += p / 1024
+				pssTotal += p / 1024
+			}
+		}
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatalf("%s: %v", psPath, err)
 	}
-	if total == 0 {
-		t.Fatal("no process memory read")
+	if total == 0 || pssTotal == 0 {
+		t.Fatalf("no process memory read (RSS %.0f MiB, PSS %.0f MiB)", total, pssTotal)
+	}
+	if pssTotal > total {
+		t.Errorf("PSS %.0f MiB above RSS %.0f MiB: a shared page cannot count more than once", pssTotal, total)
 	}
 	for _, s := range labServices {
 		if rss[s] <= 0 {
@@ -158,6 +168,8 @@ func TestFigures(t *testing.T) {
 		"rerun_phase_seconds":    map[string]float64{},
 		"rss_mib_by_service":     rss,
 		"rss_mib_total":          total,
+		"pss_mib_by_service":     pss,
+		"pss_mib_total":          pssTotal,
 		"install_target_seconds": 720,
 		"rerun_target_seconds":   2,
 		"rss_target_mib":         4096,
@@ -179,11 +191,12 @@ func TestFigures(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Slice(names, func(i, j int) bool { return rss[names[i]] > rss[names[j]] })
-	fmt.Println("\nresident memory by service:")
+	fmt.Println("\nresident memory by service (RSS counts shared pages in every process, PSS shares them out):")
+	fmt.Printf("  %-26s %7s %9s\n", "", "RSS", "PSS")
 	for _, n := range names {
-		fmt.Printf("  %-26s %7.0f MiB\n", n, rss[n])
+		fmt.Printf("  %-26s %7.0f MiB %5.0f MiB\n", n, rss[n], pss[n])
 	}
-	fmt.Printf("  %-26s %7.0f MiB   (target ≤ 4096 MiB)\n", "total", total)
+	fmt.Printf("  %-26s %7.0f MiB %5.0f MiB   (target ≤ 4096 MiB)\n", "total", total, pssTotal)
 	b, _ := json.MarshalIndent(metrics, "", "  ")
 	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)

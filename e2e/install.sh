@@ -171,7 +171,7 @@ echo "re-run took $(elapsed "$t2") s"
 STACKLAB_E2E_RERUN=$RESULTS/install-3.json go test -tags e2e -count=1 -v -run TestRerunChangedNothing ./e2e/
 
 say "figures"
-"${LH[@]}" exec ps -eo rss=,unit=,comm= >"$RESULTS/ps.txt"
+memory_by_process >"$RESULTS/ps.txt"
 STACKLAB_E2E_FRESH_SECONDS=$fresh STACKLAB_E2E_FIRST=$RESULTS/install-2.json STACKLAB_E2E_RERUN=$RESULTS/install-3.json \
 	STACKLAB_E2E_PS=$RESULTS/ps.txt STACKLAB_E2E_METRICS=$RESULTS/metrics.json \
 	go test -tags e2e -count=1 -v -run TestFigures ./e2e/

@@ -12,6 +12,18 @@ fail() {
 }
 lab() { "${LH[@]}" exec "$@"; }
 
+# memory_by_process: one line per process of the lab host, "RSS_KiB UNIT
+# COMM PSS_KiB". RSS counts a shared page (the Python interpreter, its
+# libraries) once in every process that maps it; PSS shares it out among
+# them, so the PSS sum is what the processes take together.
+memory_by_process() {
+	# shellcheck disable=SC2016 # the lab's shell expands these
+	lab sh -c 'ps -eo pid=,rss=,unit=,comm= | while read -r pid rss unit comm; do
+		pss=$(awk "/^Pss:/ { print \$2 }" "/proc/$pid/smaps_rollup" 2>/dev/null)
+		echo "$rss $unit $comm ${pss:-0}"
+	done'
+}
+
 # The machine-wide lock of the e2e's timing-sensitive steps. Here two lab
 # hosts share two cores (a student's VM has its own): one booting its whole
 # OpenStack saturates both for a minute, and a fault matrix row run

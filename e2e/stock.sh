@@ -153,20 +153,28 @@ steps=$(awk '/^✓ [a-z]+ +[0-9]/ && $2 != "+" {
 	if (d ~ /ms$/) { sub(/ms$/, "", d); s = d / 1000 }
 	else { if (d ~ /m/) { split(d, a, "m"); s = a[1] * 60; d = a[2] } sub(/s$/, "", d); s += d }
 	printf "%s%s=%.1f", (n++ ? "," : ""), $2, s }' "$RESULTS/up.log")
-rss_mib=$(lab ps -eo rss= | awk '{ s += $1 } END { printf "%.0f", s / 1024 }')
+# The lab's own memory: every process but the guests' (machine-*.scope),
+# whose size their flavor sets; the guests are printed apart.
+memory_by_process >"$RESULTS/memory.txt"
+lab_mem() { awk -v col="$1" '$2 !~ /^machine-/ { s += $col } END { printf "%.0f", s / 1024 }' "$RESULTS/memory.txt"; }
+rss_mib=$(lab_mem 1)
+pss_mib=$(lab_mem 4)
+guest_mib=$(awk '$2 ~ /^machine-/ { s += $1 } END { printf "%.0f", s / 1024 }' "$RESULTS/memory.txt")
 pkgs=$(($(installed) - pkgs0))
 downloaded=$(($(debs) - debs0))
 # Where the packages step's time went, as the install log splits each apt run.
 lab grep -h ': download\|: unpack' /var/log/stacklab/apt.log | sed 's/^=== [^ ]* /apt: /' || echo "apt: no time split in /var/log/stacklab/apt.log"
 cache=$([ "$downloaded" -gt 50 ] && echo cold || echo warm)
-echo "up: ${up_s} s (${steps//,/, }); packages installed: $pkgs (downloaded: $downloaded, so the apt cache was $cache); lab resident memory: $rss_mib MiB"
+echo "up: ${up_s} s (${steps//,/, }); packages installed: $pkgs (downloaded: $downloaded, so the apt cache was $cache); lab resident memory: RSS $rss_mib MiB, PSS $pss_mib MiB (goal ≤ 4096 MiB), the guests $guest_mib MiB beside it"
 # The install alone: up's steps but doctor and the playbook that follow it.
 install_s=$(tr ',' '\n' <<<"$steps" | awk -F= '$1 != "doctor" && $1 != "playbook" { s += $2 } END { printf "%.1f", s }')
 echo "fresh install ($cache apt cache, preflight to verify): $install_s s (goal ≤ 480 s with a cold cache): $(awk -v s="$install_s" -v c="$cache" 'BEGIN { print c != "cold" ? "not graded (warm cache)" : (s <= 480 ? "PASS" : "MISS") }')"
-lab ps -eo rss=,unit= | awk '{ u = ($2 == "-" || $2 == "") ? "other" : $2; sub(/\.service$/, "", u); s[u] += $1 } END { for (u in s) printf "%8.0f MiB  %s\n", s[u] / 1024, u }' | sort -rn | awk 'NR <= 15'
-jq -n --arg steps "$steps" --argjson pkgs "$pkgs" --argjson dl "$downloaded" --argjson rss "$rss_mib" --argjson install "$install_s" --arg cache "$cache" \
+echo "memory by unit, RSS and PSS:"
+awk '{ u = ($2 == "-" || $2 == "") ? "other" : $2; sub(/\.service$/, "", u); r[u] += $1; p[u] += $4 }
+	END { for (u in r) printf "%8.0f MiB %6.0f MiB  %s\n", r[u] / 1024, p[u] / 1024, u }' "$RESULTS/memory.txt" | sort -rn | awk 'NR <= 20'
+jq -n --arg steps "$steps" --argjson pkgs "$pkgs" --argjson dl "$downloaded" --argjson rss "$rss_mib" --argjson pss "$pss_mib" --argjson guest "$guest_mib" --argjson install "$install_s" --arg cache "$cache" \
 	'{up_step_seconds: ($steps | split(",") | map(split("=") | {(.[0]): (.[1] | tonumber)}) | add),
-	  packages_installed: $pkgs, packages_downloaded: $dl, apt_cache: $cache, install_seconds: $install, rss_mib_total: $rss}' >"$RESULTS/up-figures.json"
+	  packages_installed: $pkgs, packages_downloaded: $dl, apt_cache: $cache, install_seconds: $install, rss_mib_total: $rss, pss_mib_total: $pss, guests_rss_mib: $guest}' >"$RESULTS/up-figures.json"
 
 say "what up changed on the VM"
 resolved=$(lab getent ahostsv4 lab | awk 'NR == 1 { print $1 }')

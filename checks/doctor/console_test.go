@@ -138,3 +138,65 @@ func TestVNCAddr(t *testing.T) {
 		}
 	}
 }
+
+// statusXML is libvirt's /run/libvirt/qemu/NAME.xml for a running guest,
+// cut to what matters, with its VNC server listening on listen:port.
+func statusXML(listen string, port int) string {
+	return fmt.Sprintf(`<!--
+WARNING: THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO BE
+OVERWRITTEN AND LOST.
+-->
+<domstatus state='running' reason='booted' pid='4242'>
+  <monitor path='/var/lib/libvirt/qemu/domain-1-instance-00000001/monitor.sock' type='unix'/>
+  <domain type='qemu' id='1'>
+    <name>instance-00000001</name>
+    <devices>
+      <serial type='pty'><target port='0'/></serial>
+      <graphics type='vnc' port='%d' autoport='yes' listen='%s'>
+        <listen type='address' address='%s'/>
+      </graphics>
+    </devices>
+  </domain>
+</domstatus>`, port, listen, listen)
+}
+
+func TestVNCFromStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, want string
+		ok              bool
+	}{
+		{"the lab's guest", statusXML("10.0.0.2", 5901), "10.0.0.2:5901", true},
+		{"listening everywhere: no address to dial", statusXML("0.0.0.0", 5900), "", false},
+		{"not yet given a port", statusXML("10.0.0.2", -1), "", false},
+		{"no graphics", `<domstatus><domain><devices/></domain></domstatus>`, "", false},
+		{"not XML", `vnc://10.0.0.2:0`, "", false},
+	} {
+		got, ok := VNCFromStatus([]byte(tc.doc))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: %q %v, want %q %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// As root on the lab, the guest's display is read from libvirt's status
+// file: no virsh process in the diagnosis.
+func TestConsoleReadsLibvirtsStatusWithoutVirsh(t *testing.T) {
+	vnc := vncServer(t, "RFB 003.008\n")
+	w, _ := consoleWorld(t, powerRunning, vnc)
+	host, port, _ := net.SplitHostPort(vnc)
+	p, _ := strconv.Atoi(port)
+	fh := w.deps.Host.(fakeHost)
+	fh.files[libvirtStatusDir+"/instance-00000001.xml"] = statusXML(host, p)
+	run := fh.run
+	fh.run = func(name string, args ...string) ([]byte, error) {
+		if name == "virsh" {
+			t.Errorf("virsh %v ran though libvirt's status file names the display", args)
+		}
+		return run(name, args...)
+	}
+	w.deps.Host = fh
+	e, _ := w.runAll(t).Get(IDConsole)
+	if e.Status != checks.OK || !strings.Contains(strings.Join(e.Evidence, " "), "VNC on "+vnc) {
+		t.Errorf("console = %s %q %v", e.Status, e.Summary, e.Evidence)
+	}
+}

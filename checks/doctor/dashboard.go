@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
-
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stacklab/stacklab/checks"
@@ -165,6 +164,7 @@ func (dr *doctor) checkStatic(ctx context.Context) checks.Result {
 	// The assets are fetched side by side: the compressed CSS and
 	// JavaScript took Apache about 70 ms each one after the other.
 	type fetched struct {
+		url    string
 		status int
 		body   []byte
 		err    error
@@ -172,25 +172,23 @@ func (dr *doctor) checkStatic(ctx context.Context) checks.Result {
 	got := make([]fetched, len(assets))
 	var wg sync.WaitGroup
 	for i, a := range assets {
+		got[i].url = a
 		ref, err := url.Parse(a)
 		if err != nil {
 			got[i].err = err
 			continue
 		}
+		got[i].url = base.ResolveReference(ref).String()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i].status, got[i].body, got[i].err = dr.get(ctx, base.ResolveReference(ref).String(), nil)
+			got[i].status, got[i].body, got[i].err = dr.get(ctx, got[i].url, nil)
 		}()
 	}
 	wg.Wait()
 	var ev, bad []string
-	for i, a := range assets {
-		u := a
-		if ref, err := url.Parse(a); err == nil {
-			u = base.ResolveReference(ref).String()
-		}
-		status, body, err := got[i].status, got[i].body, got[i].err
+	for _, f := range got {
+		u, status, body, err := f.url, f.status, f.body, f.err
 		switch {
 		case err != nil:
 			bad = append(bad, u)

@@ -98,9 +98,9 @@ func libvirtPreseeds(Params) []Preseed {
 	}
 }
 
-// NovaComputeRestartDropIn makes systemd start nova-compute again after
+// novaComputeRestartDropIn makes systemd start nova-compute again after
 // any exit, a clean one too.
-const NovaComputeRestartDropIn = "/etc/systemd/system/nova-compute.service.d/stacklab-restart.conf"
+const novaComputeRestartDropIn = "/etc/systemd/system/nova-compute.service.d/stacklab-restart.conf"
 
 // novaComputeRestart: Debian's unit restarts nova-compute only on a
 // failure, and on Debian 13 (Python 3.13, eventlet) it was seen to end
@@ -111,7 +111,7 @@ const NovaComputeRestartDropIn = "/etc/systemd/system/nova-compute.service.d/sta
 // crash loop.
 func novaComputeRestart() File {
 	return File{
-		Path: NovaComputeRestartDropIn, Kind: Text,
+		Path: novaComputeRestartDropIn, Kind: Text,
 		Content: "# Managed by stacklab: nova-compute starts again after any exit, as a lab\n" +
 			"# needs its compute service; `systemctl stop nova-compute` still stops it.\n" +
 			"[Service]\nRestart=always\n",

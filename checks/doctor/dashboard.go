@@ -161,8 +161,9 @@ func (dr *doctor) checkStatic(ctx context.Context) checks.Result {
 	if len(assets) == 0 {
 		return checks.Failf("the login page links no CSS or JavaScript", "/usr/share/openstack-dashboard/manage.py compress --force && systemctl reload apache2")
 	}
-	// The assets are fetched side by side: the compressed CSS and
-	// JavaScript took Apache about 70 ms each one after the other.
+	// The assets are fetched side by side, and only their first KiB:
+	// whole, the compressed CSS and JavaScript took 180 ms of a 450 ms
+	// doctor run (CI28) to prove no more than that Apache serves them.
 	type fetched struct {
 		url    string
 		status int
@@ -182,7 +183,7 @@ func (dr *doctor) checkStatic(ctx context.Context) checks.Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got[i].status, got[i].body, got[i].err = dr.get(ctx, got[i].url, nil)
+			got[i].status, got[i].body, got[i].err = dr.get(ctx, got[i].url, http.Header{"Range": {"bytes=0-1023"}})
 		}()
 	}
 	wg.Wait()
@@ -193,7 +194,7 @@ func (dr *doctor) checkStatic(ctx context.Context) checks.Result {
 		case err != nil:
 			bad = append(bad, u)
 			ev = append(ev, u+": "+err.Error())
-		case status != http.StatusOK:
+		case status != http.StatusOK && status != http.StatusPartialContent:
 			bad = append(bad, u)
 			ev = append(ev, fmt.Sprintf("%s: HTTP %d", u, status))
 			if bytes.Contains(body, []byte("OfflineGenerationError")) {
@@ -201,7 +202,7 @@ func (dr *doctor) checkStatic(ctx context.Context) checks.Result {
 					"/usr/share/openstack-dashboard/manage.py compress --force && systemctl reload apache2", ev...)
 			}
 		default:
-			ev = append(ev, fmt.Sprintf("%s: 200, %d bytes", u, len(body)))
+			ev = append(ev, fmt.Sprintf("%s: HTTP %d, %d bytes read", u, status, len(body)))
 		}
 	}
 	if len(bad) > 0 {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -102,7 +103,8 @@ func (h *fakeHorizon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "OfflineGenerationError: manifest", h.staticCode)
 			return
 		}
-		_, _ = io.WriteString(w, "body{}")
+		// As Apache does, a Range asks for part of the file (206).
+		http.ServeContent(w, r, path.Base(r.URL.Path), time.Time{}, strings.NewReader(strings.Repeat("body{}", 400)))
 	case r.URL.Path == "/horizon/auth/login/" && r.Method == http.MethodGet:
 		http.SetCookie(w, &http.Cookie{Name: "csrftoken", Value: "CSRF", Path: "/"})
 		_, _ = io.WriteString(w, `<link href="/horizon/static/a.css"><script src="/horizon/static/b.js"></script>

@@ -122,3 +122,14 @@ func TestLoginJudgesTheWholeLoginNotEachPage(t *testing.T) {
 		})
 	}
 }
+
+// The static check reads only the start of each asset: Apache answers
+// the Range with 206, which proves it serves the file.
+func TestStaticAssetsReadInPart(t *testing.T) {
+	w := newWorld(t)
+	e, _ := w.run(t).Get(IDDashboardStatic)
+	ev := strings.Join(e.Evidence, " ")
+	if e.Status != checks.OK || strings.Count(ev, "HTTP 206, 1024 bytes read") != 2 {
+		t.Errorf("dashboard-static = %s %q %v", e.Status, e.Summary, e.Evidence)
+	}
+}

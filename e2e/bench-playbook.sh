@@ -140,7 +140,7 @@ echo "playbook: $pb_s s ($fip)"
 # the run before the longer of the two.
 srv_s=$(jq -r '.results[] | select(.kind == "server") | .duration_ms / 1000' "$SHARE/bench-run.json")
 rtr_s=$(jq -r '.results[] | select(.kind == "router") | .duration_ms / 1000' "$SHARE/bench-run.json")
-floor_s=$(awk -v a="$srv_s" -v b="$rtr_s" 'BEGIN { printf "%.2f", a > b ? a : b }')
+floor_s=$(awk -v a="$srv_s" -v b="$rtr_s" 'BEGIN { printf "%.2f", (a + 0 > b + 0) ? a : b }')
 echo "server-side floor: $floor_s s (server create → console line $srv_s s; router with gateway and interface $rtr_s s)"
 jq -r '.results[] | "  \(.kind) \(.name): \(.duration_ms) ms"' "$SHARE/bench-run.json"
 

@@ -147,7 +147,7 @@ func Run(ctx context.Context, phases []Phase, dryRun bool, rep Reporter) (RunRes
 		if err != nil {
 			pr.Error, pr.Fix = err.Error(), fix.Of(err)
 			res.Phases = append(res.Phases, pr)
-			return res, &PhaseError{Phase: p.Name, Err: err, Fix: fix.Of(err)}
+			return res, &PhaseError{Phase: p.Name, Err: err, Fix: pr.Fix}
 		}
 		res.Phases = append(res.Phases, pr)
 	}

@@ -313,7 +313,7 @@ func novaSyncs(p Params) []Command {
 			Argv: []string{"sh", "-c", "for i in $(seq 20); do " +
 				"out=$(nova-manage cell_v2 discover_hosts --verbose) || exit; echo \"$out\"; " +
 				"case $out in *\"compute host '" + p.Hostname + "'\"*) exit 0 ;; esac; sleep 3; done; " +
-				"echo \"nova-compute on " + p.Hostname + " recorded no compute node to map in 60 s: journalctl -u nova-compute\" >&2; exit 1"},
+				"echo \"nova-compute on " + p.Hostname + " recorded no compute node to map after 20 discoveries: journalctl -u nova-compute\" >&2; exit 1"},
 			Unless:     []string{"sh", "-c", "mysql --batch --skip-column-names -e \"SELECT host FROM nova_api.host_mappings\" | grep -qxF '" + p.Hostname + "'"}, // Validate allows no quote in a hostname
 			UnlessUser: "root",
 		},

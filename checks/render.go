@@ -27,10 +27,13 @@ type jsonEntry struct {
 	// Milliseconds is how long the check ran: the slowest are where a
 	// slow diagnosis spends its time.
 	Milliseconds int64 `json:"ms"`
+	// AtMilliseconds is when it started, from the run's start: a check
+	// that starts late waited on its dependencies.
+	AtMilliseconds int64 `json:"at_ms"`
 }
 
 // WriteJSON renders the report in the stable JSON schema:
-// {"checks":[{"id","title","status","summary","evidence","fix","ms"}],"summary":{"ok","warn","fail","skip"}}.
+// {"checks":[{"id","title","status","summary","evidence","fix","ms","at_ms"}],"summary":{"ok","warn","fail","skip"}}.
 func (r Report) WriteJSON(w io.Writer) error {
 	out := jsonReport{Checks: make([]jsonEntry, 0, len(r.Entries)), Summary: r.Counts()}
 	for _, e := range r.Entries {
@@ -41,6 +44,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 		out.Checks = append(out.Checks, jsonEntry{
 			ID: e.ID, Title: e.Title, Status: e.Status, Summary: e.Summary,
 			Evidence: ev, Fix: e.Fix, RootCauses: e.RootCauses, Milliseconds: e.Duration.Milliseconds(),
+			AtMilliseconds: e.Started.Milliseconds(),
 		})
 	}
 	return jsonout.Write(w, out)

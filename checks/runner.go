@@ -31,6 +31,9 @@ type Entry struct {
 	// unless the skip was caused by a dependency.
 	RootCauses []string      `json:"root_causes,omitempty"`
 	Duration   time.Duration `json:"-"`
+	// Started is when the check began, from the run's start: with
+	// Duration it shows the chain of dependencies a run waited on.
+	Started time.Duration `json:"-"`
 }
 
 // Report is the outcome of a run, in the order the checks were given.
@@ -159,6 +162,7 @@ func Run(ctx context.Context, list []Check, opts Options) (Report, error) {
 	}
 	entries := make([]Entry, len(list))
 
+	begin := time.Now()
 	var wg sync.WaitGroup
 	for i, c := range list {
 		wg.Add(1)
@@ -189,6 +193,7 @@ func Run(ctx context.Context, list []Check, opts Options) (Report, error) {
 				t = c.Timeout
 			}
 			start := time.Now()
+			e.Started = start.Sub(begin)
 			e.Result = runOne(ctx, c, t)
 			e.Duration = time.Since(start)
 			entries[i] = e

@@ -110,6 +110,31 @@ func TestRunDependencies(t *testing.T) {
 	}
 }
 
+func TestStartedShowsTheWaitOnDependencies(t *testing.T) {
+	// b waits for a, which sleeps: b's start offset must be past a's end,
+	// and a's must be near the run's start, or at_ms misleads whoever
+	// reads a slow run's critical path from it.
+	const nap = 30 * time.Millisecond
+	list := []Check{
+		{ID: "a", Run: func(context.Context) Result { time.Sleep(nap); return Pass("slept") }},
+		fixed("b", Pass("after a"), "a"),
+	}
+	rep, err := Run(context.Background(), list, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := rep.Entries[0], rep.Entries[1]
+	if a.Duration < nap {
+		t.Errorf("a ran %v, slept %v", a.Duration, nap)
+	}
+	if b.Started < a.Started+a.Duration {
+		t.Errorf("b started at %v, before a ended at %v", b.Started, a.Started+a.Duration)
+	}
+	if a.Started >= nap {
+		t.Errorf("a, with no dependency, started at %v", a.Started)
+	}
+}
+
 func TestRunIsParallel(t *testing.T) {
 	// Each check waits until all have started: this only completes if the
 	// runner starts them concurrently.
@@ -292,7 +317,7 @@ func TestJSONSchemaGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range doc.Checks {
-		for _, k := range []string{"id", "title", "status", "summary", "evidence", "fix", "ms"} {
+		for _, k := range []string{"id", "title", "status", "summary", "evidence", "fix", "ms", "at_ms"} {
 			if _, ok := c[k]; !ok {
 				t.Errorf("check lacks %q: %v", k, c)
 			}

@@ -135,11 +135,15 @@ doctor_max=$(maximum "${doctor_times[@]}")
 STACKLAB_DEBUG_HTTP=1 doctor_json "$TMP/traced.json"
 doctor_reqs=$(grep -c '^http: ' "$TMP/traced.json.err" || true)
 echo "   traced run: $doctor_reqs requests"
-# Where the time goes: the slowest checks of the median-ish last run.
+# Where the time goes, in the last run: the slowest checks, and the checks
+# that ended last with when each started (a late start is a wait on the
+# checks it depends on: the run's critical path).
 python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))
 for c in sorted(r["checks"], key=lambda c: -c.get("ms", 0))[:6]:
-    print("   slowest: %5d ms  %s" % (c.get("ms", 0), c["id"]))' "$TMP/healthy-$DOCTOR_RUNS.json"
+    print("   slowest:  %5d ms  %s" % (c.get("ms", 0), c["id"]))
+for c in sorted(r["checks"], key=lambda c: -(c.get("at_ms", 0) + c.get("ms", 0)))[:6]:
+    print("   ended at: %5d ms  %s (started at %d ms)" % (c.get("at_ms", 0) + c.get("ms", 0), c["id"], c.get("at_ms", 0)))' "$TMP/healthy-$DOCTOR_RUNS.json"
 
 # (b) the manual diagnosis, one command after the other as a person would.
 echo "== openstack CLI + curl, $CLI_RUNS runs"

@@ -15,15 +15,20 @@ import (
 	"github.com/stacklab/stacklab/internal/nettest"
 )
 
+// consoleCounts counts what the console check asked of nova: the console
+// tokens (a diagnosis asks for none) and the instance listings (none where
+// libvirt's status files answer).
+type consoleCounts struct{ tokens, lists int }
+
 // consoleWorld is the healthy API world with one ACTIVE instance, whose
-// guest runs (power) with its VNC server on vncAddr as libvirt's
-// domdisplay says. It counts the console tokens asked of nova: a
-// diagnosis asks for none.
-func consoleWorld(t *testing.T, power int, vncAddr string) (*world, *int) {
+// guest runs (power) with its VNC server on vncAddr, as libvirt's status
+// file (root's view on the lab) and its domdisplay say.
+func consoleWorld(t *testing.T, power int, vncAddr string) (*world, *consoleCounts) {
 	t.Helper()
-	tokens := 0
+	var n consoleCounts
 	w, _, _ := apiWorldWith(t, map[string]http.HandlerFunc{
 		"GET /compute/v2.1/servers/detail": func(rw http.ResponseWriter, r *http.Request) {
+			n.lists++
 			if r.URL.Query().Get("status") != "ACTIVE" {
 				t.Errorf("servers listed with %q, want ACTIVE ones", r.URL.RawQuery)
 			}
@@ -31,11 +36,16 @@ func consoleWorld(t *testing.T, power int, vncAddr string) (*world, *int) {
 			fmt.Fprintf(rw, `{"servers":[{"id":"s1","name":"lab-vm","status":"ACTIVE","OS-EXT-SRV-ATTR:instance_name":"instance-00000001","OS-EXT-STS:power_state":%d}]}`, power)
 		},
 		"POST /compute/v2.1/servers/s1/remote-consoles": func(rw http.ResponseWriter, r *http.Request) {
-			tokens++
+			n.tokens++
 			rw.WriteHeader(http.StatusInternalServerError)
 		},
 	})
 	files := w.deps.Host.(fakeHost).files
+	if power == powerRunning {
+		host, port, _ := net.SplitHostPort(vncAddr)
+		p, _ := strconv.Atoi(port)
+		files[libvirtStatusDir+"/instance-00000001.xml"] = statusXML(host, p)
+	}
 	run := w.deps.Host.(fakeHost).run
 	w.deps.Host = fakeHost{files: files, run: func(name string, args ...string) ([]byte, error) {
 		if name == "virsh" {
@@ -48,7 +58,7 @@ func consoleWorld(t *testing.T, power int, vncAddr string) (*world, *int) {
 		}
 		return run(name, args...)
 	}}
-	return w, &tokens
+	return w, &n
 }
 
 func vncServer(t *testing.T, greeting string) string {
@@ -58,15 +68,15 @@ func vncServer(t *testing.T, greeting string) string {
 }
 
 func TestConsoleReadsThePageAndTheGuestsVNCServer(t *testing.T) {
-	w, tokens := consoleWorld(t, powerRunning, vncServer(t, "RFB 003.008\n"))
+	w, n := consoleWorld(t, powerRunning, vncServer(t, "RFB 003.008\n"))
 	rep := w.runAll(t)
 	e, _ := rep.Get(IDConsole)
 	if e.Status != checks.OK || !strings.Contains(e.Summary, "lab-vm") || !strings.Contains(e.Summary, "RFB 003.008") ||
 		!strings.Contains(strings.Join(e.Evidence, " "), "vnc_auto.html: HTTP 200") {
 		t.Errorf("console = %s %q %v", e.Status, e.Summary, e.Evidence)
 	}
-	if *tokens != 0 {
-		t.Errorf("doctor asked nova for %d console tokens, want none", *tokens)
+	if n.tokens != 0 || n.lists != 0 {
+		t.Errorf("doctor asked nova for %d console tokens and %d instance lists, want none: libvirt's status file answers", n.tokens, n.lists)
 	}
 }
 
@@ -150,6 +160,11 @@ OVERWRITTEN AND LOST.
   <monitor path='/var/lib/libvirt/qemu/domain-1-instance-00000001/monitor.sock' type='unix'/>
   <domain type='qemu' id='1'>
     <name>instance-00000001</name>
+    <metadata>
+      <nova:instance xmlns:nova="http://openstack.org/xmlns/libvirt/nova/1.1">
+        <nova:name>lab-vm</nova:name>
+      </nova:instance>
+    </metadata>
     <devices>
       <serial type='pty'><target port='0'/></serial>
       <graphics type='vnc' port='%d' autoport='yes' listen='%s'>
@@ -178,25 +193,30 @@ func TestVNCFromStatus(t *testing.T) {
 	}
 }
 
-// As root on the lab, the guest's display is read from libvirt's status
-// file: no virsh process in the diagnosis.
-func TestConsoleReadsLibvirtsStatusWithoutVirsh(t *testing.T) {
+// Where libvirt's status files cannot be read (doctor not run as root),
+// nova lists the running instance and virsh names its display.
+func TestConsoleAsksNovaWhereStatusFilesAreUnreadable(t *testing.T) {
 	vnc := vncServer(t, "RFB 003.008\n")
-	w, _ := consoleWorld(t, powerRunning, vnc)
-	host, port, _ := net.SplitHostPort(vnc)
-	p, _ := strconv.Atoi(port)
+	w, n := consoleWorld(t, powerRunning, vnc)
 	fh := w.deps.Host.(fakeHost)
-	fh.files[libvirtStatusDir+"/instance-00000001.xml"] = statusXML(host, p)
-	run := fh.run
-	fh.run = func(name string, args ...string) ([]byte, error) {
-		if name == "virsh" {
-			t.Errorf("virsh %v ran though libvirt's status file names the display", args)
-		}
-		return run(name, args...)
-	}
+	fh.denied = map[string]bool{libvirtStatusDir + "/instance-00000001.xml": true}
 	w.deps.Host = fh
 	e, _ := w.runAll(t).Get(IDConsole)
-	if e.Status != checks.OK || !strings.Contains(strings.Join(e.Evidence, " "), "VNC on "+vnc) {
+	if e.Status != checks.OK || !strings.Contains(strings.Join(e.Evidence, " "), "VNC on "+vnc+" (virsh domdisplay)") {
 		t.Errorf("console = %s %q %v", e.Status, e.Summary, e.Evidence)
+	}
+	if n.lists != 1 {
+		t.Errorf("nova listed the instances %d times, want once", n.lists)
+	}
+}
+
+// A running domain that is not nova's (no nova metadata in its status)
+// is no instance whose console a user opens.
+func TestConsoleIgnoresDomainsNotNovas(t *testing.T) {
+	w, _ := consoleWorld(t, 4, vncServer(t, "RFB 003.008\n"))
+	w.deps.Host.(fakeHost).files[libvirtStatusDir+"/other.xml"] = `<domstatus state='running'><domain><name>other</name><devices><graphics type='vnc' port='5905' listen='127.0.0.1'/></devices></domain></domstatus>`
+	dr := &doctor{cfg: w.cfg, d: w.deps}
+	if r := dr.checkConsole(context.Background()); r.Status != checks.OK || !strings.Contains(r.Summary, "no running instance") {
+		t.Errorf("console = %s %q %v", r.Status, r.Summary, r.Evidence)
 	}
 }

@@ -47,21 +47,37 @@ func (dr *doctor) checkApache(ctx context.Context) checks.Result {
 	if r, ok := dr.notDashboard(); ok {
 		return r
 	}
-	out, err := dr.d.Host.Run(ctx, "apache2ctl", "configtest")
-	text := strings.TrimSpace(string(out))
-	if err != nil || !strings.Contains(text, "Syntax OK") {
-		ev := []string{"apache2ctl configtest"}
-		if err != nil {
-			ev = append(ev, err.Error())
-		}
-		ev = append(ev, strings.Split(text, "\n")...)
+	out, err := dr.apacheDump(ctx)
+	if err != nil {
+		ev := append([]string{"apache2ctl " + strings.Join(apacheDumpArgs, " "), err.Error()}, apacheErrors(out)...)
 		fix := "fix the file named above; stacklab install --yes --only dashboard restores the lab's site"
 		if f, ok := ApacheSyntaxFix(ev); ok {
 			fix = f
 		}
 		return checks.Failf("Apache's configuration does not parse", fix, ev...)
 	}
-	return checks.Pass("apache2ctl configtest: Syntax OK")
+	return checks.Pass("Apache's configuration parses (apache2ctl " + strings.Join(apacheDumpArgs, " ") + ")")
+}
+
+// apacheDump is apache2ctl's parse of the configuration with its include
+// list, run once per run: the apache check, the apache2 unit's verdict
+// and the WSGI check all read it.
+func (dr *doctor) apacheDump(ctx context.Context) ([]byte, error) {
+	return dr.apache.get(ctx, func(ctx context.Context) ([]byte, error) {
+		return dr.d.Host.Run(ctx, "apache2ctl", apacheDumpArgs...)
+	})
+}
+
+// apacheErrors is apache2ctl's output without its include list: what it
+// said about the configuration.
+func apacheErrors(out []byte) []string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" && l != "Included configuration files:" && !apacheIncludeRE.MatchString(l) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
 }
 
 var apacheSyntaxRE = regexp.MustCompile(`Syntax error on line (\d+) of ([^\s:]+)`)

@@ -134,6 +134,9 @@ type Host interface {
 	// DiskUsage is the used share (0–100) of the file system holding path.
 	DiskUsage(path string) (float64, error)
 	ReadFile(path string) ([]byte, error)
+	// ReadDir names a directory's entries: none, and no error, when it
+	// does not exist.
+	ReadDir(path string) ([]string, error)
 	// Run runs a command and returns its combined output.
 	Run(ctx context.Context, name string, args ...string) ([]byte, error)
 }
@@ -209,9 +212,11 @@ type doctor struct {
 	// gets shares unauthenticated GETs by URL; services is nova's
 	// service list, rps placement's providers. All are one run's: doctor
 	// --fix re-checks anew.
-	gets     getMemo
-	services memo[[]services.Service]
-	rps      memo[[]resourceproviders.ResourceProvider]
+	gets       getMemo
+	services   memo[[]services.Service]
+	apache     memo[[]byte]
+	mysqlConns memo[[]byte]
+	rps        memo[[]resourceproviders.ResourceProvider]
 	// horizonDaemon: the dashboard-wsgi-daemon check read from Apache's
 	// configuration that Horizon runs in its daemon process, which the
 	// login check (behind it) reads to log in once instead of LoginTries.

@@ -250,9 +250,20 @@ func daemonIn(daemons map[string]apacheDirective, file string) (apacheDirective,
 // ErrNoApacheFiles: apache2ctl listed no configuration file.
 var ErrNoApacheFiles = errors.New("apache2ctl -t -D DUMP_INCLUDES listed no configuration file")
 
+// apacheDumpArgs parse Apache's whole configuration as configtest does
+// (failing with the same "Syntax error on line N of FILE") and list the
+// files read: one Apache start serves the syntax check and the WSGI check.
+var apacheDumpArgs = []string{"-t", "-D", "DUMP_INCLUDES"}
+
 // apacheDirectives reads every file of the enabled Apache configuration.
 func apacheDirectives(ctx context.Context, h Host) ([]apacheDirective, error) {
-	out, err := h.Run(ctx, "apache2ctl", "-t", "-D", "DUMP_INCLUDES")
+	out, err := h.Run(ctx, "apache2ctl", apacheDumpArgs...)
+	return readApacheDirectives(h, out, err)
+}
+
+// readApacheDirectives reads the files apache2ctl's include dump (out,
+// err) lists.
+func readApacheDirectives(h Host, out []byte, err error) ([]apacheDirective, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list Apache's configuration files: %w (%s)", err, firstLines(strings.TrimSpace(string(out)), 2))
 	}
@@ -275,7 +286,8 @@ func (dr *doctor) checkHorizonWSGI(ctx context.Context) checks.Result {
 	if r, ok := dr.notDashboard(); ok {
 		return r
 	}
-	dirs, err := apacheDirectives(ctx, dr.d.Host)
+	out, err := dr.apacheDump(ctx)
+	dirs, err := readApacheDirectives(dr.d.Host, out, err)
 	if errors.Is(err, ErrNoApacheFiles) {
 		return checks.Skipped("cannot tell how Horizon runs: " + err.Error())
 	}

@@ -179,8 +179,8 @@ func (dr *doctor) checkUnit(ctx context.Context, unit string) checks.Result {
 	// the apache check that runs configtest is skipped behind this one, so
 	// the unit's verdict carries configtest's file and line itself.
 	if unit == "apache2" && !s.Active() && s.Found() && dr.d.Host != nil {
-		if out, err := dr.d.Host.Run(ctx, "apache2ctl", "configtest"); err != nil || !strings.Contains(string(out), "Syntax OK") {
-			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if out, err := dr.apacheDump(ctx); err != nil {
+			for _, l := range apacheErrors(out) {
 				journal = append(journal, "apache2ctl configtest: "+l)
 			}
 		}

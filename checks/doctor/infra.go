@@ -48,10 +48,10 @@ func (dr *doctor) checkMariaDB(ctx context.Context) checks.Result {
 	if r, ok := dr.notLab(); ok {
 		return r
 	}
-	out, err := dr.d.Host.Run(ctx, "mysql", "--batch", "--skip-column-names", "-e", "SELECT 1")
+	out, err := dr.mariadbConns(ctx)
 	got := strings.TrimSpace(string(out))
-	if err != nil || got != "1" {
-		ev := []string{"mysql -e 'SELECT 1' as root over the unix socket"}
+	if err != nil || got == "" {
+		ev := []string{"mysql: SHOW GLOBAL VARIABLES and STATUS as root over the unix socket"}
 		if err != nil {
 			ev = append(ev, "error: "+err.Error())
 		}
@@ -60,7 +60,7 @@ func (dr *doctor) checkMariaDB(ctx context.Context) checks.Result {
 		}
 		return checks.Failf("MariaDB does not answer", "systemctl restart mariadb; journalctl -u mariadb -n 50", ev...)
 	}
-	return checks.Pass("SELECT 1 answered", "mysql -e 'SELECT 1' → 1")
+	return checks.Pass("root's queries are answered", "mysql: SHOW GLOBAL VARIABLES and STATUS answered ("+firstLines(got, 1)+")")
 }
 
 func firstLines(s string, n int) string {

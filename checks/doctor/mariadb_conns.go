@@ -75,8 +75,17 @@ func (dr *doctor) checkMariaDBConnections(ctx context.Context) checks.Result {
 	if r, ok := dr.notLab(); ok {
 		return r
 	}
-	ctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
-	defer cancel()
-	out, err := dr.d.Host.Run(ctx, "mysql", "--batch", "--skip-column-names", "-e", mariadbConnQuery)
+	out, err := dr.mariadbConns(ctx)
 	return MariaDBConnVerdict(string(out), err)
+}
+
+// mariadbConns is mysql's answer to mariadbConnQuery, asked once per run:
+// the connections check grades it, and the mariadb check reads in it that
+// MariaDB answers root's queries (one mysql client fewer per run).
+func (dr *doctor) mariadbConns(ctx context.Context) ([]byte, error) {
+	return dr.mysqlConns.get(ctx, func(ctx context.Context) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
+		defer cancel()
+		return dr.d.Host.Run(ctx, "mysql", "--batch", "--skip-column-names", "-e", mariadbConnQuery)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +43,18 @@ func (s System) DiskUsage(path string) (float64, error) {
 }
 
 func (s System) ReadFile(path string) ([]byte, error) { return os.ReadFile(s.path(path)) }
+
+func (s System) ReadDir(path string) ([]string, error) {
+	entries, err := os.ReadDir(s.path(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names, err
+}
 
 func (s System) Run(ctx context.Context, name string, args ...string) ([]byte, error) {
 	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()

@@ -48,7 +48,7 @@ func healthyAPIs(w http.ResponseWriter, r *http.Request) {
 		"/placement/resource_providers/rp1/inventories": `{"resource_provider_generation":1,"inventories":{"VCPU":{"total":2},"MEMORY_MB":{"total":4096},"DISK_GB":{"total":40}}}`,
 		"/compute/v2.1/flavors":                         `{"flavors":[]}`,
 		"/compute/v2.1/os-services":                     `{"services":[{"id":1,"binary":"nova-compute","host":"lab","status":"enabled","state":"up"},{"id":2,"binary":"nova-conductor","host":"lab","status":"enabled","state":"up"}]}`,
-		"/network/v2.0/networks":                        `{"networks":[]}`,
+		"/network/v2.0/extensions":                      `{"extensions":[]}`,
 		"/compute/v2.1/servers/detail":                  `{"servers":[]}`,
 		"/vnc_auto.html":                                `<html>noVNC</html>`,
 		"/network/v2.0/agents":                          `{"agents":[{"id":"a1","agent_type":"Linux bridge agent","binary":"neutron-linuxbridge-agent","host":"lab","alive":true,"admin_state_up":true}]}`,

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -46,14 +47,34 @@ func (f fakeUnits) JournalTail(_ context.Context, unit string, _ int) ([]string,
 type fakeHost struct {
 	files map[string]string
 	run   func(name string, args ...string) ([]byte, error)
+	// denied are files a directory lists but this user cannot read.
+	denied map[string]bool
 }
 
 func (h fakeHost) DiskUsage(string) (float64, error) { return 50, nil }
 func (h fakeHost) ReadFile(p string) ([]byte, error) {
+	if h.denied[p] {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
+	}
 	if s, ok := h.files[p]; ok {
 		return []byte(s), nil
 	}
 	return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+}
+func (h fakeHost) ReadDir(dir string) ([]string, error) {
+	var names []string
+	for p := range h.files {
+		if path.Dir(p) == dir && !h.denied[p] {
+			names = append(names, path.Base(p))
+		}
+	}
+	for p := range h.denied {
+		if path.Dir(p) == dir {
+			names = append(names, path.Base(p))
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }
 func (h fakeHost) Run(_ context.Context, name string, args ...string) ([]byte, error) {
 	if h.run != nil {

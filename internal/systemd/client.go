@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
@@ -160,13 +161,20 @@ func (c *Client) States(ctx context.Context, units ...string) ([]UnitState, erro
 	if err != nil {
 		return nil, err
 	}
-	out := make([]UnitState, 0, len(names))
-	for _, u := range names {
-		s, err := c.state(ctx, u)
+	// Up to three calls per unit, each a round trip: asked one after the
+	// other, a lab's 25 units took 60 ms of every doctor run. The
+	// connection carries concurrent calls, so all are in flight at once.
+	out := make([]UnitState, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, u := range names {
+		wg.Go(func() { out[i], errs[i] = c.state(ctx, u) })
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s)
 	}
 	return out, nil
 }

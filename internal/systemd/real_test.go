@@ -288,6 +288,15 @@ func TestRealSystemd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The calls run concurrently; the answers keep the order asked.
+		if len(states) != len(active) {
+			t.Fatalf("States of %d units returned %d", len(active), len(states))
+		}
+		for i, s := range states {
+			if s.Name != active[i] {
+				t.Errorf("States[%d] = %s, asked %s", i, s.Name, active[i])
+			}
+		}
 		var running []string
 		for _, s := range states {
 			if s.Active() && strings.HasSuffix(s.Name, ".service") {

@@ -19,6 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/placement/v1/resourceproviders"
 
 	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/installer/identity"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/systemd"
@@ -216,6 +217,7 @@ type doctor struct {
 	services   memo[[]services.Service]
 	apache     memo[[]byte]
 	mysqlConns memo[[]byte]
+	catalog    memo[[]identity.Endpoint]
 	rps        memo[[]resourceproviders.ResourceProvider]
 	// horizonDaemon: the dashboard-wsgi-daemon check read from Apache's
 	// configuration that Horizon runs in its daemon process, which the

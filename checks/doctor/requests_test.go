@@ -139,15 +139,14 @@ func (w *world) runAll(t *testing.T) checks.Report {
 // the 15 catalog endpoints probed although 5 URLs are distinct, nova's
 // service list read by three checks, placement's providers by two, the
 // login page and keystone's version document twice. What is left:
-// keystone's version, one read proving it takes the cached token, its
-// catalog (services, endpoints), one probe per distinct endpoint URL, one
-// authenticated read per API (placement's is its providers), nova's
-// services, the provider's inventory, neutron's agents, nova's ACTIVE
-// instances and (with none) the noVNC page, the login page and its two
-// assets, and the dashboard logins (3 tries of 3 requests: the form, the
-// POST and Horizon's REST view of the session, to catch one lost now and
-// then).
-const healthyRequests = 30
+// keystone's version, its live catalog (which proves the cached token),
+// one probe per distinct endpoint URL, one authenticated read per API
+// (placement's is its providers), nova's services, the provider's
+// inventory, neutron's agents, the noVNC page (the running guests are
+// read from libvirt's status files), the login page and its two assets,
+// and the dashboard logins (3 tries of 3 requests: the form, the POST and
+// Horizon's REST view of the session, to catch one lost now and then).
+const healthyRequests = 27
 
 // timesSent is how many of reqs are exactly want.
 func timesSent(reqs []string, want string) int {
@@ -180,10 +179,17 @@ func TestHealthyDoctorRequestCount(t *testing.T) {
 	if n := k.Logins(); n != 0 {
 		t.Errorf("second run: %d logins, want 0 (the cached token)", n)
 	}
-	for _, path := range []string{"GET /image", "GET /placement", "GET /network", "GET /compute/v2.1", "GET /v3/", "GET /v3",
+	for _, path := range []string{"GET /image", "GET /placement", "GET /network", "GET /compute/v2.1", "GET /v3/", "GET /v3", "GET /v3/auth/catalog",
 		"GET /compute/v2.1/os-services", "GET /placement/resource_providers", "GET /horizon/static/a.css"} {
 		if n := timesSent(reqs, path); n != 1 {
 			t.Errorf("%s: %d times, want once", path, n)
+		}
+	}
+	// The admin listings the live catalog replaced, and nova's instance
+	// list the status files replaced.
+	for _, path := range []string{"GET /v3/services", "GET /v3/endpoints", "GET /v3/auth/projects", "GET /compute/v2.1/servers/detail"} {
+		if n := timesSent(reqs, path); n != 0 {
+			t.Errorf("%s: %d times, want none", path, n)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/endpoints"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/services"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 )
 
 // Endpoint is one catalog endpoint, with its service's name and type.
@@ -73,6 +74,20 @@ func ListEndpoints(ctx context.Context, client *gophercloud.ServiceClient) ([]En
 		out = append(out, ep)
 	}
 	return out, nil
+}
+
+// CatalogEndpoints flattens a token's catalog (GET /v3/auth/catalog) into
+// endpoints: the catalog as every client sees it, enabled services and
+// endpoints only, read by any user in one request.
+func CatalogEndpoints(entries []tokens.CatalogEntry) []Endpoint {
+	var out []Endpoint
+	for _, s := range entries {
+		for _, e := range s.Endpoints {
+			out = append(out, Endpoint{ID: e.ID, Service: cmp.Or(s.Name, s.ID), Type: s.Type,
+				Interface: e.Interface, Region: cmp.Or(e.RegionID, e.Region), URL: e.URL})
+		}
+	}
+	return out
 }
 
 // Mismatches returns the endpoints whose host is not mgmtIP, sorted by

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 
 	"github.com/stacklab/stacklab/installer/identity"
 	"github.com/stacklab/stacklab/installer/openstack"
@@ -332,6 +333,28 @@ func TestConvergeUnknownRoleInAssignment(t *testing.T) {
 	_, err := identity.Converge(context.Background(), k.AdminClient(t), spec, true)
 	if err == nil || !strings.Contains(err.Error(), "no such role") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestCatalogEndpoints(t *testing.T) {
+	got := identity.CatalogEndpoints([]tokens.CatalogEntry{
+		{ID: "s1", Name: "nova", Type: "compute", Endpoints: []tokens.Endpoint{
+			{ID: "e1", Interface: "public", Region: "RegionOne", RegionID: "RegionOne", URL: "http://10.0.0.2:8774/v2.1"},
+			{ID: "e2", Interface: "admin", Region: "RegionOne", URL: "http://10.0.0.9:8774/v2.1"},
+		}},
+		// A service keystone knows by no name is named by its ID.
+		{ID: "s2", Type: "image", Endpoints: []tokens.Endpoint{{ID: "e3", Interface: "internal", RegionID: "r2", URL: "http://10.0.0.2:9292"}}},
+	})
+	want := []identity.Endpoint{
+		{ID: "e1", Service: "nova", Type: "compute", Interface: "public", Region: "RegionOne", URL: "http://10.0.0.2:8774/v2.1"},
+		{ID: "e2", Service: "nova", Type: "compute", Interface: "admin", Region: "RegionOne", URL: "http://10.0.0.9:8774/v2.1"},
+		{ID: "e3", Service: "s2", Type: "image", Interface: "internal", Region: "r2", URL: "http://10.0.0.2:9292"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("CatalogEndpoints =\n%+v\nwant\n%+v", got, want)
+	}
+	if mm := identity.Mismatches(got, "10.0.0.2"); len(mm) != 1 || mm[0].ID != "e2" {
+		t.Errorf("Mismatches = %+v, want e2 only", mm)
 	}
 }
 

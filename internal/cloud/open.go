@@ -54,8 +54,6 @@ type Cloud struct {
 	Provider *gophercloud.ProviderClient
 	// Endpoint carries the region and interface every service client uses.
 	Endpoint gophercloud.EndpointOpts
-	// cached: the token came from the cache, unseen by keystone this run.
-	cached bool
 }
 
 // Region is the region_name from clouds.yaml (or $OS_REGION_NAME).
@@ -246,12 +244,11 @@ func Open(ctx context.Context, opts Options) (*Cloud, error) {
 		// Unreadable: no cache this time; Open goes on to log in.
 		sess.config, _ = configFingerprint(file)
 	}
-	cached, err := sess.authenticate(ctx)
-	if err != nil {
+	if err := sess.authenticate(ctx); err != nil {
 		return nil, classifyAuthError(name, file, ao.IdentityEndpoint, err)
 	}
 	pc.EndpointLocator = catalogLocator(pc)
-	return &Cloud{Name: name, File: file, AuthURL: ao.IdentityEndpoint, Provider: pc, Endpoint: eo, cached: cached}, nil
+	return &Cloud{Name: name, File: file, AuthURL: ao.IdentityEndpoint, Provider: pc, Endpoint: eo}, nil
 }
 
 // classifyAuthError turns gophercloud/net errors into ones that say what to

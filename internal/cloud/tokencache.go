@@ -16,6 +16,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/catalog"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 
 	"github.com/stacklab/stacklab/internal/safefile"
@@ -270,42 +271,41 @@ func (s *tokenSession) relogin(ctx context.Context) error {
 	return s.login(ctx)
 }
 
-// authenticate gives pc a token, from the cache (cached is true) or by
-// logging in, and makes it log in again on a 401.
-func (s *tokenSession) authenticate(ctx context.Context) (cached bool, err error) {
+// authenticate gives pc a token, from the cache or by logging in, and
+// makes it log in again on a 401.
+func (s *tokenSession) authenticate(ctx context.Context) error {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	cached = s.fromCache()
-	if !cached {
+	if !s.fromCache() {
 		if err := s.login(ctx); err != nil {
-			return false, err
+			return err
 		}
 	}
 	s.pc.ReauthFunc = s.relogin
-	return cached, nil
+	return nil
 }
 
-// Verify proves keystone takes this connection's credentials now. A token
-// from the cache was issued in an earlier run: doctor, whose question is
-// whether keystone logs the admin in today, asks keystone once about it
-// (a read; a refused token is replaced by one password login, whose
-// refusal is an *AuthError). A token issued in this run needs no proof.
-func (c *Cloud) Verify(ctx context.Context) error {
-	if !c.cached {
-		return nil
-	}
-	ic := c.IdentityAtAuthURL()
-	resp, err := ic.Get(ctx, ic.ServiceURL("auth", "projects"), nil, nil)
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
-	}
+// Catalog reads the live catalog of this connection's token (GET
+// /v3/auth/catalog, which any user may ask) and so proves that keystone
+// takes the connection's credentials now: a token from the cache was
+// issued in an earlier run, and doctor's question is whether keystone
+// logs the admin in today. A refused token is replaced by one password
+// login, whose refusal is an *AuthError. One request answers both the
+// proof and the catalog doctor grades (the admin listings of services
+// and endpoints took two).
+func (c *Cloud) Catalog(ctx context.Context) ([]tokens.CatalogEntry, error) {
+	page, err := catalog.List(c.IdentityAtAuthURL()).AllPages(ctx)
 	if err == nil {
-		return nil
+		var entries []tokens.CatalogEntry
+		if entries, err = catalog.ExtractServiceCatalog(page); err == nil {
+			return entries, nil
+		}
+		return nil, fmt.Errorf("keystone: read the catalog: %w", err)
 	}
 	var ue *gophercloud.ErrUnableToReauthenticate
 	if errors.As(err, &ue) {
 		err = ue.ErrReauth
 	}
-	return classifyAuthError(c.Name, c.File, c.AuthURL, err)
+	return nil, classifyAuthError(c.Name, c.File, c.AuthURL, err)
 }

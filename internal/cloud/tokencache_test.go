@@ -220,37 +220,40 @@ func TestTokenDirClear(t *testing.T) {
 	}
 }
 
-// Verify asks keystone about a cached token only: a fresh one was just
-// issued. A refused cached token costs one login; refused credentials are
-// an AuthError.
-func TestVerify(t *testing.T) {
+// Catalog proves the token: a revoked cached token costs one login, and
+// refused credentials are an AuthError. It reads the live catalog.
+func TestCatalog(t *testing.T) {
 	cleanEnv(t)
 	k := labKeystone(t)
 	file := writeClouds(t, adminEntry(k))
 	o, _ := cachedOpts(t, file)
 	fresh := openCloud(t, o)
 	k.ResetRequests()
-	if err := fresh.Verify(context.Background()); err != nil || len(k.Requests()) != 0 {
-		t.Errorf("Verify of a fresh token: %v, requests %v; want nil and none", err, k.Requests())
+	cat, err := fresh.Catalog(context.Background())
+	if err != nil || len(k.Requests()) != 1 || k.Logins() != 0 {
+		t.Errorf("Catalog with a fresh token: %v, requests %v; want nil and one read", err, k.Requests())
+	}
+	if len(cat) == 0 || len(cat[0].Endpoints) == 0 {
+		t.Errorf("Catalog = %+v, want the lab's services and their endpoints", cat)
 	}
 
 	cached := openCloud(t, o)
-	if err := cached.Verify(context.Background()); err != nil {
-		t.Errorf("Verify of a good cached token: %v", err)
+	if _, err := cached.Catalog(context.Background()); err != nil {
+		t.Errorf("Catalog with a good cached token: %v", err)
 	}
 	k.RevokeTokens()
 	k.ResetRequests()
-	if err := cached.Verify(context.Background()); err != nil || k.Logins() != 1 {
-		t.Errorf("Verify of a revoked token: %v after %d logins, want nil after 1", err, k.Logins())
+	if _, err := cached.Catalog(context.Background()); err != nil || k.Logins() != 1 {
+		t.Errorf("Catalog with a revoked token: %v after %d logins, want nil after 1", err, k.Logins())
 	}
 
 	cached = openCloud(t, o)
 	admin, _ := k.UserByName(cloudtest.AdminUser)
 	k.SetPassword(admin.ID, "changed-in-keystone")
 	k.RevokeTokens()
-	err := cached.Verify(context.Background())
+	_, err = cached.Catalog(context.Background())
 	var ae *cloud.AuthError
 	if !errors.As(err, &ae) {
-		t.Errorf("Verify after the password changed = %v, want an AuthError", err)
+		t.Errorf("Catalog after the password changed = %v, want an AuthError", err)
 	}
 }

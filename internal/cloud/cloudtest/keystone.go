@@ -416,6 +416,8 @@ func (k *Keystone) route(r *http.Request, seg []string) (int, any, *apiError) {
 	switch {
 	case len(seg) == 2 && seg[0] == "auth" && seg[1] == "projects" && m == http.MethodGet:
 		return k.authProjects(r)
+	case len(seg) == 2 && seg[0] == "auth" && seg[1] == "catalog" && m == http.MethodGet:
+		return http.StatusOK, map[string]any{"catalog": k.catalog(), "links": map[string]any{"self": nil}}, nil
 	case len(seg) == 1 && seg[0] == "projects" && m == http.MethodGet:
 		return list(r, "projects", filter(k.projects, func(p *Project) bool {
 			return match(q, "name", p.Name) && match(q, "domain_id", p.DomainID)

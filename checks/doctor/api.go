@@ -448,7 +448,7 @@ func (dr *doctor) checkCellMapping(ctx context.Context) checks.Result {
 			hosts = append(hosts, s.Host)
 		}
 	}
-	out, err := dr.d.Host.Run(ctx, "mysql", "--batch", "--skip-column-names", "-e", "SELECT host FROM nova_api.host_mappings")
+	out, err := dr.d.sql(ctx, "SELECT host FROM nova_api.host_mappings")
 	if err != nil {
 		return checks.Failf("cannot read nova_api.host_mappings", "", err.Error(), string(out))
 	}

@@ -158,6 +158,10 @@ type Deps struct {
 	Cloud func(ctx context.Context) (*cloud.Cloud, error)
 	// Switch reads the Open vSwitch database (nil: not on this host).
 	Switch Switch
+	// SQL runs a query as root on the lab's MariaDB and returns its rows
+	// as `mysql --batch --skip-column-names` prints them (nil: the mysql
+	// client, through Host).
+	SQL func(ctx context.Context, query string) ([]byte, error)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -175,6 +179,13 @@ func (d Deps) dial(ctx context.Context, addr string) (net.Conn, error) {
 	}
 	var nd net.Dialer
 	return nd.DialContext(ctx, "tcp", addr)
+}
+
+func (d Deps) sql(ctx context.Context, query string) ([]byte, error) {
+	if d.SQL != nil {
+		return d.SQL(ctx, query)
+	}
+	return d.Host.Run(ctx, "mysql", "--batch", "--skip-column-names", "-e", query)
 }
 
 func (d Deps) http() *http.Client {

@@ -18,7 +18,7 @@ import (
 
 func (dr *doctor) infraChecks() []checks.Check {
 	return []checks.Check{
-		{ID: IDMariaDB, Title: "MariaDB accepts a login and answers SELECT 1",
+		{ID: IDMariaDB, Title: "MariaDB accepts root's login and answers its queries",
 			DependsOn: dr.deps(IDLabHost, UnitID("mariadb")), Run: dr.checkMariaDB},
 		{ID: IDRabbitMQ, Title: "RabbitMQ answers AMQP and the lab user authenticates",
 			DependsOn: dr.deps(IDLabHost, UnitID("rabbitmq-server")), Run: dr.checkRabbit},

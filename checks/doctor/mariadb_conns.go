@@ -81,11 +81,11 @@ func (dr *doctor) checkMariaDBConnections(ctx context.Context) checks.Result {
 
 // mariadbConns is mysql's answer to mariadbConnQuery, asked once per run:
 // the connections check grades it, and the mariadb check reads in it that
-// MariaDB answers root's queries (one mysql client fewer per run).
+// MariaDB answers root's queries.
 func (dr *doctor) mariadbConns(ctx context.Context) ([]byte, error) {
 	return dr.mysqlConns.get(ctx, func(ctx context.Context) ([]byte, error) {
 		ctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
 		defer cancel()
-		return dr.d.Host.Run(ctx, "mysql", "--batch", "--skip-column-names", "-e", mariadbConnQuery)
+		return dr.d.sql(ctx, mariadbConnQuery)
 	})
 }

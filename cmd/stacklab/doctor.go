@@ -474,7 +474,8 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 	// release's default would build it.
 	m := lab.Resolve(labCfg, secrets, facts).Describable()
 	p := m.Params
-	s := doctorSetup{deps: doctor.Deps{HTTP: hc, Flow: flow, Host: doctor.System{Root: "/"}, Cloud: openCloud("")}}
+	db := &doctor.MariaDB{}
+	s := doctorSetup{deps: doctor.Deps{HTTP: hc, Flow: flow, Host: doctor.System{Root: "/"}, Cloud: openCloud(""), SQL: db.Query}}
 	var sd *systemd.Client
 	if len(reasons) == 0 {
 		if sd, err = systemd.Connect(ctx); err != nil {
@@ -487,7 +488,7 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 	virt, why := host.VirtType(e.readings())
 	if handMade {
 		// A lab installed by hand: read it from its own files.
-		base := doctorSetup{cfg: doctor.Config{HostVirt: virt, HostReason: why}, deps: doctor.Deps{HTTP: hc, Flow: flow, Host: doctor.System{Root: "/"}}}
+		base := doctorSetup{cfg: doctor.Config{HostVirt: virt, HostReason: why}, deps: doctor.Deps{HTTP: hc, Flow: flow, Host: doctor.System{Root: "/"}, SQL: db.Query}}
 		if hs, ok, err := e.handMadeSetup(ctx, o, base, facts.Hostname, facts.MgmtIP); err != nil || ok {
 			return hs, err
 		}

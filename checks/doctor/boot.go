@@ -22,10 +22,10 @@ const JustBooted = 15 * time.Minute
 // (measured), and until then their checks time out as if hung.
 const StillStarting = 3 * time.Minute
 
-// BootFixer makes the lab's units start at boot again. It stands apart
-// from Fixer, as KeystoneURLFixer does, so older Fixers still compile;
-// Plan offers the repair only when the Fixer has it.
-type BootFixer interface {
+// BootRepairer makes the lab's units start at boot again. It stands apart
+// from Repairer, as KeystoneURLRepairer does, so older Repairers still compile;
+// Plan offers the repair only when the Repairer has it.
+type BootRepairer interface {
 	// EnableAtBoot enables, among units, those that would not start at
 	// boot, and returns them.
 	EnableAtBoot(ctx context.Context, units []string) ([]string, error)

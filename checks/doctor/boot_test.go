@@ -132,14 +132,14 @@ func TestBootIsTheOneRootCauseAfterAReboot(t *testing.T) {
 	}
 }
 
-type bootFixer struct{ recordingFixer }
+type bootRepairer struct{ recordingRepairer }
 
-func (f *bootFixer) EnableAtBoot(_ context.Context, units []string) ([]string, error) {
+func (f *bootRepairer) EnableAtBoot(_ context.Context, units []string) ([]string, error) {
 	f.log = append(f.log, "enable-at-boot "+strings.Join(units, ","))
 	return units, nil
 }
 
-func (f *bootFixer) StartStopped(_ context.Context, units []string) ([]string, error) {
+func (f *bootRepairer) StartStopped(_ context.Context, units []string) ([]string, error) {
 	f.log = append(f.log, "start-stopped "+strings.Join(units, ","))
 	return units, nil
 }
@@ -153,7 +153,7 @@ func TestPlanEnablesAndStartsInTierOrder(t *testing.T) {
 			// the boot repair, not restarted a second time.
 			{ID: UnitID("mariadb"), Result: checks.Failf("mariadb is inactive/dead", "")},
 		}}
-		f := &bootFixer{}
+		f := &bootRepairer{}
 		for _, r := range Plan(rep, cfg, f) {
 			if err := r.Run(context.Background()); err != nil {
 				t.Fatal(err)
@@ -166,13 +166,13 @@ func TestPlanEnablesAndStartsInTierOrder(t *testing.T) {
 	}
 	// Only just booted: nothing to repair.
 	starting := checks.Report{Entries: []checks.Entry{{ID: IDBoot, Result: checks.Warnf("the lab booted 40s ago: its services may still be starting", "")}}}
-	if p := Plan(starting, cfg, &bootFixer{}); len(p) != 0 {
+	if p := Plan(starting, cfg, &bootRepairer{}); len(p) != 0 {
 		t.Errorf("plan for a lab still starting: %v", p)
 	}
-	// A Fixer without the boot repair gets none (and no crash).
+	// A Repairer without the boot repair gets none (and no crash).
 	rep := checks.Report{Entries: []checks.Entry{{ID: IDBoot, Result: checks.Failf("x", "")}}}
-	if p := Plan(rep, cfg, &recordingFixer{}); len(p) != 0 {
-		t.Errorf("plan without a BootFixer: %v", p)
+	if p := Plan(rep, cfg, &recordingRepairer{}); len(p) != 0 {
+		t.Errorf("plan without a BootRepairer: %v", p)
 	}
 }
 
@@ -192,7 +192,7 @@ func TestPlanStartsUnitsSkippedBehindARestartedUnit(t *testing.T) {
 		// Skipped behind something that is not a unit: not touched.
 		{ID: UnitID("neutron-api"), Result: checks.Skipped("not run"), RootCauses: []string{IDLabHost}},
 	}}
-	f := &bootFixer{}
+	f := &bootRepairer{}
 	for _, r := range Plan(rep, cfg, f) {
 		if err := r.Run(context.Background()); err != nil {
 			t.Fatal(err)
@@ -202,12 +202,12 @@ func TestPlanStartsUnitsSkippedBehindARestartedUnit(t *testing.T) {
 	if got := strings.Join(f.log, "|"); got != want {
 		t.Errorf("repairs\n got %s\nwant %s", got, want)
 	}
-	// A Fixer that cannot start only what is stopped restarts nothing more.
-	rf := &recordingFixer{}
+	// A Repairer that cannot start only what is stopped restarts nothing more.
+	rf := &recordingRepairer{}
 	for _, r := range Plan(rep, cfg, rf) {
 		_ = r.Run(context.Background())
 	}
 	if got := strings.Join(rf.log, "|"); got != "restart ovsdb-server" {
-		t.Errorf("without a BootFixer: %s", got)
+		t.Errorf("without a BootRepairer: %s", got)
 	}
 }

@@ -65,7 +65,7 @@ func TestCatalogAgainstFakeKeystone(t *testing.T) {
 	if e.Status != checks.Fail || !strings.Contains(strings.Join(e.Evidence, "\n"), "wrong address: glance (image) public endpoint in RegionOne points at 10.0.0.99") {
 		t.Fatalf("moved endpoint: %+v", e)
 	}
-	f := &recordingFixer{}
+	f := &recordingRepairer{}
 	plan := Plan(rep, Config{MgmtIP: "127.0.0.1"}, f)
 	if len(plan) != 1 || plan[0].For != IDCatalog {
 		t.Fatalf("plan: %+v", plan)

@@ -99,7 +99,7 @@ func (dr *doctor) withCauses(list []checks.Check) []checks.Check {
 }
 
 // planCauses are doctor --fix's repairs for the causes, after Plan's own.
-func planCauses(rep checks.Report, cfg Config, f Fixer) []Repair {
+func planCauses(rep checks.Report, cfg Config, f Repairer) []Repair {
 	var out []Repair
 	// keystone first: the others' repairs are checked through it.
 	out = append(out, planFernet(rep, f)...)

@@ -11,9 +11,9 @@ import (
 	"github.com/stacklab/stacklab/internal/cloud"
 )
 
-// Fixer performs the safe, reversible repairs. Each method converges: it
+// Repairer performs the safe, reversible repairs. Each method converges: it
 // does nothing when there is nothing to do.
-type Fixer interface {
+type Repairer interface {
 	// Restart (re)starts a unit and waits for systemd's job to finish.
 	Restart(ctx context.Context, unit string) error
 	// ConvergeCatalog re-points the catalog to the current management
@@ -28,19 +28,19 @@ type Fixer interface {
 	DiscoverHosts(ctx context.Context) error
 }
 
-// KeystoneURLFixer is a Fixer that can also point Horizon at the lab's
-// keystone. It stands apart from Fixer so that Fixers written before it
+// KeystoneURLRepairer is a Repairer that can also point Horizon at the lab's
+// keystone. It stands apart from Repairer so that Repairers written before it
 // (the CLI's test fakes) still compile; Plan offers the repair only when
-// the Fixer has it.
-type KeystoneURLFixer interface {
+// the Repairer has it.
+type KeystoneURLRepairer interface {
 	// SetHorizonKeystoneURL rewrites OPENSTACK_KEYSTONE_URL in Horizon's
 	// local_settings.py to HorizonKeystoneURL, keeping the previous file
 	// next to it (HorizonBackupSuffix); it reports whether it changed.
 	SetHorizonKeystoneURL(ctx context.Context) (bool, error)
 }
 
-// RabbitFixer is a Fixer that can also set a RabbitMQ user's password.
-type RabbitFixer interface {
+// RabbitRepairer is a Repairer that can also set a RabbitMQ user's password.
+type RabbitRepairer interface {
 	// SetRabbitPassword runs rabbitmqctl change_password with the password
 	// on its standard input, never on its command line.
 	SetRabbitPassword(ctx context.Context, user string, password cloud.Secret) error
@@ -62,7 +62,7 @@ type Repair struct {
 // run: units in dependency (start) order first, then what needs them
 // running. Nothing destructive is ever planned; a failure without a safe
 // repair gets none (its fix text tells the user what to do).
-func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
+func Plan(rep checks.Report, cfg Config, f Repairer) []Repair {
 	failed := func(id string) bool {
 		e, ok := rep.Get(id)
 		return ok && e.Status == checks.Fail
@@ -77,7 +77,7 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 		out = append(out, Repair{For: forID, Description: "restart " + unit + " (" + why + ")",
 			Run: func(ctx context.Context) error { return f.Restart(ctx, unit) }})
 	}
-	if bf, ok := f.(BootFixer); ok {
+	if bf, ok := f.(BootRepairer); ok {
 		// A warning that the lab only just booted needs no repair.
 		if e, found := rep.Get(IDBoot); found && (e.Status == checks.Fail || e.Status == checks.Warn && strings.Contains(e.Summary, "not enabled")) {
 			units := cfg.Units
@@ -111,7 +111,7 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 	// through openvswitch-switch), and one restart would leave them down.
 	// They are started, not restarted: one that runs is left alone (a
 	// restarted ovs-vswitchd on the userspace datapath loses its ports).
-	if bf, ok := f.(BootFixer); ok {
+	if bf, ok := f.(BootRepairer); ok {
 		var behind []string
 		for _, u := range cfg.Units {
 			e, found := rep.Get(UnitID(u))
@@ -149,7 +149,7 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 	// RabbitMQ's password for the lab user was changed behind the
 	// services' back: they all still use the one doctor logged in with, so
 	// setting it back is the repair that touches no service.
-	if rf, ok := f.(RabbitFixer); ok && failed(IDRabbitMQ) && cfg.RabbitUser != "" && cfg.RabbitPassword != "" {
+	if rf, ok := f.(RabbitRepairer); ok && failed(IDRabbitMQ) && cfg.RabbitUser != "" && cfg.RabbitPassword != "" {
 		if e, _ := rep.Get(IDRabbitMQ); strings.HasPrefix(e.Summary, rabbitUserRefused) {
 			user, pw := cfg.RabbitUser, cfg.RabbitPassword
 			out = append(out, Repair{For: IDRabbitMQ,
@@ -180,7 +180,7 @@ func Plan(rep checks.Report, cfg Config, f Fixer) []Repair {
 				}})
 		}
 	}
-	if kf, ok := f.(KeystoneURLFixer); ok && failed(IDDashboardKeystone) {
+	if kf, ok := f.(KeystoneURLRepairer); ok && failed(IDDashboardKeystone) {
 		e, _ := rep.Get(IDDashboardKeystone)
 		if strings.HasPrefix(e.Summary, keystoneURLDead) || strings.HasPrefix(e.Summary, keystoneURLUnset) {
 			file := HorizonSettingsFiles[0]

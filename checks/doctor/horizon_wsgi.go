@@ -326,16 +326,16 @@ func AddWSGIProcessGroup(conf []byte, p wsgiPlan) ([]byte, error) {
 	return []byte(strings.Join(out, "")), nil
 }
 
-// HorizonWSGIFixer is a Fixer that can put Horizon in its WSGI daemon
-// process; optional, as KeystoneURLFixer is.
-type HorizonWSGIFixer interface {
+// HorizonWSGIRepairer is a Repairer that can put Horizon in its WSGI daemon
+// process; optional, as KeystoneURLRepairer is.
+type HorizonWSGIRepairer interface {
 	// DelegateHorizonWSGI adds WSGIProcessGroup/WSGIApplicationGroup after
 	// the WSGIDaemonProcess that Horizon's site declares, keeping the old
 	// file next to it (HorizonBackupSuffix); it reports whether it changed.
 	DelegateHorizonWSGI(ctx context.Context) (bool, error)
 }
 
-func (h HostFixer) DelegateHorizonWSGI(ctx context.Context) (bool, error) {
+func (h HostRepairer) DelegateHorizonWSGI(ctx context.Context) (bool, error) {
 	return delegateHorizonWSGI(ctx, h.Host, h.Host.Root)
 }
 
@@ -376,8 +376,8 @@ func delegateHorizonWSGI(ctx context.Context, h Host, root string) (bool, error)
 }
 
 // planHorizonWSGI is doctor --fix's repair for an embedded Horizon.
-func planHorizonWSGI(rep checks.Report, f Fixer) []Repair {
-	wf, ok := f.(HorizonWSGIFixer)
+func planHorizonWSGI(rep checks.Report, f Repairer) []Repair {
+	wf, ok := f.(HorizonWSGIRepairer)
 	e, found := rep.Get(IDHorizonWSGI)
 	if !ok || !found || e.Status != checks.Fail || !strings.HasPrefix(e.Summary, horizonEmbedded+", not in") {
 		return nil

@@ -157,7 +157,7 @@ func TestHorizonWSGIRootCause(t *testing.T) {
 			t.Errorf("%s %s %v, want skipped naming %s", id, s, rc, IDHorizonWSGI)
 		}
 	}
-	f := &wsgiFixer{}
+	f := &wsgiRepairer{}
 	plan := Plan(rep, w.cfg, f)
 	if len(plan) != 1 || plan[0].For != IDHorizonWSGI {
 		t.Fatalf("plan %+v", plan)
@@ -168,8 +168,8 @@ func TestHorizonWSGIRootCause(t *testing.T) {
 	if got := strings.Join(f.log, "|"); got != "wsgi|restart apache2" {
 		t.Errorf("repairs %s", got)
 	}
-	if p := Plan(rep, w.cfg, basicFixer{}); len(p) != 0 {
-		t.Errorf("plan without HorizonWSGIFixer: %+v", p)
+	if p := Plan(rep, w.cfg, basicRepairer{}); len(p) != 0 {
+		t.Errorf("plan without HorizonWSGIRepairer: %+v", p)
 	}
 	// Repaired: green.
 	h.files[horizonSite] = stacklabAliasOnly
@@ -179,9 +179,9 @@ func TestHorizonWSGIRootCause(t *testing.T) {
 	}
 }
 
-type wsgiFixer struct{ recordingFixer }
+type wsgiRepairer struct{ recordingRepairer }
 
-func (f *wsgiFixer) DelegateHorizonWSGI(context.Context) (bool, error) {
+func (f *wsgiRepairer) DelegateHorizonWSGI(context.Context) (bool, error) {
 	f.log = append(f.log, "wsgi")
 	return true, nil
 }

@@ -174,20 +174,20 @@ func (dr *doctor) checkKeystoneKeys(ctx context.Context) checks.Result {
 	return KeysVerdict(entries)
 }
 
-// FernetFixer is a Fixer that can create keystone's fernet keys where
-// there are none; optional, as KeystoneURLFixer is.
-type FernetFixer interface {
+// FernetRepairer is a Repairer that can create keystone's fernet keys where
+// there are none; optional, as KeystoneURLRepairer is.
+type FernetRepairer interface {
 	// SetupFernet runs keystone-manage fernet_setup when the repository
 	// is missing or empty, and never otherwise: existing keys are what
 	// validates the tokens already issued. It reports whether it ran.
 	SetupFernet(ctx context.Context) (bool, error)
 }
 
-func (h HostFixer) SetupFernet(ctx context.Context) (bool, error) {
+func (h HostRepairer) SetupFernet(ctx context.Context) (bool, error) {
 	return setupFernetWith(ctx, h, h.Host.Run)
 }
 
-func setupFernetWith(ctx context.Context, h HostFixer, run func(context.Context, string, ...string) ([]byte, error)) (bool, error) {
+func setupFernetWith(ctx context.Context, h HostRepairer, run func(context.Context, string, ...string) ([]byte, error)) (bool, error) {
 	list, err := os.ReadDir(h.Host.path(FernetKeys))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("read %s: %w", FernetKeys, err)
@@ -202,8 +202,8 @@ func setupFernetWith(ctx context.Context, h HostFixer, run func(context.Context,
 }
 
 // planFernet creates missing fernet keys and restarts keystone.
-func planFernet(rep checks.Report, f Fixer) []Repair {
-	ff, ok := f.(FernetFixer)
+func planFernet(rep checks.Report, f Repairer) []Repair {
+	ff, ok := f.(FernetRepairer)
 	e, found := rep.Get(IDKeystoneKeys)
 	if !ok || !found || e.Status != checks.Fail || !strings.HasPrefix(e.Summary, fernetMissing) {
 		return nil

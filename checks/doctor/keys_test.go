@@ -52,12 +52,12 @@ func TestKeysVerdict(t *testing.T) {
 	}
 }
 
-type fernetFixer struct {
-	recordingFixer
+type fernetRepairer struct {
+	recordingRepairer
 	ran bool
 }
 
-func (f *fernetFixer) SetupFernet(context.Context) (bool, error) {
+func (f *fernetRepairer) SetupFernet(context.Context) (bool, error) {
 	f.log = append(f.log, "fernet_setup")
 	return f.ran, nil
 }
@@ -86,7 +86,7 @@ func TestKeystoneKeysRootCause(t *testing.T) {
 	if roots := rep.RootCauses(); len(roots) != 1 || roots[0] != IDKeystoneKeys {
 		t.Fatalf("roots %v", roots)
 	}
-	f := &fernetFixer{ran: true}
+	f := &fernetRepairer{ran: true}
 	plan := Plan(rep, w.cfg, f)
 	if len(plan) != 1 || plan[0].For != IDKeystoneKeys {
 		t.Fatalf("plan %+v", plan)
@@ -98,10 +98,10 @@ func TestKeystoneKeysRootCause(t *testing.T) {
 }
 
 // The real repair never runs fernet_setup over existing keys.
-func TestHostFixerSetupFernet(t *testing.T) {
+func TestHostRepairerSetupFernet(t *testing.T) {
 	root := t.TempDir()
 	var ran []string
-	h := HostFixer{Host: System{Root: root}}
+	h := HostRepairer{Host: System{Root: root}}
 	run := func() (bool, error) {
 		return setupFernetWith(context.Background(), h, func(_ context.Context, name string, args ...string) ([]byte, error) {
 			ran = append(ran, name+" "+strings.Join(args, " "))

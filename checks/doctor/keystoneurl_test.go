@@ -71,7 +71,7 @@ func TestSetKeystoneURLRefusesUnbalanced(t *testing.T) {
 
 // The real repair keeps the old file, with its mode, next to the new one,
 // changes only the setting's line, and does nothing the second time.
-func TestHostFixerSetHorizonKeystoneURL(t *testing.T) {
+func TestHostRepairerSetHorizonKeystoneURL(t *testing.T) {
 	root := t.TempDir()
 	file := filepath.Join(root, openstack.HorizonSettings)
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
@@ -81,7 +81,7 @@ func TestHostFixerSetHorizonKeystoneURL(t *testing.T) {
 	if err := os.WriteFile(file, []byte(before), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	h := HostFixer{Host: System{Root: root}, Lab: lab.Of(openstack.Params{MgmtIP: "10.0.0.2"})}
+	h := HostRepairer{Host: System{Root: root}, Lab: lab.Of(openstack.Params{MgmtIP: "10.0.0.2"})}
 	changed, err := h.SetHorizonKeystoneURL(context.Background())
 	if err != nil || !changed {
 		t.Fatalf("first: %v, %v", changed, err)
@@ -108,7 +108,7 @@ func TestHostFixerSetHorizonKeystoneURL(t *testing.T) {
 }
 
 // A dead keystone URL is the root cause, its fix names the line, and Plan
-// rewrites it and restarts apache2 — only with a Fixer that can.
+// rewrites it and restarts apache2 — only with a Repairer that can.
 func TestPlanHorizonKeystoneURL(t *testing.T) {
 	w := newWorld(t)
 	w.deps.Host.(fakeHost).files[HorizonSettingsFiles[0]] = "OPENSTACK_KEYSTONE_URL = \"http://127.0.0.1:1/v3\"\n"
@@ -120,7 +120,7 @@ func TestPlanHorizonKeystoneURL(t *testing.T) {
 	if roots := rep.RootCauses(); len(roots) != 1 || roots[0] != IDDashboardKeystone {
 		t.Errorf("roots %v", roots)
 	}
-	f := &recordingFixer{}
+	f := &recordingRepairer{}
 	plan := Plan(rep, w.cfg, f)
 	if len(plan) != 1 || plan[0].For != IDDashboardKeystone ||
 		!strings.Contains(plan[0].Description, HorizonSettingsFiles[0]+HorizonBackupSuffix) {
@@ -133,7 +133,7 @@ func TestPlanHorizonKeystoneURL(t *testing.T) {
 		t.Errorf("repairs %s", got)
 	}
 	// Nothing changed (already right): no restart.
-	f = &recordingFixer{keystoneURLUnchanged: true}
+	f = &recordingRepairer{keystoneURLUnchanged: true}
 	if err := Plan(rep, w.cfg, f)[0].Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -142,20 +142,20 @@ func TestPlanHorizonKeystoneURL(t *testing.T) {
 	}
 	// Unset: the same repair.
 	w.deps.Host.(fakeHost).files[HorizonSettingsFiles[0]] = "DEBUG = False\n"
-	if p := Plan(w.run(t), w.cfg, &recordingFixer{}); len(p) != 1 || p[0].For != IDDashboardKeystone {
+	if p := Plan(w.run(t), w.cfg, &recordingRepairer{}); len(p) != 1 || p[0].For != IDDashboardKeystone {
 		t.Errorf("unset: plan %+v", p)
 	}
-	// A Fixer without the repair gets none.
-	if p := Plan(rep, w.cfg, basicFixer{}); len(p) != 0 {
-		t.Errorf("plan without KeystoneURLFixer: %+v", p)
+	// A Repairer without the repair gets none.
+	if p := Plan(rep, w.cfg, basicRepairer{}); len(p) != 0 {
+		t.Errorf("plan without KeystoneURLRepairer: %+v", p)
 	}
 }
 
-// basicFixer is a Fixer without the optional repairs.
-type basicFixer struct{}
+// basicRepairer is a Repairer without the optional repairs.
+type basicRepairer struct{}
 
-func (basicFixer) Restart(context.Context, string) error             { return nil }
-func (basicFixer) ConvergeCatalog(context.Context) ([]string, error) { return nil, nil }
-func (basicFixer) AllowMgmtHost(context.Context) (bool, error)       { return false, nil }
-func (basicFixer) RestoreMemcached(context.Context) (bool, error)    { return false, nil }
-func (basicFixer) DiscoverHosts(context.Context) error               { return nil }
+func (basicRepairer) Restart(context.Context, string) error             { return nil }
+func (basicRepairer) ConvergeCatalog(context.Context) ([]string, error) { return nil, nil }
+func (basicRepairer) AllowMgmtHost(context.Context) (bool, error)       { return false, nil }
+func (basicRepairer) RestoreMemcached(context.Context) (bool, error)    { return false, nil }
+func (basicRepairer) DiscoverHosts(context.Context) error               { return nil }

@@ -142,7 +142,7 @@ func horizonKeystoneURL(settings []byte) (string, bool) {
 // stacklab's other file repairs render stacklab's own settings, which a
 // hand-made lab does not share. Each is asked for on its own (see
 // cmd/stacklab).
-func PlanHandMade(rep checks.Report, cfg Config, restart func(ctx context.Context, unit string) error, wf HorizonWSGIFixer) []Repair {
+func PlanHandMade(rep checks.Report, cfg Config, restart func(ctx context.Context, unit string) error, wf HorizonWSGIRepairer) []Repair {
 	var out []Repair
 	for _, u := range cfg.Units {
 		e, ok := rep.Get(UnitID(u))

@@ -229,12 +229,12 @@ func TestPlanHandMadeOnlyRestartsFailedUnits(t *testing.T) {
 	}
 }
 
-type siteEditFixer struct {
+type siteEditRepairer struct {
 	calls   int
 	changed bool
 }
 
-func (f *siteEditFixer) DelegateHorizonWSGI(context.Context) (bool, error) {
+func (f *siteEditRepairer) DelegateHorizonWSGI(context.Context) (bool, error) {
 	f.calls++
 	return f.changed, nil
 }
@@ -255,7 +255,7 @@ func TestPlanHandMadeShowsTheHorizonSiteEdit(t *testing.T) {
 	rep := checks.Report{Entries: []checks.Entry{{ID: IDHorizonWSGI, Result: res}}}
 	for _, changed := range []bool{true, false} {
 		var restarted []string
-		wf := &siteEditFixer{changed: changed}
+		wf := &siteEditRepairer{changed: changed}
 		plan := PlanHandMade(rep, Config{}, func(_ context.Context, u string) error { restarted = append(restarted, u); return nil }, wf)
 		if len(plan) != 1 || plan[0].For != IDHorizonWSGI {
 			t.Fatalf("plan %+v", plan)
@@ -271,8 +271,8 @@ func TestPlanHandMadeShowsTheHorizonSiteEdit(t *testing.T) {
 			t.Errorf("changed=%v: edits %d, restarted %v", changed, wf.calls, restarted)
 		}
 	}
-	// Without a fixer (or a healthy site) nothing is planned.
+	// Without a repairer (or a healthy site) nothing is planned.
 	if plan := PlanHandMade(rep, Config{}, nil, nil); len(plan) != 0 {
-		t.Errorf("plan without a fixer: %+v", plan)
+		t.Errorf("plan without a repairer: %+v", plan)
 	}
 }

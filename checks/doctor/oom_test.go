@@ -92,7 +92,7 @@ func TestOOMRootCause(t *testing.T) {
 			t.Errorf("%s: %s %v, want skipped naming %s", id, s, rc, IDOOMKill)
 		}
 	}
-	if p := Plan(rep, w.cfg, &recordingFixer{}); len(p) != 0 {
+	if p := Plan(rep, w.cfg, &recordingRepairer{}); len(p) != 0 {
 		t.Errorf("an OOM kill has no automatic repair: %+v", p)
 	}
 }

@@ -245,7 +245,7 @@ func TestHungKeystoneReportedFast(t *testing.T) {
 	if e.Status != checks.Fail || !strings.Contains(e.Summary, "never answers") {
 		t.Errorf("keystone: %+v", e)
 	}
-	plan := Plan(rep, w.cfg, &recordingFixer{})
+	plan := Plan(rep, w.cfg, &recordingRepairer{})
 	if len(plan) != 1 || plan[0].Description != "restart keystone (running but not answering)" {
 		t.Errorf("plan: %+v", plan)
 	}
@@ -268,32 +268,32 @@ func TestNotLabHost(t *testing.T) {
 	}
 }
 
-type recordingFixer struct {
+type recordingRepairer struct {
 	log                  []string
 	keystoneURLUnchanged bool
 }
 
-func (f *recordingFixer) Restart(_ context.Context, u string) error {
+func (f *recordingRepairer) Restart(_ context.Context, u string) error {
 	f.log = append(f.log, "restart "+u)
 	return nil
 }
-func (f *recordingFixer) ConvergeCatalog(context.Context) ([]string, error) {
+func (f *recordingRepairer) ConvergeCatalog(context.Context) ([]string, error) {
 	f.log = append(f.log, "converge")
 	return nil, nil
 }
-func (f *recordingFixer) AllowMgmtHost(context.Context) (bool, error) {
+func (f *recordingRepairer) AllowMgmtHost(context.Context) (bool, error) {
 	f.log = append(f.log, "allow")
 	return true, nil
 }
-func (f *recordingFixer) RestoreMemcached(context.Context) (bool, error) {
+func (f *recordingRepairer) RestoreMemcached(context.Context) (bool, error) {
 	f.log = append(f.log, "memcached.conf")
 	return true, nil
 }
-func (f *recordingFixer) DiscoverHosts(context.Context) error {
+func (f *recordingRepairer) DiscoverHosts(context.Context) error {
 	f.log = append(f.log, "discover")
 	return nil
 }
-func (f *recordingFixer) SetHorizonKeystoneURL(context.Context) (bool, error) {
+func (f *recordingRepairer) SetHorizonKeystoneURL(context.Context) (bool, error) {
 	f.log = append(f.log, "keystone-url")
 	return !f.keystoneURLUnchanged, nil
 }
@@ -311,7 +311,7 @@ func TestPlan(t *testing.T) {
 		fail(IDMemcached, "memcached does not accept connections"),
 	}}
 	cfg := Config{Units: []string{"mariadb", "memcached", "keystone", "apache2"}, MgmtIP: "10.0.0.2"}
-	f := &recordingFixer{}
+	f := &recordingRepairer{}
 	for _, r := range Plan(rep, cfg, f) {
 		if err := r.Run(context.Background()); err != nil {
 			t.Fatal(err)
@@ -346,7 +346,7 @@ func TestPlanRestartsSilentServices(t *testing.T) {
 		{ID: IDNetworkAgents, Result: checks.Failf("not alive: DHCP agent on lab", "")},
 	}}
 	cfg := Config{Units: []string{"nova-compute", "neutron-dhcp-agent", "neutron-l3-agent"}}
-	f := &recordingFixer{}
+	f := &recordingRepairer{}
 	for _, r := range Plan(rep, cfg, f) {
 		_ = r.Run(context.Background())
 	}
@@ -355,7 +355,7 @@ func TestPlanRestartsSilentServices(t *testing.T) {
 	}
 }
 
-func (f *recordingFixer) SetRabbitPassword(_ context.Context, user string, pw cloud.Secret) error {
+func (f *recordingRepairer) SetRabbitPassword(_ context.Context, user string, pw cloud.Secret) error {
 	f.log = append(f.log, "rabbit "+user+" "+pw.Reveal())
 	return nil
 }
@@ -365,7 +365,7 @@ func (f *recordingFixer) SetRabbitPassword(_ context.Context, user string, pw cl
 func TestPlanRabbitPassword(t *testing.T) {
 	rep := checks.Report{Entries: []checks.Entry{{ID: IDRabbitMQ, Result: checks.Failf(rabbitUserRefused+"openstack", "")}}}
 	cfg := Config{RabbitUser: "openstack", RabbitPassword: cloud.Secret("s3cret-rabbit")}
-	f := &recordingFixer{}
+	f := &recordingRepairer{}
 	plan := Plan(rep, cfg, f)
 	if len(plan) != 1 || plan[0].For != IDRabbitMQ || strings.Contains(plan[0].Description, "s3cret") {
 		t.Fatalf("plan %+v", plan)

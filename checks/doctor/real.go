@@ -83,8 +83,8 @@ type UnitControl interface {
 	Enable(ctx context.Context, units ...string) error
 }
 
-// HostFixer is the real Fixer on the lab host.
-type HostFixer struct {
+// HostRepairer is the real Repairer on the lab host.
+type HostRepairer struct {
 	Units UnitControl
 	Host  System
 	// Lab is the model the repairs restore the lab to.
@@ -93,9 +93,11 @@ type HostFixer struct {
 	Cloud func(ctx context.Context) (*cloud.Cloud, error)
 }
 
-func (h HostFixer) Restart(ctx context.Context, unit string) error { return h.Units.Restart(ctx, unit) }
+func (h HostRepairer) Restart(ctx context.Context, unit string) error {
+	return h.Units.Restart(ctx, unit)
+}
 
-func (h HostFixer) EnableAtBoot(ctx context.Context, units []string) ([]string, error) {
+func (h HostRepairer) EnableAtBoot(ctx context.Context, units []string) ([]string, error) {
 	states, err := h.Units.States(ctx, units...)
 	if err != nil {
 		return nil, err
@@ -114,7 +116,7 @@ func (h HostFixer) EnableAtBoot(ctx context.Context, units []string) ([]string, 
 
 // StartStopped restarts rather than starts: a failed unit needs it, and a
 // unit that is inactive starts either way.
-func (h HostFixer) StartStopped(ctx context.Context, units []string) ([]string, error) {
+func (h HostRepairer) StartStopped(ctx context.Context, units []string) ([]string, error) {
 	var started []string
 	for _, u := range units {
 		st, err := h.Units.States(ctx, u)
@@ -132,7 +134,7 @@ func (h HostFixer) StartStopped(ctx context.Context, units []string) ([]string, 
 	return started, nil
 }
 
-func (h HostFixer) ConvergeCatalog(ctx context.Context) ([]string, error) {
+func (h HostRepairer) ConvergeCatalog(ctx context.Context) ([]string, error) {
 	spec, err := h.Lab.Catalog()
 	if err != nil {
 		return nil, err
@@ -170,7 +172,7 @@ func AllowedHostsExpr(settings, host string) (string, bool) {
 	return "[" + strings.Join(items, ", ") + "]", true
 }
 
-func (h HostFixer) AllowMgmtHost(context.Context) (bool, error) {
+func (h HostRepairer) AllowMgmtHost(context.Context) (bool, error) {
 	file := h.Host.path(openstack.HorizonSettings)
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -187,7 +189,7 @@ func (h HostFixer) AllowMgmtHost(context.Context) (bool, error) {
 	return true, writeKeepMode(file, []byte(out))
 }
 
-func (h HostFixer) RestoreMemcached(context.Context) (bool, error) {
+func (h HostRepairer) RestoreMemcached(context.Context) (bool, error) {
 	for _, f := range openstack.Files(h.Lab.Params) {
 		if f.Path != "/etc/memcached.conf" {
 			continue
@@ -201,12 +203,12 @@ func (h HostFixer) RestoreMemcached(context.Context) (bool, error) {
 	return false, errors.New("the lab has no memcached configuration")
 }
 
-func (h HostFixer) SetRabbitPassword(ctx context.Context, user string, password cloud.Secret) error {
+func (h HostRepairer) SetRabbitPassword(ctx context.Context, user string, password cloud.Secret) error {
 	_, err := h.Host.RunInput(ctx, password.Reveal()+"\n", "rabbitmqctl", "change_password", user)
 	return err
 }
 
-func (h HostFixer) DiscoverHosts(ctx context.Context) error {
+func (h HostRepairer) DiscoverHosts(ctx context.Context) error {
 	_, err := h.Host.Run(ctx, "runuser", "-u", "nova", "--", "nova-manage", "cell_v2", "discover_hosts", "--verbose")
 	return err
 }
@@ -214,7 +216,7 @@ func (h HostFixer) DiscoverHosts(ctx context.Context) error {
 // SetHorizonKeystoneURL points Horizon at the management address's
 // keystone. The file as it was is kept next to it first, with the same
 // mode and owner: it holds Horizon's SECRET_KEY.
-func (h HostFixer) SetHorizonKeystoneURL(context.Context) (bool, error) {
+func (h HostRepairer) SetHorizonKeystoneURL(context.Context) (bool, error) {
 	file := h.Host.path(openstack.HorizonSettings)
 	b, err := os.ReadFile(file)
 	if err != nil {

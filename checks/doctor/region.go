@@ -196,9 +196,9 @@ func isEndpointNotFound(line string) bool {
 	return strings.Contains(line, "EndpointNotFound") || strings.Contains(line, "endpoint was not found")
 }
 
-// RegionFixer is a Fixer that can set the lab's region in the services'
-// configuration; optional, as KeystoneURLFixer is.
-type RegionFixer interface {
+// RegionRepairer is a Repairer that can set the lab's region in the services'
+// configuration; optional, as KeystoneURLRepairer is.
+type RegionRepairer interface {
 	// SetRegion sets every region option that differs from the lab's
 	// region, keeping each old file next to it (HorizonBackupSuffix), and
 	// returns the files it changed.
@@ -224,7 +224,7 @@ func SetRegionIn(data []byte, region string) ([]byte, bool, error) {
 	return f.Bytes(), true, nil
 }
 
-func (h HostFixer) SetRegion(context.Context) ([]string, error) {
+func (h HostRepairer) SetRegion(context.Context) ([]string, error) {
 	region := h.Lab.Region
 	if region == "" {
 		region = openstack.DefaultRegion
@@ -261,8 +261,8 @@ func (h HostFixer) SetRegion(context.Context) ([]string, error) {
 
 // planRegion sets the region and restarts the units that read the files
 // it changed, in the lab's start order.
-func planRegion(rep checks.Report, cfg Config, f Fixer) []Repair {
-	rf, ok := f.(RegionFixer)
+func planRegion(rep checks.Report, cfg Config, f Repairer) []Repair {
+	rf, ok := f.(RegionRepairer)
 	e, found := rep.Get(IDServiceRegion)
 	if !ok || !found || e.Status != checks.Fail {
 		return nil

@@ -111,7 +111,7 @@ func TestRegionRootCause(t *testing.T) {
 			t.Errorf("%s depends on %s: %v, want %v", c.ID, IDServiceRegion, got, want)
 		}
 	}
-	f := &regionFixer{changed: []string{openstack.NovaConf}}
+	f := &regionRepairer{changed: []string{openstack.NovaConf}}
 	plan := Plan(rep, w.cfg, f)
 	if len(plan) != 1 || plan[0].For != IDServiceRegion ||
 		plan[0].Description != "set the region to RegionOne in /etc/nova/nova.conf (the old files kept as *.stacklab-bak) and restart nova-api nova-conductor nova-compute" {
@@ -124,26 +124,26 @@ func TestRegionRootCause(t *testing.T) {
 		t.Errorf("repairs %s", got)
 	}
 	// Nothing changed: nothing restarted.
-	f = &regionFixer{}
+	f = &regionRepairer{}
 	_ = Plan(rep, w.cfg, f)[0].Run(context.Background())
 	if got := strings.Join(f.log, "|"); got != "region" {
 		t.Errorf("unchanged: repairs %s", got)
 	}
 }
 
-type regionFixer struct {
-	recordingFixer
+type regionRepairer struct {
+	recordingRepairer
 	changed []string
 }
 
-func (f *regionFixer) SetRegion(context.Context) ([]string, error) {
+func (f *regionRepairer) SetRegion(context.Context) ([]string, error) {
 	f.log = append(f.log, "region")
 	return f.changed, nil
 }
 
 // The real repair changes only the region lines, keeps the old file with
 // its mode, and does nothing the second time.
-func TestHostFixerSetRegion(t *testing.T) {
+func TestHostRepairerSetRegion(t *testing.T) {
 	root := t.TempDir()
 	file := filepath.Join(root, openstack.NovaConf)
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
@@ -158,7 +158,7 @@ func TestHostFixerSetRegion(t *testing.T) {
 	if err := os.Chown(file, uid, gid); err != nil {
 		t.Fatalf("chown (the test runs as root): %v", err)
 	}
-	h := HostFixer{Host: System{Root: root}, Lab: lab.Of(openstack.Params{Region: "RegionOne"})}
+	h := HostRepairer{Host: System{Root: root}, Lab: lab.Of(openstack.Params{Region: "RegionOne"})}
 	changed, err := h.SetRegion(context.Background())
 	if err != nil || len(changed) != 1 || changed[0] != openstack.NovaConf {
 		t.Fatalf("first: %v, %v", changed, err)

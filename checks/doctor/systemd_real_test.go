@@ -11,7 +11,7 @@ import (
 )
 
 // TestUnitsAgainstRealSystemd reads unit states and the journal from a real
-// systemd, then repairs the failed unit through HostFixer as --fix does.
+// systemd, then repairs the failed unit through HostRepairer as --fix does.
 func TestUnitsAgainstRealSystemd(t *testing.T) {
 	inst := systemdtest.Boot(t)
 	inst.WriteUnit("memcached.service", "[Service]\nExecStart=/bin/sleep infinity\n")
@@ -51,7 +51,7 @@ func TestUnitsAgainstRealSystemd(t *testing.T) {
 	if e.Status != checks.Fail || !strings.Contains(strings.Join(e.Evidence, "\n"), "AH00526") {
 		t.Fatalf("apache2: %+v", e)
 	}
-	plan := Plan(rep, cfg, HostFixer{Units: c})
+	plan := Plan(rep, cfg, HostRepairer{Units: c})
 	if len(plan) != 1 {
 		t.Fatalf("plan: %+v", plan)
 	}
@@ -97,7 +97,7 @@ func TestBootAgainstRealSystemd(t *testing.T) {
 		!strings.Contains(strings.Join(e.Evidence, "\n"), "placement-api: disabled, inactive/dead") {
 		t.Errorf("%s: %+v", IDBoot, e)
 	}
-	for _, r := range Plan(rep, cfg, HostFixer{Units: c}) {
+	for _, r := range Plan(rep, cfg, HostRepairer{Units: c}) {
 		if err := r.Run(ctx); err != nil {
 			t.Fatal(err)
 		}

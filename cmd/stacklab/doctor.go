@@ -42,12 +42,12 @@ func (o ovsSwitch) BridgePorts(ctx context.Context) (map[string][]string, error)
 
 // doctorSetup is what one doctor run checks and repairs with.
 type doctorSetup struct {
-	cfg   doctor.Config
-	deps  doctor.Deps
-	fixer doctor.Fixer // nil when repairs are impossible (remote cloud, not the lab host)
-	// noFixWhy replaces the default "no repairs here" line when fixer is nil.
+	cfg      doctor.Config
+	deps     doctor.Deps
+	repairer doctor.Repairer // nil when repairs are impossible (remote cloud, not the lab host)
+	// noFixWhy replaces the default "no repairs here" line when repairer is nil.
 	noFixWhy string
-	// plan, when fixer is nil, lists the repairs offered (a hand-made lab:
+	// plan, when repairer is nil, lists the repairs offered (a hand-made lab:
 	// unit restarts only); askEach asks before each one unless --yes.
 	plan    func(checks.Report) []doctor.Repair
 	askEach bool
@@ -217,8 +217,8 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 	jsonOut := c.String("output") == "json"
 	dryRun := c.Bool("dry-run")
 	var plan []doctor.Repair
-	if s.fixer != nil {
-		plan = doctor.Plan(before, s.cfg, s.fixer)
+	if s.repairer != nil {
+		plan = doctor.Plan(before, s.cfg, s.repairer)
 	} else if s.plan != nil {
 		plan = s.plan(before)
 	}
@@ -231,9 +231,9 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 			return err
 		}
 		switch {
-		case s.fixer == nil && len(plan) == 0 && before.Failed() && s.noFixWhy != "":
+		case s.repairer == nil && len(plan) == 0 && before.Failed() && s.noFixWhy != "":
 			fmt.Fprintln(e.stdout, "\n"+s.noFixWhy)
-		case s.fixer == nil && s.plan == nil && before.Failed():
+		case s.repairer == nil && s.plan == nil && before.Failed():
 			fmt.Fprintln(e.stdout, "\nno repairs here: --fix works on the lab host only (as root)")
 		case len(plan) == 0 && before.Failed():
 			fmt.Fprintln(e.stdout, "\nno safe repair for these failures: follow each fix above")
@@ -532,7 +532,7 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 				return list
 			}
 		}
-		s.fixer = doctor.HostFixer{Units: sd, Host: doctor.System{Root: "/"}, Lab: m, Cloud: openCloud("")}
+		s.repairer = doctor.HostRepairer{Units: sd, Host: doctor.System{Root: "/"}, Lab: m, Cloud: openCloud("")}
 	}
 	return s, nil
 }

@@ -48,13 +48,13 @@ func (e *env) handMadeSetup(ctx context.Context, o doctorOptions, base doctorSet
 		cfg := s.cfg
 		// The Horizon site edit reads Apache's configuration as its check
 		// did and writes only that site, keeping the old file.
-		wf := doctor.HostFixer{Host: doctor.System{Root: "/"}}
+		wf := doctor.HostRepairer{Host: doctor.System{Root: "/"}}
 		s.plan = func(rep checks.Report) []doctor.Repair { return doctor.PlanHandMade(rep, cfg, sd.Restart, wf) }
 		s.askEach = true
 	}
 	s.cfg.HostVirt, s.cfg.HostReason = base.cfg.HostVirt, base.cfg.HostReason
 	s.redact = labfind.Redactor(labfind.Secrets(lab, creds))
-	s.files, s.fixer, s.noFixWhy = lab.Files, nil, handMadeFixWhy
+	s.files, s.repairer, s.noFixWhy = lab.Files, nil, handMadeFixWhy
 	return s, true, nil
 }
 

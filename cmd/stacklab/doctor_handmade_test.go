@@ -94,7 +94,7 @@ func TestDoctorFixOnHandMadeLabOnlyReads(t *testing.T) {
 	inner := te.d.setup
 	te.d.setup = func(ctx context.Context, o doctorOptions) (doctorSetup, error) {
 		s, err := inner(ctx, o)
-		s.cfg.HandMade, s.fixer, s.noFixWhy = true, nil, handMadeFixWhy
+		s.cfg.HandMade, s.repairer, s.noFixWhy = true, nil, handMadeFixWhy
 		return s, err
 	}
 	r := runDoctor(t, te, append([]string{"doctor", "--fix", "--yes"}, skip...)...)
@@ -130,7 +130,7 @@ func TestHandMadeBundleHoldsNoSecret(t *testing.T) {
 	inner := te.d.setup
 	te.d.setup = func(ctx context.Context, o doctorOptions) (doctorSetup, error) {
 		s, err := inner(ctx, o)
-		s.cfg.HandMade, s.fixer, s.noFixWhy = true, nil, handMadeFixWhy
+		s.cfg.HandMade, s.repairer, s.noFixWhy = true, nil, handMadeFixWhy
 		s.redact = labfind.Redactor(labfind.Secrets(lab, creds))
 		s.files = []string{nova}
 		s.extra = func() []checks.Check {
@@ -189,7 +189,7 @@ func TestDoctorFixOnHandMadeLabAsksEachRestart(t *testing.T) {
 	var restarted []string
 	te.d.setup = func(ctx context.Context, o doctorOptions) (doctorSetup, error) {
 		s, err := inner(ctx, o)
-		s.cfg.HandMade, s.fixer, s.noFixWhy, s.askEach = true, nil, handMadeFixWhy, true
+		s.cfg.HandMade, s.repairer, s.noFixWhy, s.askEach = true, nil, handMadeFixWhy, true
 		cfg := s.cfg
 		s.plan = func(rep checks.Report) []doctor.Repair {
 			return doctor.PlanHandMade(rep, cfg, func(ctx context.Context, u string) error {

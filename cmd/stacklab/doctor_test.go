@@ -89,7 +89,7 @@ func doctorEnv(t *testing.T, lab *fakeLab, lab2 bool) (*doctorTestEnv, []string)
 		setup: func(context.Context, doctorOptions) (doctorSetup, error) {
 			s := doctorSetup{cfg: cfg, deps: deps}
 			if lab2 {
-				s.fixer = lab
+				s.repairer = lab
 			}
 			return s, nil
 		},

@@ -229,6 +229,7 @@ type doctor struct {
 	apache     memo[[]byte]
 	mysqlConns memo[[]byte]
 	catalog    memo[[]identity.Endpoint]
+	ss         memo[[]byte]
 	rps        memo[[]resourceproviders.ResourceProvider]
 	// horizonDaemon: the dashboard-wsgi-daemon check read from Apache's
 	// configuration that Horizon runs in its daemon process, which the

@@ -3,6 +3,7 @@ package doctor
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stacklab/stacklab/checks"
@@ -67,9 +68,11 @@ func TestServicePortsRootCause(t *testing.T) {
 	h := w.deps.Host.(fakeHost)
 	h.files["/proc/4242/cgroup"] = "0::/user.slice/user-0.slice/session-3.scope\n"
 	h.files["/proc/2001/cgroup"] = "0::/system.slice/keystone.service\n"
+	var ssRuns atomic.Int32
 	h.run = func(name string, args ...string) ([]byte, error) {
 		switch name {
 		case "ss":
+			ssRuns.Add(1)
 			return []byte(`LISTEN 0 5 0.0.0.0:80 0.0.0.0:* users:(("python3",pid=4242,fd=3))
 LISTEN 0 100 127.0.0.1:5000 0.0.0.0:* users:(("uwsgi",pid=2001,fd=3))
 `), nil
@@ -96,5 +99,9 @@ LISTEN 0 100 127.0.0.1:5000 0.0.0.0:* users:(("uwsgi",pid=2001,fd=3))
 		if s, _ := status(rep, id); s != checks.OK {
 			t.Errorf("%s is %s: keystone holds its port", id, s)
 		}
+	}
+	// Both ports graded from one reading.
+	if n := ssRuns.Load(); n != 1 {
+		t.Errorf("ss ran %d times, want once", n)
 	}
 }

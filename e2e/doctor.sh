@@ -44,12 +44,17 @@ in_lab() { "${LH[@]}" exec "$@"; }
 sh_lab() { in_lab bash -c "$1"; }
 now_ms() { date +%s%3N; }
 
-# warm_dashboard: wait until the login page answers within 2 s eight times
-# in a row. With Horizon embedded, every Apache process loads it on its own
-# first request, longer than doctor's 3 s probe on 2 cores: without this
-# the fault would be a cold worker rather than the configuration.
+# warm_dashboard [any]: wait until the login page answers within 2 s eight
+# times in a row. With Horizon embedded, every Apache process loads it on
+# its own first request, longer than doctor's 3 s probe on 2 cores: without
+# this the fault would be a cold worker rather than the configuration.
+# "any" counts any HTTP answer: embedded in Apache's workers, Debian 13's
+# Horizon answers 500 on every page (the fault itself), which waiting for
+# a 200 only turned into two idle minutes.
 warm_dashboard() {
-	sh_lab "ok=0; for i in \$(seq 120); do if curl -fsS -o /dev/null --max-time 2 http://$MGMT_IP/horizon/auth/login/; then ok=\$((ok + 1)); [ \$ok -ge 8 ] && exit 0; else ok=0; sleep 1; fi; done; echo 'the login page did not answer fast 8 times in a row' >&2"
+	local fail=-f
+	[[ ${1:-} == any ]] && fail=
+	sh_lab "ok=0; for i in \$(seq 120); do if curl $fail -sS -o /dev/null --max-time 2 http://$MGMT_IP/horizon/auth/login/; then ok=\$((ok + 1)); [ \$ok -ge 8 ] && exit 0; else ok=0; sleep 1; fi; done; echo 'the login page did not answer fast 8 times in a row' >&2"
 }
 
 # fault NAME: inject; restore NAME: undo by hand (used only when --fix did not).
@@ -117,7 +122,7 @@ mv "$f" "$2/static.file"' static-missing "$MGMT_IP" "$STASH"
 		# Debian's alias-only site as shipped: the daemon declared, never
 		# used. stacklab's site is kept to compare the repair with.
 		sh_lab "set -e; mkdir -p $STASH; cp -p $HORIZON_SITE $STASH/horizon-site.conf; grep -q '^WSGIProcessGroup horizon' $HORIZON_SITE; sed -i '/^WSGIProcessGroup /d; /^WSGIApplicationGroup /d' $HORIZON_SITE; if grep -q '^WSGIProcessGroup' $HORIZON_SITE; then exit 1; fi; systemctl reload apache2"
-		warm_dashboard
+		warm_dashboard any
 		;;
 	region-case)
 		# Debian's lower-case region in nova.conf [placement]; nova-compute

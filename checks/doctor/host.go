@@ -176,8 +176,10 @@ func (dr *doctor) checkUnit(ctx context.Context, unit string) checks.Result {
 		journal, _ = dr.d.Units.JournalTail(ctx, unit, JournalLines)
 	}
 	// A failed apache2 is most often a configuration that does not parse;
-	// the apache check that runs configtest is skipped behind this one, so
-	// the unit's verdict carries configtest's file and line itself.
+	// the apache check, which reads Apache's parse (apache2ctl -t, shared
+	// through apacheDump), is skipped behind this one, so the unit's
+	// verdict carries the parse's file and line itself. The lines keep the
+	// "apache2ctl configtest:" label users know; -t is configtest.
 	if unit == "apache2" && !s.Active() && s.Found() && dr.d.Host != nil {
 		if out, err := dr.apacheDump(ctx); err != nil {
 			for _, l := range apacheErrors(out) {

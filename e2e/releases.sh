@@ -27,7 +27,8 @@ d13=$!
 
 t12=$(now)
 rc12=0
-bash e2e/install.sh || rc12=$?
+d12_log=$(mktemp /tmp/stacklab-e2e-debian12.XXXXXX)
+bash e2e/install.sh > >(tee "$d12_log") 2>&1 || rc12=$?
 echo "debian12 main e2e: rc=$rc12 in $(elapsed "$t12") s"
 
 rc13=0
@@ -35,12 +36,17 @@ wait "$d13" || rc13=$?
 # The prefixing sed may still be flushing the last lines.
 sleep 1
 say "both releases"
-echo "debian12 main e2e:      rc=$rc12"
+echo "debian12 main e2e:      rc=$rc12 ($(grep -c . "$d12_log") lines in $d12_log)"
 echo "debian13 stock-VM e2e:  rc=$rc13 ($(grep -c . "$d13_log") lines in $d13_log)"
 echo "side by side in $(elapsed "$t0") s"
-# A CI log may show only its tail: repeat what failed where it is seen.
-if ((rc13 != 0)); then
-	echo "debian13's failed lines:"
-	grep -E 'FAIL|✗|  NO  |,RED' "$d13_log" | tail -n 12 || true
-fi
+# A CI log may show only its tail: repeat what failed where it is seen, with
+# the lines that led to the lane's end.
+failed_lines() {
+	echo "== $1's failed lines:"
+	grep -E 'FAIL|✗|  NO  |,RED|panic:|Error:' "$2" | tail -n 12 || true
+	echo "== $1's last lines:"
+	grep -v -E '^\s*$' "$2" | tail -n 15 || true
+}
+((rc12 == 0)) || failed_lines debian12 "$d12_log"
+((rc13 == 0)) || failed_lines debian13 "$d13_log"
 ((rc12 == 0 && rc13 == 0))

@@ -48,7 +48,7 @@ func apacheHost(files map[string]string, include ...string) fakeHost {
 		case name == "apache2ctl":
 			return []byte("Syntax OK\n"), nil
 		case name == "mysql":
-			return []byte("1\n"), nil
+			return []byte(healthyMySQL), nil
 		}
 		return nil, errors.New("unexpected command " + name)
 	}}

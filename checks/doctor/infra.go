@@ -50,7 +50,9 @@ func (dr *doctor) checkMariaDB(ctx context.Context) checks.Result {
 	}
 	out, err := dr.mariadbConns(ctx)
 	got := strings.TrimSpace(string(out))
-	if err != nil || got == "" {
+	// The answer must be the one asked for: any output at all would also
+	// pass a server that is up but not answering the query.
+	if err != nil || !strings.HasPrefix(got, "max_connections\t") {
 		ev := []string{"mysql: SHOW GLOBAL VARIABLES and STATUS as root over the unix socket"}
 		if err != nil {
 			ev = append(ev, "error: "+err.Error())

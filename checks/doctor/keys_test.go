@@ -72,7 +72,7 @@ func TestKeystoneKeysRootCause(t *testing.T) {
 		case "find":
 			return []byte("/etc/keystone/fernet-keys\td\tkeystone\tkeystone\t700\n"), nil
 		case "mysql":
-			return []byte("1\n"), nil
+			return []byte(healthyMySQL), nil
 		}
 		return []byte("Syntax OK\n"), nil
 	}

@@ -73,7 +73,7 @@ func TestOOMRootCause(t *testing.T) {
 			since = args[len(args)-1]
 			return []byte(strings.ReplaceAll(kernelOOM, "nova-api", "keystone")), nil
 		case "mysql":
-			return []byte("1\n"), nil
+			return []byte(healthyMySQL), nil
 		}
 		return []byte("Syntax OK\n"), nil
 	}

@@ -77,7 +77,7 @@ func TestServicePortsRootCause(t *testing.T) {
 LISTEN 0 100 127.0.0.1:5000 0.0.0.0:* users:(("uwsgi",pid=2001,fd=3))
 `), nil
 		case "mysql":
-			return []byte("1\n"), nil
+			return []byte(healthyMySQL), nil
 		case "apache2ctl":
 			return []byte("AH00072: make_sock: could not bind to address 0.0.0.0:80\n"), errors.New("exit status 1")
 		}

@@ -191,6 +191,16 @@ func TestRootCauses(t *testing.T) {
 			}
 			w.deps.Host = h
 		}, IDMariaDB, []string{IDKeystone}, ""},
+		{"mysql answers something else", func(w *world) {
+			h := w.deps.Host.(fakeHost)
+			h.run = func(name string, _ ...string) ([]byte, error) {
+				if name == "mysql" {
+					return []byte("1\n"), nil
+				}
+				return []byte("Syntax OK"), nil
+			}
+			w.deps.Host = h
+		}, IDMariaDB, []string{IDKeystone}, ""},
 		{"rabbit wrong password", func(w *world) { w.cfg.RabbitPassword = "old" }, IDRabbitMQ, nil, ""},
 		{"apache config broken", func(w *world) {
 			w.deps.Units.(fakeUnits).states["apache2"] = "failed"
@@ -199,7 +209,7 @@ func TestRootCauses(t *testing.T) {
 				if name == "apache2ctl" {
 					return []byte("AH00526: Syntax error on line 229 of /etc/apache2/apache2.conf:\nInvalid command 'Bogus'\n"), errors.New("exit status 1")
 				}
-				return []byte("1\n"), nil
+				return []byte(healthyMySQL), nil
 			}
 			w.deps.Host = h
 		}, UnitID("apache2"), []string{IDApache, IDDashboardPage}, "line 229 of /etc/apache2/apache2.conf (Invalid command 'Bogus')"},

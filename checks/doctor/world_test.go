@@ -28,6 +28,10 @@ type fakeUnits struct {
 	states map[string]string // unit -> active state
 }
 
+// healthyMySQL is what mysql prints for the doctor's connections query on a
+// lab with connections to spare.
+const healthyMySQL = "max_connections\t4096\nMax_used_connections\t20\nThreads_connected\t12\n"
+
 func (f fakeUnits) States(_ context.Context, units ...string) ([]systemd.UnitState, error) {
 	var out []systemd.UnitState
 	for _, u := range units {
@@ -82,7 +86,7 @@ func (h fakeHost) Run(_ context.Context, name string, args ...string) ([]byte, e
 	}
 	switch name {
 	case "mysql":
-		return []byte("1\n"), nil
+		return []byte(healthyMySQL), nil
 	case "apache2ctl":
 		return []byte("Syntax OK\n"), nil
 	}

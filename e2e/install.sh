@@ -183,7 +183,7 @@ STACKLAB_CONFIG=/stacklab/e2e.yaml bash e2e/doctor.sh 2>&1 | tee "$RESULTS/docto
 
 say "doctor benchmark: stacklab doctor vs the openstack CLI, healthy and with keystone hung"
 cp e2e/bench-doctor.sh "$SHARE/"
-"${LH[@]}" exec env STACKLAB=/stacklab/stacklab STACKLAB_CONFIG=/stacklab/e2e.yaml MGMT_IP=$MGMT \
+quiet "${LH[@]}" exec env STACKLAB=/stacklab/stacklab STACKLAB_CONFIG=/stacklab/e2e.yaml MGMT_IP=$MGMT \
 	BENCH_JSON=/stacklab/bench-doctor.json bash /stacklab/bench-doctor.sh 2>&1 | tee "$RESULTS/bench-doctor.txt"
 cp "$SHARE/bench-doctor.json" "$RESULTS/"
 
@@ -194,10 +194,10 @@ say "reboot: the lab and its guest come back by themselves"
 STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG=/stacklab/e2e.yaml quiet bash e2e/reboot.sh 2>&1 | tee "$RESULTS/reboot.txt"
 
 say "playbook benchmark: stacklab run vs the openstack CLI script"
-BENCH_JSON=$RESULTS/bench-playbook.json bash e2e/bench-playbook.sh 2>&1 | tee "$RESULTS/bench-playbook.txt"
+BENCH_JSON=$RESULTS/bench-playbook.json quiet bash e2e/bench-playbook.sh 2>&1 | tee "$RESULTS/bench-playbook.txt"
 
 say "image upload benchmark: stacklab run vs a raw HTTP PUT to glance, 1 GiB"
-BENCH_JSON=$RESULTS/bench-upload.json bash e2e/bench-upload.sh 2>&1 | tee "$RESULTS/bench-upload.txt"
+BENCH_JSON=$RESULTS/bench-upload.json quiet bash e2e/bench-upload.sh 2>&1 | tee "$RESULTS/bench-upload.txt"
 
 say "uninstall (returns the host to before install)"
 uninstall_leaves_nothing "$RESULTS" /stacklab/stacklab --config /stacklab/e2e.yaml

@@ -35,6 +35,7 @@ cleanup() {
 	rc=$?
 	stop_sampler
 	collect
+	((rc == 0)) || service_logs "$ROOT" "$RESULTS"
 	"${LH[@]}" down || rc=1
 	exit "$rc"
 }

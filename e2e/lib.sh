@@ -12,6 +12,22 @@ fail() {
 }
 lab() { "${LH[@]}" exec "$@"; }
 
+# service_logs ROOT RESULTS: after a failure, the OpenStack services' own
+# logs from the lab host's root into RESULTS/logs, and their last errors
+# printed: the journal holds warnings only, and a CI log may show only its
+# tail (a guest without a DHCP lease left nothing of neutron's side).
+service_logs() {
+	local root=$1 dst=$2/logs d
+	mkdir -p "$dst"
+	for d in neutron nova glance keystone placement libvirt/qemu openvswitch; do
+		[[ -d $root/var/log/$d ]] || continue
+		mkdir -p "$dst/$d"
+		cp -f "$root/var/log/$d/"*.log "$dst/$d/" 2>/dev/null || true
+	done
+	echo "== the services' last errors (all their logs in $dst)"
+	grep -h -E ' (ERROR|CRITICAL) ' "$dst"/*/*.log 2>/dev/null | sort -s -k1,2 | tail -n 25 || true
+}
+
 # memory_by_process: one line per process of the lab host, "RSS_KiB UNIT
 # COMM PSS_KiB". RSS counts a shared page (the Python interpreter, its
 # libraries) once in every process that maps it; PSS shares it out among

@@ -47,6 +47,7 @@ cleanup() {
 	rc=$?
 	rm -f "$RESULTS/.clouds.yaml"
 	collect
+	((rc == 0)) || service_logs "$LAB_ROOT" "$RESULTS"
 	"${LH[@]}" down || rc=1
 	exit "$rc"
 }

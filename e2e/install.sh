@@ -189,7 +189,7 @@ quiet "${LH[@]}" exec env STACKLAB=/stacklab/stacklab STACKLAB_CONFIG=/stacklab/
 cp "$SHARE/bench-doctor.json" "$RESULTS/"
 
 say "playbooks: up, a real guest on its floating IP, re-run, destroy, re-apply, bad input"
-STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG=/stacklab/e2e.yaml bash e2e/playbook.sh 2>&1 | tee "$RESULTS/playbook.txt"
+STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG=/stacklab/e2e.yaml quiet bash e2e/playbook.sh 2>&1 | tee "$RESULTS/playbook.txt"
 
 say "reboot: the lab and its guest come back by themselves"
 STACKLAB_E2E_RESULTS=$RESULTS STACKLAB_CONFIG=/stacklab/e2e.yaml quiet bash e2e/reboot.sh 2>&1 | tee "$RESULTS/reboot.txt"

@@ -47,7 +47,10 @@ memory_by_process() {
 # endpoint-dead row while Debian 12 rebooted). A reboot holds it from power
 # off to its last check (quiet); each matrix row holds it from inject to
 # green again (quiet_lock/quiet_unlock in doctor.sh), so a reboot waits one
-# row at most and a matrix pauses while the other host boots.
+# row at most and a matrix pauses while the other host boots. Debian 12's
+# playbooks and benchmarks hold it too: in CI32 its guest, booted while the
+# Debian 13 host booted its whole OpenStack, had no DHCP lease in 5 minutes
+# (and that host took 148 s to be healthy instead of about 50).
 QUIET_LOCK=/run/lock/stacklab-e2e-quiet.lock
 
 # quiet CMD...: run CMD holding the lock, and say how long it waited.

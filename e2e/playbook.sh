@@ -289,6 +289,16 @@ flavors:
 images:
   - name: e2e-noboot
     file: noboot.raw
+# A network whose subnet serves no DHCP: the guest boots and never gets an
+# address, and the report must say so rather than leave the console to read.
+networks:
+  - name: e2e-nodhcp
+    type: vxlan
+subnets:
+  - name: e2e-nodhcp-subnet
+    network: e2e-nodhcp
+    cidr: 172.16.9.0/24
+    dhcp: false
 servers:
   - name: e2e-no-valid-host
     flavor: e2e-huge
@@ -301,6 +311,13 @@ servers:
     networks: [selfservice]
     console: '^stacklab-guest up '
     timeout: 45
+  # The tiny guest asks DHCP for about 60 s before it says it has no lease.
+  - name: e2e-no-dhcp
+    flavor: m1.lab
+    image: lab-image
+    networks: [e2e-nodhcp]
+    console: '^stacklab-guest up '
+    timeout: 150
   # Boots and comes up, but its only group lets no ICMP in: the floating
   # IP never answers, and the report must name the security group hop.
   - name: e2e-no-icmp
@@ -325,8 +342,10 @@ jq -e '.results[] | select(.name == "e2e-no-valid-host") | .error | test("No val
 	fail "e2e-no-valid-host: nova's fault is not reported"
 jq -e '.results[] | select(.name == "e2e-silent") | .error | test("console")' "$RESULTS/errors.json" >/dev/null ||
 	fail "e2e-silent: the missing console line is not reported"
+jq -e '.results[] | select(.name == "e2e-no-dhcp") | .error | test("likely cause: the guest got no DHCP lease")' "$RESULTS/errors.json" >/dev/null ||
+	fail "e2e-no-dhcp: the guest without a DHCP lease is not named"
 jq -e '.results[] | select(.name == "e2e-no-icmp-fip") | .error | test("first failed hop: security groups")' "$RESULTS/errors.json" >/dev/null ||
 	fail "e2e-no-icmp-fip: the unreachable floating IP does not name the security group hop"
 lab "$SL" run --destroy --yes /stacklab/errors.yaml >"$RESULTS/errors-destroy.log" 2>&1 ||
 	{ cat "$RESULTS/errors-destroy.log"; fail "could not destroy the error playbook"; }
-echo "ok    all three causes named (nova's fault, the silent console, the hop that drops ping); their resources destroyed"
+echo "ok    all four causes named (nova's fault, the silent console, no DHCP lease, the hop that drops ping); their resources destroyed"

@@ -268,6 +268,25 @@ func TestServerConsoleTimeoutShowsTail(t *testing.T) {
 	}
 }
 
+// A guest whose console says it got no DHCP lease: the timeout names the
+// DHCP side, where a bare console tail left the user to read it.
+func TestServerConsoleTimeoutNamesNoDHCPLease(t *testing.T) {
+	f := newFake(t)
+	f.Console = func(_ string, _ int) string {
+		return "stacklab-guest: DHCP on eth0\nstacklab-guest error reason=no-dhcp-lease (still trying)\n"
+	}
+	c := f.open(t, Options{})
+	drv, _ := c.Driver(playbooks.KindServer)
+	err := drv.Create(context.Background(), serverResource(f, "^stacklab-guest up"), "lab")
+	var se *ServerError
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %v, want *ServerError", err)
+	}
+	if !se.Timeout || !strings.Contains(se.Cause, "no DHCP lease") || !strings.Contains(err.Error(), "likely cause: the guest got no DHCP lease") {
+		t.Errorf("ServerError = %+v\n%v", se, err)
+	}
+}
+
 func TestImageChecksumMismatchDeletesImage(t *testing.T) {
 	f := newFake(t)
 	f.CorruptUpload = true

@@ -74,6 +74,26 @@ func faultCause(msg string) string {
 	return ""
 }
 
+// consoleCause reads a console that never showed the awaited line for what
+// the user can act on; "" when it says nothing we recognise. A guest that
+// got no DHCP lease is the common case: without an address it reaches
+// neither metadata nor anyone on its floating IP.
+func consoleCause(out string) string {
+	for _, sign := range []string{
+		"reason=no-dhcp-lease",          // stacklab's tiny guest
+		"No lease, failing",             // CirrOS's udhcpc
+		"No DHCPOFFERS received",        // dhclient (Debian's ifupdown)
+		"DHCP lease acquisition failed", // systemd-networkd
+	} {
+		if strings.Contains(out, sign) {
+			return "the guest got no DHCP lease, so it has no address: neutron's DHCP agent did not answer for its port. " +
+				"Check that the server's subnet has DHCP on (`openstack subnet show SUBNET -c enable_dhcp`) and that the DHCP agent is alive (`openstack network agent list`, `stacklab doctor`); " +
+				"right after the lab's host boots, the agent can take minutes on 2 cores before it serves again, and a guest that keeps asking then gets its address"
+		}
+	}
+	return ""
+}
+
 // lastLines is the last n non-empty lines of console output, each as a
 // terminal shows it: a carriage return inside a line starts it over, so the
 // text after the last one is what counts. Deleting the CRs instead glued a

@@ -149,6 +149,25 @@ func TestFaultCause(t *testing.T) {
 	}
 }
 
+func TestConsoleCause(t *testing.T) {
+	for _, tc := range []struct {
+		out  string
+		dhcp bool
+	}{
+		{"stacklab-guest: DHCP on eth0\nstacklab-guest error reason=no-dhcp-lease (still trying)\n", true},
+		{"Sending discover...\nUsage: /sbin/cirros-dhcpc <up|down>\nNo lease, failing\n", true},
+		{"No DHCPOFFERS received.\nNo working leases in persistent database - sleeping.\n", true},
+		{"eth0: DHCP lease acquisition failed\n", true},
+		{"[    1.0] Linux version 6.1\nlogin: ", false},
+		{"", false},
+	} {
+		got := consoleCause(tc.out)
+		if tc.dhcp != strings.Contains(got, "no DHCP lease") {
+			t.Errorf("consoleCause(%q) = %q, want DHCP named: %v", tc.out, got, tc.dhcp)
+		}
+	}
+}
+
 func TestServerErrorMessage(t *testing.T) {
 	for _, tc := range []struct {
 		e    ServerError

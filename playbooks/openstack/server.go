@@ -362,6 +362,9 @@ func (c *Cloud) waitReady(ctx context.Context, id string, spec playbooks.Server)
 			}
 			e := serverError(spec.Name, s)
 			e.Timeout, e.Waited, e.Console, e.ConsoleTail = true, limit.String(), spec.Console, lastLines(out, tailLines)
+			if e.Cause == "" {
+				e.Cause = consoleCause(out)
+			}
 			return e
 		})
 	}

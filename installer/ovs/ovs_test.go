@@ -131,16 +131,32 @@ func TestRemove(t *testing.T) {
 	}
 }
 
-func TestParseBare(t *testing.T) {
-	out := "br-ex\nnetdev\n\nbr-int\n\n\nbr-sys\nsystem\n"
-	got := parseBare(out)
-	want := []BridgeState{{Name: "br-ex", Datapath: "netdev"}, {Name: "br-int"}, {Name: "br-sys", Datapath: "system"}}
+func TestParseBridgesJSON(t *testing.T) {
+	// ovs-vsctl 3.5's answer: one port as a bare UUID, several as a set,
+	// none as an empty set; the bridge's own internal port is left out.
+	out := `{"data":[["br-ex","netdev",["set",[["uuid","u1"],["uuid","u2"],["uuid","u3"]]]],["br-int","",["uuid","u4"]],["br-sys","system",["set",[]]]],"headings":["name","datapath_type","ports"]}
+{"data":[[["uuid","u1"],"phy-br-ex"],[["uuid","u2"],"br-ex"],[["uuid","u3"],"eth1"],[["uuid","u4"],"br-int"]],"headings":["_uuid","name"]}
+`
+	got, err := parseBridgesJSON([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []BridgeState{
+		{Name: "br-ex", Datapath: "netdev", Ports: []string{"eth1", "phy-br-ex"}},
+		{Name: "br-int"},
+		{Name: "br-sys", Datapath: "system"},
+	}
 	if len(got) != len(want) {
-		t.Fatalf("parseBare = %+v", got)
+		t.Fatalf("parseBridgesJSON = %+v", got)
 	}
 	for i := range want {
-		if got[i].Name != want[i].Name || got[i].Datapath != want[i].Datapath {
+		if got[i].Name != want[i].Name || got[i].Datapath != want[i].Datapath || !slices.Equal(got[i].Ports, want[i].Ports) {
 			t.Errorf("[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	for _, bad := range []string{``, `{"data":[]}`, `{"data":[["br","",["map",[]]]]}` + "\n" + `{"data":[]}`} {
+		if _, err := parseBridgesJSON([]byte(bad)); err == nil {
+			t.Errorf("parseBridgesJSON(%q) gave no error", bad)
 		}
 	}
 }

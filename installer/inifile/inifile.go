@@ -42,25 +42,33 @@ type line struct {
 // gives back the exact bytes it was parsed from.
 type File struct {
 	lines []line
+	// keys indexes key lines by section and key, made by Parse and again
+	// after every edit (so concurrent readers only read): a reader asking
+	// each section for a few keys (doctor's region check, on nova.conf's
+	// 10,000 lines) otherwise scans the whole file once per question.
+	keys map[keyID][]int
 }
 
 // Parse never fails: lines oslo.config would reject are kept verbatim and
 // ignored, because refusing to touch a file over an unrelated odd line helps
 // nobody.
 func Parse(data []byte) *File {
-	f := &File{}
+	// One string for the whole file: every line's text is a slice of it,
+	// not an allocation of its own.
+	rest := string(data)
+	f := &File{lines: make([]line, 0, strings.Count(rest, "\n")+1)}
 	section := ""
 	inValue := false
-	for len(data) > 0 {
+	for len(rest) > 0 {
 		var text, eol string
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			text, data = string(data[:i]), data[i+1:]
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			text, rest = rest[:i], rest[i+1:]
 			eol = "\n"
 			if strings.HasSuffix(text, "\r") {
 				text, eol = text[:len(text)-1], "\r\n"
 			}
 		} else {
-			text, data = string(data), nil
+			text, rest = rest, ""
 		}
 		l := line{text: text, eol: eol, section: section}
 		trimmed := strings.TrimRight(text, " \t\r")
@@ -91,6 +99,7 @@ func Parse(data []byte) *File {
 		}
 		f.lines = append(f.lines, l)
 	}
+	f.index()
 	return f
 }
 
@@ -124,13 +133,19 @@ type occurrence struct {
 	at, n int
 }
 
+func (f *File) index() {
+	f.keys = map[keyID][]int{}
+	for i, l := range f.lines {
+		if l.kind == kindKey {
+			id := keyID{l.section, l.key}
+			f.keys[id] = append(f.keys[id], i)
+		}
+	}
+}
+
 func (f *File) occurrences(section, key string) []occurrence {
 	var out []occurrence
-	for i := 0; i < len(f.lines); i++ {
-		l := f.lines[i]
-		if l.kind != kindKey || l.section != section || l.key != key {
-			continue
-		}
+	for _, i := range f.keys[keyID{section, key}] {
 		o := occurrence{at: i, n: 1}
 		for i+o.n < len(f.lines) && f.lines[i+o.n].kind == kindCont {
 			o.n++
@@ -274,6 +289,8 @@ func (f *File) Apply(sets []Set) error {
 
 func (f *File) apply(d desired) {
 	occ := f.occurrences(d.id.section, d.id.key)
+	// Every edit below moves lines.
+	defer f.index()
 	if d.delete {
 		for i := len(occ) - 1; i >= 0; i-- {
 			f.lines = slices.Delete(f.lines, occ[i].at, occ[i].at+occ[i].n)
@@ -383,6 +400,7 @@ func (f *File) insertAt(i int, ls []line) {
 		f.lines[i-1].eol = "\n"
 	}
 	f.lines = slices.Insert(f.lines, i, ls...)
+	f.index()
 }
 
 func isCommentedDefault(text, key string) bool {

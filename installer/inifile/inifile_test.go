@@ -483,3 +483,34 @@ func TestEditErrors(t *testing.T) {
 		t.Errorf("bad key: %v, want ErrInvalidSet", err)
 	}
 }
+
+func TestLookUpsStayTrueAcrossEdits(t *testing.T) {
+	// Look-ups read an index of the key lines: after each edit (insert,
+	// in-place rewrite, multi-line value, delete) every key must read as
+	// it does in the same bytes parsed afresh.
+	f := Parse([]byte("[DEFAULT]\n#workers = <None>\nfoo = 1\n  more\nbar = 2\n\n[db]\nconnection = a\nbar = 3\nfoo = x\nfoo = y\n"))
+	steps := [][]Set{
+		{{Key: "workers", Value: "2"}},
+		{{Key: "foo", Value: "one\ntwo\nthree"}},
+		{{Section: "db", Key: "foo", Value: "z"}},
+		{{Section: "new", Key: "region_name", Value: "RegionOne"}, {Key: "bar", Delete: true}},
+		{{Key: "foo", Delete: true}, {Section: "db", Key: "bar", Value: "4"}},
+	}
+	for n, sets := range steps {
+		if err := f.Apply(sets); err != nil {
+			t.Fatalf("step %d: %v", n, err)
+		}
+		fresh := Parse(f.Bytes())
+		for _, sec := range append([]string{DefaultSection}, fresh.Sections()...) {
+			for _, k := range []string{"workers", "foo", "bar", "connection", "region_name"} {
+				got, want := f.Values(sec, k), fresh.Values(sec, k)
+				if strings.Join(got, "|") != strings.Join(want, "|") {
+					t.Errorf("step %d: [%s] %s reads %q after the edit, %q parsed afresh", n, sec, k, got, want)
+				}
+			}
+		}
+	}
+	if v, _ := f.Get("db", "bar"); v != "4" {
+		t.Fatalf("[db] bar = %q after the edits\n%s", v, f.Bytes())
+	}
+}

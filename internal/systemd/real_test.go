@@ -232,6 +232,29 @@ func TestRealSystemd(t *testing.T) {
 			t.Errorf("Start of unknown unit = %v, want ErrNoSuchUnit", err)
 		}
 	})
+	t.Run("several units in one call, in the order asked", func(t *testing.T) {
+		// One listing answers them all: a missing unit among them is
+		// reported in its place, not as an error.
+		if err := c.Start(ctx, "stk-sleep"); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Stop(ctx, "stk-sleep")
+		st, err := c.States(ctx, "stk-nope", "stk-sleep", "stk-fail.service")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range st {
+			got = append(got, s.Name+" "+s.LoadState+" "+s.ActiveState)
+		}
+		want := []string{"stk-nope.service not-found inactive", "stk-sleep.service loaded active", "stk-fail.service loaded inactive"}
+		if !slices.Equal(got, want) {
+			t.Errorf("States = %q, want %q", got, want)
+		}
+		if st[1].MainPID == 0 || st[1].Since.IsZero() || st[1].UnitFileState != "disabled" {
+			t.Errorf("running unit %#v: want its MainPID, since and unit file state", st[1])
+		}
+	})
 	t.Run("units by pattern", func(t *testing.T) {
 		// Only loaded units are listed: systemd unloads a stopped,
 		// unreferenced unit.

@@ -137,21 +137,23 @@ func typeInterface(unit string) string {
 	return iface
 }
 
+// sinceKey names the timestamp property since reads for an active state.
+func sinceKey(activeState string) string {
+	switch activeState {
+	case "active", "reloading":
+		return "ActiveEnterTimestamp"
+	case "activating":
+		return "InactiveExitTimestamp"
+	case "deactivating":
+		return "ActiveExitTimestamp"
+	}
+	return "InactiveEnterTimestamp" // inactive, failed
+}
+
 // since picks the timestamp systemctl shows after "since" for a given
 // active state; systemd's timestamps are microseconds since the epoch.
 func since(activeState string, props map[string]any) time.Time {
-	var key string
-	switch activeState {
-	case "active", "reloading":
-		key = "ActiveEnterTimestamp"
-	case "activating":
-		key = "InactiveExitTimestamp"
-	case "deactivating":
-		key = "ActiveExitTimestamp"
-	default: // inactive, failed
-		key = "InactiveEnterTimestamp"
-	}
-	us, _ := props[key].(uint64)
+	us, _ := props[sinceKey(activeState)].(uint64)
 	if us == 0 {
 		return time.Time{}
 	}

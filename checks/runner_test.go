@@ -280,6 +280,11 @@ func sampleReport(t *testing.T) Report {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The goldens fix the rendering, not the clock: a loaded machine
+	// (-race, -count) makes a check last a millisecond.
+	for i := range rep.Entries {
+		rep.Entries[i].Duration, rep.Entries[i].Started = 0, 0
+	}
 	return rep
 }
 

@@ -231,6 +231,9 @@ type doctor struct {
 	catalog    memo[[]identity.Endpoint]
 	ss         memo[[]byte]
 	rps        memo[[]resourceproviders.ResourceProvider]
+	// bridges is the Open vSwitch database's bridges and ports, which
+	// each bridge check grades: one reading, not one per bridge.
+	bridges memo[map[string][]string]
 	// horizonDaemon: the dashboard-wsgi-daemon check read from Apache's
 	// configuration that Horizon runs in its daemon process, which the
 	// login check (behind it) reads to log in once instead of LoginTries.

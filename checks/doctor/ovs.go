@@ -59,7 +59,7 @@ func (dr *doctor) checkBridge(ctx context.Context, b openstack.Bridge) checks.Re
 	if dr.d.Switch == nil {
 		return checks.Skipped("the Open vSwitch database cannot be read here")
 	}
-	have, err := dr.d.Switch.BridgePorts(ctx)
+	have, err := dr.bridges.get(ctx, dr.d.Switch.BridgePorts)
 	if err != nil {
 		return checks.Failf("the Open vSwitch database does not answer",
 			"systemctl restart ovsdb-server ovs-vswitchd; journalctl -u ovsdb-server -n 50", err.Error())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stacklab/stacklab/checks"
@@ -14,9 +15,11 @@ import (
 type fakeSwitch struct {
 	bridges map[string][]string
 	err     error
+	reads   atomic.Int32
 }
 
 func (f *fakeSwitch) BridgePorts(context.Context) (map[string][]string, error) {
+	f.reads.Add(1)
 	return f.bridges, f.err
 }
 
@@ -34,8 +37,13 @@ func ovsWorld(t *testing.T) (*world, *fakeSwitch) {
 }
 
 func TestOVSHealthy(t *testing.T) {
-	w, _ := ovsWorld(t)
+	w, sw := ovsWorld(t)
 	rep := w.run(t)
+	// Every bridge check grades one reading of the database (each is
+	// several ovs-vsctl runs).
+	if n := sw.reads.Load(); n != 1 {
+		t.Errorf("the switch was read %d times in one run, want 1", n)
+	}
 	for _, id := range []string{OVSBridgeID("br-int"), OVSBridgeID("br-ex"), UnitID("ovs-vswitchd"), UnitID("neutron-openvswitch-agent")} {
 		if s, _ := status(rep, id); s != checks.OK {
 			e, _ := rep.Get(id)

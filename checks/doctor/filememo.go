@@ -2,6 +2,8 @@ package doctor
 
 import (
 	"sync"
+
+	"github.com/stacklab/stacklab/installer/inifile"
 )
 
 // fileMemo reads each file at most once per run: several checks read the
@@ -13,6 +15,7 @@ type fileMemo struct {
 	Host
 	mu    sync.Mutex
 	files map[string]fileRead
+	inis  map[string]*inifile.File
 }
 
 type fileRead struct {
@@ -24,7 +27,7 @@ func memoHost(h Host) Host {
 	if h == nil {
 		return nil
 	}
-	return &fileMemo{Host: h, files: map[string]fileRead{}}
+	return &fileMemo{Host: h, files: map[string]fileRead{}, inis: map[string]*inifile.File{}}
 }
 
 func (m *fileMemo) ReadFile(path string) ([]byte, error) {
@@ -36,4 +39,31 @@ func (m *fileMemo) ReadFile(path string) ([]byte, error) {
 	b, err := m.Host.ReadFile(path)
 	m.files[path] = fileRead{b, err}
 	return b, err
+}
+
+// readINI reads and parses an oslo.config file, once per run where h is
+// the run's memo: the region and RabbitMQ checks ask the same files
+// (nova.conf is 10,000 lines). A parsed File is only read afterwards, so
+// checks running side by side can share it.
+func readINI(h Host, path string) (*inifile.File, error) {
+	m, ok := h.(*fileMemo)
+	if !ok {
+		b, err := h.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return inifile.Parse(b), nil
+	}
+	b, err := m.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, ok := m.inis[path]
+	if !ok {
+		f = inifile.Parse(b)
+		m.inis[path] = f
+	}
+	return f, nil
 }

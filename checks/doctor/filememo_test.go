@@ -40,3 +40,36 @@ func TestRunReadsEachFileOnce(t *testing.T) {
 		}
 	}
 }
+
+// One run parses a configuration file once for every check that asks it;
+// the next run (a re-check after --fix) sees the file as it is then.
+func TestReadINIParsesOncePerRun(t *testing.T) {
+	const p = "/etc/nova/nova.conf"
+	files := map[string]string{p: "[DEFAULT]\ntransport_url = rabbit://a\n"}
+	h := memoHost(fakeHost{files: files})
+	a, err := readINI(h, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := readINI(h, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Error("a second check of the same run parsed nova.conf again")
+	}
+	if v, _ := a.Get("", "transport_url"); v != "rabbit://a" {
+		t.Errorf("transport_url = %q", v)
+	}
+	files[p] = "[DEFAULT]\ntransport_url = rabbit://b\n"
+	c, err := readINI(memoHost(fakeHost{files: files}), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.Get("", "transport_url"); v != "rabbit://b" {
+		t.Errorf("the next run read transport_url = %q, want the file's new value", v)
+	}
+	if _, err := readINI(h, "/etc/cinder/cinder.conf"); err == nil {
+		t.Error("a missing file parsed without an error")
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/stacklab/stacklab/checks"
-	"github.com/stacklab/stacklab/installer/inifile"
 	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
 )
@@ -154,11 +153,11 @@ func (dr *doctor) checkRabbitServices(ctx context.Context) checks.Result {
 	var refused []RabbitRefusal
 	var files []string
 	for _, rf := range rabbitFiles() {
-		b, err := dr.d.Host.ReadFile(rf.Path)
+		f, err := readINI(dr.d.Host, rf.Path)
 		if err != nil {
 			continue // a service the lab does not run
 		}
-		raw, ok := inifile.Parse(b).Get("", "transport_url")
+		raw, ok := f.Get("", "transport_url")
 		if !ok {
 			continue
 		}

@@ -58,7 +58,10 @@ func (s RegionSetting) String() string {
 
 // RegionSettings lists the options of an INI file that name a region.
 func RegionSettings(file string, data []byte) []RegionSetting {
-	f := inifile.Parse(data)
+	return regionSettingsOf(file, inifile.Parse(data))
+}
+
+func regionSettingsOf(file string, f *inifile.File) []RegionSetting {
 	var out []RegionSetting
 	for _, sec := range append([]string{inifile.DefaultSection}, f.Sections()...) {
 		for _, k := range regionKeys {
@@ -151,11 +154,11 @@ func (dr *doctor) checkRegion(ctx context.Context) checks.Result {
 	region := dr.region()
 	var settings []RegionSetting
 	for _, rf := range regionFiles() {
-		b, err := dr.d.Host.ReadFile(rf.Path)
+		f, err := readINI(dr.d.Host, rf.Path)
 		if err != nil {
 			continue // a service the lab does not run
 		}
-		settings = append(settings, RegionSettings(rf.Path, b)...)
+		settings = append(settings, regionSettingsOf(rf.Path, f)...)
 	}
 	// nova reads [cinder] only to attach volumes: where no cinder runs,
 	// Debian's os_region_name = regionOne there breaks nothing (a lab

@@ -46,17 +46,13 @@ func (m *fileMemo) ReadFile(path string) ([]byte, error) {
 // (nova.conf is 10,000 lines). A parsed File is only read afterwards, so
 // checks running side by side can share it.
 func readINI(h Host, path string) (*inifile.File, error) {
-	m, ok := h.(*fileMemo)
-	if !ok {
-		b, err := h.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		return inifile.Parse(b), nil
-	}
-	b, err := m.ReadFile(path)
+	b, err := h.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	m, ok := h.(*fileMemo)
+	if !ok {
+		return inifile.Parse(b), nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

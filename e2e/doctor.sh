@@ -383,7 +383,27 @@ for f in "${FAULTS[@]}"; do
 	json=$(in_lab "$STACKLAB" doctor "${CFG[@]}" --output json 2>/dev/null || true)
 	took=$(($(now_ms) - t0))
 	roots=$(jq -r '[.checks[] | select(.status == "fail") | .id] | join(",")' <<<"$json")
+	# The root cause named beside another failure: the other may be a
+	# moment of a loaded machine (the other release's lane installs beside
+	# this one). One CI run failed so, unexplained and not reproduced: ask
+	# once more after a pause, print both answers, and the second must be
+	# exact. A root cause missed or wrong is never asked again.
+	if [[ $roots != "$want" && ",$roots," == *",$want,"* ]]; then
+		echo "   note  $f: doctor failed '$roots' beside '$want'; asking again in 5 s:"
+		jq -r '.checks[] | select(.status == "fail") | "   note    \(.id): \(.summary)"' <<<"$json" || true
+		sleep 5
+		t0=$(now_ms)
+		json=$(in_lab "$STACKLAB" doctor "${CFG[@]}" --output json 2>/dev/null || true)
+		took=$(($(now_ms) - t0))
+		roots=$(jq -r '[.checks[] | select(.status == "fail") | .id] | join(",")' <<<"$json")
+	fi
 	[[ $roots == "$want" ]] && rc_ok=yes || rc_ok=NO
+	if [[ $rc_ok == NO ]]; then
+		# Every failed check with its summary: a second failure beside the
+		# fault's is the clue (a slow service, a check that raced the fault).
+		echo "   FAIL  $f: doctor's failed checks are '${roots:-none}', want '$want':"
+		jq -r '.checks[] | select(.status == "fail") | "   FAIL    \(.id): \(.summary)"' <<<"$json" || true
+	fi
 	wantfix=$(expect_fix "$f")
 	if [[ -n $wantfix ]]; then
 		fix=$(jq -r --arg id "$want" '.checks[] | select(.id == $id) | .fix' <<<"$json")
@@ -419,6 +439,9 @@ for f in "${FAULTS[@]}"; do
 	[[ $rc_ok == yes && ($fixed == yes || $fixed == manual) ]] || {
 		fails=$((fails + 1))
 		failed+=("$f")
+		# The table below pads its columns: a long root cause list can push
+		# "NO" out of the CI log's filter. This line is always caught.
+		echo "   FAIL  $f: root cause ${roots:-none} (want $want, ok=$rc_ok), fixed=$fixed"
 	}
 	rows+=("$(printf '%-22s %-30s %-4s %-7s %s' "$f" "${roots:-none}" "$rc_ok" "$fixed" "$(printf '%d.%03d s' $((took / 1000)) $((took % 1000)))")")
 done

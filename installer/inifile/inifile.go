@@ -289,12 +289,14 @@ func (f *File) Apply(sets []Set) error {
 
 func (f *File) apply(d desired) {
 	occ := f.occurrences(d.id.section, d.id.key)
-	// Every edit below moves lines.
-	defer f.index()
 	if d.delete {
+		if len(occ) == 0 {
+			return
+		}
 		for i := len(occ) - 1; i >= 0; i-- {
 			f.lines = slices.Delete(f.lines, occ[i].at, occ[i].at+occ[i].n)
 		}
+		f.index()
 		return
 	}
 	current := make([]string, len(occ))
@@ -315,9 +317,13 @@ func (f *File) apply(d desired) {
 			f.lines = slices.Delete(f.lines, occ[i].at, occ[i].at+occ[i].n)
 		}
 		f.lines = slices.Replace(f.lines, occ[0].at, occ[0].at+occ[0].n, rendered...)
+		f.index()
 		return
 	}
 	f.insert(d.id, rendered)
+	// Once per edit, not per no-op: a converged file (every run after the
+	// first) is read and compared, never indexed again.
+	f.index()
 }
 
 func render(id keyID, value string) []line {
@@ -400,7 +406,6 @@ func (f *File) insertAt(i int, ls []line) {
 		f.lines[i-1].eol = "\n"
 	}
 	f.lines = slices.Insert(f.lines, i, ls...)
-	f.index()
 }
 
 func isCommentedDefault(text, key string) bool {

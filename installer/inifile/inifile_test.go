@@ -495,6 +495,9 @@ func TestLookUpsStayTrueAcrossEdits(t *testing.T) {
 		{{Section: "db", Key: "foo", Value: "z"}},
 		{{Section: "new", Key: "region_name", Value: "RegionOne"}, {Key: "bar", Delete: true}},
 		{{Key: "foo", Delete: true}, {Section: "db", Key: "bar", Value: "4"}},
+		// a no-op and a delete of nothing (neither re-indexes), then an
+		// edit that must still find its line
+		{{Section: "db", Key: "bar", Value: "4"}, {Key: "nope", Delete: true}, {Section: "db", Key: "connection", Value: "b"}},
 	}
 	for n, sets := range steps {
 		if err := f.Apply(sets); err != nil {
@@ -509,6 +512,9 @@ func TestLookUpsStayTrueAcrossEdits(t *testing.T) {
 				}
 			}
 		}
+	}
+	if v, _ := f.Get("db", "connection"); v != "b" {
+		t.Fatalf("[db] connection = %q after the edits\n%s", v, f.Bytes())
 	}
 	if v, _ := f.Get("db", "bar"); v != "4" {
 		t.Fatalf("[db] bar = %q after the edits\n%s", v, f.Bytes())

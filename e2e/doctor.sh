@@ -57,6 +57,24 @@ warm_dashboard() {
 	sh_lab "ok=0; for i in \$(seq 120); do if curl $fail -sS -o /dev/null --max-time 2 http://$MGMT_IP/horizon/auth/login/; then ok=\$((ok + 1)); [ \$ok -ge 8 ] && exit 0; else ok=0; sleep 1; fi; done; echo 'the login page did not answer fast 8 times in a row' >&2"
 }
 
+# settle_compute: nova calls a compute service up for 60 s after its last
+# heartbeat (service_down_time), and a restarted nova-compute sends its
+# first one only after init_host and a resource update, 20-30 s on 2 cores:
+# meanwhile "up" is its predecessor's heartbeat, not its own. Wait until the
+# running nova-compute has run those 60 s, so the green doctor that follows
+# speaks for it. CI failed once without this: two restarts 23 s apart, and
+# the next fault's doctor found nova-compute down beside the fault.
+settle_compute() {
+	local age
+	# shellcheck disable=SC2016 # expanded by the lab's shell
+	age=$(sh_lab '[ "$(systemctl is-active nova-compute 2>/dev/null)" = active ] || exit 0
+t=$(systemctl show -p ActiveEnterTimestamp --value nova-compute)
+[ -n "$t" ] && echo $(($(date +%s) - $(date -d "$t" +%s)))') || return 0
+	[[ $age =~ ^[0-9]+$ ]] && ((age < 61)) || return 0
+	echo "(nova-compute started $age s ago: waiting $((61 - age)) s for a heartbeat of its own)"
+	sleep $((61 - age))
+}
+
 # fault NAME: inject; restore NAME: undo by hand (used only when --fix did not).
 inject() {
 	case $1 in
@@ -343,6 +361,7 @@ if in_lab pgrep -f 'stacklab (install|uninstall)' >/dev/null; then
 fi
 
 # The lab must start green, or a fault's root cause means nothing.
+settle_compute
 if ! in_lab "$STACKLAB" doctor "${CFG[@]}" >/tmp/doctor-e2e-pre.txt 2>&1; then
 	cat /tmp/doctor-e2e-pre.txt
 	echo "doctor.sh: the lab is not healthy before the first fault" >&2
@@ -427,6 +446,7 @@ for f in "${FAULTS[@]}"; do
 		manual "$f" && fixed=manual
 	fi
 	# Whatever happened, the lab must be green before the next fault.
+	settle_compute
 	if ! in_lab "$STACKLAB" doctor "${CFG[@]}" >/dev/null 2>&1; then
 		restore "$f" || true
 		if ! in_lab "$STACKLAB" doctor "${CFG[@]}" >"/tmp/doctor-e2e-$f-after.txt" 2>&1; then

@@ -404,9 +404,9 @@ for f in "${FAULTS[@]}"; do
 	roots=$(jq -r '[.checks[] | select(.status == "fail") | .id] | join(",")' <<<"$json")
 	# The root cause named beside another failure: the other may be a
 	# moment of a loaded machine (the other release's lane installs beside
-	# this one). One CI run failed so, unexplained and not reproduced: ask
-	# once more after a pause, print both answers, and the second must be
-	# exact. A root cause missed or wrong is never asked again.
+	# this one; a service still starting, as settle_compute's nova-compute
+	# once was). Ask once more after a pause, print both answers, and the
+	# second must be exact. A root cause missed or wrong is never asked again.
 	if [[ $roots != "$want" && ",$roots," == *",$want,"* ]]; then
 		echo "   note  $f: doctor failed '$roots' beside '$want'; asking again in 5 s:"
 		jq -r '.checks[] | select(.status == "fail") | "   note    \(.id): \(.summary)"' <<<"$json" || true

@@ -495,8 +495,8 @@ func TestLookUpsStayTrueAcrossEdits(t *testing.T) {
 		{{Section: "db", Key: "foo", Value: "z"}},
 		{{Section: "new", Key: "region_name", Value: "RegionOne"}, {Key: "bar", Delete: true}},
 		{{Key: "foo", Delete: true}, {Section: "db", Key: "bar", Value: "4"}},
-		// a no-op and a delete of nothing (neither re-indexes), then an
-		// edit that must still find its line
+		// a no-op and a delete of nothing (the paths that skip the
+		// re-index), then an edit that must still find its line
 		{{Section: "db", Key: "bar", Value: "4"}, {Key: "nope", Delete: true}, {Section: "db", Key: "connection", Value: "b"}},
 	}
 	for n, sets := range steps {

@@ -37,7 +37,7 @@ type Facts struct {
 
 // Network is the slice of netcfg.Host facts are read from.
 type Network interface {
-	Snapshot(ctx context.Context) (netcfg.Snapshot, error)
+	Links(ctx context.Context) (netcfg.Snapshot, error)
 }
 
 // Host is where facts come from; the zero Hostname and MountInfo read this
@@ -66,7 +66,7 @@ func (h Host) Facts(ctx context.Context, cfg config.Config) (Facts, error) {
 		return f, fmt.Errorf("hostname: %w", err)
 	}
 	f.Hostname = name
-	snap, err := h.Network.Snapshot(ctx)
+	snap, err := h.Network.Links(ctx)
 	if err != nil {
 		return f, fmt.Errorf("read the NICs: %w", err)
 	}

@@ -305,6 +305,19 @@ func TestKernelNeverCutsTheUsersPath(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = c.Close() })
 		h := hostOf(t, lab)
+		// Links skips the socket dump (doctor and the lab's facts read
+		// no session); Snapshot, which the plan reads, has it.
+		ls, err := h.Links(ctx)
+		if err != nil || len(ls.Sessions) != 0 {
+			t.Errorf("Links: sessions %v, err %v; want none", ls.Sessions, err)
+		}
+		if eth1, _ := ls.Link("eth1"); !slices.Contains(prefixes(eth1), "192.168.56.101/24") {
+			t.Errorf("Links: eth1 has %v", prefixes(eth1))
+		}
+		snap := mustSnap(t, h)
+		if eth1, _ := snap.Link("eth1"); len(snap.SessionsTo(eth1)) == 0 {
+			t.Errorf("Snapshot: no session to eth1 in %v", snap.Sessions)
+		}
 		// The session is seen from the kernel's sockets, as under sudo.
 		p, err := h.Prepare(ctx, "", "", Options{FlushExternal: true})
 		if err != nil {

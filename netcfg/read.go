@@ -67,8 +67,29 @@ func retryDump[T any](ctx context.Context, what string, f func() (T, error)) (T,
 	return zero, fmt.Errorf("netcfg: %s: still interrupted after %d attempts: %w", what, dumpAttempts, err)
 }
 
-// Snapshot reads links, addresses and default routes.
+// Snapshot reads links, addresses and default routes, and the established
+// TCP sessions the plan's SSH guard needs.
 func (h Host) Snapshot(ctx context.Context) (Snapshot, error) {
+	s, err := h.Links(ctx)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	var socks []*netlink.Socket
+	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		ss, err := retryDump(ctx, "list TCP sessions", func() ([]*netlink.Socket, error) { return h.NL.SocketDiagTCP(fam) })
+		if err != nil {
+			return Snapshot{}, err
+		}
+		socks = append(socks, ss...)
+	}
+	s.Sessions = sessions(socks)
+	return s, nil
+}
+
+// Links reads links, addresses and default routes without the TCP
+// sessions: on a lab host, with every service's connections open, the
+// socket dump was four fifths of a read's CPU, and only the plan reads it.
+func (h Host) Links(ctx context.Context) (Snapshot, error) {
 	nlinks, err := retryDump(ctx, "list links", h.NL.LinkList)
 	if err != nil {
 		return Snapshot{}, err
@@ -89,17 +110,7 @@ func (h Host) Snapshot(ctx context.Context) (Snapshot, error) {
 		}
 		nroutes = append(nroutes, rs...)
 	}
-	var socks []*netlink.Socket
-	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		ss, err := retryDump(ctx, "list TCP sessions", func() ([]*netlink.Socket, error) { return h.NL.SocketDiagTCP(fam) })
-		if err != nil {
-			return Snapshot{}, err
-		}
-		socks = append(socks, ss...)
-	}
-	s := buildSnapshot(nlinks, naddrs, nroutes)
-	s.Sessions = sessions(socks)
-	return s, nil
+	return buildSnapshot(nlinks, naddrs, nroutes), nil
 }
 
 // tcpEstablished is TCP_ESTABLISHED in the kernel's tcp_states.h.

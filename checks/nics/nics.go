@@ -17,7 +17,7 @@ import (
 
 // Source yields the NIC state; netcfg.Host is one.
 type Source interface {
-	Snapshot(ctx context.Context) (netcfg.Snapshot, error)
+	Links(ctx context.Context) (netcfg.Snapshot, error)
 }
 
 // Options carry the user's --mgmt-if/--ext-if overrides.
@@ -48,7 +48,7 @@ type reading struct {
 }
 
 func (r *reading) get(ctx context.Context, src Source) (netcfg.Snapshot, error) {
-	r.once.Do(func() { r.snap, r.err = src.Snapshot(ctx) })
+	r.once.Do(func() { r.snap, r.err = src.Links(ctx) })
 	return r.snap, r.err
 }
 
@@ -75,7 +75,7 @@ func Checks(src Source, opts Options) []checks.Check {
 // MgmtIPv4 is the management NIC's primary IPv4 address, the one the
 // services bind to and the hostname must resolve to.
 func MgmtIPv4(ctx context.Context, src Source, opts Options) (netip.Addr, error) {
-	s, err := src.Snapshot(ctx)
+	s, err := src.Links(ctx)
 	if err != nil {
 		return netip.Addr{}, err
 	}

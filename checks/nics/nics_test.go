@@ -17,7 +17,7 @@ type fixedSource struct {
 	err  error
 }
 
-func (f fixedSource) Snapshot(context.Context) (netcfg.Snapshot, error) { return f.snap, f.err }
+func (f fixedSource) Links(context.Context) (netcfg.Snapshot, error) { return f.snap, f.err }
 
 func link(name string, up bool, oper string, addrs ...string) netcfg.Link {
 	l := netcfg.Link{Name: name, Kind: "device", Up: up, OperState: oper, MTU: 1500, Addrs: []netcfg.Addr{}}

@@ -19,10 +19,17 @@ lab() { "${LH[@]}" exec "$@"; }
 service_logs() {
 	local root=$1 dst=$2/logs d
 	mkdir -p "$dst"
-	for d in neutron nova glance keystone placement libvirt/qemu openvswitch; do
+	for d in neutron nova glance keystone placement libvirt/qemu openvswitch apache2; do
 		[[ -d $root/var/log/$d ]] || continue
 		mkdir -p "$dst/$d"
 		cp -f "$root/var/log/$d/"*.log "$dst/$d/" 2>/dev/null || true
+	done
+	# What each guest printed on its serial console: whether it booted and
+	# got its address, when its floating IP does not answer.
+	for d in "$root"/var/lib/nova/instances/*/; do
+		[[ -f $d/console.log ]] || continue
+		mkdir -p "$dst/guests"
+		cp -f "$d/console.log" "$dst/guests/$(basename "$d").log" 2>/dev/null || true
 	done
 	echo "== the services' last errors (all their logs in $dst)"
 	grep -h -E ' (ERROR|CRITICAL) ' "$dst"/*/*.log 2>/dev/null | sort -s -k1,2 | tail -n 25 || true

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
@@ -31,6 +32,7 @@ import (
 	"github.com/stacklab/stacklab/internal/safefile"
 	"github.com/stacklab/stacklab/internal/systemd"
 	"github.com/stacklab/stacklab/lab"
+	"github.com/stacklab/stacklab/netcfg"
 )
 
 // ovsSwitch is doctor's view of the lab's OVS database.
@@ -466,9 +468,15 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 	} else if secrets, err = config.ReadSecrets("/"); err != nil {
 		reasons = append(reasons, err.Error())
 	}
-	facts, err := e.hostFacts(ctx, labCfg)
-	if err != nil {
+	var nicsRead *sharedLinks
+	var facts lab.Facts
+	if nh, err := e.network(); err != nil {
 		reasons = append(reasons, "read the NICs: "+err.Error())
+	} else {
+		nicsRead = &sharedLinks{src: nh}
+		if facts, err = e.factsFrom(ctx, labCfg, nicsRead); err != nil {
+			reasons = append(reasons, "read the NICs: "+err.Error())
+		}
 	}
 	// A backend install refuses on this release is described as the
 	// release's default would build it.
@@ -520,12 +528,12 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 	s.redact = secrets.Redactor().Redact
 	s.files = m.Files()
 	if s.cfg.Lab {
-		if src, err := e.network(); err == nil {
+		if nicsRead != nil {
 			o := nics.Options{MgmtIf: labCfg.Network.ManagementInterface, ExtIf: p.ExtIf}
 			s.extra = func() []checks.Check {
 				// The external NIC must still be up and unaddressed for
 				// neutron's bridge; only on the lab host.
-				list := nics.Checks(src, o)
+				list := nics.Checks(nicsRead, o)
 				for i := range list {
 					list[i].DependsOn = append(list[i].DependsOn, doctor.IDLabHost)
 				}
@@ -533,6 +541,37 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 			}
 		}
 		s.repairer = doctor.HostRepairer{Units: sd, Host: doctor.System{Root: "/"}, Lab: m, Cloud: openCloud("")}
+	}
+	return s, nil
+}
+
+// sharedLinks hands the NICs read for the lab's facts to the first run's
+// NIC checks, so one doctor run reads the kernel once and judges one
+// moment; every later read (the run after --fix's repairs) is afresh.
+type sharedLinks struct {
+	src   lab.Network
+	mu    sync.Mutex
+	reads int
+	kept  netcfg.Snapshot
+}
+
+func (l *sharedLinks) Links(ctx context.Context) (netcfg.Snapshot, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reads++
+	if l.reads == 2 {
+		s := l.kept
+		l.kept = netcfg.Snapshot{}
+		return s, nil
+	}
+	s, err := l.src.Links(ctx)
+	if err != nil {
+		// Nothing kept: the next reader reads again.
+		l.reads = 2
+		return s, err
+	}
+	if l.reads == 1 {
+		l.kept = s
 	}
 	return s, nil
 }

@@ -339,7 +339,12 @@ func (e *env) hostFacts(ctx context.Context, cfg config.Config) (lab.Facts, erro
 	if err != nil {
 		return lab.Facts{}, err
 	}
-	return lab.Host{Network: nh, Readings: e.readings()}.Facts(ctx, cfg)
+	return e.factsFrom(ctx, cfg, nh)
+}
+
+// factsFrom is hostFacts with the NICs read from net.
+func (e *env) factsFrom(ctx context.Context, cfg config.Config, net lab.Network) (lab.Facts, error) {
+	return lab.Host{Network: net, Readings: e.readings()}.Facts(ctx, cfg)
 }
 
 // installHooks runs preflight's checks and net's apply as the first two

@@ -25,15 +25,7 @@ KILL_IN=${STACKLAB_E2E_KILL_IN:-keystone}
 collect() {
 	mkdir -p "$RESULTS"
 	cp -f "$WORK/console.log" "$RESULTS/" 2>/dev/null || true
-	if "${LH[@]}" status >/dev/null 2>&1; then
-		"${LH[@]}" exec sh -c 'systemctl --no-pager --failed; journalctl --no-pager -n 300 -p warning' \
-			>"$RESULTS/lab-journal.txt" 2>&1 || true
-		# Every apache2 job at full priority: stops that ran into the
-		# unit's 90 s timeout were seen in CI and never on a dev lab.
-		"${LH[@]}" exec journalctl --no-pager -o short-precise -u apache2 \
-			>"$RESULTS/apache2-journal.txt" 2>&1 || true
-		cp -f "$ROOT/var/log/stacklab/"*.log "$RESULTS/" 2>/dev/null || true
-	fi
+	lab_state "$ROOT" "$RESULTS"
 }
 cleanup() {
 	rc=$?

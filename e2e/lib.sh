@@ -12,6 +12,21 @@ fail() {
 }
 lab() { "${LH[@]}" exec "$@"; }
 
+# lab_state ROOT RESULTS: what every lane keeps from a running lab host,
+# failed or not: its failed units and warnings, apache2's whole journal,
+# stacklab's own logs.
+lab_state() {
+	local root=$1 dst=$2
+	"${LH[@]}" status >/dev/null 2>&1 || return 0
+	lab sh -c 'systemctl --no-pager --failed; journalctl --no-pager -n 300 -p warning' \
+		>"$dst/lab-journal.txt" 2>&1 || true
+	# Every apache2 job at full priority: stops that ran into the unit's
+	# 90 s timeout were seen in CI and never on a dev lab.
+	lab journalctl --no-pager -o short-precise -u apache2 \
+		>"$dst/apache2-journal.txt" 2>&1 || true
+	cp -f "$root/var/log/stacklab/"*.log "$dst/" 2>/dev/null || true
+}
+
 # service_logs ROOT RESULTS: after a failure, the OpenStack services' own
 # logs from the lab host's root into RESULTS/logs, and their last errors
 # printed: the journal holds warnings only, and a CI log may show only its

@@ -37,15 +37,7 @@ collect() {
 	mkdir -p "$RESULTS"
 	cp -f "$LAB_CONSOLE" "$RESULTS/" 2>/dev/null || true
 	cp -f "$LAB_WORK"/dnsmasq/*.log "$RESULTS/" 2>/dev/null || true
-	if "${LH[@]}" status >/dev/null 2>&1; then
-		lab sh -c 'systemctl --no-pager --failed; journalctl --no-pager -n 300 -p warning' \
-			>"$RESULTS/lab-journal.txt" 2>&1 || true
-		# Every apache2 job at full priority: stops that ran into the
-		# unit's 90 s timeout were seen in CI and never on a dev lab.
-		lab journalctl --no-pager -o short-precise -u apache2 \
-			>"$RESULTS/apache2-journal.txt" 2>&1 || true
-		cp -f "$LAB_ROOT/var/log/stacklab/"*.log "$RESULTS/" 2>/dev/null || true
-	fi
+	lab_state "$LAB_ROOT" "$RESULTS"
 }
 cleanup() {
 	rc=$?

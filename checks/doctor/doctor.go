@@ -138,6 +138,8 @@ type Host interface {
 	// ReadDir names a directory's entries: none, and no error, when it
 	// does not exist.
 	ReadDir(path string) ([]string, error)
+	// Readlink is a symbolic link's target (a process's descriptors).
+	Readlink(path string) (string, error)
 	// Run runs a command and returns its combined output.
 	Run(ctx context.Context, name string, args ...string) ([]byte, error)
 }

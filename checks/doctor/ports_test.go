@@ -1,7 +1,12 @@
 package doctor
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -103,5 +108,123 @@ LISTEN 0 100 127.0.0.1:5000 0.0.0.0:* users:(("uwsgi",pid=2001,fd=3))
 	// Both ports graded from one reading.
 	if n := ssRuns.Load(); n != 1 {
 		t.Errorf("ss ran %d times, want once", n)
+	}
+}
+
+// procLine is one /proc/net/tcp{,6} line as the kernel prints it: each
+// 32-bit word of the address in this machine's byte order, in hex.
+func procLine(sl int, addr string, port uint16, st string, inode uint64) string {
+	a := netip.MustParseAddr(addr).AsSlice()
+	var hexAddr string
+	for i := 0; i < len(a); i += 4 {
+		hexAddr += fmt.Sprintf("%08X", binary.NativeEndian.Uint32(a[i:i+4]))
+	}
+	zero := strings.Repeat("0", len(hexAddr))
+	return fmt.Sprintf("%4d: %s:%04X %s:0000 %s 00000000:00000000 00:00000000 00000000   106        0 %d 1 0000000000000000 100 0 0 10 0\n",
+		sl, hexAddr, port, zero, st, inode)
+}
+
+const procHeader = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+
+func TestProcListening(t *testing.T) {
+	tcp := procHeader + procLine(0, "0.0.0.0", 80, "0A", 555) + procLine(1, "10.0.0.2", 5000, "0A", 556) +
+		procLine(2, "10.0.0.2", 5000, "01", 900) + // an established connection
+		"   3: garbage\n"
+	tcp6 := procHeader + procLine(0, "::", 80, "0A", 557) + procLine(1, "::1", 11211, "06", 901)
+	got := append(ProcListening([]byte(tcp)), ProcListening([]byte(tcp6))...)
+	want := []ListenSocket{{"0.0.0.0:80", 80, 555}, {"10.0.0.2:5000", 5000, 556}, {"[::]:80", 80, 557}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("ProcListening = %v, want %v", got, want)
+	}
+}
+
+// The kernel's own table and a process's own descriptors: a socket this
+// test listens on is found, on its port, and held by this process.
+func TestProcListeningReal(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	port := l.Addr().(*net.TCPAddr).Port
+	sys := System{Root: "/"}
+	b, err := sys.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []ListenSocket
+	for _, s := range ProcListening(b) {
+		if s.Port == port {
+			mine = append(mine, s)
+		}
+	}
+	if len(mine) != 1 || mine[0].Addr != fmt.Sprintf("127.0.0.1:%d", port) {
+		t.Fatalf("listening on %d: %v", port, mine)
+	}
+	dr := &doctor{d: Deps{Host: sys}}
+	if held := dr.socketInodes(os.Getpid()); !held[mine[0].Inode] {
+		t.Errorf("socket inode %d not among this process's descriptors (%d sockets)", mine[0].Inode, len(held))
+	}
+}
+
+// The healthy case is settled from the kernel's table and the units' main
+// processes: ss, which reads every process's descriptors, does not run.
+// A second listener on the port sends the check to ss, which names it.
+func TestPortOwnersWithoutSS(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		extra   string // more /proc/net/tcp lines
+		ss      string
+		status  checks.Status
+		ssRuns  int32
+		summary string
+	}{
+		{name: "held by their units", status: checks.OK, summary: "held by apache2"},
+		{
+			name:   "a second server on 80",
+			extra:  procLine(5, "10.0.0.2", 80, "0A", 777),
+			ss:     `LISTEN 0 5 10.0.0.2:80 0.0.0.0:* users:(("python3",pid=4242,fd=3))` + "\n" + `LISTEN 0 511 0.0.0.0:80 0.0.0.0:* users:(("apache2",pid=1235,fd=4))` + "\n",
+			status: checks.Warn, ssRuns: 1, summary: "held by python3 (pid 4242), not apache2 alone",
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.deps.Units = fakeUnits{states: map[string]string{}, pids: map[string]uint32{"apache2": 1235, "keystone": 2001}}
+			h := w.deps.Host.(fakeHost)
+			h.files["/proc/net/tcp"] = procHeader + procLine(0, "0.0.0.0", 80, "0A", 555) + procLine(1, "127.0.0.1", 5000, "0A", 556) + tt.extra
+			h.files["/proc/net/tcp6"] = procHeader
+			h.files["/proc/1235/fd/0"] = "/dev/null"
+			h.files["/proc/1235/fd/4"] = "socket:[555]"
+			h.files["/proc/1235/comm"] = "apache2\n"
+			h.files["/proc/2001/fd/3"] = "socket:[556]"
+			h.files["/proc/2001/comm"] = "uwsgi\n"
+			h.files["/proc/1235/cgroup"] = "0::/system.slice/apache2.service\n"
+			h.files["/proc/4242/cgroup"] = "0::/user.slice/user-0.slice/session-3.scope\n"
+			var ssRuns atomic.Int32
+			h.run = func(name string, args ...string) ([]byte, error) {
+				switch name {
+				case "ss":
+					ssRuns.Add(1)
+					return []byte(tt.ss), nil
+				case "mysql":
+					return []byte(healthyMySQL), nil
+				case "apache2ctl":
+					return []byte("Syntax OK\n"), nil
+				}
+				return nil, errors.New("unexpected command " + name)
+			}
+			w.deps.Host = h
+			rep := w.run(t)
+			e, _ := rep.Get(PortOwnerID(80))
+			if e.Status != tt.status || !strings.Contains(e.Summary, tt.summary) {
+				t.Errorf("%s: %s %q %q", PortOwnerID(80), e.Status, e.Summary, e.Evidence)
+			}
+			if s, _ := status(rep, PortOwnerID(5000)); s != checks.OK {
+				t.Errorf("%s is %s: keystone's main process holds its socket", PortOwnerID(5000), s)
+			}
+			if n := ssRuns.Load(); n != tt.ssRuns {
+				t.Errorf("ss ran %d times, want %d", n, tt.ssRuns)
+			}
+		})
 	}
 }

@@ -44,6 +44,8 @@ func (s System) DiskUsage(path string) (float64, error) {
 
 func (s System) ReadFile(path string) ([]byte, error) { return os.ReadFile(s.path(path)) }
 
+func (s System) Readlink(path string) (string, error) { return os.Readlink(s.path(path)) }
+
 func (s System) ReadDir(path string) ([]string, error) {
 	entries, err := os.ReadDir(s.path(path))
 	if errors.Is(err, fs.ErrNotExist) {

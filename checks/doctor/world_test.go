@@ -26,6 +26,7 @@ import (
 
 type fakeUnits struct {
 	states map[string]string // unit -> active state
+	pids   map[string]uint32 // unit -> main PID (0 when absent)
 }
 
 // healthyMySQL is what mysql prints for the doctor's connections query on a
@@ -39,7 +40,7 @@ func (f fakeUnits) States(_ context.Context, units ...string) ([]systemd.UnitSta
 		if st == "" {
 			st = "active"
 		}
-		out = append(out, systemd.UnitState{Name: u + ".service", LoadState: "loaded", ActiveState: st, SubState: "x"})
+		out = append(out, systemd.UnitState{Name: u + ".service", LoadState: "loaded", ActiveState: st, SubState: "x", MainPID: f.pids[u]})
 	}
 	return out, nil
 }
@@ -64,6 +65,15 @@ func (h fakeHost) ReadFile(p string) ([]byte, error) {
 		return []byte(s), nil
 	}
 	return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+}
+
+// Readlink serves a file's content as the link's target (a descriptor:
+// "/proc/PID/fd/N" → "socket:[INODE]").
+func (h fakeHost) Readlink(p string) (string, error) {
+	if s, ok := h.files[p]; ok {
+		return s, nil
+	}
+	return "", &fs.PathError{Op: "readlink", Path: p, Err: fs.ErrNotExist}
 }
 func (h fakeHost) ReadDir(dir string) ([]string, error) {
 	var names []string

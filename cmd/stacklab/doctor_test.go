@@ -62,6 +62,7 @@ type diskHost struct{}
 
 func (diskHost) DiskUsage(string) (float64, error) { return 10, nil }
 func (diskHost) ReadFile(string) ([]byte, error)   { return nil, errors.New("no file") }
+func (diskHost) Readlink(string) (string, error)   { return "", errors.New("no link") }
 func (diskHost) ReadDir(string) ([]string, error)  { return nil, nil }
 func (diskHost) Run(context.Context, string, ...string) ([]byte, error) {
 	return nil, errors.New("no commands here")

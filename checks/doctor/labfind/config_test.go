@@ -97,6 +97,7 @@ func (h dirHost) ReadFile(p string) ([]byte, error) {
 	}
 	return nil, errors.New("absent")
 }
+func (dirHost) Readlink(string) (string, error)  { return "", errors.New("absent") }
 func (dirHost) ReadDir(string) ([]string, error) { return nil, nil }
 func (dirHost) Run(context.Context, string, ...string) ([]byte, error) {
 	return []byte("ERROR 1045: Access denied for user 'nova'@'localhost' (using password: NOVA_DBPASS)"), errors.New("exit 1")

@@ -167,8 +167,9 @@ type Packages interface {
 	// HoldServices keeps maintainer scripts from starting services until
 	// release is called (apt.HoldServices).
 	HoldServices() (release func() error, err error)
-	// Version is the installed version of pkg, "" when not installed.
-	Version(ctx context.Context, pkg string) (string, error)
+	// Versions are the installed versions of pkgs, in one query; a
+	// package not installed is absent.
+	Versions(ctx context.Context, pkgs []string) (map[string]string, error)
 }
 
 // Prober checks one probe once; it must bound its own time (an API that

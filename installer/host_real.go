@@ -221,20 +221,28 @@ func (p *realPackages) Purge(ctx context.Context, pkgs []string, opts apt.Instal
 
 func (p *realPackages) HoldServices() (func() error, error) { return apt.HoldServices(p.root) }
 
-func (p *realPackages) Version(ctx context.Context, pkg string) (string, error) {
-	out, err := p.exec.Run(ctx, Cmd{Argv: []string{"dpkg-query", "--show", "--showformat=${db:Status-Status}\t${Version}", pkg}, ReadOnly: true})
+func (p *realPackages) Versions(ctx context.Context, pkgs []string) (map[string]string, error) {
+	argv := append([]string{"dpkg-query", "--show", "--showformat=${Package}\t${db:Status-Status}\t${Version}\n"}, pkgs...)
+	out, err := p.exec.Run(ctx, Cmd{Argv: argv, ReadOnly: true})
 	var ee *ExecError
-	if errors.As(err, &ee) && ee.ExitCode == 1 {
-		return "", nil // unknown to dpkg
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode == 1) {
+		// 1: some names are unknown to dpkg, which only means not installed.
+		return nil, err
 	}
-	if err != nil {
-		return "", err
+	return dpkgVersions(string(out)), nil
+}
+
+// dpkgVersions reads dpkg-query's Package, Status-Status and Version
+// table; dpkg's complaints (merged into the output) have no tabs.
+func dpkgVersions(out string) map[string]string {
+	v := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) == 3 && f[1] == "installed" {
+			v[f[0]] = f[2]
+		}
 	}
-	status, version, _ := strings.Cut(strings.TrimSpace(string(out)), "\t")
-	if status != "installed" {
-		return "", nil
-	}
-	return version, nil
+	return v
 }
 
 // realProber checks probes: TCP and HTTP directly, compute services and

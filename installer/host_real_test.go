@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -184,5 +185,33 @@ func TestCloudSeesEndpointsCreatedAfterItOpened(t *testing.T) {
 	}
 	if _, err := c.Compute(); err != nil {
 		t.Fatalf("compute endpoint created by converge not seen: %v", err)
+	}
+}
+
+func TestDpkgVersions(t *testing.T) {
+	out := "keystone\tinstalled\t2:27.0.0-3\n" +
+		"nova-common\tconfig-files\t2:31.0.0-6\n" + // removed, its configuration kept
+		"dpkg-query: no packages found matching glance-common\n" +
+		"neutron-common\tinstalled\t2:26.0.0-9+deb13u1\n"
+	got := dpkgVersions(out)
+	want := map[string]string{"keystone": "2:27.0.0-3", "neutron-common": "2:26.0.0-9+deb13u1"}
+	if !maps.Equal(got, want) {
+		t.Errorf("dpkgVersions = %v, want %v", got, want)
+	}
+}
+
+// This machine's dpkg: an installed package has its version, a name dpkg
+// does not know is absent (dpkg-query exits 1 for it), in one query.
+func TestRealPackagesVersions(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-query"); err != nil {
+		t.Fatalf("dpkg-query: %v (the tests run on Debian)", err)
+	}
+	p := &realPackages{exec: ExecRunner{}}
+	v, err := p.Versions(context.Background(), []string{"dpkg", "stacklab-no-such-package"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v["dpkg"] == "" || len(v) != 1 {
+		t.Errorf("versions %v, want dpkg's alone", v)
 	}
 }

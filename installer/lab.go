@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stacklab/stacklab/installer/apt"
@@ -117,6 +118,12 @@ type lab struct {
 	cmds  []openstack.Command
 	// filePhase is the phase that applies each file (by index in files).
 	filePhase []string
+	// versions are the sync packages' installed versions, read in one
+	// query when a sync first needs them (a re-run asked dpkg-query once
+	// per sync command, about half of its time) and dropped when the
+	// packages phase installs.
+	versionsMu sync.Mutex
+	versions   map[string]string
 }
 
 // LabPhases returns the ordered phases that build the lab described by p
@@ -252,6 +259,7 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 			}
 		},
 	}
+	l.forgetVersions()
 	err = l.h.Packages.Install(ctx, missing, opts)
 	// openstack-dashboard's postinst compresses Horizon's assets with
 	// pyScss, which now and then fails with a syntax error on the very

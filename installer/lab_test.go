@@ -551,3 +551,38 @@ func TestRerunGuardsRunAsTheirUser(t *testing.T) {
 		t.Error("re-run never checked nova-create-cell1's guard")
 	}
 }
+
+// A re-run asks dpkg for the sync packages' versions once, not once per
+// sync command; a fresh install reads them after apt installed them.
+func TestVersionsReadOncePerRun(t *testing.T) {
+	m := NewMemHost(labParams())
+	if _, err := runLab(t, m, false, Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	if m.VersionQueries != 1 {
+		t.Errorf("fresh install: %d version queries, want 1", m.VersionQueries)
+	}
+	markers := 0
+	for p := range m.Files {
+		if strings.HasPrefix(p, "/var/lib/stacklab/markers/") {
+			markers++
+			if !strings.HasPrefix(string(m.Files[p]), "version 1") {
+				t.Errorf("%s records %q: the version read before apt installed the package", p, m.Files[p])
+			}
+		}
+	}
+	if markers == 0 {
+		t.Fatal("no sync marker written")
+	}
+	m.VersionQueries = 0
+	m.TakeLog()
+	if _, err := runLab(t, m, false, Selection{}); err != nil {
+		t.Fatal(err)
+	}
+	if m.VersionQueries != 1 {
+		t.Errorf("re-run: %d version queries, want 1", m.VersionQueries)
+	}
+	if got := filter(m.TakeLog(), "exec "); len(got) != 0 {
+		t.Errorf("re-run ran %v", got)
+	}
+}

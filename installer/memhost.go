@@ -28,6 +28,8 @@ type MemHost struct {
 
 	Files     map[string][]byte
 	Installed map[string]string // package -> version
+	// VersionQueries counts Versions calls (each a dpkg-query on a host).
+	VersionQueries int
 	// Units maps a unit to its ActiveState; a unit absent is not found.
 	Units map[string]string
 	// UnitFiles maps a unit to its UnitFileState (enabled, disabled, ...).
@@ -473,10 +475,17 @@ func (m *MemHost) HoldServices() (func() error, error) {
 	}, nil
 }
 
-func (m *MemHost) Version(_ context.Context, pkg string) (string, error) {
+func (m *MemHost) Versions(_ context.Context, pkgs []string) (map[string]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.Installed[pkg], nil
+	m.VersionQueries++
+	v := map[string]string{}
+	for _, p := range pkgs {
+		if ver, ok := m.Installed[p]; ok {
+			v[p] = ver
+		}
+	}
+	return v, nil
 }
 
 func (m *MemHost) Probe(ctx context.Context, p openstack.Probe) error {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -88,6 +89,29 @@ func markerContent(version string, c openstack.Command) string {
 	return "version " + version + "\ncommand sha256:" + hex.EncodeToString(sum[:]) + "\n"
 }
 
+// version is pkg's installed version ("" when not installed); the first
+// call reads every sync package's in one dpkg-query.
+func (l *lab) version(ctx context.Context, pkg string) (string, error) {
+	l.versionsMu.Lock()
+	defer l.versionsMu.Unlock()
+	if l.versions == nil {
+		pkgs := slices.Compact(slices.Sorted(maps.Values(syncPackage)))
+		v, err := l.h.Packages.Versions(ctx, pkgs)
+		if err != nil {
+			return "", fmt.Errorf("read the installed versions of %s: %w", strings.Join(pkgs, ", "), err)
+		}
+		l.versions = v
+	}
+	return l.versions[pkg], nil
+}
+
+// forgetVersions drops the versions read: apt is about to change them.
+func (l *lab) forgetVersions() {
+	l.versionsMu.Lock()
+	defer l.versionsMu.Unlock()
+	l.versions = nil
+}
+
 // needsRun decides whether a sync command must run: Unless, when the
 // command has one, is the authority; otherwise the marker.
 func (l *lab) needsRun(ctx context.Context, c openstack.Command) (bool, error) {
@@ -95,7 +119,7 @@ func (l *lab) needsRun(ctx context.Context, c openstack.Command) (bool, error) {
 		_, err := l.h.Exec.Run(ctx, Cmd{User: cmp.Or(c.UnlessUser, c.User), Argv: c.Unless, ReadOnly: true, Redact: l.p.Secrets.Values()})
 		return err != nil, nil
 	}
-	version, err := l.h.Packages.Version(ctx, syncPackage[c.Tier])
+	version, err := l.version(ctx, syncPackage[c.Tier])
 	if err != nil {
 		return false, err
 	}
@@ -159,7 +183,7 @@ func (l *lab) runCommands(ctx context.Context, tier string, when openstack.Phase
 		if len(c.Unless) > 0 {
 			continue
 		}
-		version, err := l.h.Packages.Version(ctx, syncPackage[c.Tier])
+		version, err := l.version(ctx, syncPackage[c.Tier])
 		if err != nil {
 			return err
 		}

@@ -3,10 +3,12 @@ package identity
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
@@ -149,6 +151,10 @@ func (c *converger) run(ctx context.Context) error {
 	return nil
 }
 
+// read lists what the spec touches. The lists are independent reads, so
+// they go to keystone together (its uwsgi serves them on threads while
+// each waits on MariaDB): a re-run's keystone phase is mostly these and
+// the password checks.
 func (c *converger) read(ctx context.Context) error {
 	dom := c.spec.DomainID
 	st := state{
@@ -157,38 +163,67 @@ func (c *converger) read(ctx context.Context) error {
 		roles:    map[string]roles.Role{},
 		assigned: map[assignmentKey]bool{},
 	}
-
-	page, err := projects.List(c.client, projects.ListOpts{DomainID: dom}).AllPages(ctx)
-	if err != nil {
-		return fmt.Errorf("keystone: list projects in domain %s: %w", dom, err)
-	}
-	ps, err := projects.ExtractProjects(page)
-	if err != nil {
-		return fmt.Errorf("keystone: list projects in domain %s: %w", dom, err)
+	var (
+		wg   sync.WaitGroup
+		errs [5]error
+		ps   []projects.Project
+		us   []users.User
+		rs   []roles.Role
+	)
+	wg.Go(func() {
+		page, err := projects.List(c.client, projects.ListOpts{DomainID: dom}).AllPages(ctx)
+		if err == nil {
+			ps, err = projects.ExtractProjects(page)
+		}
+		if err != nil {
+			errs[0] = fmt.Errorf("keystone: list projects in domain %s: %w", dom, err)
+		}
+	})
+	wg.Go(func() {
+		page, err := users.List(c.client, users.ListOpts{DomainID: dom}).AllPages(ctx)
+		if err == nil {
+			us, err = users.ExtractUsers(page)
+		}
+		if err != nil {
+			errs[1] = fmt.Errorf("keystone: list users in domain %s: %w", dom, err)
+		}
+	})
+	wg.Go(func() {
+		page, err := roles.List(c.client, nil).AllPages(ctx)
+		if err == nil {
+			rs, err = roles.ExtractRoles(page)
+		}
+		if err != nil {
+			errs[2] = fmt.Errorf("keystone: list roles: %w", err)
+		}
+	})
+	wg.Go(func() {
+		page, err := services.List(c.client, nil).AllPages(ctx)
+		if err == nil {
+			st.services, err = services.ExtractServices(page)
+		}
+		if err != nil {
+			errs[3] = fmt.Errorf("keystone: list services: %w", err)
+		}
+	})
+	wg.Go(func() {
+		page, err := endpoints.List(c.client, nil).AllPages(ctx)
+		if err == nil {
+			st.endpoints, err = endpoints.ExtractEndpoints(page)
+		}
+		if err != nil {
+			errs[4] = fmt.Errorf("keystone: list endpoints: %w", err)
+		}
+	})
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return err
 	}
 	for _, p := range ps {
 		st.projects[p.Name] = p
 	}
-
-	page, err = users.List(c.client, users.ListOpts{DomainID: dom}).AllPages(ctx)
-	if err != nil {
-		return fmt.Errorf("keystone: list users in domain %s: %w", dom, err)
-	}
-	us, err := users.ExtractUsers(page)
-	if err != nil {
-		return fmt.Errorf("keystone: list users in domain %s: %w", dom, err)
-	}
 	for _, u := range us {
 		st.users[u.Name] = u
-	}
-
-	page, err = roles.List(c.client, nil).AllPages(ctx)
-	if err != nil {
-		return fmt.Errorf("keystone: list roles: %w", err)
-	}
-	rs, err := roles.ExtractRoles(page)
-	if err != nil {
-		return fmt.Errorf("keystone: list roles: %w", err)
 	}
 	for _, r := range rs {
 		if r.DomainID == "" { // domain-specific roles are not what assignments here mean
@@ -217,22 +252,6 @@ func (c *converger) read(ctx context.Context) error {
 				st.assigned[assignmentKey{a.User.ID, a.Scope.Project.ID, a.Role.ID}] = true
 			}
 		}
-	}
-
-	page, err = services.List(c.client, nil).AllPages(ctx)
-	if err != nil {
-		return fmt.Errorf("keystone: list services: %w", err)
-	}
-	if st.services, err = services.ExtractServices(page); err != nil {
-		return fmt.Errorf("keystone: list services: %w", err)
-	}
-
-	page, err = endpoints.List(c.client, nil).AllPages(ctx)
-	if err != nil {
-		return fmt.Errorf("keystone: list endpoints: %w", err)
-	}
-	if st.endpoints, err = endpoints.ExtractEndpoints(page); err != nil {
-		return fmt.Errorf("keystone: list endpoints: %w", err)
 	}
 	c.st = st
 	return nil
@@ -287,6 +306,10 @@ func (c *converger) convergeRoles(ctx context.Context) error {
 }
 
 func (c *converger) convergeUsers(ctx context.Context) error {
+	works, err := c.passwordsWork(ctx)
+	if err != nil {
+		return err
+	}
 	for _, want := range c.spec.Users {
 		have, ok := c.st.users[want.Name]
 		if !ok {
@@ -313,13 +336,14 @@ func (c *converger) convergeUsers(ctx context.Context) error {
 				}
 			}
 		}
-		// A disabled user cannot authenticate whatever its password, so a
-		// dry run cannot tell; it reports the password as to be set.
-		works, err := c.passwordWorks(ctx, have.ID, want.Password)
-		if err != nil {
-			return fmt.Errorf("keystone: check password of user %s: %w", want.Name, err)
+		ok, checked := works[want.Name]
+		if !checked {
+			// Enabled just now (or, in a dry run, to be enabled).
+			if ok, err = c.passwordWorks(ctx, have.ID, want.Password); err != nil {
+				return fmt.Errorf("keystone: check password of user %s: %w", want.Name, err)
+			}
 		}
-		if works {
+		if ok {
 			continue
 		}
 		c.change("set password of user %s", want.Name)
@@ -330,6 +354,37 @@ func (c *converger) convergeUsers(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// passwordsWork checks the password of each enabled user the spec names,
+// all at once: each is a login, a bcrypt hash that keystone's bcrypt
+// computes without Python's lock. A disabled user cannot authenticate
+// whatever its password: it is checked once enabled (a dry run cannot
+// tell, and reports the password as to be set).
+func (c *converger) passwordsWork(ctx context.Context) (map[string]bool, error) {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	works := map[string]bool{}
+	for _, want := range c.spec.Users {
+		have, ok := c.st.users[want.Name]
+		if !ok || !have.Enabled {
+			continue
+		}
+		wg.Go(func() {
+			ok, err := c.passwordWorks(ctx, have.ID, want.Password)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("keystone: check password of user %s: %w", want.Name, err))
+			}
+			works[want.Name] = ok
+		})
+	}
+	wg.Wait()
+	return works, errors.Join(errs...)
 }
 
 // passwordWorks asks keystone for an unscoped token as the user: 201 means

@@ -1,8 +1,8 @@
 package doctor
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/checks/host"
 )
 
 // PortOwnerID is the check that a port the browser path needs belongs
@@ -237,13 +238,17 @@ func (dr *doctor) heldByTheirUnits(ctx context.Context, owners map[int]string) (
 	if err != nil {
 		return nil, false
 	}
-	var socks []ListenSocket
+	var socks []host.TCPSocket
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := dr.d.Host.ReadFile(f)
 		if err != nil {
 			return nil, false
 		}
-		socks = append(socks, ProcListening(b)...)
+		table, err := host.ParseProcNetTCP(bytes.NewReader(b))
+		if err != nil {
+			return nil, false
+		}
+		socks = append(socks, table...)
 	}
 	var out []Listener
 	for port, unit := range owners {
@@ -258,14 +263,15 @@ func (dr *doctor) heldByTheirUnits(ctx context.Context, owners map[int]string) (
 		}
 		n := 0
 		for _, s := range socks {
-			if s.Port != port {
+			if s.State != host.TCPListen || int(s.Port) != port {
 				continue
 			}
 			if !held[s.Inode] {
 				return nil, false
 			}
 			n++
-			out = append(out, Listener{Addr: s.Addr, Port: port, Process: strings.TrimSpace(string(comm)), PID: pid, Unit: unit})
+			addr := netip.AddrPortFrom(s.Addr, s.Port).String()
+			out = append(out, Listener{Addr: addr, Port: port, Process: strings.TrimSpace(string(comm)), PID: pid, Unit: unit})
 		}
 		if n == 0 {
 			return nil, false
@@ -284,56 +290,9 @@ func (dr *doctor) socketInodes(pid int) map[uint64]bool {
 	held := map[uint64]bool{}
 	for _, fd := range fds {
 		t, err := dr.d.Host.Readlink(dir + "/" + fd)
-		if ino, ok := strings.CutPrefix(t, "socket:["); err == nil && ok {
-			if n, err := strconv.ParseUint(strings.TrimSuffix(ino, "]"), 10, 64); err == nil {
-				held[n] = true
-			}
+		if ino, ok := host.SocketInode(t); err == nil && ok {
+			held[ino] = true
 		}
 	}
 	return held
-}
-
-// ListenSocket is a listening TCP socket as the kernel lists it, without
-// its owner.
-type ListenSocket struct {
-	Addr  string // address:port as ss prints it
-	Port  int
-	Inode uint64
-}
-
-// tcpListen is TCP_LISTEN in /proc/net/tcp's st column.
-const tcpListen = "0A"
-
-// ProcListening reads /proc/net/tcp or /proc/net/tcp6 for its listening
-// sockets. Each address word is the kernel's 32-bit value in hex, so its
-// bytes are in this machine's order.
-func ProcListening(b []byte) []ListenSocket {
-	var out []ListenSocket
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 10 || f[3] != tcpListen {
-			continue
-		}
-		hexAddr, hexPort, ok := strings.Cut(f[1], ":")
-		port, err := strconv.ParseUint(hexPort, 16, 16)
-		if !ok || err != nil || len(hexAddr)%8 != 0 || len(hexAddr) == 0 {
-			continue
-		}
-		raw := make([]byte, 0, len(hexAddr)/2)
-		for i := 0; i < len(hexAddr); i += 8 {
-			w, err := strconv.ParseUint(hexAddr[i:i+8], 16, 32)
-			if err != nil {
-				raw = nil
-				break
-			}
-			raw = binary.NativeEndian.AppendUint32(raw, uint32(w))
-		}
-		addr, ok := netip.AddrFromSlice(raw)
-		ino, err := strconv.ParseUint(f[9], 10, 64)
-		if !ok || err != nil {
-			continue
-		}
-		out = append(out, ListenSocket{Addr: netip.AddrPortFrom(addr, uint16(port)).String(), Port: int(port), Inode: ino})
-	}
-	return out
 }

@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/stacklab/stacklab/checks"
+	"github.com/stacklab/stacklab/checks/host"
 )
 
 const ssApacheKeystone = `LISTEN 0      511          0.0.0.0:80        0.0.0.0:*    users:(("apache2",pid=1236,fd=4),("apache2",pid=1235,fd=4))
@@ -112,12 +114,12 @@ LISTEN 0 100 127.0.0.1:5000 0.0.0.0:* users:(("uwsgi",pid=2001,fd=3))
 }
 
 // procLine is one /proc/net/tcp{,6} line as the kernel prints it: each
-// 32-bit word of the address in this machine's byte order, in hex.
+// 32-bit word of the address printed as a number (little-endian machines).
 func procLine(sl int, addr string, port uint16, st string, inode uint64) string {
 	a := netip.MustParseAddr(addr).AsSlice()
 	var hexAddr string
 	for i := 0; i < len(a); i += 4 {
-		hexAddr += fmt.Sprintf("%08X", binary.NativeEndian.Uint32(a[i:i+4]))
+		hexAddr += fmt.Sprintf("%08X", binary.LittleEndian.Uint32(a[i:i+4]))
 	}
 	zero := strings.Repeat("0", len(hexAddr))
 	return fmt.Sprintf("%4d: %s:%04X %s:0000 %s 00000000:00000000 00:00000000 00000000   106        0 %d 1 0000000000000000 100 0 0 10 0\n",
@@ -126,21 +128,9 @@ func procLine(sl int, addr string, port uint16, st string, inode uint64) string 
 
 const procHeader = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 
-func TestProcListening(t *testing.T) {
-	tcp := procHeader + procLine(0, "0.0.0.0", 80, "0A", 555) + procLine(1, "10.0.0.2", 5000, "0A", 556) +
-		procLine(2, "10.0.0.2", 5000, "01", 900) + // an established connection
-		"   3: garbage\n"
-	tcp6 := procHeader + procLine(0, "::", 80, "0A", 557) + procLine(1, "::1", 11211, "06", 901)
-	got := append(ProcListening([]byte(tcp)), ProcListening([]byte(tcp6))...)
-	want := []ListenSocket{{"0.0.0.0:80", 80, 555}, {"10.0.0.2:5000", 5000, 556}, {"[::]:80", 80, 557}}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("ProcListening = %v, want %v", got, want)
-	}
-}
-
 // The kernel's own table and a process's own descriptors: a socket this
 // test listens on is found, on its port, and held by this process.
-func TestProcListeningReal(t *testing.T) {
+func TestSocketHeldByThisProcess(t *testing.T) {
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -152,13 +142,17 @@ func TestProcListeningReal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mine []ListenSocket
-	for _, s := range ProcListening(b) {
-		if s.Port == port {
+	table, err := host.ParseProcNetTCP(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []host.TCPSocket
+	for _, s := range table {
+		if s.State == host.TCPListen && int(s.Port) == port {
 			mine = append(mine, s)
 		}
 	}
-	if len(mine) != 1 || mine[0].Addr != fmt.Sprintf("127.0.0.1:%d", port) {
+	if len(mine) != 1 || mine[0].Addr != netip.MustParseAddr("127.0.0.1") {
 		t.Fatalf("listening on %d: %v", port, mine)
 	}
 	dr := &doctor{d: Deps{Host: sys}}

@@ -100,21 +100,22 @@ func entriesNaming(all []HostsEntry, host string) []HostsEntry {
 	return out
 }
 
-// tcpSocket is one row of /proc/net/tcp{,6}.
-type tcpSocket struct {
+// TCPSocket is one row of /proc/net/tcp{,6}.
+type TCPSocket struct {
 	Addr  netip.Addr
 	Port  uint16
 	State uint8
 	Inode uint64
 }
 
-const tcpListen = 0x0A
+// TCPListen is the st column of a listening socket.
+const TCPListen = 0x0A
 
-// parseProcNetTCP reads /proc/net/tcp or /proc/net/tcp6. Addresses are hex
+// ParseProcNetTCP reads /proc/net/tcp or /proc/net/tcp6. Addresses are hex
 // of the kernel's in-memory words: each 32-bit group is in host (little
 // endian on every architecture we ship) order.
-func parseProcNetTCP(r io.Reader) ([]tcpSocket, error) {
-	var out []tcpSocket
+func ParseProcNetTCP(r io.Reader) ([]TCPSocket, error) {
+	var out []TCPSocket
 	sc := bufio.NewScanner(r)
 	first := true
 	for sc.Scan() {
@@ -138,7 +139,7 @@ func parseProcNetTCP(r io.Reader) ([]tcpSocket, error) {
 		if err != nil {
 			return nil, fmt.Errorf("inode %q: %w", f[9], err)
 		}
-		out = append(out, tcpSocket{Addr: addr, Port: port, State: uint8(st), Inode: inode})
+		out = append(out, TCPSocket{Addr: addr, Port: port, State: uint8(st), Inode: inode})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read tcp table: %w", err)
@@ -170,8 +171,8 @@ func parseHexAddrPort(s string) (netip.Addr, uint16, error) {
 	return a.Unmap(), uint16(port), nil
 }
 
-// socketInode extracts N from a /proc/PID/fd link "socket:[N]".
-func socketInode(link string) (uint64, bool) {
+// SocketInode extracts N from a /proc/PID/fd link "socket:[N]".
+func SocketInode(link string) (uint64, bool) {
 	s, ok := strings.CutPrefix(link, "socket:[")
 	if !ok {
 		return 0, false

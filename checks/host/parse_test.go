@@ -85,23 +85,23 @@ func TestParseProcNetTCP(t *testing.T) {
 `
 	tests := []struct {
 		name, in string
-		want     []tcpSocket
+		want     []TCPSocket
 	}{
-		{"ipv4", v4, []tcpSocket{
-			{netip.MustParseAddr("127.0.0.1"), 3306, tcpListen, 23456},
-			{netip.MustParseAddr("0.0.0.0"), 80, tcpListen, 777},
+		{"ipv4", v4, []TCPSocket{
+			{netip.MustParseAddr("127.0.0.1"), 3306, TCPListen, 23456},
+			{netip.MustParseAddr("0.0.0.0"), 80, TCPListen, 777},
 			{netip.MustParseAddr("10.0.0.5"), 54321, 1, 888},
 		}},
-		{"ipv6", v6, []tcpSocket{
-			{netip.MustParseAddr("::1"), 8080, tcpListen, 999},
-			{netip.MustParseAddr("127.0.0.1"), 10832, tcpListen, 1000}, // v4-mapped, unmapped
-			{netip.MustParseAddr("2001:db8::1"), 22, tcpListen, 1001},
+		{"ipv6", v6, []TCPSocket{
+			{netip.MustParseAddr("::1"), 8080, TCPListen, 999},
+			{netip.MustParseAddr("127.0.0.1"), 10832, TCPListen, 1000}, // v4-mapped, unmapped
+			{netip.MustParseAddr("2001:db8::1"), 22, TCPListen, 1001},
 		}},
 		{"header only", "  sl  local_address\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseProcNetTCP(strings.NewReader(tt.in))
+			got, err := ParseProcNetTCP(strings.NewReader(tt.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +110,7 @@ func TestParseProcNetTCP(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseProcNetTCP(strings.NewReader("hdr\n 0: XYZ:0050 0:0 0A a b c d e 12 f\n")); err == nil {
+	if _, err := ParseProcNetTCP(strings.NewReader("hdr\n 0: XYZ:0050 0:0 0A a b c d e 12 f\n")); err == nil {
 		t.Error("malformed address accepted")
 	}
 }
@@ -128,9 +128,9 @@ func TestSocketInode(t *testing.T) {
 		{"socket:[12", 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := socketInode(tt.link)
+		got, ok := SocketInode(tt.link)
 		if got != tt.want || ok != tt.ok {
-			t.Errorf("socketInode(%q) = %d, %v; want %d, %v", tt.link, got, ok, tt.want, tt.ok)
+			t.Errorf("SocketInode(%q) = %d, %v; want %d, %v", tt.link, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -173,13 +173,13 @@ func (s *System) Listeners(ports []uint16) ([]Listener, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", name, err)
 		}
-		socks, err := parseProcNetTCP(f)
+		socks, err := ParseProcNetTCP(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", name, err)
 		}
 		for _, so := range socks {
-			if so.State == tcpListen && slices.Contains(ports, so.Port) {
+			if so.State == TCPListen && slices.Contains(ports, so.Port) {
 				out = append(out, Listener{Addr: so.Addr, Port: so.Port, Inode: so.Inode})
 			}
 		}
@@ -227,7 +227,7 @@ func (s *System) socketOwners(ls []Listener) map[uint64]int {
 			if err != nil {
 				continue
 			}
-			ino, ok := socketInode(link)
+			ino, ok := SocketInode(link)
 			if !ok || !want[ino] {
 				continue
 			}

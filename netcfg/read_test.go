@@ -21,6 +21,8 @@ type fakeNL struct {
 	interrupts int // dumps to answer with ErrDumpInterrupted first
 	calls      int
 	delErr     error
+	// sessionDumps counts SocketDiagTCP calls (one per address family).
+	sessionDumps int
 }
 
 func (f *fakeNL) interrupted() bool {
@@ -71,6 +73,7 @@ func (f *fakeNL) RouteDel(r *netlink.Route) error {
 }
 
 func (f *fakeNL) SocketDiagTCP(family uint8) ([]*netlink.Socket, error) {
+	f.sessionDumps++
 	var out []*netlink.Socket
 	for _, so := range f.sockets {
 		if so.Family == family {
@@ -220,5 +223,41 @@ func TestApplyRefusedPlanTouchesNothing(t *testing.T) {
 	}
 	if f.links[2].Attrs().Flags&net.FlagUp != 0 {
 		t.Error("a refused plan set the link up")
+	}
+}
+
+// Apply reads the TCP sessions only to guard a plan that changes
+// something: a re-run's empty plan skips the dump, a plan with changes is
+// still refused when a session reached the external NIC since planning.
+func TestApplyReadsSessionsOnlyForChanges(t *testing.T) {
+	f := labNL()
+	h := Host{NL: f, Root: t.TempDir()}
+	opts := Options{FlushExternal: true, Config: HostConfig{System: SystemNone}}
+	p, err := h.Prepare(context.Background(), "", "", opts)
+	if err != nil || len(p.Changes) != 0 {
+		t.Fatalf("plan %+v, %v; want nothing to change", p.Changes, err)
+	}
+	f.sessionDumps = 0
+	if _, err := h.Apply(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if f.sessionDumps != 0 {
+		t.Errorf("applying an empty plan dumped the sessions %d times", f.sessionDumps)
+	}
+
+	f.addrs = append(f.addrs, netlink.Addr{IPNet: mustCIDR("192.168.56.10/24"), LinkIndex: 3, Scope: unix.RT_SCOPE_UNIVERSE})
+	if p, err = h.Prepare(context.Background(), "", "", opts); err != nil || len(p.Changes) == 0 || p.Refused() {
+		t.Fatalf("plan %+v, %v; want the address removed", p, err)
+	}
+	f.sockets = []*netlink.Socket{{Family: unix.AF_INET, State: tcpEstablished, ID: netlink.SocketID{
+		Source: net.ParseIP("192.168.56.10").To4(), SourcePort: 22, Destination: net.ParseIP("192.168.56.1").To4(), DestinationPort: 50022,
+	}}}
+	_, err = h.Apply(context.Background(), p)
+	var re *RefusedError
+	if !errors.As(err, &re) {
+		t.Fatalf("Apply = %v, want refused: an SSH session now runs over eth1", err)
+	}
+	if len(f.addrs) != 3 {
+		t.Error("a refused apply removed the address")
 	}
 }

@@ -76,20 +76,9 @@ func TestServicePortsRootCause(t *testing.T) {
 	h.files["/proc/4242/cgroup"] = "0::/user.slice/user-0.slice/session-3.scope\n"
 	h.files["/proc/2001/cgroup"] = "0::/system.slice/keystone.service\n"
 	var ssRuns atomic.Int32
-	h.run = func(name string, args ...string) ([]byte, error) {
-		switch name {
-		case "ss":
-			ssRuns.Add(1)
-			return []byte(`LISTEN 0 5 0.0.0.0:80 0.0.0.0:* users:(("python3",pid=4242,fd=3))
+	h.run = portCommands(`LISTEN 0 5 0.0.0.0:80 0.0.0.0:* users:(("python3",pid=4242,fd=3))
 LISTEN 0 100 127.0.0.1:5000 0.0.0.0:* users:(("uwsgi",pid=2001,fd=3))
-`), nil
-		case "mysql":
-			return []byte(healthyMySQL), nil
-		case "apache2ctl":
-			return []byte("AH00072: make_sock: could not bind to address 0.0.0.0:80\n"), errors.New("exit status 1")
-		}
-		return nil, errors.New("unexpected command " + name)
-	}
+`, &ssRuns, "AH00072: make_sock: could not bind to address 0.0.0.0:80\n", errors.New("exit status 1"))
 	w.deps.Host = h
 	rep := w.run(t)
 	if roots := rep.RootCauses(); len(roots) != 1 || roots[0] != PortOwnerID(80) {
@@ -110,6 +99,23 @@ LISTEN 0 100 127.0.0.1:5000 0.0.0.0:* users:(("uwsgi",pid=2001,fd=3))
 	// Both ports graded from one reading.
 	if n := ssRuns.Load(); n != 1 {
 		t.Errorf("ss ran %d times, want once", n)
+	}
+}
+
+// portCommands answers the commands a port owner test's doctor runs: ss
+// (counted in ssRuns), mysql healthy, apache2ctl as given.
+func portCommands(ss string, ssRuns *atomic.Int32, apache string, apacheErr error) func(string, ...string) ([]byte, error) {
+	return func(name string, _ ...string) ([]byte, error) {
+		switch name {
+		case "ss":
+			ssRuns.Add(1)
+			return []byte(ss), nil
+		case "mysql":
+			return []byte(healthyMySQL), nil
+		case "apache2ctl":
+			return []byte(apache), apacheErr
+		}
+		return nil, errors.New("unexpected command " + name)
 	}
 }
 
@@ -195,18 +201,7 @@ func TestPortOwnersWithoutSS(t *testing.T) {
 			h.files["/proc/1235/cgroup"] = "0::/system.slice/apache2.service\n"
 			h.files["/proc/4242/cgroup"] = "0::/user.slice/user-0.slice/session-3.scope\n"
 			var ssRuns atomic.Int32
-			h.run = func(name string, args ...string) ([]byte, error) {
-				switch name {
-				case "ss":
-					ssRuns.Add(1)
-					return []byte(tt.ss), nil
-				case "mysql":
-					return []byte(healthyMySQL), nil
-				case "apache2ctl":
-					return []byte("Syntax OK\n"), nil
-				}
-				return nil, errors.New("unexpected command " + name)
-			}
+			h.run = portCommands(tt.ss, &ssRuns, "Syntax OK\n", nil)
 			w.deps.Host = h
 			rep := w.run(t)
 			e, _ := rep.Get(PortOwnerID(80))

@@ -18,6 +18,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/services"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/users"
+	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/stacklab/stacklab/internal/cloud"
 )
@@ -151,6 +152,15 @@ func (c *converger) run(ctx context.Context) error {
 	return nil
 }
 
+// listAll reads every page of p.
+func listAll[T any](ctx context.Context, p pagination.Pager, extract func(pagination.Page) ([]T, error)) ([]T, error) {
+	page, err := p.AllPages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return extract(page)
+}
+
 // read lists what the spec touches. The lists are independent reads, so
 // they go to keystone together (its uwsgi serves them on threads while
 // each waits on MariaDB): a re-run's keystone phase is mostly these and
@@ -171,51 +181,23 @@ func (c *converger) read(ctx context.Context) error {
 		rs   []roles.Role
 	)
 	wg.Go(func() {
-		page, err := projects.List(c.client, projects.ListOpts{DomainID: dom}).AllPages(ctx)
-		if err == nil {
-			ps, err = projects.ExtractProjects(page)
-		}
-		if err != nil {
-			errs[0] = fmt.Errorf("keystone: list projects in domain %s: %w", dom, err)
-		}
+		ps, errs[0] = listAll(ctx, projects.List(c.client, projects.ListOpts{DomainID: dom}), projects.ExtractProjects)
 	})
 	wg.Go(func() {
-		page, err := users.List(c.client, users.ListOpts{DomainID: dom}).AllPages(ctx)
-		if err == nil {
-			us, err = users.ExtractUsers(page)
-		}
-		if err != nil {
-			errs[1] = fmt.Errorf("keystone: list users in domain %s: %w", dom, err)
-		}
+		us, errs[1] = listAll(ctx, users.List(c.client, users.ListOpts{DomainID: dom}), users.ExtractUsers)
 	})
+	wg.Go(func() { rs, errs[2] = listAll(ctx, roles.List(c.client, nil), roles.ExtractRoles) })
+	wg.Go(func() { st.services, errs[3] = listAll(ctx, services.List(c.client, nil), services.ExtractServices) })
 	wg.Go(func() {
-		page, err := roles.List(c.client, nil).AllPages(ctx)
-		if err == nil {
-			rs, err = roles.ExtractRoles(page)
-		}
-		if err != nil {
-			errs[2] = fmt.Errorf("keystone: list roles: %w", err)
-		}
-	})
-	wg.Go(func() {
-		page, err := services.List(c.client, nil).AllPages(ctx)
-		if err == nil {
-			st.services, err = services.ExtractServices(page)
-		}
-		if err != nil {
-			errs[3] = fmt.Errorf("keystone: list services: %w", err)
-		}
-	})
-	wg.Go(func() {
-		page, err := endpoints.List(c.client, nil).AllPages(ctx)
-		if err == nil {
-			st.endpoints, err = endpoints.ExtractEndpoints(page)
-		}
-		if err != nil {
-			errs[4] = fmt.Errorf("keystone: list endpoints: %w", err)
-		}
+		st.endpoints, errs[4] = listAll(ctx, endpoints.List(c.client, nil), endpoints.ExtractEndpoints)
 	})
 	wg.Wait()
+	what := [5]string{"projects in domain " + dom, "users in domain " + dom, "roles", "services", "endpoints"}
+	for i, err := range errs {
+		if err != nil {
+			errs[i] = fmt.Errorf("keystone: list %s: %w", what[i], err)
+		}
+	}
 	if err := errors.Join(errs[:]...); err != nil {
 		return err
 	}

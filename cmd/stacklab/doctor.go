@@ -549,29 +549,24 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 // NIC checks, so one doctor run reads the kernel once and judges one
 // moment; every later read (the run after --fix's repairs) is afresh.
 type sharedLinks struct {
-	src   lab.Network
-	mu    sync.Mutex
-	reads int
-	kept  netcfg.Snapshot
+	src  lab.Network
+	mu   sync.Mutex
+	used bool             // the facts' read happened
+	kept *netcfg.Snapshot // that read, until the first run takes it
 }
 
 func (l *sharedLinks) Links(ctx context.Context) (netcfg.Snapshot, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.reads++
-	if l.reads == 2 {
-		s := l.kept
-		l.kept = netcfg.Snapshot{}
+	if l.kept != nil {
+		s := *l.kept
+		l.kept = nil
 		return s, nil
 	}
 	s, err := l.src.Links(ctx)
-	if err != nil {
-		// Nothing kept: the next reader reads again.
-		l.reads = 2
-		return s, err
+	if err == nil && !l.used {
+		l.kept = &s
 	}
-	if l.reads == 1 {
-		l.kept = s
-	}
-	return s, nil
+	l.used = true
+	return s, err
 }

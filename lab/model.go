@@ -139,6 +139,9 @@ func (m Model) KeystoneURL() string { return openstack.KeystoneURL(m.MgmtIP) }
 // DashboardURL is Horizon's root, under the configured web root.
 func (m Model) DashboardURL() string { return openstack.DashboardURL(m.MgmtIP, m.HorizonWebRoot) }
 
+// DashboardLoginURL is Horizon's login page.
+func (m Model) DashboardLoginURL() string { return openstack.DashboardLoginURL(m.DashboardURL()) }
+
 // ConsoleURL is the noVNC page nova's console URLs start with.
 func (m Model) ConsoleURL() string { return openstack.ConsoleBaseURL(m.MgmtIP) }
 

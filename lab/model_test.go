@@ -33,10 +33,12 @@ func TestResolve(t *testing.T) {
 			want := map[string]string{
 				"MgmtIP": m.MgmtIP, "ExtIf": m.ExtIf,
 				"KeystoneURL": m.KeystoneURL(), "DashboardURL": m.DashboardURL(),
+				"DashboardLoginURL": m.DashboardLoginURL(),
 			}
 			for k, got := range map[string]string{
 				"MgmtIP": "192.0.2.10", "ExtIf": "eth1",
 				"KeystoneURL": "http://192.0.2.10:5000/v3", "DashboardURL": "http://192.0.2.10/horizon",
+				"DashboardLoginURL": "http://192.0.2.10/horizon/auth/login/",
 			} {
 				if want[k] != got {
 					t.Errorf("%s = %q, want %q", k, want[k], got)

@@ -117,7 +117,7 @@ func ApacheSyntaxFix(lines []string) (string, bool) {
 }
 
 func (dr *doctor) loginURL() string {
-	return strings.TrimSuffix(dr.cfg.HorizonURL, "/") + "/auth/login/"
+	return openstack.DashboardLoginURL(dr.cfg.HorizonURL)
 }
 
 // PageVerdict reads the login page's answer: a 400 is Django refusing the

@@ -48,7 +48,7 @@ var horizonService = service{
 			Name:   TierDashboard,
 			Units:  []string{"apache2"},
 			After:  []string{TierKeystone},
-			Probes: []Probe{{Kind: ProbeHTTP, Target: "http://" + p.MgmtIP + root + "/auth/login/", Status: 200}},
+			Probes: []Probe{{Kind: ProbeHTTP, Target: DashboardLoginURL(DashboardURL(p.MgmtIP, root)), Status: 200}},
 		}}
 	},
 	syncs: horizonSyncs,
@@ -78,6 +78,12 @@ func DashboardURL(host, webRoot string) string {
 		h = "[" + host + "]"
 	}
 	return "http://" + h + webRoot
+}
+
+// DashboardLoginURL is the login page of the dashboard rooted at
+// dashboardURL: the page the install waits for and doctor probes.
+func DashboardLoginURL(dashboardURL string) string {
+	return strings.TrimSuffix(dashboardURL, "/") + "/auth/login/"
 }
 
 // horizonWebRoot returns the web root without and with the trailing slash

@@ -106,7 +106,26 @@ exit 1'
 	dhcp-agent-stopped) in_lab systemctl stop neutron-dhcp-agent ;;
 	# As Debian leaves it: not enabled, so not started at the last boot.
 	unit-disabled) in_lab systemctl disable --now --quiet neutron-l3-agent ;;
-	allowed-hosts) sh_lab "sed -i \"/^ALLOWED_HOSTS/s/'$MGMT_IP', //; /^ALLOWED_HOSTS/s/\\\"$MGMT_IP\\\", //\" $SETTINGS && grep ^ALLOWED_HOSTS $SETTINGS && systemctl restart apache2" ;;
+	allowed-hosts)
+		# The address may be anywhere in the list (--fix appends it), in
+		# either quote: removed wherever it is, and the inject fails if not.
+		# shellcheck disable=SC2016 # expanded by the lab's bash
+		in_lab bash -c 'ip=${1//./\\.}; q="[\"$(printf "\047")]"
+sed -Ei "/^ALLOWED_HOSTS/{s/$q$ip$q, *//; s/, *$q$ip$q//}" "$2" && ! grep -Eq "^ALLOWED_HOSTS.*$q$ip$q" "$2" &&
+grep ^ALLOWED_HOSTS "$2" && systemctl restart apache2' allowed-hosts "$MGMT_IP" "$SETTINGS"
+		;;
+	horizon-hung)
+		# Horizon's WSGI daemon wedged, as CI saw a fresh one twice: the
+		# daemon processes (the non-root holders of mod_wsgi's socket) are
+		# stopped, so Apache accepts and forwards and nothing answers.
+		warm_dashboard
+		# shellcheck disable=SC2016 # expanded by the lab's bash
+		in_lab bash -c 'n=0
+for p in $(ss -Hxlp | grep -F /wsgi. | grep -o "pid=[0-9]*" | cut -d= -f2 | sort -u); do
+	[ "$(ps -o user= -p "$p")" = root ] || { kill -STOP "$p" && n=$((n + 1)); }
+done
+[ "$n" -gt 0 ]'
+		;;
 	memcached-listen) sh_lab "sed -i 's/^-l .*/-l 127.0.0.1/' /etc/memcached.conf && systemctl restart memcached" ;;
 	endpoint-dead) sh_lab ". /root/admin-openrc && id=\$(openstack endpoint list --service glance --interface public -f value -c ID) && openstack endpoint set --url http://$DEAD_IP:9292 \$id" ;;
 	apache-config)
@@ -184,6 +203,8 @@ restore() {
 	memcached-stopped) in_lab systemctl start memcached ;;
 	apache-stopped) in_lab systemctl start apache2 ;;
 	keystone-stopped | keystone-hung) in_lab systemctl restart keystone ;;
+	# systemd continues the stopped daemon to end it
+	horizon-hung) in_lab systemctl restart apache2 ;;
 	mariadb-stopped) in_lab systemctl start mariadb ;;
 	rabbitmq-stopped) in_lab systemctl start rabbitmq-server ;;
 	nova-compute-stopped) in_lab systemctl start nova-compute ;;
@@ -232,6 +253,7 @@ expect() {
 	dhcp-agent-stopped) echo unit-neutron-dhcp-agent ;;
 	unit-disabled) echo units-at-boot ;;
 	allowed-hosts) echo dashboard-page ;;
+	horizon-hung) echo dashboard-page ;;
 	memcached-listen) echo memcached ;;
 	endpoint-dead) echo catalog ;;
 	apache-config) echo unit-apache2 ;; # apache2 does not start; the apache check is skipped behind it
@@ -256,6 +278,7 @@ expect() {
 expect_fix() {
 	case $1 in
 	apache-config) echo "line $APACHE_LINE of $APACHE_CONF" ;;
+	horizon-hung) echo "systemctl restart apache2" ;;
 	static-missing) echo "collectstatic" ;;
 	horizon-keystone-url) echo "OPENSTACK_KEYSTONE_URL = \"http://$MGMT_IP:5000/v3\" in $SETTINGS" ;;
 	unit-disabled) echo "systemctl enable neutron-l3-agent" ;;
@@ -336,7 +359,7 @@ rm -rf $STASH/fernet-keys"
 }
 
 ALL=(memcached-stopped apache-stopped keystone-stopped keystone-hung mariadb-stopped rabbitmq-stopped
-	nova-compute-stopped dhcp-agent-stopped unit-disabled allowed-hosts memcached-listen endpoint-dead
+	nova-compute-stopped dhcp-agent-stopped unit-disabled allowed-hosts horizon-hung memcached-listen endpoint-dead
 	apache-config static-missing horizon-keystone-url horizon-embedded region-case fernet-keys-missing
 	port-squatter rabbit-password mariadb-full)
 FAULTS=("$@")

@@ -147,12 +147,15 @@ func (dr *doctor) fetch(ctx context.Context, u string, hdr http.Header) (int, []
 	return resp.StatusCode, body, err
 }
 
+// hungSummary ends the summary of a probe that connected and got no answer.
+const hungSummary = "accepts connections but never answers (hung)"
+
 // hungOrDown explains a probe error: a timeout means the service accepts
 // connections and never answers (the keystone worker deadlock).
 func hungOrDown(err error) string {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-		return "accepts connections but never answers (hung)"
+		return hungSummary
 	}
 	return "does not answer"
 }

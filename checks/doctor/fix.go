@@ -169,6 +169,9 @@ func Plan(rep checks.Report, cfg Config, f Repairer) []Repair {
 				}})
 		}
 	}
+	if dashboardHung(rep) {
+		restart(DashboardUnit, IDDashboardPage, "Horizon accepts connections but never answers")
+	}
 	if failed(IDDashboardPage) {
 		if e, _ := rep.Get(IDDashboardPage); strings.Contains(e.Summary, "ALLOWED_HOSTS") {
 			out = append(out, Repair{For: IDDashboardPage, Description: "add " + cfg.MgmtIP + " to Horizon's ALLOWED_HOSTS and restart apache2",
@@ -216,6 +219,14 @@ func Plan(rep checks.Report, cfg Config, f Repairer) []Repair {
 			Run: f.DiscoverHosts})
 	}
 	return append(out, planCauses(rep, cfg, f)...)
+}
+
+// dashboardHung: the login page hung while apache2 runs, Horizon's WSGI
+// daemon wedged; a restart of apache2 starts a fresh one.
+func dashboardHung(rep checks.Report) bool {
+	e, ok := rep.Get(IDDashboardPage)
+	u, _ := rep.Get(UnitID(DashboardUnit))
+	return ok && e.Status == checks.Fail && strings.HasSuffix(e.Summary, hungSummary) && u.Status != checks.Fail
 }
 
 // Change is one check whose status a repair changed.

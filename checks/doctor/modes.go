@@ -152,6 +152,10 @@ func PlanHandMade(rep checks.Report, cfg Config, restart func(ctx context.Contex
 		out = append(out, Repair{For: UnitID(u), Description: "restart " + u + " (" + e.Summary + ")",
 			Run: func(ctx context.Context) error { return restart(ctx, u) }})
 	}
+	if dashboardHung(rep) && !slices.ContainsFunc(out, func(r Repair) bool { return r.For == UnitID(DashboardUnit) }) {
+		out = append(out, Repair{For: IDDashboardPage, Description: "restart " + DashboardUnit + " (Horizon accepts connections but never answers)",
+			Run: func(ctx context.Context) error { return restart(ctx, DashboardUnit) }})
+	}
 	if e, ok := rep.Get(IDHorizonWSGI); ok && wf != nil && e.Status == checks.Fail && strings.HasPrefix(e.Summary, horizonEmbedded+", not in") {
 		out = append(out, Repair{For: IDHorizonWSGI,
 			Description: "edit Horizon's Apache site (the old file kept as *" + HorizonBackupSuffix + "), then restart apache2:\n" + wsgiDiff(e.Fix),

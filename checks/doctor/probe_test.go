@@ -447,3 +447,49 @@ func TestMemcachedCheckFollowsTheCacheHorizonUses(t *testing.T) {
 		t.Errorf("without Debian's file: addr %q note %q", addr, note)
 	}
 }
+
+// A dashboard that accepts and never answers while apache2 runs is a
+// wedged WSGI daemon: --fix restarts apache2 (once, even when its unit
+// failed too); a dashboard that answers wrongly gets no restart for it.
+func TestPlanRestartsApacheForAHungDashboard(t *testing.T) {
+	w := newWorld(t)
+	w.cfg.HorizonURL = "http://" + nettest.Serve(t, nettest.Silent) + "/horizon"
+	rep := w.run(t)
+	e, _ := rep.Get(IDDashboardPage)
+	if e.Status != checks.Fail || !strings.HasSuffix(e.Summary, hungSummary) {
+		t.Fatalf("dashboard-page: %+v", e)
+	}
+	plan := Plan(rep, w.cfg, &recordingRepairer{})
+	if len(plan) != 1 || plan[0].For != IDDashboardPage || plan[0].Description != "restart apache2 (Horizon accepts connections but never answers)" {
+		t.Errorf("plan: %+v", plan)
+	}
+	var restarted []string
+	hm := PlanHandMade(rep, w.cfg, func(_ context.Context, u string) error { restarted = append(restarted, u); return nil }, nil)
+	for _, r := range hm {
+		if err := r.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(restarted, " ") != "apache2" {
+		t.Errorf("hand-made plan restarted %v, want apache2", restarted)
+	}
+
+	failed := func(id, summary string) checks.Entry { return checks.Entry{ID: id, Result: checks.Failf(summary, "")} }
+	for _, tc := range []struct {
+		name    string
+		entries []checks.Entry
+		want    string
+	}{
+		{"unit failed too", []checks.Entry{failed(UnitID("apache2"), "apache2 is failed/failed"), failed(IDDashboardPage, "the dashboard "+hungSummary)}, "restart apache2"},
+		{"answers 400", []checks.Entry{failed(IDDashboardPage, "Horizon refuses the Host 10.0.0.2: ALLOWED_HOSTS lacks the management address")}, "allow|restart apache2"},
+		{"refused", []checks.Entry{failed(IDDashboardPage, "the dashboard does not answer")}, ""},
+	} {
+		f := &recordingRepairer{}
+		for _, r := range Plan(checks.Report{Entries: tc.entries}, Config{Units: []string{"apache2"}}, f) {
+			_ = r.Run(context.Background())
+		}
+		if got := strings.Join(f.log, "|"); got != tc.want {
+			t.Errorf("%s: repairs %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

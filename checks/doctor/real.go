@@ -93,10 +93,17 @@ type HostRepairer struct {
 	Lab lab.Model
 	// Cloud opens a fresh authenticated connection.
 	Cloud func(ctx context.Context) (*cloud.Cloud, error)
+	// Note, if set, hears what a repair did beyond its description.
+	Note func(string)
 }
 
+// Restart restarts the unit; apache2 until the dashboard answers (Restarter).
 func (h HostRepairer) Restart(ctx context.Context, unit string) error {
-	return h.Units.Restart(ctx, unit)
+	r := Restarter{Units: h.Units, Note: h.Note}
+	if h.Lab.MgmtIP != "" {
+		r.Dashboard = h.Lab.DashboardLoginURL()
+	}
+	return r.Restart(ctx, unit)
 }
 
 func (h HostRepairer) EnableAtBoot(ctx context.Context, units []string) ([]string, error) {
@@ -128,7 +135,7 @@ func (h HostRepairer) StartStopped(ctx context.Context, units []string) ([]strin
 		if len(st) == 1 && (st[0].Active() || !st[0].Found()) {
 			continue
 		}
-		if err := h.Units.Restart(ctx, u); err != nil {
+		if err := h.Restart(ctx, u); err != nil {
 			return started, err
 		}
 		started = append(started, u)

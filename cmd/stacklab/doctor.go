@@ -137,8 +137,10 @@ func (e *env) doctorCommandWith(d doctorDeps) *cli.Command {
 			"cause. With --cloud NAME only the API checks run, against that cloud.\n" +
 			"--fix applies only safe, reversible repairs (start/restart units in\n" +
 			"dependency order, re-point catalog endpoints, ALLOWED_HOSTS, memcached's\n" +
-			"listen address, cell host discovery), shows each first, then re-runs the\n" +
-			"checks and shows before → after. Exit code 1 when a check failed.",
+			"listen address, cell host discovery, apache2 when Horizon hangs; a\n" +
+			"restarted apache2 must answer or is restarted once more), shows each\n" +
+			"first, then re-runs the checks and shows before → after. Exit code 1\n" +
+			"when a check failed.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "cloud", Usage: "check this clouds.yaml cloud's APIs (host checks are skipped)"},
 			&cli.StringSliceFlag{Name: "skip", Usage: "skip a check by its ID (repeatable)"},
@@ -540,7 +542,7 @@ func (e *env) doctorSetup(ctx context.Context, o doctorOptions) (doctorSetup, er
 				return list
 			}
 		}
-		s.repairer = doctor.HostRepairer{Units: sd, Host: doctor.System{Root: "/"}, Lab: m, Cloud: openCloud("")}
+		s.repairer = doctor.HostRepairer{Units: sd, Host: doctor.System{Root: "/"}, Lab: m, Cloud: openCloud(""), Note: e.note}
 	}
 	return s, nil
 }
@@ -570,3 +572,7 @@ func (l *sharedLinks) Links(ctx context.Context) (netcfg.Snapshot, error) {
 	l.used = true
 	return s, err
 }
+
+// note tells what a repair did beyond its description, on stderr: stdout
+// may be doctor's JSON.
+func (e *env) note(msg string) { fmt.Fprintln(e.stderr, "stacklab: "+msg) }

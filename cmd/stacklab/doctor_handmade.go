@@ -11,13 +11,14 @@ import (
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/checks/doctor"
 	"github.com/stacklab/stacklab/checks/doctor/labfind"
+	"github.com/stacklab/stacklab/installer/openstack"
 	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
 
 // handMadeFixWhy: in a lab stacklab did not build doctor edits one file
 // at most, Horizon's Apache site.
-const handMadeFixWhy = "no repairs here: stacklab did not install this lab, so doctor only restarts failed units and puts Horizon in its WSGI daemon process (asking before each, keeping the old file); follow each fix above"
+const handMadeFixWhy = "no repairs here: stacklab did not install this lab, so doctor only restarts failed units (and apache2 when Horizon hangs) and puts Horizon in its WSGI daemon process (asking before each, keeping the old file); follow each fix above"
 
 // handMadeSetup wires doctor for a lab installed by hand (no
 // /etc/stacklab/secrets.yaml): discovery reads the lab from its own files,
@@ -49,7 +50,11 @@ func (e *env) handMadeSetup(ctx context.Context, o doctorOptions, base doctorSet
 		// The Horizon site edit reads Apache's configuration as its check
 		// did and writes only that site, keeping the old file.
 		wf := doctor.HostRepairer{Host: doctor.System{Root: "/"}}
-		s.plan = func(rep checks.Report) []doctor.Repair { return doctor.PlanHandMade(rep, cfg, sd.Restart, wf) }
+		r := doctor.Restarter{Units: sd, Note: e.note}
+		if cfg.HorizonURL != "" {
+			r.Dashboard = openstack.DashboardLoginURL(cfg.HorizonURL)
+		}
+		s.plan = func(rep checks.Report) []doctor.Repair { return doctor.PlanHandMade(rep, cfg, r.Restart, wf) }
 		s.askEach = true
 	}
 	s.cfg.HostVirt, s.cfg.HostReason = base.cfg.HostVirt, base.cfg.HostReason

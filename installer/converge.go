@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -331,12 +332,36 @@ func (l *lab) waitTier(ctx context.Context, phase string, t openstack.Tier, time
 	defer cancel()
 	tick := time.NewTicker(l.cfg.pollEvery)
 	defer tick.Stop()
+	restarted := false
 	for _, pr := range t.Probes {
 		lastSaid := time.Now()
+		var hungSince time.Time
 		for {
 			err := l.h.Probes.Probe(wctx, pr)
 			if err == nil {
 				break
+			}
+			// A service that accepts and never answers while its units run
+			// is wedged, not starting: keystone's worker deadlock, and twice
+			// in CI a fresh Horizon WSGI daemon (a resumed install waited
+			// its five minutes on one). A restart answered at once; it is
+			// done once a wait, the rest of the deadline left to it.
+			switch {
+			case !hangs(pr, err):
+				hungSince = time.Time{}
+			case hungSince.IsZero():
+				hungSince = time.Now()
+			case !restarted && time.Since(hungSince) >= l.cfg.hangRestart:
+				restarted = true
+				l.cfg.notify(phase, fmt.Sprintf("%s: %s accepts connections and has not answered for %s: restarting %s once",
+					t.Name, pr.Target, time.Since(hungSince).Round(time.Second), strings.Join(t.Units, ", ")))
+				for _, u := range t.Units {
+					if rerr := l.h.Units.Restart(wctx, u); rerr != nil {
+						return l.probeError(ctx, phase, t, pr, timeout, fmt.Errorf("restart %s after it hung (%s): %w", u, err.Error(), rerr))
+					}
+				}
+				hungSince = time.Time{}
+				continue
 			}
 			// A long wait says why it is still waiting.
 			if time.Since(lastSaid) > 15*time.Second {
@@ -361,6 +386,14 @@ func (l *lab) waitTier(ctx context.Context, phase string, t openstack.Tier, time
 		}
 	}
 	return nil
+}
+
+// hangs: an HTTP probe that timed out. On the lab's own addresses a
+// connection is accepted or refused at once, so a timeout is a service that
+// accepted and never answered; refused or reset is one not up yet.
+func hangs(pr openstack.Probe, err error) bool {
+	var ne net.Error
+	return pr.Kind == openstack.ProbeHTTP && (errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded))
 }
 
 // idleExit reports units that stop by design when idle and are started

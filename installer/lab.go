@@ -79,6 +79,7 @@ type labConfig struct {
 	probeTimeout time.Duration
 	verifyTime   time.Duration
 	pollEvery    time.Duration
+	hangRestart  time.Duration
 	journalLines int
 }
 
@@ -106,6 +107,10 @@ func WithNotify(f func(phase, msg string)) LabOption { return func(c *labConfig)
 func WithProbeTimeouts(tier, verify, poll time.Duration) LabOption {
 	return func(c *labConfig) { c.probeTimeout, c.verifyTime, c.pollEvery = tier, verify, poll }
 }
+
+// WithHangRestart sets how long a tier's HTTP probe may connect and get no
+// answer, its units running, before they are restarted once (default 60 s).
+func WithHangRestart(d time.Duration) LabOption { return func(c *labConfig) { c.hangRestart = d } }
 
 // lab is the state shared by the phases of one install.
 type lab struct {
@@ -136,6 +141,7 @@ func LabPhases(h Host, p openstack.Params, opts ...LabOption) []Phase {
 		probeTimeout: 5 * time.Minute,
 		verifyTime:   time.Minute,
 		pollEvery:    2 * time.Second,
+		hangRestart:  time.Minute,
 		journalLines: 20,
 	}
 	for _, o := range opts {

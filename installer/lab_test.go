@@ -586,3 +586,66 @@ func TestVersionsReadOncePerRun(t *testing.T) {
 		t.Errorf("re-run ran %v", got)
 	}
 }
+
+// A tier whose HTTP probe connects and never answers while its units run
+// (a wedged WSGI daemon, keystone's deadlock) has them restarted once and
+// the wait goes on; one still hung after that fails as before, restarted
+// only once; a refused probe is never restarted.
+func TestHungTierRestartedOnce(t *testing.T) {
+	login := "http://192.0.2.10/horizon/auth/login/"
+	run := func(m *MemHost) ([]string, error) {
+		var notes []string
+		all := LabPhases(m.Host(), m.p, WithProbeTimeouts(300*time.Millisecond, 50*time.Millisecond, time.Millisecond),
+			WithHangRestart(20*time.Millisecond), WithNotify(func(_, msg string) { notes = append(notes, msg) }))
+		_, err := Run(context.Background(), all, false, nopReporter{})
+		return notes, err
+	}
+	restarts := func(m *MemHost) []string {
+		var out []string
+		for _, u := range filter(m.TakeLog(), "restart ") {
+			if u == "apache2" {
+				out = append(out, u)
+			}
+		}
+		return out
+	}
+
+	m := NewMemHost(labParams())
+	m.HangProbes[login] = "apache2"
+	notes, err := run(m)
+	if err != nil {
+		t.Fatalf("a hung dashboard unwedged by a restart: %v", err)
+	}
+	if got := restarts(m); len(got) != 1 {
+		t.Errorf("apache2 restarted %d times after the hang, want 1", len(got))
+	}
+	if !slices.ContainsFunc(notes, func(n string) bool {
+		return strings.Contains(n, login+" accepts connections and has not answered") && strings.HasSuffix(n, "restarting apache2 once")
+	}) {
+		t.Errorf("no note of the restart in %q", notes)
+	}
+
+	// Still hung after its restart: restarted once, then the probe error.
+	m = NewMemHost(labParams())
+	m.HangProbes[login] = "no-such-unit-unwedges-it"
+	if _, err = run(m); err == nil {
+		t.Fatal("a dashboard hung for good passed")
+	}
+	var probe *ProbeError
+	if !errors.As(err, &probe) || probe.Tier != openstack.TierDashboard {
+		t.Fatalf("err %v, want a ProbeError of the dashboard tier", err)
+	}
+	if got := restarts(m); len(got) != 1 {
+		t.Errorf("apache2 restarted %d times for a lasting hang, want 1", len(got))
+	}
+
+	// Refused, not hung: no restart.
+	m = NewMemHost(labParams())
+	m.FailProbes[login] = true
+	if _, err = run(m); err == nil {
+		t.Fatal("a refused dashboard passed")
+	}
+	if got := restarts(m); len(got) != 0 {
+		t.Errorf("apache2 restarted %d times for a refused probe, want 0", len(got))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,9 @@ type MemHost struct {
 	UnitFiles map[string]string
 	// FailProbes makes the probes of these targets fail.
 	FailProbes map[string]bool
+	// HangProbes makes the probes of these targets time out, as a service
+	// that accepts and never answers, until the unit named is restarted.
+	HangProbes map[string]string
 	// FailStart makes starting these units fail.
 	FailStart map[string]bool
 	// ExitAfterStart makes these units start and then exit, as
@@ -73,7 +77,7 @@ type MemHost struct {
 func NewMemHost(p openstack.Params) *MemHost {
 	return &MemHost{
 		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Units: map[string]string{}, UnitFiles: map[string]string{},
-		FailProbes: map[string]bool{}, FailStart: map[string]bool{}, ExitAfterStart: map[string]bool{}, FailRuns: map[string]int{}, Leftover: map[string]int{},
+		FailProbes: map[string]bool{}, HangProbes: map[string]string{}, FailStart: map[string]bool{}, ExitAfterStart: map[string]bool{}, FailRuns: map[string]int{}, Leftover: map[string]int{},
 		Journal:  map[string][]string{},
 		Bridges:  map[string][]string{},
 		unlessOK: map[string]bool{},
@@ -244,6 +248,11 @@ func (m *MemHost) start(u, op string) error {
 		return fmt.Errorf("%s %s.service: job failed (result: failed)", op, u)
 	}
 	m.Units[u] = "active"
+	for target, unit := range m.HangProbes {
+		if unit == u && op == "restart" {
+			delete(m.HangProbes, target)
+		}
+	}
 	if m.ExitAfterStart[u] {
 		m.Units[u] = "inactive"
 	}
@@ -493,6 +502,9 @@ func (m *MemHost) Probe(ctx context.Context, p openstack.Probe) error {
 	defer m.mu.Unlock()
 	if m.FailProbes[p.Target] {
 		return fmt.Errorf("dial %s: connection refused", p.Target)
+	}
+	if _, ok := m.HangProbes[p.Target]; ok {
+		return fmt.Errorf("GET %s: %w", p.Target, os.ErrDeadlineExceeded)
 	}
 	return ctx.Err()
 }

@@ -305,12 +305,15 @@ servers:
     image: e2e-noboot
     networks: [selfservice]
     timeout: 90
+  # Its timeout covers ACTIVE and the console line: nova builds four
+  # servers here at once, and beside the other lane's fault matrix one
+  # was still spawning at 45 s (CI44), before any console was asked for.
   - name: e2e-silent
     flavor: m1.lab
     image: e2e-noboot
     networks: [selfservice]
     console: '^stacklab-guest up '
-    timeout: 45
+    timeout: 90
   # The tiny guest asks DHCP for about 60 s before it says it has no lease.
   - name: e2e-no-dhcp
     flavor: m1.lab

@@ -152,7 +152,8 @@ func PlanHandMade(rep checks.Report, cfg Config, restart func(ctx context.Contex
 		out = append(out, Repair{For: UnitID(u), Description: "restart " + u + " (" + e.Summary + ")",
 			Run: func(ctx context.Context) error { return restart(ctx, u) }})
 	}
-	if dashboardHung(rep) && !slices.ContainsFunc(out, func(r Repair) bool { return r.For == UnitID(DashboardUnit) }) {
+	// Only while apache2 runs: a failed apache2 was restarted above.
+	if dashboardHung(rep) {
 		out = append(out, Repair{For: IDDashboardPage, Description: "restart " + DashboardUnit + " (Horizon accepts connections but never answers)",
 			Run: func(ctx context.Context) error { return restart(ctx, DashboardUnit) }})
 	}

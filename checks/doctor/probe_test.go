@@ -485,11 +485,17 @@ func TestPlanRestartsApacheForAHungDashboard(t *testing.T) {
 		{"refused", []checks.Entry{failed(IDDashboardPage, "the dashboard does not answer")}, ""},
 	} {
 		f := &recordingRepairer{}
-		for _, r := range Plan(checks.Report{Entries: tc.entries}, Config{Units: []string{"apache2"}}, f) {
+		rep := checks.Report{Entries: tc.entries}
+		for _, r := range Plan(rep, Config{Units: []string{"apache2"}}, f) {
 			_ = r.Run(context.Background())
 		}
 		if got := strings.Join(f.log, "|"); got != tc.want {
 			t.Errorf("%s: repairs %q, want %q", tc.name, got, tc.want)
+		}
+		if tc.name == "unit failed too" {
+			if hm := PlanHandMade(rep, Config{Units: []string{"apache2"}}, f.Restart, nil); len(hm) != 1 {
+				t.Errorf("hand-made plan for a failed apache2 and a hung page: %d repairs, want one restart", len(hm))
+			}
 		}
 	}
 }

@@ -25,8 +25,6 @@ type Restarter struct {
 	}
 	// Dashboard is Horizon's login page; "" restarts apache2 as any unit.
 	Dashboard string
-	// HTTP asks the dashboard (nil: a client without proxies).
-	HTTP *http.Client
 	// Wait bounds each wait for an answer (0: DefaultDashboardWait);
 	// Poll spaces the questions (0: one second).
 	Wait, Poll time.Duration
@@ -73,10 +71,8 @@ func (r Restarter) waitAnswer(ctx context.Context) error {
 	if poll <= 0 {
 		poll = time.Second
 	}
-	hc := r.HTTP
-	if hc == nil {
-		hc = &http.Client{Transport: &http.Transport{Proxy: nil}}
-	}
+	// No proxy: the dashboard is on the lab's own address.
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil}}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {

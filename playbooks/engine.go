@@ -190,6 +190,18 @@ func order(rs []Resource) ([]Resource, map[string][]string) {
 	return out, deps
 }
 
+// earlyEdges are the dependencies of rs that a dependent may start
+// beside (Resource.Beside).
+func earlyEdges(rs []Resource) map[edge]bool {
+	out := map[edge]bool{}
+	for _, r := range rs {
+		for _, b := range r.Beside {
+			out[edge{r.ID(), string(b.Kind) + " " + b.Name}] = true
+		}
+	}
+	return out
+}
+
 type drivers struct {
 	cloud Cloud
 	got   map[Kind]Driver
@@ -390,7 +402,8 @@ func destroyAction(playbook string, cur Current, found bool) Action {
 // Apply converges the cloud to the playbook: it plans first, and changes
 // nothing if the plan finds a problem; then each resource, once what it
 // depends on is done, is read, compared, created or updated, and read
-// again to verify. Independent resources run concurrently.
+// again to verify. Independent resources run concurrently, and one that
+// needs another only to exist (Resource.Beside) starts once it does.
 func Apply(ctx context.Context, pb *Playbook, cloud Cloud, o Options) (*Report, error) {
 	ds := &lockedDrivers{d: drivers{cloud: cloud, got: map[Kind]Driver{}}}
 	plan, reads, err := planApply(planContext(ctx, cloud), pb, ds)
@@ -410,7 +423,7 @@ func Apply(ctx context.Context, pb *Playbook, cloud Cloud, o Options) (*Report, 
 		unchanged[string(st.Kind)+" "+st.Name] = st.Action == Unchanged
 	}
 	rs, deps := order(resources(pb))
-	results := runGraph(ctx, rs, deps, o, func(ctx context.Context, r Resource) Result {
+	results := runGraph(ctx, rs, deps, earlyEdges(rs), o, func(ctx context.Context, r Resource) Result {
 		if unchanged[r.ID()] {
 			return Result{Step: Step{Kind: r.Kind, Name: r.Name, Action: Unchanged}, Info: reads[r.ID()].cur.Info}
 		}
@@ -483,7 +496,7 @@ func Destroy(ctx context.Context, pb *Playbook, cloud Cloud, o Options) (*Report
 		rev[len(rs)-1-i] = r
 	}
 	ds := &lockedDrivers{d: drivers{cloud: cloud, got: map[Kind]Driver{}}}
-	results := runGraph(ctx, rev, rdeps, o, func(ctx context.Context, r Resource) Result {
+	results := runGraph(ctx, rev, rdeps, nil, o, func(ctx context.Context, r Resource) Result {
 		res := Result{Step: Step{Kind: r.Kind, Name: r.Name}}
 		drv, err := ds.get(r.Kind)
 		if err != nil {

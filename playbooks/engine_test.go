@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -457,5 +458,85 @@ func TestDestroyDeletesExternalSubnetAfterRouter(t *testing.T) {
 	}
 	if _, err := playbooks.Apply(testContext(t), pb, cloud, playbooks.Options{Concurrency: 8}); err != nil {
 		t.Fatalf("apply again: %v", err)
+	}
+}
+
+// TestFloatingIPStartsBesideItsServer holds the server's create, after it
+// said it exists, until its floating IP has been created: an engine that
+// waited for the server to be done would never get the floating IP into
+// the barrier. The floating IP's wait for the server to be ready
+// (AwaitDeps) ends only once the server is done, and a dependency across
+// an ordinary edge (the server's image) is still waited for whole.
+func TestFloatingIPStartsBesideItsServer(t *testing.T) {
+	pb := labPlaybook(t)
+	cloud := playbookstest.New()
+	fipIn := make(chan struct{})
+	var imageWritten, serverDoneSeen atomic.Bool
+	cloud.BeforeWrite = func(ctx context.Context, c playbookstest.Call) error {
+		switch {
+		case c.Op == "create" && c.Kind == playbooks.KindImage:
+			// Said early, but the server needs the image uploaded.
+			playbooks.Exists(ctx)
+			time.Sleep(50 * time.Millisecond)
+			imageWritten.Store(true)
+		case c.Op == "create" && c.Kind == playbooks.KindServer:
+			if !imageWritten.Load() {
+				return errors.New("server started before its image was done")
+			}
+			playbooks.Exists(ctx)
+			select {
+			case <-fipIn:
+			case <-ctx.Done():
+				return fmt.Errorf("barrier: %w", ctx.Err())
+			}
+		case c.Op == "create" && c.Kind == playbooks.KindFloatingIP:
+			close(fipIn)
+			if err := playbooks.AwaitDeps(ctx); err != nil {
+				return err
+			}
+			serverDoneSeen.Store(cloud.Has(playbooks.KindServer, "lab-vm"))
+		}
+		return nil
+	}
+	if _, err := playbooks.Apply(testContext(t), pb, cloud, playbooks.Options{}); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if !serverDoneSeen.Load() {
+		t.Error("AwaitDeps returned before the server was done")
+	}
+}
+
+// TestAwaitDepsReportsAServerThatFailsLate: the floating IP started beside
+// its server learns, before pinging, that the server failed after it said
+// it exists.
+func TestAwaitDepsReportsAServerThatFailsLate(t *testing.T) {
+	pb := labPlaybook(t)
+	cloud := playbookstest.New()
+	fipIn := make(chan struct{})
+	var awaitErr error
+	cloud.BeforeWrite = func(ctx context.Context, c playbookstest.Call) error {
+		switch {
+		case c.Op == "create" && c.Kind == playbooks.KindServer:
+			playbooks.Exists(ctx)
+			<-fipIn
+			return errors.New("guest never printed its console line")
+		case c.Op == "create" && c.Kind == playbooks.KindFloatingIP:
+			close(fipIn)
+			awaitErr = playbooks.AwaitDeps(ctx)
+			return awaitErr
+		}
+		return nil
+	}
+	rep, err := playbooks.Apply(testContext(t), pb, cloud, playbooks.Options{})
+	if err == nil {
+		t.Fatal("apply succeeded with a failed server")
+	}
+	if awaitErr == nil || !strings.Contains(awaitErr.Error(), "server lab-vm failed") {
+		t.Errorf("AwaitDeps: %v, want the server named as failed", awaitErr)
+	}
+	for _, r := range rep.Results {
+		if r.Kind == playbooks.KindFloatingIP && r.Action != playbooks.Create {
+			t.Errorf("floating IP: %s, want create (started beside the server)", r.Action)
+		}
 	}
 }

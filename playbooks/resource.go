@@ -48,7 +48,12 @@ type Resource struct {
 	// After are further dependencies that are not named references (a
 	// server waits for its networks' subnets to have a port to plug).
 	After []Ref
-	Spec  any
+	// Beside are the dependencies it needs to exist but not to be ready:
+	// it starts once they exist (Exists) and waits for the rest of them
+	// only where it must (AwaitDeps). A floating IP needs its server's
+	// port, not the guest's boot.
+	Beside []Ref
+	Spec   any
 }
 
 // ID is "kind name", unique within a playbook.
@@ -229,6 +234,9 @@ func resources(pb *Playbook) []Resource {
 			}
 		}
 		add(KindFloatingIP, f.Name, f.At, f, Ref{KindNetwork, f.Network, f.pos("network")}, Ref{KindServer, f.Server, f.pos("server")})
+		if f.Server != "" {
+			out[len(out)-1].Beside = []Ref{{Kind: KindServer, Name: f.Server}}
+		}
 		// Neutron associates a floating IP only once a router joins the
 		// external network to the server's subnet.
 		for _, r := range pb.Routers {

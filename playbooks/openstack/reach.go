@@ -208,6 +208,11 @@ func (c *Cloud) proveReachable(ctx context.Context, spec playbooks.FloatingIP, f
 	if !spec.Ping || c.o.Reach == nil {
 		return nil
 	}
+	// Made beside its server's boot: the guest answers only once the
+	// server is done (ACTIVE, its console line seen).
+	if err := playbooks.AwaitDeps(ctx); err != nil {
+		return fmt.Errorf("floating IP %s: not pinged: %w", spec.Name, err)
+	}
 	nc, err := c.neutronClient()
 	if err != nil {
 		return err

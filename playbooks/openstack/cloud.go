@@ -33,8 +33,9 @@ type Options struct {
 	// Progress, when set, is called while an image uploads with the bytes
 	// sent so far; the CLI draws the bar.
 	Progress func(name string, done, total int64)
-	// PollInterval is how often a server's state and console are read
-	// while waiting; 0 means one second.
+	// PollInterval is the longest pause between two reads of a server's
+	// state or console while waiting (the first come faster: pollDelay);
+	// 0 means two seconds.
 	PollInterval time.Duration
 	// Log, when set, receives one line per noteworthy step (a resource
 	// recreated because it cannot be changed in place, ...).
@@ -81,7 +82,7 @@ func New(c *cloud.Cloud, o Options) *Cloud {
 // NewWithServices is New over any source of service clients.
 func NewWithServices(s Services, o Options) *Cloud {
 	if o.PollInterval <= 0 {
-		o.PollInterval = time.Second
+		o.PollInterval = 2 * time.Second
 	}
 	return &Cloud{svc: s, o: o}
 }
@@ -207,20 +208,31 @@ func refError(kind playbooks.Kind, name string, err error) error {
 	return fmt.Errorf("%s %q: %w", kind, name, err)
 }
 
-// wait polls check every interval until it reports done, fails, or ctx
-// ends; check runs at once first.
-func wait(ctx context.Context, interval time.Duration, check func() (done bool, err error)) error {
-	t := time.NewTicker(interval)
+// wait polls check until it reports done, fails, or ctx ends; check runs
+// at once first, then after each pollDelay, which never exceeds max.
+func wait(ctx context.Context, max time.Duration, check func() (done bool, err error)) error {
+	start := time.Now()
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		done, err := check()
 		if err != nil || done {
 			return err
 		}
+		t.Reset(pollDelay(time.Since(start), max))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
 		}
 	}
+}
+
+// pollDelay is the pause before the next poll, elapsed into a wait: 200 ms
+// at first, since a lab's server turns ACTIVE and prints its console line
+// within seconds and every poll period is latency added to the run, then
+// growing by a tenth of a second every four seconds, so a guest that takes
+// minutes is not asked about five times a second all along.
+func pollDelay(elapsed, max time.Duration) time.Duration {
+	return min(200*time.Millisecond+elapsed/40, max)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stacklab/stacklab/playbooks"
 )
@@ -476,4 +477,55 @@ func fipAddress(f *fakeOpenStack) string {
 	}
 	addr, _ := fips[0]["floating_ip_address"].(string)
 	return addr
+}
+
+// TestFloatingIPMadeWhileTheServerBoots: the server stays in BUILD until
+// its floating IP exists (and goes to ERROR if that never happens), so
+// the run passes only if the floating IP is made on the server's port
+// while nova still builds it; the ping waits for the server to be done.
+func TestFloatingIPMadeWhileTheServerBoots(t *testing.T) {
+	f := newFake(t)
+	f.Console = guestUp
+	f.ServerStatus = func(_ string, n int) (string, string) {
+		// Called with f.mu held.
+		switch {
+		case len(f.colls["floatingips"]) > 0:
+			return "ACTIVE", ""
+		case n < 2000:
+			return "BUILD", ""
+		}
+		return "ERROR", "the floating IP was not made while the server built"
+	}
+	pingedActive := false
+	reach := func(context.Context, string, string) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, s := range f.colls["servers"] {
+			pingedActive = s["status"] == "ACTIVE"
+		}
+		return nil
+	}
+	pb := defaultPlaybook(t)
+	if _, err := playbooks.Apply(context.Background(), pb, f.open(t, Options{Reach: reach}), playbooks.Options{}); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if !pingedActive {
+		t.Error("the floating IP was pinged before its server was ACTIVE")
+	}
+}
+
+func TestPollDelayStartsFastAndBacksOff(t *testing.T) {
+	for _, c := range []struct {
+		elapsed, max, want time.Duration
+	}{
+		{0, 2 * time.Second, 200 * time.Millisecond},
+		{4 * time.Second, 2 * time.Second, 300 * time.Millisecond},
+		{20 * time.Second, 2 * time.Second, 700 * time.Millisecond},
+		{2 * time.Minute, 2 * time.Second, 2 * time.Second},
+		{0, time.Millisecond, time.Millisecond},
+	} {
+		if got := pollDelay(c.elapsed, c.max); got != c.want {
+			t.Errorf("pollDelay(%s, %s) = %s, want %s", c.elapsed, c.max, got, c.want)
+		}
+	}
 }

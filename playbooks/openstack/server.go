@@ -11,7 +11,6 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/secgroups"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
-	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
 	"github.com/stacklab/stacklab/internal/fix"
@@ -74,14 +73,19 @@ func (s novaServer) groupNames() []string {
 
 type serverDriver struct{ c *Cloud }
 
-func (c *Cloud) findServer(ctx context.Context, name string) (novaServer, bool, error) {
-	all, err := cachedRead(ctx, "servers?name="+name, func() ([]novaServer, error) {
+// listServers lists servers, all of them when name is "" (nova's name
+// filter is a regular expression: the name is matched whole).
+func (c *Cloud) listServers(ctx context.Context, name string) ([]novaServer, error) {
+	return cachedRead(ctx, "servers?name="+name, func() ([]novaServer, error) {
 		nova, err := c.novaClient()
 		if err != nil {
 			return nil, err
 		}
-		// Nova's name filter is a regular expression.
-		pages, err := servers.List(nova, servers.ListOpts{Name: "^" + regexp.QuoteMeta(name) + "$"}).AllPages(ctx)
+		var opts servers.ListOpts
+		if name != "" {
+			opts.Name = "^" + regexp.QuoteMeta(name) + "$"
+		}
+		pages, err := servers.List(nova, opts).AllPages(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("nova: list servers: %w", err)
 		}
@@ -91,13 +95,32 @@ func (c *Cloud) findServer(ctx context.Context, name string) (novaServer, bool, 
 		}
 		return all, nil
 	})
+}
+
+func (c *Cloud) findServer(ctx context.Context, name string) (novaServer, bool, error) {
+	all, err := c.listServers(ctx, byName(ctx, name))
 	if err != nil {
 		return novaServer{}, false, err
 	}
 	return pickOne(playbooks.KindServer, name, all, func(s novaServer) string { return s.Name }, func(s novaServer) string { return s.ID })
 }
 
+// getServer reads the server with id. While reads are shared it comes
+// from the one listing of every server, if there: a floating IP's plan
+// then names its server without a request of its own, queued at nova
+// behind the listing.
 func (c *Cloud) getServer(ctx context.Context, id string) (novaServer, error) {
+	if sharingReads(ctx) {
+		all, err := c.listServers(ctx, "")
+		if err != nil {
+			return novaServer{}, err
+		}
+		for _, s := range all {
+			if s.ID == id {
+				return s, nil
+			}
+		}
+	}
 	nova, err := c.novaClient()
 	if err != nil {
 		return novaServer{}, err
@@ -141,11 +164,7 @@ func (d *serverDriver) Get(ctx context.Context, name string) (playbooks.Current,
 	}
 	spec := playbooks.Server{Name: s.Name, Flavor: s.Flavor.OriginalName, Keypair: s.KeyName, SecurityGroups: s.groupNames()}
 	if id := s.imageID(); id != "" {
-		gc, err := d.c.glanceClient()
-		if err != nil {
-			return playbooks.Current{}, false, err
-		}
-		img, err := images.Get(ctx, gc, id).Extract()
+		img, err := d.c.getImage(ctx, id)
 		switch {
 		case isNotFound(err):
 			// Deleted (or replaced) since: no longer the declared image.
@@ -312,12 +331,21 @@ func (c *Cloud) waitReady(ctx context.Context, id string, spec playbooks.Server)
 	wctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var last novaServer
+	hasPort := false
 	err := wait(wctx, c.o.PollInterval, func() (bool, error) {
 		s, err := c.getServer(wctx, id)
 		if err != nil {
 			return false, fmt.Errorf("nova: server %s: %w", spec.Name, err)
 		}
 		last = s
+		if !hasPort {
+			// Once nova has made its port, a floating IP can go on it
+			// while the guest boots. A failed look is only a later start.
+			ps, err := c.listPorts(wctx, ports.ListOpts{DeviceID: id})
+			if hasPort = err == nil && len(ps) > 0; hasPort {
+				playbooks.Exists(ctx)
+			}
+		}
 		switch classifyStatus(s.Status) {
 		case ready:
 			return true, nil

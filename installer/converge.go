@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/stacklab/stacklab/installer/inifile"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/internal/fix"
 	"github.com/stacklab/stacklab/internal/systemd"
 )
@@ -392,8 +392,7 @@ func (l *lab) waitTier(ctx context.Context, phase string, t openstack.Tier, time
 // connection is accepted or refused at once, so a timeout is a service that
 // accepted and never answered; refused or reset is one not up yet.
 func hangs(pr openstack.Probe, err error) bool {
-	var ne net.Error
-	return pr.Kind == openstack.ProbeHTTP && (errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded))
+	return pr.Kind == openstack.ProbeHTTP && cloud.TimedOut(err)
 }
 
 // idleExit reports units that stop by design when idle and are started

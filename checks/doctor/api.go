@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -153,8 +152,7 @@ const hungSummary = "accepts connections but never answers (hung)"
 // hungOrDown explains a probe error: a timeout means the service accepts
 // connections and never answers (the keystone worker deadlock).
 func hungOrDown(err error) string {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+	if cloud.TimedOut(err) {
 		return hungSummary
 	}
 	return "does not answer"

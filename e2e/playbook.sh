@@ -206,8 +206,12 @@ for bad in "--iso /stacklab/student.vdi --size 64M /root/x.qcow2|not an installe
 done
 if lab sh -c 'ls /root/x.qcow2 /root/.x.qcow2.* 2>/dev/null | grep -q .'; then fail "a refused install left a file"; fi
 echo "ok    a non-ISO, an existing OUT, a size below the ISO's and too little disk: refused before any change"
-# Ctrl-C while qemu runs: no qemu, no disk left.
-lab bash -c 'timeout -s INT 3 /stacklab/stacklab image install --iso /stacklab/installer.iso --size 64M /root/ctrlc.qcow2' >"$RESULTS/iso-ctrlc.out" 2>&1 || true
+# Ctrl-C while qemu runs: no qemu, no disk left. --foreground: one INT to
+# stacklab alone; without it timeout sends a second to the whole group, and
+# on a loaded host that one could land after stacklab's first-signal
+# handler had handed the signal back to its default (a second Ctrl-C ends
+# the process at once, by design), killing it before it said anything.
+lab bash -c 'timeout --foreground -s INT 3 /stacklab/stacklab image install --iso /stacklab/installer.iso --size 64M /root/ctrlc.qcow2' >"$RESULTS/iso-ctrlc.out" 2>&1 || true
 grep -q 'interrupted after' "$RESULTS/iso-ctrlc.out" || { cat "$RESULTS/iso-ctrlc.out"; fail "Ctrl-C did not interrupt image install"; }
 if lab pgrep -f 'qemu-system.*ctrlc' >/dev/null; then fail "Ctrl-C left qemu running"; fi
 if lab sh -c 'ls /root/ctrlc.qcow2 /root/.ctrlc.qcow2.* 2>/dev/null | grep -q .'; then fail "Ctrl-C left a file"; fi

@@ -446,14 +446,19 @@ func (b *builder) makeInitramfs(context.Context) error {
 }
 
 // syslinuxConfig boots straight into the kernel. console=ttyS0 comes last
-// so the serial port (nova's console log) is /dev/console.
+// so the serial port (nova's console log) is /dev/console. loglevel=4
+// keeps the kernel's warnings and errors on the console and drops its
+// ~370 lines of boot chatter: under qemu's TCG every byte to the serial
+// port is an emulated port write, and they cost the guest ~2 s of its
+// boot (measured: /init reached at 2.4 s instead of 4.4 s), all of it on
+// the way from `stacklab run` to a guest that answers.
 const syslinuxConfig = `DEFAULT tiny
 PROMPT 0
 TIMEOUT 0
 LABEL tiny
   KERNEL vmlinuz
   INITRD initrd.gz
-  APPEND console=tty0 console=ttyS0,115200 panic=10
+  APPEND console=tty0 console=ttyS0,115200 panic=10 loglevel=4
 `
 
 // fatSizeKiB leaves room for the files, FAT overhead and a kernel update.

@@ -72,23 +72,36 @@ func (dr *doctor) apiChecks() []checks.Check {
 // 64 KiB. Without headers the answer is shared by every check of the run
 // that asks for the same URL: the catalog lists each service three times
 // (public, internal, admin) at one URL, keystone's is also the URL the
-// keystone check and Horizon's setting name, and two dashboard checks read
-// the login page.
+// keystone check and Horizon's setting name, and three dashboard checks
+// read the login page (the login posts back its CSRF token).
 func (dr *doctor) get(ctx context.Context, u string, hdr http.Header) (int, []byte, error) {
+	p, err := dr.page(ctx, u, hdr)
+	return p.Status, p.Body, err
+}
+
+// page is get with the cookies the answer set.
+func (dr *doctor) page(ctx context.Context, u string, hdr http.Header) (Page, error) {
 	if hdr != nil {
 		return dr.fetch(ctx, u, hdr)
 	}
-	return dr.gets.get(ctx, strings.TrimSuffix(u, "/"), func(ctx context.Context) (int, []byte, error) {
+	return dr.gets.get(ctx, strings.TrimSuffix(u, "/"), func(ctx context.Context) (Page, error) {
 		return dr.fetch(ctx, u, nil)
 	})
 }
 
+// Page is one GET's answer: status, the first 64 KiB of the body, and the
+// cookies it set.
+type Page struct {
+	Status  int
+	Body    []byte
+	Cookies []*http.Cookie
+}
+
 // getResult is one shared GET.
 type getResult struct {
-	done   chan struct{}
-	status int
-	body   []byte
-	err    error
+	done chan struct{}
+	page Page
+	err  error
 }
 
 // getMemo shares GETs by URL within one run.
@@ -101,7 +114,7 @@ type getMemo struct {
 // cancellation (still bounded by the probe timeout), so one check giving up
 // does not hand its error to the others; later callers wait for it or for
 // their own context.
-func (g *getMemo) get(ctx context.Context, key string, f func(context.Context) (int, []byte, error)) (int, []byte, error) {
+func (g *getMemo) get(ctx context.Context, key string, f func(context.Context) (Page, error)) (Page, error) {
 	g.mu.Lock()
 	if g.m == nil {
 		g.m = map[string]*getResult{}
@@ -113,37 +126,36 @@ func (g *getMemo) get(ctx context.Context, key string, f func(context.Context) (
 	}
 	g.mu.Unlock()
 	if !found {
-		r.status, r.body, r.err = f(context.WithoutCancel(ctx))
+		r.page, r.err = f(context.WithoutCancel(ctx))
 		close(r.done)
-		return r.status, r.body, r.err
+		return r.page, r.err
 	}
 	select {
 	case <-r.done:
-		return r.status, r.body, r.err
+		return r.page, r.err
 	case <-ctx.Done():
-		return 0, nil, ctx.Err()
+		return Page{}, ctx.Err()
 	}
 }
 
-// fetch is one GET of u.
-func (dr *doctor) fetch(ctx context.Context, u string, hdr http.Header) (int, []byte, error) {
+func (dr *doctor) fetch(ctx context.Context, u string, hdr http.Header) (Page, error) {
 	ctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return 0, nil, err
+		return Page{}, err
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
 	resp, err := dr.d.http().Do(req)
 	if err != nil {
-		return 0, nil, err
+		return Page{}, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode, body, err
+	return Page{Status: resp.StatusCode, Body: body, Cookies: resp.Cookies()}, err
 }
 
 // hungSummary ends the summary of a probe that connected and got no answer.

@@ -6,10 +6,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,15 +135,41 @@ func TestDashboardLogin(t *testing.T) {
 		{"the admin's own domain", "pw", false, false, "labs", "labs", ""},
 		{"a domain the form does not ask for is not sent", "pw", false, false, "", "labs", ""},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			h := &fakeHorizon{sessions: map[string]bool{}, allowed: "127.0.0.1", password: "pw", loseAll: tt.loseAll, domain: tt.formDomain, noREST: tt.noREST}
-			srv := httptest.NewServer(h)
-			defer srv.Close()
-			ev, err := DashboardLogin(context.Background(), srv.Client(), srv.URL+"/horizon/auth/login/", tt.domain, "admin", tt.password)
-			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
-				t.Errorf("err %v, want %q; evidence %v", err, tt.want, ev)
-			}
-		})
+		// Each case twice: reading the login page itself, and posting back
+		// the page another check read (its CSRF cookie and token), with
+		// no GET of its own.
+		for _, shared := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/shared page %v", tt.name, shared), func(t *testing.T) {
+				h := &fakeHorizon{sessions: map[string]bool{}, allowed: "127.0.0.1", password: "pw", loseAll: tt.loseAll, domain: tt.formDomain, noREST: tt.noREST}
+				var pageGETs atomic.Int32
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodGet && r.URL.Path == "/horizon/auth/login/" {
+						pageGETs.Add(1)
+					}
+					h.ServeHTTP(w, r)
+				}))
+				defer srv.Close()
+				loginURL := srv.URL + "/horizon/auth/login/"
+				var first *Page
+				if shared {
+					resp, err := srv.Client().Get(loginURL)
+					if err != nil {
+						t.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					first = &Page{Status: resp.StatusCode, Body: body, Cookies: resp.Cookies()}
+					pageGETs.Store(0)
+				}
+				ev, err := DashboardLogin(context.Background(), srv.Client(), loginURL, first, tt.domain, "admin", tt.password)
+				if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+					t.Errorf("err %v, want %q; evidence %v", err, tt.want, ev)
+				}
+				if want := map[bool]int32{false: 1, true: 0}[shared]; pageGETs.Load() != want {
+					t.Errorf("the login page was read %d times by the login, want %d", pageGETs.Load(), want)
+				}
+			})
+		}
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 func TestTimedOut(t *testing.T) {
 	hung := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 	defer hung.Close()
-	_, hungErr := (&http.Client{Timeout: 50 * time.Millisecond}).Get(hung.URL)
+	hungErr := get(&http.Client{Timeout: 50 * time.Millisecond}, hung.URL)
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -23,7 +23,7 @@ func TestTimedOut(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	_, refusedErr := http.Get("http://" + addr + "/")
+	refusedErr := get(http.DefaultClient, "http://"+addr+"/")
 
 	for _, c := range []struct {
 		name string
@@ -41,4 +41,13 @@ func TestTimedOut(t *testing.T) {
 			t.Errorf("%s (%v): TimedOut = %v, want %v", c.name, c.err, got, c.want)
 		}
 	}
+}
+
+// get is the error of a GET, the body closed if there was one.
+func get(c *http.Client, u string) error {
+	resp, err := c.Get(u)
+	if err == nil {
+		resp.Body.Close()
+	}
+	return err
 }

@@ -50,9 +50,8 @@ func (s *imageStatuses) get(id string) string {
 
 // findImage lists by name even while reads are shared: a cloud's image
 // list is long, and glance pages it.
-// listImages lists images, all of them when name is "".
-func (c *Cloud) listImages(ctx context.Context, name string) ([]images.Image, error) {
-	return cachedRead(ctx, "images?name="+name, func() ([]images.Image, error) {
+func (c *Cloud) findImage(ctx context.Context, name string) (images.Image, bool, error) {
+	all, err := cachedRead(ctx, "images?name="+name, func() ([]images.Image, error) {
 		gc, err := c.glanceClient()
 		if err != nil {
 			return nil, err
@@ -67,39 +66,10 @@ func (c *Cloud) listImages(ctx context.Context, name string) ([]images.Image, er
 		}
 		return all, nil
 	})
-}
-
-func (c *Cloud) findImage(ctx context.Context, name string) (images.Image, bool, error) {
-	all, err := c.listImages(ctx, byName(ctx, name))
 	if err != nil {
 		return images.Image{}, false, err
 	}
 	return pickOne(playbooks.KindImage, name, all, func(i images.Image) string { return i.Name }, func(i images.Image) string { return i.ID })
-}
-
-// getImage reads the image with id (a server's), from the one listing of
-// every image while reads are shared.
-func (c *Cloud) getImage(ctx context.Context, id string) (images.Image, error) {
-	if sharingReads(ctx) {
-		all, err := c.listImages(ctx, "")
-		if err != nil {
-			return images.Image{}, err
-		}
-		for _, img := range all {
-			if img.ID == id {
-				return img, nil
-			}
-		}
-	}
-	gc, err := c.glanceClient()
-	if err != nil {
-		return images.Image{}, err
-	}
-	img, err := images.Get(ctx, gc, id).Extract()
-	if err != nil {
-		return images.Image{}, err
-	}
-	return *img, nil
 }
 
 func stringProperty(img images.Image, key string) string {

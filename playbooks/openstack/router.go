@@ -3,7 +3,6 @@ package openstack
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"slices"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
@@ -16,27 +15,6 @@ import (
 type routerDriver struct{ c *Cloud }
 
 func (c *Cloud) listPorts(ctx context.Context, opts ports.ListOpts) ([]ports.Port, error) {
-	// While reads are shared, the routers' and the servers' ports come
-	// from one listing of every port, filtered here.
-	rest := opts
-	rest.DeviceID, rest.DeviceOwner = "", ""
-	if !sharingReads(ctx) || !reflect.ValueOf(rest).IsZero() {
-		return c.fetchPorts(ctx, opts)
-	}
-	all, err := c.fetchPorts(ctx, ports.ListOpts{})
-	if err != nil {
-		return nil, err
-	}
-	var out []ports.Port
-	for _, p := range all {
-		if (opts.DeviceID == "" || p.DeviceID == opts.DeviceID) && (opts.DeviceOwner == "" || p.DeviceOwner == opts.DeviceOwner) {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-func (c *Cloud) fetchPorts(ctx context.Context, opts ports.ListOpts) ([]ports.Port, error) {
 	return cachedRead(ctx, fmt.Sprintf("ports?%+v", opts), func() ([]ports.Port, error) {
 		nc, err := c.neutronClient()
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/secgroups"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
 	"github.com/stacklab/stacklab/internal/fix"
@@ -106,9 +107,10 @@ func (c *Cloud) findServer(ctx context.Context, name string) (novaServer, bool, 
 }
 
 // getServer reads the server with id. While reads are shared it comes
-// from the one listing of every server, if there: a floating IP's plan
-// then names its server without a request of its own, queued at nova
-// behind the listing.
+// from the one listing of the project's servers, if there: a floating
+// IP's plan then names its server without a request of its own, which
+// queued at nova's one worker behind that listing (265 ms of a 0.34 s
+// no-op run on the Debian 12 dev lab).
 func (c *Cloud) getServer(ctx context.Context, id string) (novaServer, error) {
 	if sharingReads(ctx) {
 		all, err := c.listServers(ctx, "")
@@ -164,7 +166,11 @@ func (d *serverDriver) Get(ctx context.Context, name string) (playbooks.Current,
 	}
 	spec := playbooks.Server{Name: s.Name, Flavor: s.Flavor.OriginalName, Keypair: s.KeyName, SecurityGroups: s.groupNames()}
 	if id := s.imageID(); id != "" {
-		img, err := d.c.getImage(ctx, id)
+		gc, err := d.c.glanceClient()
+		if err != nil {
+			return playbooks.Current{}, false, err
+		}
+		img, err := images.Get(ctx, gc, id).Extract()
 		switch {
 		case isNotFound(err):
 			// Deleted (or replaced) since: no longer the declared image.

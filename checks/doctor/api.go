@@ -138,6 +138,7 @@ func (g *getMemo) get(ctx context.Context, key string, f func(context.Context) (
 	}
 }
 
+// fetch is one GET of u.
 func (dr *doctor) fetch(ctx context.Context, u string, hdr http.Header) (Page, error) {
 	ctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
 	defer cancel()

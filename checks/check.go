@@ -43,6 +43,13 @@ type Check struct {
 	// Timeout bounds Run; zero means the runner's default.
 	Timeout time.Duration
 	Run     func(ctx context.Context) Result
+	// Early, when set, starts as the run begins a slow read Run will
+	// need, so it overlaps the dependencies instead of following them.
+	// Run still starts after them and alone grades: it must not trust an
+	// early reading that failed, which may only have come too soon. Early
+	// returns at once; ctx ends with the run. Not called for a check the
+	// user skipped.
+	Early func(ctx context.Context)
 }
 
 // Convenience constructors keep check bodies short and uniform.

@@ -163,6 +163,13 @@ func Run(ctx context.Context, list []Check, opts Options) (Report, error) {
 	entries := make([]Entry, len(list))
 
 	begin := time.Now()
+	earlyCtx, cancelEarly := context.WithCancel(ctx)
+	defer cancelEarly()
+	for _, c := range list {
+		if c.Early != nil && !skip[c.ID] {
+			c.Early(earlyCtx)
+		}
+	}
 	var wg sync.WaitGroup
 	for i, c := range list {
 		wg.Add(1)

@@ -135,6 +135,42 @@ func TestStartedShowsTheWaitOnDependencies(t *testing.T) {
 	}
 }
 
+// Early starts with the run, before the check's dependencies end; it is
+// not called for a check the user skipped, and its context ends with the
+// run.
+func TestEarlyStartsWithTheRun(t *testing.T) {
+	began := make(chan struct{})
+	var earlyCtx context.Context
+	skippedEarly := false
+	list := []Check{
+		{ID: "a", Run: func(context.Context) Result {
+			select {
+			case <-began:
+				return Pass("b's early read had begun")
+			case <-time.After(time.Second):
+				return Failf("b's early read had not begun", "")
+			}
+		}},
+		{ID: "b", DependsOn: []string{"a"}, Run: func(context.Context) Result { return Pass("graded") },
+			Early: func(ctx context.Context) { earlyCtx = ctx; close(began) }},
+		{ID: "c", Run: func(context.Context) Result { return Pass("never run") },
+			Early: func(context.Context) { skippedEarly = true }},
+	}
+	rep, err := Run(context.Background(), list, Options{Skip: []string{"c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(rep); got["a"] != OK || got["b"] != OK {
+		t.Errorf("statuses %v", got)
+	}
+	if skippedEarly {
+		t.Error("the skipped check's Early was called")
+	}
+	if earlyCtx == nil || earlyCtx.Err() == nil {
+		t.Error("Early's context did not end with the run")
+	}
+}
+
 func TestRunIsParallel(t *testing.T) {
 	// Each check waits until all have started: this only completes if the
 	// runner starts them concurrently.

@@ -240,6 +240,9 @@ type doctor struct {
 	// configuration that Horizon runs in its daemon process, which the
 	// login check (behind it) reads to log in once instead of LoginTries.
 	horizonDaemon atomic.Bool
+	// early is the dashboard login started with the run (nil when none
+	// was); set before any check runs.
+	early *earlyLogin
 }
 
 func (c Config) probe() time.Duration {

@@ -30,6 +30,9 @@ func (dr *doctor) adapt(list []checks.Check) []checks.Check {
 	for i, c := range list {
 		run, why := c.Run, dr.cfg.Unavailable[c.ID]
 		title := c.Title
+		if why != "" {
+			c.Early = nil
+		}
 		c.Run = func(ctx context.Context) checks.Result {
 			if why != "" {
 				return checks.Skipped(why)

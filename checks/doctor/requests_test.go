@@ -145,7 +145,8 @@ func (w *world) runAll(t *testing.T) checks.Report {
 // inventory, neutron's agents, the noVNC page (the running guests are
 // read from libvirt's status files), the login page and its two assets,
 // and the dashboard logins (3 tries of 3 requests: the form, the POST and
-// Horizon's REST view of the session, to catch one lost now and then).
+// Horizon's REST view of the session, to catch one lost now and then; the
+// first starts with the run, so it reads the form itself).
 const healthyRequests = 27
 
 // timesSent is how many of reqs are exactly want.

@@ -3,6 +3,7 @@ package openstack
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 
 	"github.com/stacklab/stacklab/playbooks"
 )
@@ -511,6 +514,50 @@ func TestFloatingIPMadeWhileTheServerBoots(t *testing.T) {
 	}
 	if !pingedActive {
 		t.Error("the floating IP was pinged before its server was ACTIVE")
+	}
+}
+
+// A server's references are looked up at once, not one round trip after
+// another before nova gets the request; a missing one is still named, the
+// first in the spec's order when several are.
+func TestServerReferencesLookedUpTogether(t *testing.T) {
+	f := newFake(t)
+	res := serverResource(f, "")
+	f.put("security-groups", obj{"name": "sg", "description": ""})
+	s := res.Spec.(playbooks.Server)
+	s.SecurityGroups = []string{"sg"}
+	var inFlight, most atomic.Int32
+	f.mu.Lock()
+	f.Gate = func(r *http.Request) {
+		if r.Method != http.MethodGet {
+			return
+		}
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.mu.Unlock()
+	d := &serverDriver{f.open(t, Options{})}
+	opts, err := d.createOpts(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.FlavorRef != "fl-1" || opts.ImageRef != "img-1" || len(opts.SecurityGroups) != 1 {
+		t.Errorf("opts = %+v", opts)
+	}
+	if nets, ok := opts.Networks.([]servers.Network); !ok || len(nets) != 1 || nets[0].UUID == "" {
+		t.Errorf("networks = %#v", opts.Networks)
+	}
+	if n := most.Load(); n < 4 {
+		t.Errorf("at most %d look-ups in flight, want the flavor, image, network and group at once", n)
+	}
+
+	s.Flavor, s.Image = "no-such-flavor", "no-such-image"
+	_, err = d.createOpts(context.Background(), s)
+	if err == nil || !strings.Contains(err.Error(), "no-such-flavor") || strings.Contains(err.Error(), "no-such-image") {
+		t.Errorf("err = %v, want the flavor named, first in the spec", err)
 	}
 }
 

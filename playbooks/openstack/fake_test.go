@@ -41,6 +41,9 @@ type fakeOpenStack struct {
 	Console func(name string, n int) string
 	// CorruptUpload makes glance report another sha512 than it received.
 	CorruptUpload bool
+	// Gate, when set, is called before a request is served, without the
+	// lock: it may hold the request back.
+	Gate func(r *http.Request)
 
 	// ks is the keystone in front of it: a request must carry a token
 	// keystone accepts now, as the real services check.
@@ -131,8 +134,11 @@ func notFound(w http.ResponseWriter) {
 func (f *fakeOpenStack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, r.Method+" "+r.URL.Path)
-	ks := f.ks
+	ks, gate := f.ks, f.Gate
 	f.mu.Unlock()
+	if gate != nil {
+		gate(r)
+	}
 	if ks != nil && !ks.TokenValid(r.Header.Get("X-Auth-Token")) {
 		f.mu.Lock()
 		f.rejected++

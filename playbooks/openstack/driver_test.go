@@ -554,6 +554,21 @@ func TestServerReferencesLookedUpTogether(t *testing.T) {
 		t.Errorf("at most %d look-ups in flight, want the flavor, image, network and group at once", n)
 	}
 
+	// Its verify after the create, the run's last step, reads the image's
+	// name, its ports and the networks' names together too.
+	res.Spec = s
+	if err := d.Create(context.Background(), res, "lab"); err != nil {
+		t.Fatal(err)
+	}
+	most.Store(0)
+	cur, found, err := d.Get(context.Background(), "vm")
+	if err != nil || !found || cur.Spec.(playbooks.Server).Image != "cirros" || len(cur.Spec.(playbooks.Server).Networks) != 1 {
+		t.Fatalf("get: %v %v %+v", err, found, cur.Spec)
+	}
+	if n := most.Load(); n < 3 {
+		t.Errorf("verify: at most %d reads in flight, want the image, ports and networks at once", n)
+	}
+
 	s.Flavor, s.Image = "no-such-flavor", "no-such-image"
 	_, err = d.createOpts(context.Background(), s)
 	if err == nil || !strings.Contains(err.Error(), "no-such-flavor") || strings.Contains(err.Error(), "no-such-image") {

@@ -1,6 +1,7 @@
 package openstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -139,16 +140,22 @@ func (c *Cloud) getServer(ctx context.Context, id string) (novaServer, error) {
 // serverNetworks names the networks of the server's ports, sorted: neutron
 // does not keep the order they were given in.
 func (c *Cloud) serverNetworks(ctx context.Context, serverID string) ([]string, []ports.Port, error) {
+	// The network names are read beside the ports, not after them: a
+	// server's verify is the last thing on a run's longest chain.
+	var names map[string]string
+	var namesErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { names, namesErr = c.networkNames(ctx) })
 	ps, err := c.listPorts(ctx, ports.ListOpts{DeviceID: serverID})
+	wg.Wait()
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(ps) == 0 {
 		return nil, nil, nil
 	}
-	names, err := c.networkNames(ctx)
-	if err != nil {
-		return nil, nil, err
+	if namesErr != nil {
+		return nil, nil, namesErr
 	}
 	var out []string
 	for _, p := range ps {
@@ -166,26 +173,19 @@ func (d *serverDriver) Get(ctx context.Context, name string) (playbooks.Current,
 		return playbooks.Current{}, found, err
 	}
 	spec := playbooks.Server{Name: s.Name, Flavor: s.Flavor.OriginalName, Keypair: s.KeyName, SecurityGroups: s.groupNames()}
+	// The image's name and the networks are independent reads: made
+	// together, as the verify after a create ends the run.
+	var imgErr error
+	var wg sync.WaitGroup
 	if id := s.imageID(); id != "" {
-		gc, err := d.c.glanceClient()
-		if err != nil {
-			return playbooks.Current{}, false, err
-		}
-		img, err := images.Get(ctx, gc, id).Extract()
-		switch {
-		case isNotFound(err):
-			// Deleted (or replaced) since: no longer the declared image.
-			spec.Image = id
-		case err != nil:
-			return playbooks.Current{}, false, fmt.Errorf("glance: image %s of server %s: %w", id, name, err)
-		default:
-			spec.Image = img.Name
-		}
+		wg.Go(func() { spec.Image, imgErr = d.c.imageName(ctx, id, name) })
 	}
-	var ps []ports.Port
-	if spec.Networks, ps, err = d.c.serverNetworks(ctx, s.ID); err != nil {
+	nets, ps, err := d.c.serverNetworks(ctx, s.ID)
+	wg.Wait()
+	if err = cmp.Or(imgErr, err); err != nil {
 		return playbooks.Current{}, false, err
 	}
+	spec.Networks = nets
 	var fixed []string
 	for _, p := range ps {
 		for _, ip := range p.FixedIPs {
@@ -197,6 +197,24 @@ func (d *serverDriver) Get(ctx context.Context, name string) (playbooks.Current,
 		info["fixed_ips"] = strings.Join(fixed, ",")
 	}
 	return playbooks.Current{ID: s.ID, Owner: playbooks.OwnerOf(s.Description), Spec: spec, Info: info}, true, nil
+}
+
+// imageName names the image a server booted from; the ID itself when the
+// image was deleted (or replaced) since, which is no longer the declared
+// image.
+func (c *Cloud) imageName(ctx context.Context, id, server string) (string, error) {
+	gc, err := c.glanceClient()
+	if err != nil {
+		return "", err
+	}
+	img, err := images.Get(ctx, gc, id).Extract()
+	switch {
+	case isNotFound(err):
+		return id, nil
+	case err != nil:
+		return "", fmt.Errorf("glance: image %s of server %s: %w", id, server, err)
+	}
+	return img.Name, nil
 }
 
 // serverComparable puts cur's networks in want's order when they are the

@@ -23,7 +23,7 @@ import (
 func (dr *doctor) dashboardChecks() []checks.Check {
 	return []checks.Check{
 		{ID: IDApache, Title: "Apache runs and its configuration parses",
-			DependsOn: dr.deps(IDLabHost, UnitID("apache2")), Run: dr.checkApache},
+			DependsOn: dr.deps(IDLabHost, UnitID("apache2")), Run: dr.checkApache, Early: dr.prefetch},
 		{ID: IDDashboardPage, Title: "the dashboard's login page answers 200 at the management address",
 			DependsOn: []string{IDApache, IDMemcached}, Run: dr.checkLoginPage},
 		{ID: IDDashboardStatic, Title: "the dashboard's CSS and JavaScript are served",
@@ -68,14 +68,16 @@ func (dr *doctor) apacheDump(ctx context.Context) ([]byte, error) {
 	})
 }
 
-// prefetch starts, beside the checks, the slow reads that checks far down
-// the dependency graph need: apache2ctl's parse (100–140 ms of starting
-// Apache with its modules on 2 cores) waited behind the unit checks, which
-// wait behind the OOM check's journal, and the dashboard's checks waited
-// behind it. Each check still reads it through its memo and grades it;
-// only when it starts changes. The check that starts it returns at once,
-// so the read gets its own bound.
+// prefetch starts apache2ctl's parse with the run, on the lab host: it
+// (100–140 ms of starting Apache with its modules on 2 cores) waited
+// behind the unit checks, which wait behind the OOM check's journal, and
+// the dashboard's checks waited behind it. Each check still reads it
+// through its memo and grades it; only when it starts changes. The read
+// gets its own bound, as the run's context ends with the run.
 func (dr *doctor) prefetch(ctx context.Context) {
+	if !dr.cfg.Lab {
+		return
+	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checks.DefaultTimeout)
 	go func() {
 		defer cancel()
@@ -544,13 +546,16 @@ func (dr *doctor) startLogin(ctx context.Context) {
 	if _, ok := dr.notDashboard(); ok {
 		return
 	}
-	done := make(chan struct{})
-	dr.early = &earlyLogin{done: done}
+	// The goroutine keeps its own login: a second run of the same checks
+	// (doctor --fix's re-check) starts another while this one may still be
+	// ending.
+	e := &earlyLogin{done: make(chan struct{})}
+	dr.early = e
 	go func() {
-		defer close(done)
+		defer close(e.done)
 		ctx, cancel := context.WithTimeout(ctx, 2*dr.cfg.probe())
 		defer cancel()
-		dr.early.ev, dr.early.err = DashboardLogin(ctx, dr.d.flow(), dr.loginURL(), nil, dr.cfg.AdminDomain, dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
+		e.ev, e.err = DashboardLogin(ctx, dr.d.flow(), dr.loginURL(), nil, dr.cfg.AdminDomain, dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
 	}()
 }
 

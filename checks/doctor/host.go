@@ -44,9 +44,6 @@ func (dr *doctor) hostChecks() []checks.Check {
 }
 
 func (dr *doctor) checkLabHost(ctx context.Context) checks.Result {
-	if dr.cfg.Lab {
-		dr.prefetch(ctx)
-	}
 	if dr.cfg.Lab && dr.cfg.HandMade {
 		return checks.Pass("a lab installed by hand (read from its configuration), management address "+dr.cfg.MgmtIP,
 			append([]string{"units: " + strings.Join(dr.cfg.Units, " ")}, dr.cfg.Found...)...)

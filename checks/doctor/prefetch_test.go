@@ -31,8 +31,8 @@ func (g gatedUnits) States(ctx context.Context, units ...string) ([]systemd.Unit
 	return g.fakeUnits.States(ctx, units...)
 }
 
-// apache2ctl's parse starts when the lab-host check passes, beside the unit
-// checks instead of behind them; it runs once, and the apache check grades
+// apache2ctl's parse starts with the run (the apache check's Early),
+// beside the unit checks instead of behind them; it runs once, and the apache check grades
 // it as before: a configuration that does not parse still fails it, as its
 // own root cause.
 func TestApacheParseStartsBesideTheUnitChecks(t *testing.T) {

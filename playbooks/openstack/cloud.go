@@ -208,6 +208,15 @@ func refError(kind playbooks.Kind, name string, err error) error {
 	return fmt.Errorf("%s %q: %w", kind, name, err)
 }
 
+// found is a finder's answer for a reference, which must name something:
+// nothing found is errNotFoundRef.
+func found[T any](v T, ok bool, err error) (T, error) {
+	if err == nil && !ok {
+		err = errNotFoundRef
+	}
+	return v, err
+}
+
 // wait polls check until it reports done, fails, or ctx ends; check runs
 // at once first, then after each pollDelay, which never exceeds max.
 func wait(ctx context.Context, max time.Duration, check func() (done bool, err error)) error {

@@ -138,10 +138,7 @@ func (d *floatingIPDriver) serverPort(ctx context.Context, server string) (strin
 	if server == "" {
 		return "", nil
 	}
-	s, found, err := d.c.findServer(ctx, server)
-	if err == nil && !found {
-		err = errNotFoundRef
-	}
+	s, err := found(d.c.findServer(ctx, server))
 	if err != nil {
 		return "", refError(playbooks.KindServer, server, err)
 	}

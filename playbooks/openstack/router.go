@@ -201,10 +201,7 @@ func (d *routerDriver) setInterfaces(ctx context.Context, routerID string, spec 
 	}
 	add, remove := interfaceChanges(spec.Interfaces, have)
 	for _, sub := range add {
-		s, found, err := d.c.findSubnet(ctx, sub)
-		if err == nil && !found {
-			err = errNotFoundRef
-		}
+		s, err := found(d.c.findSubnet(ctx, sub))
 		if err != nil {
 			return fmt.Errorf("neutron: router %s: interface on %w", spec.Name, refError(playbooks.KindSubnet, sub, err))
 		}

@@ -284,10 +284,7 @@ func (d *serverDriver) createOpts(ctx context.Context, s playbooks.Server) (serv
 	errs := make([]error, 2+len(s.Networks)+len(s.SecurityGroups))
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		flavor, found, err := (&flavorDriver{d.c}).find(ctx, s.Flavor)
-		if err == nil && !found {
-			err = errNotFoundRef
-		}
+		flavor, err := found((&flavorDriver{d.c}).find(ctx, s.Flavor))
 		if err != nil {
 			errs[0] = refError(playbooks.KindFlavor, s.Flavor, err)
 			return
@@ -295,10 +292,7 @@ func (d *serverDriver) createOpts(ctx context.Context, s playbooks.Server) (serv
 		opts.FlavorRef = flavor.ID
 	})
 	wg.Go(func() {
-		img, found, err := d.c.findImage(ctx, s.Image)
-		if err == nil && !found {
-			err = errNotFoundRef
-		}
+		img, err := found(d.c.findImage(ctx, s.Image))
 		if err != nil {
 			errs[1] = refError(playbooks.KindImage, s.Image, err)
 			return
@@ -314,10 +308,7 @@ func (d *serverDriver) createOpts(ctx context.Context, s playbooks.Server) (serv
 	}
 	for i, g := range s.SecurityGroups {
 		wg.Go(func() {
-			sg, found, err := d.c.findSecGroup(ctx, g)
-			if err == nil && !found {
-				err = errNotFoundRef
-			}
+			sg, err := found(d.c.findSecGroup(ctx, g))
 			if err != nil {
 				errs[2+len(s.Networks)+i] = refError(playbooks.KindSecurityGroup, g, err)
 				return

@@ -77,15 +77,53 @@ QUIET_LOCK=/run/lock/stacklab-e2e-quiet.lock
 
 # quiet CMD...: run CMD holding the lock, and say how long it waited.
 # flock -o keeps the lock's descriptor from CMD, so a lab host CMD boots
-# cannot hold the lock after CMD ends.
+# cannot hold the lock after CMD ends. CMD starts once the machine has
+# settled too: the lock ends a fault matrix row when doctor is green again,
+# but a unit the row restarted goes on working for a while (CI50: Debian
+# 13's neutron-l3-agent, started by unit-disabled's repair, resynced its
+# routers through Debian 12's playbook benchmark, and the benchmark, the
+# CLI beside it alike, took 40 % longer than in CI47 and CI48).
 quiet() {
 	local t0
 	t0=$(now)
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	flock -o "$QUIET_LOCK" bash -c '. e2e/lib.sh
 		echo "(waited $(elapsed "$1") s for the other lab host'"'"'s reboot or fault matrix row)"
+		settle_cpu
 		shift
 		exec "$@"' quiet "$t0" "$@"
+}
+
+# cpu_idle: the machine's idle share of both cores over one second, in
+# percent (from /proc/stat: idle and iowait of all time counted).
+cpu_idle() {
+	local a b
+	a=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); d = y[2] - x[2]
+		print (d > 0) ? int(100 * (y[1] - x[1]) / d) : 100 }'
+}
+
+# settle_cpu [MAX]: wait until the machine was at least 35 % idle for two
+# seconds running, at most MAX seconds (45 by default), and say how long
+# it took and how idle it was. A lab booting, installing or resyncing keeps
+# both cores nearly busy (9–22 % idle measured while one lab uninstalled);
+# two idle labs with their guests leave more (their periodic tasks and the
+# idle TCG guests).
+settle_cpu() {
+	local max=${1:-45} t0 calm=0 idle deadline
+	t0=$(now)
+	deadline=$((SECONDS + max))
+	while ((calm < 2 && SECONDS < deadline)); do
+		idle=$(cpu_idle)
+		if ((idle >= 35)); then calm=$((calm + 1)); else calm=0; fi
+	done
+	if ((calm < 2)); then
+		echo "(the machine did not settle in $max s: ${idle}% idle; going on)"
+	else
+		echo "(the machine settled: ${idle}% idle, after $(elapsed "$t0") s)"
+	fi
 }
 
 # quiet_lock / quiet_unlock: hold the lock around steps of this shell (on

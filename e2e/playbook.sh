@@ -84,7 +84,13 @@ echo "no-op run took $noop_s s (target ≤ 1 s; includes entering the lab host)"
 
 say "destroy: nothing of the playbook's is left (no qemu, no tap, no port)"
 lab "$SL" run --destroy --yes 2>&1 | tee "$RESULTS/destroy.log"
-if lab pgrep -f qemu-system >/dev/null; then fail "a qemu process is left"; fi
+# A guest's qemu (libvirt names it guest=instance-…). CI51 found a
+# qemu-system process 7 s after libvirt had logged the guest's qemu
+# "shutting down, reason=destroyed", in the first of about fifty runs: not
+# the guest, most likely libvirt probing qemu's capabilities (it runs one
+# with -machine none). Any other qemu is printed, to name it next time.
+if guest=$(lab pgrep -af 'qemu-system.*guest=instance-'); then fail "a guest's qemu is left: ${guest:0:160}"; fi
+if other=$(lab pgrep -af qemu-system); then echo "note  a qemu that is no guest: ${other:0:200}"; fi
 if lab sh -c 'ip -o link show | grep -E ": tap"'; then fail "a tap device is left"; fi
 gotest -run TestDestroyLeftNoPort
 

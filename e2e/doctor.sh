@@ -127,6 +127,10 @@ done
 [ "$n" -gt 0 ]'
 		;;
 	memcached-listen) sh_lab "sed -i 's/^-l .*/-l 127.0.0.1/' /etc/memcached.conf && systemctl restart memcached" ;;
+	# Two faults, one behind the other: doctor sees the stopped unit, and
+	# the listen address only once it runs again. --fix's second round
+	# must repair what its first uncovered.
+	memcached-listen-stopped) sh_lab "sed -i 's/^-l .*/-l 127.0.0.1/' /etc/memcached.conf && systemctl stop memcached" ;;
 	endpoint-dead) sh_lab ". /root/admin-openrc && id=\$(openstack endpoint list --service glance --interface public -f value -c ID) && openstack endpoint set --url http://$DEAD_IP:9292 \$id" ;;
 	apache-config)
 		# The restart fails by design: that is the fault.
@@ -201,6 +205,8 @@ mv "$f" "$2/static.file"' static-missing "$MGMT_IP" "$STASH"
 restore() {
 	case $1 in
 	memcached-stopped) in_lab systemctl start memcached ;;
+	# install below puts the listen address back and restarts it
+	memcached-listen-stopped) in_lab systemctl start memcached ;;
 	apache-stopped) in_lab systemctl start apache2 ;;
 	keystone-stopped | keystone-hung) in_lab systemctl restart keystone ;;
 	# systemd continues the stopped daemon to end it
@@ -243,7 +249,7 @@ restore() {
 # expected root cause of each fault
 expect() {
 	case $1 in
-	memcached-stopped) echo unit-memcached ;;
+	memcached-stopped | memcached-listen-stopped) echo unit-memcached ;;
 	apache-stopped) echo unit-apache2 ;;
 	keystone-stopped) echo unit-keystone ;;
 	keystone-hung) echo keystone ;;
@@ -307,6 +313,12 @@ manual() {
 # it also tidies what the fault's inject kept.
 after_fix() {
 	case $1 in
+	memcached-listen-stopped)
+		grep -q "^repairs for what the first ones uncovered:" "/tmp/doctor-e2e-$1.txt" || {
+			echo "   --fix went green without a second round: the row tests nothing"
+			return 1
+		}
+		;;
 	ovs-vswitchd-stopped)
 		# --fix started what stood behind ovsdb-server too.
 		for u in ovsdb-server ovs-vswitchd neutron-openvswitch-agent; do
@@ -359,7 +371,7 @@ rm -rf $STASH/fernet-keys"
 }
 
 ALL=(memcached-stopped apache-stopped keystone-stopped keystone-hung mariadb-stopped rabbitmq-stopped
-	nova-compute-stopped dhcp-agent-stopped unit-disabled allowed-hosts horizon-hung memcached-listen endpoint-dead
+	nova-compute-stopped dhcp-agent-stopped unit-disabled allowed-hosts horizon-hung memcached-listen memcached-listen-stopped endpoint-dead
 	apache-config static-missing horizon-keystone-url horizon-embedded region-case fernet-keys-missing
 	port-squatter rabbit-password mariadb-full)
 FAULTS=("$@")

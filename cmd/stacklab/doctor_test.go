@@ -195,3 +195,112 @@ func TestDoctorBundle(t *testing.T) {
 		t.Errorf("bundle: %v %v", st, err)
 	}
 }
+
+// chainLab is systemd where restarting one unit breaks another, as a
+// MariaDB outage left nova-compute reporting down in CI: the second
+// failure shows only once the first is repaired.
+type chainLab struct {
+	fakeLab
+	failed map[string]bool
+	// breaks: restarting the key leaves the value failed, once.
+	breaks   map[string]string
+	restarts []string
+	// stubborn units stay failed whatever is done.
+	stubborn map[string]bool
+}
+
+func (f *chainLab) States(_ context.Context, units ...string) ([]systemd.UnitState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []systemd.UnitState
+	for _, u := range units {
+		st := systemd.UnitState{Name: u + ".service", LoadState: "loaded", ActiveState: "active", SubState: "running"}
+		if f.failed[u] {
+			st.ActiveState, st.SubState = "failed", "failed"
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func (f *chainLab) Restart(_ context.Context, unit string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.restarts = append(f.restarts, unit)
+	f.failed[unit] = f.stubborn[unit]
+	if other, ok := f.breaks[unit]; ok {
+		delete(f.breaks, unit)
+		f.failed[other] = true
+	}
+	return nil
+}
+
+func chainEnv(t *testing.T, lab *chainLab) (*doctorTestEnv, []string) {
+	t.Helper()
+	units := []string{"mariadb", "memcached"}
+	cfg := doctor.Config{Lab: true, MgmtIP: "127.0.0.1", Units: units, DiskPaths: []string{"/"}}
+	deps := doctor.Deps{Units: lab, Host: diskHost{},
+		Cloud: func(context.Context) (*cloud.Cloud, error) { return nil, errors.New("no cloud") }}
+	keep := map[string]bool{doctor.IDLabHost: true, doctor.IDDisk: true}
+	for _, u := range units {
+		keep[doctor.UnitID(u)] = true
+	}
+	var skip []string
+	for _, c := range doctor.Checks(cfg, deps) {
+		if !keep[c.ID] {
+			skip = append(skip, "--skip", c.ID)
+		}
+	}
+	d := doctorDeps{
+		setup: func(context.Context, doctorOptions) (doctorSetup, error) {
+			return doctorSetup{cfg: cfg, deps: deps, repairer: lab}, nil
+		},
+		// A failure with a repair not yet run ends the wait at once: the
+		// settle's bound is never reached (the tests count its lines).
+		settle: 5 * time.Second, poll: 10 * time.Millisecond,
+	}
+	return &doctorTestEnv{e: testEnv(t), d: d}, skip
+}
+
+func TestDoctorFixRepairsWhatTheFirstRepairUncovered(t *testing.T) {
+	lab := &chainLab{failed: map[string]bool{"mariadb": true}, breaks: map[string]string{"mariadb": "memcached"}}
+	e, skip := chainEnv(t, lab)
+	r := runDoctor(t, e, append([]string{"doctor", "--fix", "--yes"}, skip...)...)
+	if r.code != exitOK || strings.Join(lab.restarts, ",") != "mariadb,memcached" {
+		t.Fatalf("exit %d, restarts %v\n%s%s", r.code, lab.restarts, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "repairs for what the first ones uncovered:\n  - restart memcached") {
+		t.Errorf("the second round is not shown:\n%s", r.stdout)
+	}
+	if n := strings.Count(r.stdout, "waiting for"); n > 2 {
+		t.Errorf("waited %d polls for a failure only a repair mends:\n%s", n, r.stdout)
+	}
+
+	// JSON lists both rounds' repairs.
+	lab.failed, lab.breaks, lab.restarts = map[string]bool{"mariadb": true}, map[string]string{"mariadb": "memcached"}, nil
+	r = runDoctor(t, e, append([]string{"-o", "json", "doctor", "--fix", "--yes"}, skip...)...)
+	var out struct {
+		Repairs []repairOutcome
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || r.code != exitOK {
+		t.Fatalf("exit %d, %v\n%s", r.code, err, r.stdout)
+	}
+	if len(out.Repairs) != 2 || out.Repairs[1].For != doctor.UnitID("memcached") || out.Repairs[1].Status != "done" {
+		t.Errorf("repairs: %+v", out.Repairs)
+	}
+}
+
+func TestDoctorFixRunsEachRepairOnce(t *testing.T) {
+	// memcached fails again whatever is done: restarted once in the first
+	// round, never again, and the verdict says it still fails.
+	lab := &chainLab{failed: map[string]bool{"memcached": true}, stubborn: map[string]bool{"memcached": true}}
+	e, skip := chainEnv(t, lab)
+	e.d.settle = 50 * time.Millisecond // nothing new to run: it waits it all
+	r := runDoctor(t, e, append([]string{"doctor", "--fix", "--yes"}, skip...)...)
+	if r.code != exitFailed || strings.Join(lab.restarts, ",") != "memcached" {
+		t.Errorf("exit %d, restarts %v\n%s", r.code, lab.restarts, r.stdout)
+	}
+	if strings.Contains(r.stdout, "uncovered") {
+		t.Errorf("a second round with nothing new:\n%s", r.stdout)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
 	"github.com/stacklab/stacklab/internal/novnc"
+	"github.com/stacklab/stacklab/playbooks"
 	"github.com/stacklab/stacklab/playbooks/image/tiny"
 )
 
@@ -69,6 +70,10 @@ func TestLabServerIsARealGuest(t *testing.T) {
 	ps, _ := ports.ExtractPorts(pp)
 	if len(ps) != 1 || ps[0].NetworkID != nets[0].ID || len(ps[0].FixedIPs) == 0 || ps[0].Status != "ACTIVE" {
 		t.Fatalf("ports of %s: %+v; want one ACTIVE port on %s", labServer, ps, labNetwork)
+	}
+	// The port stacklab made before the server and gave to nova.
+	if ps[0].Name != labServer || playbooks.OwnerOf(ps[0].Description) == "" {
+		t.Errorf("port %s of %s is named %q, described %q: not the one stacklab makes", ps[0].ID, labServer, ps[0].Name, ps[0].Description)
 	}
 	fixed := ps[0].FixedIPs[0].IPAddress
 
@@ -121,7 +126,9 @@ func TestDestroyLeftNoPort(t *testing.T) {
 	}
 	ps, _ := ports.ExtractPorts(pp)
 	for _, p := range ps {
-		if strings.HasPrefix(p.DeviceOwner, "compute:") || p.DeviceOwner == "network:floatingip" {
+		// A server's port is stacklab's own (made before the server, given
+		// to nova, which keeps it): marked, and gone with the server.
+		if strings.HasPrefix(p.DeviceOwner, "compute:") || p.DeviceOwner == "network:floatingip" || playbooks.OwnerOf(p.Description) != "" {
 			t.Errorf("port left: %s owner %s device %s", p.ID, p.DeviceOwner, p.DeviceID)
 		}
 	}

@@ -33,12 +33,18 @@ type fakeOpenStack struct {
 	// "keypairs" and "servers", and glance's "images".
 	colls map[string][]obj
 	polls map[string]int
+	// given are the ports a server was created on: nova binds them, and
+	// on the server's delete unbinds them and leaves them, as real nova
+	// keeps ports it did not make.
+	given map[string]bool
 
 	// ServerStatus decides a server's status on its n-th read (n from 1);
 	// nil: ACTIVE at once.
 	ServerStatus func(name string, n int) (status, fault string)
 	// Console is a server's console output on its n-th read.
 	Console func(name string, n int) string
+	// RefuseServers makes nova answer every server create with a 500.
+	RefuseServers bool
 	// CorruptUpload makes glance report another sha512 than it received.
 	CorruptUpload bool
 	// Gate, when set, is called before a request is served, without the
@@ -63,7 +69,7 @@ var neutronSingular = map[string]string{
 }
 
 func newFake(t testing.TB) *fakeOpenStack {
-	f := &fakeOpenStack{t: t, colls: map[string][]obj{}, polls: map[string]int{}}
+	f := &fakeOpenStack{t: t, colls: map[string][]obj{}, polls: map[string]int{}, given: map[string]bool{}}
 	f.srv = httptest.NewServer(f)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -320,6 +326,17 @@ func (f *fakeOpenStack) neutronDefaults(coll string, o obj) {
 		setDefault(o, "allocation_pools", []obj{{"start": base + "2", "end": base + "254"}})
 		setDefault(o, "enable_dhcp", true)
 		setDefault(o, "dns_nameservers", []string{})
+	case "ports":
+		setDefault(o, "device_id", "")
+		setDefault(o, "device_owner", "")
+		setDefault(o, "status", "DOWN")
+		setDefault(o, "security_groups", []string{})
+		sub, _ := f.find("subnets", "network_id", fmt.Sprint(o["network_id"]))
+		ip, subID := "", ""
+		if sub != nil {
+			ip, subID = strings.TrimSuffix(fmt.Sprint(sub["cidr"]), "0/24")+fmt.Sprint(10+f.next%200), fmt.Sprint(sub["id"])
+		}
+		setDefault(o, "fixed_ips", []obj{{"subnet_id": subID, "ip_address": ip}})
 	case "floatingips":
 		o["floating_ip_address"] = fmt.Sprintf("203.0.113.%d", 100+f.next%100)
 		setDefault(o, "port_id", nil)
@@ -432,6 +449,10 @@ func (f *fakeOpenStack) servers(w http.ResponseWriter, r *http.Request, seg []st
 		}
 		reply(w, 200, obj{"servers": out})
 	case len(seg) == 1 && r.Method == http.MethodPost:
+		if f.RefuseServers {
+			reply(w, 500, obj{"computeFault": obj{"message": "Unexpected API Error."}})
+			return
+		}
 		in := body["server"].(obj)
 		flavor, _ := f.find("flavors", "id", fmt.Sprint(in["flavorRef"]))
 		if flavor == nil {
@@ -448,11 +469,42 @@ func (f *fakeOpenStack) servers(w http.ResponseWriter, r *http.Request, seg []st
 			groups = append(groups, obj{"name": sg["name"]})
 			groupIDs = append(groupIDs, fmt.Sprint(sg["id"]))
 		}
+		var givenPorts []obj
+		for _, n := range asList(in["networks"]) {
+			id, _ := n.(obj)["port"].(string)
+			if id == "" {
+				continue
+			}
+			p, _ := f.find("ports", "id", id)
+			if p == nil {
+				reply(w, 400, obj{"badRequest": obj{"message": "Port " + id + " could not be found."}})
+				return
+			}
+			if p["device_id"] != "" {
+				reply(w, 409, obj{"conflictingRequest": obj{"message": "Port " + id + " is still in use."}})
+				return
+			}
+			givenPorts = append(givenPorts, p)
+			// Nova applies no group to a port it is given: the server
+			// shows the port's.
+			for _, g := range asList(p["security_groups"]) {
+				if sg, _ := f.find("security-groups", "id", fmt.Sprint(g)); sg != nil {
+					groups = append(groups, obj{"name": sg["name"]})
+				}
+			}
+		}
 		s["security_groups"] = groups
 		id := f.add("servers", s)
+		for _, p := range givenPorts {
+			p["device_id"], p["device_owner"], p["status"], p["binding:vif_type"] = id, "compute:nova", "ACTIVE", "bridge"
+			f.given[fmt.Sprint(p["id"])] = true
+		}
 		for i, n := range asList(in["networks"]) {
+			if n.(obj)["uuid"] == nil {
+				continue
+			}
 			f.add("ports", obj{"device_id": id, "device_owner": "compute:nova", "network_id": n.(obj)["uuid"],
-				"status": "ACTIVE", "binding:vif_type": "bridge",
+				"status": "ACTIVE", "binding:vif_type": "bridge", "description": "",
 				"security_groups": groupIDs, "fixed_ips": []obj{{"subnet_id": "", "ip_address": fmt.Sprintf("172.16.1.%d", 10+i)}}})
 		}
 		reply(w, 202, obj{"server": obj{"id": id}})
@@ -464,7 +516,18 @@ func (f *fakeOpenStack) servers(w http.ResponseWriter, r *http.Request, seg []st
 		}
 		if r.Method == http.MethodDelete {
 			f.deleteBy(w, "servers", "id", seg[1])
-			f.removeWhere("ports", "device_id", seg[1])
+			var keep []obj
+			for _, p := range f.colls["ports"] {
+				switch {
+				case p["device_id"] != seg[1]:
+				case f.given[fmt.Sprint(p["id"])]:
+					p["device_id"], p["device_owner"], p["status"] = "", "", "DOWN"
+				default:
+					continue
+				}
+				keep = append(keep, p)
+			}
+			f.colls["ports"] = keep
 			return
 		}
 		reply(w, 200, obj{"server": f.serverView(s)})

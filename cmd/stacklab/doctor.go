@@ -289,7 +289,7 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 	unrun := func(rep checks.Report) []doctor.Repair {
 		var out []doctor.Repair
 		for _, r := range planFor(rep) {
-			if !ran[r.For+"\x00"+r.Description] {
+			if !ran[repairKey(r)] {
 				out = append(out, r)
 			}
 		}
@@ -343,6 +343,10 @@ func (e *env) doctorFix(ctx context.Context, c *cli.Command, d doctorDeps, s doc
 	return verdict(after)
 }
 
+// repairKey names a repair for "run once": the same description for
+// another check is another repair.
+func repairKey(r doctor.Repair) string { return r.For + "\x00" + r.Description }
+
 func (e *env) listRepairs(title string, plan []doctor.Repair) {
 	fmt.Fprintln(e.stdout, title)
 	for _, r := range plan {
@@ -364,7 +368,7 @@ func outcomesOf(plan []doctor.Repair, status string) []repairOutcome {
 func (e *env) runRepairs(ctx context.Context, c *cli.Command, s doctorSetup, plan []doctor.Repair, ran map[string]bool, jsonOut bool) ([]repairOutcome, error) {
 	outcomes := outcomesOf(plan, "planned")
 	for i, r := range plan {
-		ran[r.For+"\x00"+r.Description] = true
+		ran[repairKey(r)] = true
 		if s.askEach && !c.Bool("yes") {
 			var nc *failure
 			err := e.confirm(ctx, "doctor --fix", r.Description+"?")

@@ -244,6 +244,24 @@ func serverResource(f *fakeOpenStack, console string) playbooks.Resource {
 	return playbooks.Resource{Kind: playbooks.KindServer, Name: "vm", Spec: s}
 }
 
+// createServerIn creates serverResource's server, in groups, through the
+// server driver, for tests of what comes after.
+func createServerIn(t *testing.T, f *fakeOpenStack, c *Cloud, groups ...string) (playbooks.Driver, playbooks.Resource) {
+	t.Helper()
+	sd, err := c.Driver(playbooks.KindServer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := serverResource(f, "")
+	s := res.Spec.(playbooks.Server)
+	s.SecurityGroups = groups
+	res.Spec = s
+	if err := sd.Create(context.Background(), res, "lab"); err != nil {
+		t.Fatal(err)
+	}
+	return sd, res
+}
+
 func TestServerErrorCarriesClassifiedFault(t *testing.T) {
 	f := newFake(t)
 	f.ServerStatus = func(_ string, n int) (string, string) {
@@ -452,14 +470,8 @@ func TestRouterAndServerUpdates(t *testing.T) {
 	for _, g := range []string{"x", "y"} {
 		f.put("security-groups", obj{"name": g, "description": ""})
 	}
-	sd, _ := c.Driver(playbooks.KindServer)
-	res := serverResource(f, "")
+	sd, res := createServerIn(t, f, c, "x")
 	s := res.Spec.(playbooks.Server)
-	s.SecurityGroups = []string{"x"}
-	res.Spec = s
-	if err := sd.Create(ctx, res, "lab"); err != nil {
-		t.Fatal(err)
-	}
 	s.SecurityGroups = []string{"y"}
 	res.Spec = s
 	cur, _, _ = sd.Get(ctx, "vm")

@@ -28,14 +28,7 @@ func TestServerCreatedOnItsOwnPort(t *testing.T) {
 	c := f.open(t, Options{})
 	ctx := context.Background()
 	sgID := f.put("security-groups", obj{"name": "x", "description": ""})
-	sd, _ := c.Driver(playbooks.KindServer)
-	res := serverResource(f, "")
-	s := res.Spec.(playbooks.Server)
-	s.SecurityGroups = []string{"x"}
-	res.Spec = s
-	if err := sd.Create(ctx, res, "lab"); err != nil {
-		t.Fatal(err)
-	}
+	sd, res := createServerIn(t, f, c, "x")
 	ps := serverPorts(f, "vm")
 	if len(ps) != 1 {
 		t.Fatalf("ports = %v, want one", ps)

@@ -287,7 +287,7 @@ func (d *serverDriver) Create(ctx context.Context, r playbooks.Resource, owner s
 	}
 	created, err := servers.Create(ctx, nova, describedCreate{CreateOpts: opts, description: playbooks.Marker(owner), keyName: s.Keypair}, nil).Extract()
 	if err != nil {
-		d.c.deletePorts(context.WithoutCancel(ctx), portIDs)
+		d.c.dropPorts(ctx, portIDs)
 		return fmt.Errorf("nova: create server %s: %w", s.Name, err)
 	}
 	return d.c.waitReady(ctx, created.ID, s)
@@ -361,24 +361,33 @@ func (c *Cloud) makePorts(ctx context.Context, server, owner string, nets []serv
 				made = append(made, id)
 			}
 		}
-		c.deletePorts(context.WithoutCancel(ctx), made)
+		c.dropPorts(ctx, made)
 		return nil, err
 	}
 	return ids, nil
 }
 
-// deletePorts deletes ports of ours; one that cannot be is logged, since
-// the error that led here is the one to report.
-func (c *Cloud) deletePorts(ctx context.Context, ids []string) {
+// deletePorts deletes ports of ours, each tried; a port already gone is
+// deleted.
+func (c *Cloud) deletePorts(ctx context.Context, ids []string) error {
 	nc, err := c.neutronClient()
 	if err != nil {
-		c.logf("ports %v left: %v", ids, err)
-		return
+		return err
 	}
+	var errs []error
 	for _, id := range ids {
 		if err := ignoreNotFound(ports.Delete(ctx, nc, id).ExtractErr()); err != nil {
-			c.logf("port %s left: %v", id, err)
+			errs = append(errs, fmt.Errorf("neutron: delete port %s: %w", id, err))
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// dropPorts is deletePorts on a failure's way out: the failure is the
+// error to report, so a port left is logged.
+func (c *Cloud) dropPorts(ctx context.Context, ids []string) {
+	if err := c.deletePorts(context.WithoutCancel(ctx), ids); err != nil {
+		c.logf("ports left: %v", err)
 	}
 }
 
@@ -648,14 +657,12 @@ func (d *serverDriver) Delete(ctx context.Context, cur playbooks.Current) error 
 	}); err != nil {
 		return err
 	}
-	nc, err := d.c.neutronClient()
-	if err != nil {
-		return err
+	ids := make([]string, len(own))
+	for i, p := range own {
+		ids[i] = p.ID
 	}
-	for _, p := range own {
-		if err := ignoreNotFound(ports.Delete(ctx, nc, p.ID).ExtractErr()); err != nil {
-			return fmt.Errorf("neutron: delete port %s of server %s: %w", p.ID, name, err)
-		}
+	if err := d.c.deletePorts(ctx, ids); err != nil {
+		return fmt.Errorf("server %s: %w", name, err)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stacklab/stacklab/checks"
 	"github.com/stacklab/stacklab/installer/openstack"
+	"github.com/stacklab/stacklab/internal/cloud"
 	"github.com/stacklab/stacklab/lab"
 )
 
@@ -555,7 +556,21 @@ func (dr *doctor) startLogin(ctx context.Context) {
 		defer close(e.done)
 		ctx, cancel := context.WithTimeout(ctx, 2*dr.cfg.probe())
 		defer cancel()
-		e.ev, e.err = DashboardLogin(ctx, dr.d.flow(), dr.loginURL(), nil, dr.cfg.AdminDomain, dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
+		// The form it reads is the page the dashboard-page check grades:
+		// one render of it per run, not two (Horizon renders it in the
+		// process that then answers the login's POST). The page check
+		// takes a 200, or a timeout (a hung Horizon would hang its own
+		// GET as long); any other answer may have come too soon, and the
+		// page check reads again once its dependencies passed.
+		u := dr.loginURL()
+		share := dr.gets.lead(getKey(u))
+		p, err := dr.fetch(ctx, u, nil)
+		share(p, err, err == nil && p.Status == http.StatusOK || err != nil && cloud.TimedOut(err))
+		var first *Page
+		if err == nil {
+			first = &p
+		}
+		e.ev, e.err = DashboardLogin(ctx, dr.d.flow(), u, first, dr.cfg.AdminDomain, dr.cfg.AdminUser, dr.cfg.AdminPassword.Reveal())
 	}()
 }
 

@@ -156,7 +156,8 @@ type Deps struct {
 	// than a probe while the login still fits (nil: HTTP).
 	Flow *http.Client
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Cloud authenticates (called at most once per run by Checks).
+	// Cloud authenticates: once per run by Checks, once more when the
+	// run's first call, made as it began, failed.
 	Cloud func(ctx context.Context) (*cloud.Cloud, error)
 	// Switch reads the Open vSwitch database (nil: not on this host).
 	Switch Switch
@@ -217,6 +218,9 @@ func (m *memo[T]) get(ctx context.Context, f func(context.Context) (T, error)) (
 	return m.v, m.err
 }
 
+// offer makes v the memo's value unless it was read or is being read.
+func (m *memo[T]) offer(v T) { m.once.Do(func() { m.v = v }) }
+
 // doctor holds one run's shared readings.
 type doctor struct {
 	cfg    Config
@@ -243,6 +247,9 @@ type doctor struct {
 	// early is the dashboard login started with the run (nil when none
 	// was); set before any check runs.
 	early *earlyLogin
+	// authRead closes when the token and catalog startAuth read with the
+	// run are in (nil when none was); set before any check runs.
+	authRead chan struct{}
 }
 
 func (c Config) probe() time.Duration {

@@ -130,3 +130,50 @@ func TestNoEarlyLoginWhenTheCheckDoesNotRun(t *testing.T) {
 		})
 	}
 }
+
+// firstGetFails answers the first GET of the login form with HTTP 500, as
+// Horizon does for a moment after memcached restarts.
+type firstGetFails struct {
+	h      http.Handler
+	once   sync.Once
+	hit    atomic.Bool
+	served chan struct{}
+}
+
+func (f *firstGetFails) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/horizon/auth/login/" {
+		failed := false
+		f.once.Do(func() { failed = true })
+		if failed {
+			f.hit.Store(true)
+			http.Error(w, "Server Error (500)", http.StatusInternalServerError)
+			close(f.served)
+			return
+		}
+	}
+	f.h.ServeHTTP(w, r)
+}
+
+// The early login's form is the page check's only when it answered 200:
+// a 500 that came with the run's start is not the page's verdict, which
+// is read again once Apache and memcached passed.
+func TestEarlyFormThatFailedIsNotThePagesVerdict(t *testing.T) {
+	w := newWorld(t)
+	f := &firstGetFails{h: w.horizon, served: make(chan struct{})}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	w.cfg.HorizonURL = srv.URL + "/horizon"
+	// systemd answers once the 500 was served, so the page check, behind
+	// the unit checks, comes after the early login's GET.
+	var before atomic.Bool
+	w.deps.Units = gatedUnits{fakeUnits: fakeUnits{states: map[string]string{}}, started: f.served, before: &before}
+	rep := w.run(t)
+	if !f.hit.Load() || !before.Load() {
+		t.Fatal("the early login's GET of the form was not the one answered 500")
+	}
+	for _, id := range []string{IDDashboardPage, IDDashboardLogin} {
+		if e, _ := rep.Get(id); e.Status != checks.OK {
+			t.Errorf("%s: %s %q %q, want a pass", id, e.Status, e.Summary, e.Evidence)
+		}
+	}
+}

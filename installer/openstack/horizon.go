@@ -21,6 +21,8 @@ const (
 	HorizonWebRootSnippet = "/etc/openstack-dashboard/local_settings.d/_0005_debian_webroot.py"
 	HorizonCacheSnippet   = "/etc/openstack-dashboard/local_settings.d/_0006_debian_cache.py"
 	HorizonApacheSite     = "/etc/apache2/sites-available/openstack-dashboard-alias-only.conf"
+	// ApachePIDFileDropIn names Apache's PID file to systemd.
+	ApachePIDFileDropIn = "/etc/systemd/system/apache2.service.d/stacklab-pidfile.conf"
 )
 
 var horizonService = service{
@@ -151,6 +153,22 @@ func horizonFiles(p Params) []File {
 			Owner:   "root",
 			Group:   "root",
 			Units:   apache,
+		},
+		{
+			// Debian's apache2.service forks without naming its PID
+			// file, and Debian 12's systemd cannot guess the main
+			// process among Apache's and Horizon's: MainPID=0, so
+			// doctor's port-80 check scanned every process's
+			// descriptors (ss -p) on each run instead of the main
+			// process's. Apache writes this file (APACHE_PID_FILE).
+			Path:        ApachePIDFileDropIn,
+			Kind:        Text,
+			Content:     "# Managed by stacklab: tells systemd Apache's main process.\n[Service]\nPIDFile=/run/apache2/apache2.pid\n",
+			Mode:        0o644,
+			Owner:       "root",
+			Group:       "root",
+			Units:       apache,
+			SystemdUnit: true,
 		},
 		{
 			// With horizon/activate_vhost false the postinst enables

@@ -118,7 +118,7 @@ type getMemo struct {
 // get runs f once per key. The first caller's request is detached from its
 // cancellation (still bounded by the probe timeout), so one check giving up
 // does not hand its error to the others; later callers wait for it or for
-// their own context.
+// their own context, and read anew when it was a lead's dropped answer.
 func (g *getMemo) get(ctx context.Context, key string, f func(context.Context) (Page, error)) (Page, error) {
 	for {
 		g.mu.Lock()

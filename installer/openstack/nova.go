@@ -216,17 +216,6 @@ func novaConf(p Params) File {
 		set("conductor", "workers", w),
 		set("scheduler", "workers", w),
 		set("libvirt", "virt_type", p.VirtType),
-		// nova-compute starts its privsep daemons (one to write the
-		// instance's disk files, one to plug its VIFs) when it first
-		// needs them: after every start, on the first server built.
-		// Through nova-rootwrap, a Python program of its own before
-		// privsep-helper, the disk one took 4.3-4.5 s on a Debian 12 dev
-		// lab and the first server after a restart answered its ping
-		// 18.7-19.2 s after the run began; through sudo alone 2.3 s and
-		// 16.6-16.7 s. Debian's nova-common already lets nova run
-		// privsep-helper through sudo (/etc/sudoers.d/nova-common, on
-		// Debian 12 and 13), which this option needs.
-		set("workarounds", "disable_rootwrap", "true"),
 	)
 	return File{Path: NovaConf, Kind: INI, Sets: sets, Units: novaUnits(), Secret: true}
 }

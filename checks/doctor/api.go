@@ -121,16 +121,7 @@ type getMemo struct {
 // their own context, and read anew when it was a lead's dropped answer.
 func (g *getMemo) get(ctx context.Context, key string, f func(context.Context) (Page, error)) (Page, error) {
 	for {
-		g.mu.Lock()
-		if g.m == nil {
-			g.m = map[string]*getResult{}
-		}
-		r, found := g.m[key]
-		if !found {
-			r = &getResult{done: make(chan struct{})}
-			g.m[key] = r
-		}
-		g.mu.Unlock()
+		r, found := g.slot(key)
 		if !found {
 			r.page, r.err = f(context.WithoutCancel(ctx))
 			close(r.done)
@@ -145,6 +136,22 @@ func (g *getMemo) get(ctx context.Context, key string, f func(context.Context) (
 			return Page{}, ctx.Err()
 		}
 	}
+}
+
+// slot is key's result and whether someone had it already; a new one,
+// unfinished, is the caller's to fill.
+func (g *getMemo) slot(key string) (*getResult, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.m == nil {
+		g.m = map[string]*getResult{}
+	}
+	r, found := g.m[key]
+	if !found {
+		r = &getResult{done: make(chan struct{})}
+		g.m[key] = r
+	}
+	return r, found
 }
 
 // fetch is one GET of u.
@@ -173,16 +180,10 @@ func (dr *doctor) fetch(ctx context.Context, u string, hdr http.Header) (Page, e
 // when keep says so; otherwise the claim is dropped and they read anew.
 // A key already read or claimed is left alone.
 func (g *getMemo) lead(key string) (done func(p Page, err error, keep bool)) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.m == nil {
-		g.m = map[string]*getResult{}
-	}
-	if _, found := g.m[key]; found {
+	r, found := g.slot(key)
+	if found {
 		return func(Page, error, bool) {}
 	}
-	r := &getResult{done: make(chan struct{})}
-	g.m[key] = r
 	return func(p Page, err error, keep bool) {
 		if keep {
 			r.page, r.err = p, err

@@ -30,6 +30,9 @@ type NeutronBackend interface {
 	MechanismDriver() string
 	// InterfaceDriver is the dhcp/l3 agents' interface_driver.
 	InterfaceDriver() string
+	// VIFPrivsepSection is the config section of the privsep context
+	// os-vif's plugin for this backend starts inside nova-compute.
+	VIFPrivsepSection() string
 	// NeutronConfSets are extra settings for neutron.conf.
 	NeutronConfSets(p Params) []inifile.Set
 	// Files are the backend's own files (agent configuration).

@@ -27,6 +27,8 @@ func (LinuxBridge) MechanismDriver() string { return "linuxbridge" }
 
 func (LinuxBridge) InterfaceDriver() string { return "linuxbridge" }
 
+func (LinuxBridge) VIFPrivsepSection() string { return "vif_plug_linux_bridge_privileged" }
+
 // NeutronConfSets: linuxbridge is experimental in Zed; neutron refuses to
 // load it without this ("Linuxbridge is experimental in Zed").
 func (LinuxBridge) NeutronConfSets(Params) []inifile.Set {

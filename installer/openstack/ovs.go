@@ -79,6 +79,8 @@ func (OpenVSwitch) MechanismDriver() string { return ovsAgentMarker }
 
 func (OpenVSwitch) InterfaceDriver() string { return ovsAgentMarker }
 
+func (OpenVSwitch) VIFPrivsepSection() string { return "vif_plug_ovs_privileged" }
+
 // NeutronConfSets: none; [experimental] linuxbridge is linuxbridge's own.
 func (OpenVSwitch) NeutronConfSets(Params) []inifile.Set { return nil }
 

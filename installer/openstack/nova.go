@@ -239,7 +239,7 @@ func novaComputeConf(p Params) File {
 	// The first server after nova-compute starts (after every reboot)
 	// waits for nova's privsep daemon, which by default starts through
 	// nova-rootwrap: one more Python start that loads every filter file,
-	// 4.3-4.5 s of the server's chain on 2 cores, 2.3 s through sudo.
+	// 4.3-4.5 s of the server's chain on 2 cores, 2.5-3.0 s through sudo.
 	// Only the privsep helpers skip rootwrap (Debian's nova sudoers
 	// allows /usr/bin/privsep-helper); [workarounds] disable_rootwrap
 	// would send nova's other root commands through plain sudo too, which

@@ -271,12 +271,28 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 	// pyScss, which now and then fails with a syntax error on the very
 	// files it compiles on the next try (seen on a fresh Debian 12 lab
 	// host; the same packages passed before and after). The packages are
-	// unpacked: configure them once more before giving up.
+	// unpacked: configure them once more before giving up. The failed
+	// packages are asked about too: when the failure is in a trigger run
+	// after everything named was configured (CI58: openstack-dashboard, a
+	// dependency, left half-configured with half an offline manifest,
+	// and Horizon answered 500 to every page), only they are left to do.
 	var ce *apt.CommandError
 	if errors.As(err, &ce) && ce.ConfigureFailed() && ctx.Err() == nil {
 		l.cfg.notify(PhasePackages, fmt.Sprintf("%s failed to configure; configuring again", ce.FailedPackage()))
-		if missing, err = l.h.Packages.Missing(ctx, pkgs); err == nil && len(missing) > 0 {
-			err = l.h.Packages.Install(ctx, missing, opts)
+		again := slices.Clone(pkgs)
+		for _, f := range ce.FailedPackages() {
+			if !slices.Contains(again, f) {
+				again = append(again, f)
+			}
+		}
+		if missing, err = l.h.Packages.Missing(ctx, again); err == nil {
+			if len(missing) == 0 {
+				// dpkg said it failed: nothing left to configure
+				// would be a state this retry does not understand.
+				err = ce
+			} else {
+				err = l.h.Packages.Install(ctx, missing, opts)
+			}
 		}
 		if err == nil {
 			o.add("configure again after %s's maintainer script failed once", ce.FailedPackage())

@@ -484,15 +484,23 @@ func TestPackagesConfigureAgainOnce(t *testing.T) {
 	download := &apt.CommandError{Op: "install", Err: errors.New("exit status 100"), Failed: []apt.Failure{
 		{Package: "nova-common", Message: "failed to fetch"},
 	}}
+	// CI58: the dashboard's trigger, run after every named package was
+	// configured, failed; only openstack-dashboard (a dependency) was
+	// left to configure.
+	trigger := &apt.CommandError{Op: "install", Err: errors.New("exit status 100"), Failed: []apt.Failure{
+		{Package: "openstack-dashboard", Message: "installed openstack-dashboard package post-installation script subprocess returned error exit status 1"},
+	}}
 	for _, tc := range []struct {
 		name     string
 		errs     []error
 		installs int
+		again    string // the second apt run's packages, when there is one
 		fail     bool
 	}{
-		{"postinst fails once", []error{postinst}, 2, false},
-		{"postinst fails twice", []error{postinst, postinst}, 2, true},
-		{"download fails", []error{download}, 1, true},
+		{"postinst fails once", []error{postinst}, 2, "openstack-dashboard-apache openstack-dashboard", false},
+		{"trigger fails once", []error{trigger}, 2, "openstack-dashboard", false},
+		{"postinst fails twice", []error{postinst, postinst}, 2, "", true},
+		{"download fails", []error{download}, 1, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMemHost(labParams())
@@ -502,8 +510,17 @@ func TestPackagesConfigureAgainOnce(t *testing.T) {
 				t.Fatalf("err = %v, want failure %v", err, tc.fail)
 			}
 			log := m.TakeLog()
-			if got := len(filter(log, "install ")); got != tc.installs {
+			installs := filter(log, "install ")
+			if got := len(installs); got != tc.installs {
 				t.Errorf("%d apt runs, want %d: %q", got, tc.installs, log)
+			}
+			if tc.again != "" && (len(installs) < 2 || installs[1] != tc.again) {
+				t.Errorf("apt runs %q, want the second to be %q", installs, tc.again)
+			}
+			if !tc.fail {
+				if missing, _ := m.Missing(context.Background(), []string{"openstack-dashboard", "openstack-dashboard-apache"}); len(missing) > 0 {
+					t.Errorf("left unconfigured: %q", missing)
+				}
 			}
 			// Every apt run happens with the services held.
 			h, r := slices.Index(log, "hold services"), slices.Index(log, "release services")

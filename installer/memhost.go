@@ -426,16 +426,31 @@ func (m *MemHost) Install(_ context.Context, pkgs []string, _ apt.InstallOptions
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.logf("install %s", strings.Join(pkgs, " "))
+	var err error
 	if len(m.InstallErrors) > 0 {
-		err := m.InstallErrors[0]
+		err = m.InstallErrors[0]
 		m.InstallErrors = m.InstallErrors[1:]
-		return err
+		// As dpkg does, a failure while configuring leaves everything
+		// else installed and the failed packages unconfigured; any other
+		// failure installs nothing.
+		var ce *apt.CommandError
+		if !errors.As(err, &ce) || !ce.ConfigureFailed() {
+			return err
+		}
 	}
 	for _, p := range pkgs {
 		m.Installed[p] = "1.0-1"
 	}
 	for _, c := range []string{"keystone", "glance-common", "placement-common", "nova-common", "neutron-common", "openstack-dashboard", "rabbitmq-server"} {
 		m.Installed[c] = "1.0-1"
+	}
+	if err != nil {
+		var ce *apt.CommandError
+		errors.As(err, &ce)
+		for _, p := range ce.FailedPackages() {
+			delete(m.Installed, p)
+		}
+		return err
 	}
 	for _, f := range openstack.Files(m.p) {
 		if _, ok := m.Files[f.Path]; ok {

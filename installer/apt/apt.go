@@ -240,6 +240,15 @@ func (e *CommandError) ConfigureFailed() bool {
 	return true
 }
 
+// FailedPackages are the packages dpkg reported as failed, in its order.
+func (e *CommandError) FailedPackages() []string {
+	var out []string
+	for _, f := range e.Failed {
+		out = append(out, f.Package)
+	}
+	return out
+}
+
 // FailedPackage is the first package dpkg reported as failed, or "".
 func (e *CommandError) FailedPackage() string {
 	if len(e.Failed) == 0 {

@@ -427,6 +427,7 @@ func (m *MemHost) Install(_ context.Context, pkgs []string, _ apt.InstallOptions
 	defer m.mu.Unlock()
 	m.logf("install %s", strings.Join(pkgs, " "))
 	var err error
+	var unconfigured []string
 	if len(m.InstallErrors) > 0 {
 		err = m.InstallErrors[0]
 		m.InstallErrors = m.InstallErrors[1:]
@@ -437,6 +438,7 @@ func (m *MemHost) Install(_ context.Context, pkgs []string, _ apt.InstallOptions
 		if !errors.As(err, &ce) || !ce.ConfigureFailed() {
 			return err
 		}
+		unconfigured = ce.FailedPackages()
 	}
 	for _, p := range pkgs {
 		m.Installed[p] = "1.0-1"
@@ -444,12 +446,10 @@ func (m *MemHost) Install(_ context.Context, pkgs []string, _ apt.InstallOptions
 	for _, c := range []string{"keystone", "glance-common", "placement-common", "nova-common", "neutron-common", "openstack-dashboard", "rabbitmq-server"} {
 		m.Installed[c] = "1.0-1"
 	}
+	for _, p := range unconfigured {
+		delete(m.Installed, p)
+	}
 	if err != nil {
-		var ce *apt.CommandError
-		errors.As(err, &ce)
-		for _, p := range ce.FailedPackages() {
-			delete(m.Installed, p)
-		}
 		return err
 	}
 	for _, f := range openstack.Files(m.p) {

@@ -119,6 +119,10 @@ func neutronFiles(p Params) []File {
 	return files
 }
 
+// neutronRootwrapDaemon is the line Debian's neutron sudoers file allows
+// (in both releases) for the rootwrap daemon.
+const neutronRootwrapDaemon = "sudo neutron-rootwrap-daemon /etc/neutron/rootwrap.conf"
+
 func neutronConf(p Params, b NeutronBackend) File {
 	w := itoa(p.Workers)
 	sets := []inifile.Set{
@@ -146,6 +150,12 @@ func neutronConf(p Params, b NeutronBackend) File {
 		// rest of the lab on 2 cores; 10 s keeps agent_down_time's (75 s)
 		// margin.
 		set("agent", "report_interval", "10"),
+		// The agents run their root commands (ip netns exec, iptables,
+		// dnsmasq, keepalived) through rootwrap: without its daemon each
+		// one is a new sudo and Python start that loads every filter
+		// file, and a router's creation runs dozens. DevStack's default;
+		// Debian's neutron sudoers allows exactly this command line.
+		set("agent", "root_helper_daemon", neutronRootwrapDaemon),
 	}
 	sets = append(sets, authtoken(p, "neutron", p.NeutronUser)...)
 	sets = append(sets, serviceAuth(p, "nova", "nova", p.NovaUser, true)...)

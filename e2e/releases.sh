@@ -20,12 +20,12 @@ d13_log=$(mktemp /tmp/stacklab-e2e-debian13.XXXXXX)
 # 12's playbook benchmark waits for it (install.sh), so a student's lab,
 # alone on its VM, is what it measures, not a lab sharing 2 cores with a
 # second whole cloud.
-# The wait ends 45 minutes into this script at the latest: on a machine
+# The wait ends 40 minutes into this script at the latest: on a machine
 # where Debian 13's lane is far behind (CI61: a cold apt run of 11 min),
 # waiting for it would only push the run toward the 90-minute wall.
 export STACKLAB_E2E_OTHER_LANE_DONE STACKLAB_E2E_WAIT_UNTIL
 STACKLAB_E2E_OTHER_LANE_DONE=$(mktemp -u /tmp/stacklab-e2e-debian13-done.XXXXXX)
-STACKLAB_E2E_WAIT_UNTIL=$(($(date +%s) + 45 * 60))
+STACKLAB_E2E_WAIT_UNTIL=$(($(date +%s) + 40 * 60))
 (
 	t=$(now)
 	rc=0

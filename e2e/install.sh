@@ -197,9 +197,9 @@ say "playbook benchmark: stacklab run vs the openstack CLI script"
 # the benchmark runs anyway and says so.
 if [[ -n ${STACKLAB_E2E_OTHER_LANE_DONE:-} ]]; then
 	tw=$(now)
-	for _ in $(seq 300); do
-		[[ -e $STACKLAB_E2E_OTHER_LANE_DONE ]] && break
-		(($(date +%s) < ${STACKLAB_E2E_WAIT_UNTIL:-0})) || break
+	until_s=$(($(date +%s) + 300))
+	((until_s < ${STACKLAB_E2E_WAIT_UNTIL:-0})) || until_s=${STACKLAB_E2E_WAIT_UNTIL:-0}
+	until [[ -e $STACKLAB_E2E_OTHER_LANE_DONE ]] || (($(date +%s) >= until_s)); do
 		sleep 1
 	done
 	if [[ -e $STACKLAB_E2E_OTHER_LANE_DONE ]]; then

@@ -126,13 +126,38 @@ clii_s=$(since "$t")
 cli_cleanup
 echo "playbook: $pbi_s s; openstack CLI: $clii_s s"
 
+# lab_cpu: the CPU each lab unit (and the guests, machine.slice) has used
+# so far, in µs, one "unit usage" line each: cgroup v2's cpu.stat counts
+# processes that have exited too (the hybrid hierarchy of a Debian 12
+# container has it under unified/).
+lab_cpu() {
+	# shellcheck disable=SC2016 # the lab shell's variables
+	lab sh -c 'root=/sys/fs/cgroup/unified; [ -d $root/system.slice ] || root=/sys/fs/cgroup
+		for f in $root/system.slice/*.service/cpu.stat $root/machine.slice/cpu.stat; do
+			[ -f "$f" ] || continue; d=${f%/cpu.stat}
+			echo "${d##*/} $(sed -n "s/^usage_usec //p" "$f")"
+		done' | sort
+}
+lab_cores=$(lab nproc)
+
 echo "== playbook: stacklab run (start → floating IP answers ping)"
+lab_cpu >"$SHARE/bench-cpu.before"
 t=$(now)
 lab "$SL" --output json run /stacklab/bench.yaml >"$SHARE/bench-run.json"
 fip=$(jq -r '.results[] | select(.kind == "floating_ip") | .info.address' "$SHARE/bench-run.json")
 pingable "$fip"
 pb_s=$(since "$t")
+lab_cpu >"$SHARE/bench-cpu.after"
 echo "playbook: $pb_s s ($fip)"
+# Where the lab's two cores went meanwhile: when the services' and the
+# guest's CPU time fills cores × wall, the run waits on the machine, not on
+# a request or a poll.
+by_unit=$(join "$SHARE/bench-cpu.before" "$SHARE/bench-cpu.after" | awk '{ printf "%.2f %s\n", ($3 - $2) / 1e6, $1 }' | sort -rn)
+rm -f "$SHARE/bench-cpu.before" "$SHARE/bench-cpu.after"
+cpu_s=$(awk '{ s += $1 } END { printf "%.1f", s }' <<<"$by_unit")
+cpu_avail_s=$(awk -v c="$lab_cores" -v w="$pb_s" 'BEGIN { printf "%.1f", c * w }')
+echo "lab CPU meanwhile: $cpu_s CPU-s of $cpu_avail_s ($lab_cores cores × $pb_s s); by unit:"
+head -8 <<<"$by_unit" | sed 's/^/  /'
 # The server side's floor beside it: the two chains the cloud itself takes
 # time on, as the run's own per-resource durations show them: the server
 # (nova's create → ACTIVE, then the guest's boot to its console line) and
@@ -196,6 +221,7 @@ verdict() { awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = (dir == "le") ? v 
 printf '\n%-52s %10s %10s %s\n' "figure" "value" "target" "verdict"
 printf '%-52s %9ss %10s %s\n' "playbook, start → guest answers on floating IP" "$pb_s" "≤ 20 s" "$(verdict "$pb_s" 20 le)"
 printf '%-52s %9ss %10s\n' "server-side floor (the longer of server, router)" "$floor_s" ""
+printf '%-52s %10s\n' "lab CPU used during it, of $cpu_avail_s (cores x wall)" "$cpu_s CPU-s"
 printf '%-52s %9ss %10s\n' "openstack CLI script, same steps" "$cli_s" ""
 printf '%-52s %9sx %10s\n' "ratio CLI / playbook" "$ratio" ""
 printf '%-52s %9ss %10s\n' "API work alone (no server): playbook" "$pbi_s" ""
@@ -209,9 +235,11 @@ if [ -n "${BENCH_JSON:-}" ]; then
 	jq -n --argjson pb "$pb_s" --argjson cli "$cli_s" --argjson ratio "$ratio" --argjson noop "$noop_s" \
 		--argjson pbi "$pbi_s" --argjson clii "$clii_s" --argjson ratio_i "$ratio_i" --argjson noop_reqs "$noop_reqs" \
 		--argjson cli_noop "$cli_noop_s" --argjson ratio_noop "$ratio_noop" --argjson floor "$floor_s" \
+		--argjson cpu "$cpu_s" --argjson cpu_avail "$cpu_avail_s" \
 		'{playbook_to_ping_seconds: $pb, cli_to_ping_seconds: $cli, ratio_cli_over_playbook: $ratio,
 		  api_only_playbook_seconds: $pbi, api_only_cli_seconds: $clii, api_only_ratio: $ratio_i,
 		  noop_rerun_seconds: $noop, noop_rerun_requests: $noop_reqs,
 		  noop_cli_shows_seconds: $cli_noop, noop_ratio_cli_over_playbook: $ratio_noop,
-		  server_side_floor_seconds: $floor}' >"$BENCH_JSON"
+		  server_side_floor_seconds: $floor,
+		  lab_cpu_seconds_during_playbook: $cpu, lab_cpu_available_seconds: $cpu_avail}' >"$BENCH_JSON"
 fi

@@ -30,14 +30,14 @@ var (
 const MaxISOSize = 48 << 20
 
 // isolinuxConfig boots the installer; the screen (VNC) shows it, and the
-// serial port logs it (without the kernel's boot chatter: syslinuxConfig).
+// serial port logs it (the same kernel arguments: kernelArgs).
 const isolinuxConfig = `DEFAULT install
 PROMPT 0
 TIMEOUT 0
 LABEL install
   KERNEL /vmlinuz
   INITRD /install.gz
-  APPEND console=ttyS0,115200 console=tty0 panic=10 loglevel=4
+  APPEND console=ttyS0,115200 console=tty0 ` + kernelArgs + `
 `
 
 type installerParams struct {

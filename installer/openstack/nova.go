@@ -240,7 +240,8 @@ func novaComputeConf(p Params) File {
 		// image becomes a raw file of its whole virtual size (GBs written
 		// to a small lab disk, on that server's way to ACTIVE), and even
 		// the lab's 12 MB image costs a qemu-img convert and one more
-		// qemu-img info (two Python starts) on the first server's chain.
+		// qemu-img info (a Python start, under prlimit) on the first
+		// server's chain.
 		// Servers' disks are qcow2 overlays either way; over a qcow2
 		// base they read it through qemu's qcow2 driver, which a lab
 		// does not notice.

@@ -99,6 +99,17 @@ echo "ok    $(jq length "$RESULTS/services-after-boot.json") lab units enabled a
 if lab ip -4 -o addr show dev eth1 | grep -q inet; then fail "eth1 has an IPv4 address after the reboot"; fi
 echo "ok    eth1 has no IPv4 address"
 
+# neutron's agents start their privsep daemons straight through sudo (the
+# helper_command install sets, the sudoers line it adds): that helper's
+# argv names neutron.conf alone, where neutron-rootwrap's names each
+# agent's files.
+lab visudo -c >/dev/null || fail "visudo -c: $(lab visudo -c 2>&1)"
+helpers=$(lab pgrep -af '^/usr/bin/python3 /(usr/)?bin/privsep-helper .*neutron\.privileged' || true)
+[ -n "$helpers" ] || fail "no neutron privsep daemon runs after the reboot"
+bad=$(grep -v -- '/privsep-helper --config-file /etc/neutron/neutron\.conf --privsep_context neutron\.privileged\.' <<<"$helpers" || true)
+[ -z "$bad" ] || fail "neutron privsep daemons not started by the lab's helper_command: $bad"
+echo "ok    sudoers parse; $(wc -l <<<"$helpers") neutron privsep daemons, each started by sudo privsep-helper, none through neutron-rootwrap"
+
 say "the dashboard takes twelve logins in a row"
 cp "$ROOT/etc/openstack/clouds.yaml" "$RESULTS/.clouds.yaml"
 chmod 600 "$RESULTS/.clouds.yaml"

@@ -69,9 +69,9 @@ func TestINIKeysExist(t *testing.T) {
 				case sec == "":
 					sec = "DEFAULT"
 				}
-				if ctx := privsepContexts[sec]; ctx != "" && f.Path == NovaComputeConf {
+				if ctx, ok := privsepContexts[f.Path][sec]; ok && ctx != "" {
 					// A privsep context's section takes [privsep]'s options.
-					if !loadKeyIndex(t, NovaConf)["privsep "+s.Key] {
+					if !loadKeyIndex(t, privsepOptionsFile[f.Path])["privsep "+s.Key] {
 						t.Errorf("%s: [%s] %s is not a privsep option", f.Path, sec, s.Key)
 					}
 					continue
@@ -84,15 +84,31 @@ func TestINIKeysExist(t *testing.T) {
 	}
 }
 
-// privsepContexts are the config sections of the privsep contexts
-// nova-compute starts, which no sample file lists, with where Debian's
-// packages name them (cfg_section=...; python3-nova 2:26.2.2, python3-os-vif
-// 3.0.0 on Debian 12, the same names on Debian 13).
-var privsepContexts = map[string]string{
-	"nova_sys_admin":                   "nova/privsep/__init__.py",
-	"vif_plug_linux_bridge_privileged": "vif_plug_linux_bridge/privsep.py",
-	"vif_plug_ovs_privileged":          "vif_plug_ovs/privsep.py",
+// privsepContexts are, by config file, the sections of the privsep
+// contexts its service starts, which no sample file lists (neutron.conf's
+// lists [privsep] alone), with where Debian's packages name them
+// (cfg_section=...; python3-nova 2:26.2.2, python3-os-vif 3.0.0 and
+// python3-neutron 2:21.0.0 on Debian 12, the same names on Debian 13's
+// 2:26.0.3).
+var privsepContexts = map[string]map[string]string{
+	NovaComputeConf: {
+		"nova_sys_admin":                   "nova/privsep/__init__.py",
+		"vif_plug_linux_bridge_privileged": "vif_plug_linux_bridge/privsep.py",
+		"vif_plug_ovs_privileged":          "vif_plug_ovs/privsep.py",
+	},
+	NeutronConf: {
+		"privsep":              "neutron/privileged/__init__.py",
+		"privsep_dhcp_release": "neutron/privileged/__init__.py",
+		"privsep_ovs_vsctl":    "neutron/privileged/__init__.py",
+		"privsep_namespace":    "neutron/privileged/__init__.py",
+		"privsep_conntrack":    "neutron/privileged/__init__.py",
+		"privsep_link":         "neutron/privileged/__init__.py",
+	},
 }
+
+// privsepOptionsFile is the Debian file whose [privsep] section lists a
+// privsep context's options, by the file that sets them.
+var privsepOptionsFile = map[string]string{NovaComputeConf: NovaConf, NeutronConf: NeutronConf}
 
 // paramVariants covers every branch that changes the rendered files.
 func paramVariants() []Params {

@@ -128,7 +128,7 @@ func neutronFiles(p Params) []File {
 // The helper runs straight from sudo, as Debian's nova sudoers lets
 // nova-compute do, with neutron.conf: no privileged neutron function
 // reads the agents' other files, and the contexts' own sections are here.
-var neutronPrivsepHelper = "sudo privsep-helper --config-file " + NeutronConf
+const neutronPrivsepHelper = "sudo privsep-helper --config-file " + NeutronConf
 
 // neutronPrivsepSections are neutron's privsep contexts
 // (neutron/privileged/__init__.py), the same in both releases.
@@ -137,7 +137,8 @@ var neutronPrivsepSections = []string{"privsep", "privsep_dhcp_release", "privse
 
 // NeutronPrivsepSudoers lets the neutron user start privsep-helper as
 // root, the line Debian's nova-common ships for nova. Debian's neutron
-// sudoers allows only neutron-rootwrap, which allows the helper.
+// sudoers allows only neutron-rootwrap (and its daemon), whose filters
+// allow the helper.
 const NeutronPrivsepSudoers = "/etc/sudoers.d/stacklab-neutron-privsep"
 
 func neutronPrivsepSudoers(b NeutronBackend) File {

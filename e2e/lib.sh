@@ -171,7 +171,15 @@ uninstall_leaves_nothing() {
 	lab sh -ec '
 		left=$(dpkg-query -W -f="\${Status} \${Package}\n" 2>/dev/null |
 			awk "/ installed / && \$4 ~ /^(keystone|glance|placement-api|nova-|neutron-|openstack-dashboard|mariadb-server|rabbitmq-server|memcached|libvirt-daemon)/ { print \$4 }")
-		[ -z "$left" ] || { echo "FAIL: packages left: $left"; exit 1; }
+		if [ -n "$left" ]; then
+			# Say why apt kept them: a manual mark keeps a package out
+			# of the autoremove of the purge (CI65), and the history of
+			# apt says which run set it.
+			echo "FAIL: packages left: $left"
+			echo "manually installed among them: $(apt-mark showmanual $left | tr "\n" " ")"
+			tail -n 40 /var/log/apt/history.log
+			exit 1
+		fi
 		for p in /var/lib/mysql/keystone /etc/stacklab /var/lib/stacklab /etc/openstack/clouds.yaml /root/admin-openrc; do
 			[ ! -e "$p" ] || { echo "FAIL: $p left"; exit 1; }
 		done

@@ -276,17 +276,22 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 	// after everything named was configured (CI58: openstack-dashboard, a
 	// dependency, left half-configured with half an offline manifest,
 	// and Horizon answered 500 to every page), only they are left to do.
+	// apt is given the same names as the first time, never a failed
+	// dependency's: it configures whatever dpkg left pending anyway, and
+	// naming an installed dependency marks it manually installed, which
+	// kept openstack-dashboard through uninstall's autoremove (CI65).
 	var ce *apt.CommandError
 	if errors.As(err, &ce) && ce.ConfigureFailed() && ctx.Err() == nil {
 		l.cfg.notify(PhasePackages, fmt.Sprintf("%s failed to configure; configuring again", ce.FailedPackage()))
-		again := slices.Clone(pkgs)
+		asked := slices.Clone(pkgs)
 		for _, f := range ce.FailedPackages() {
-			if !slices.Contains(again, f) {
-				again = append(again, f)
+			if !slices.Contains(asked, f) {
+				asked = append(asked, f)
 			}
 		}
-		if missing, err = l.h.Packages.Missing(ctx, again); err == nil {
-			if len(missing) == 0 {
+		var left []string
+		if left, err = l.h.Packages.Missing(ctx, asked); err == nil {
+			if len(left) == 0 {
 				// dpkg said it failed: nothing left to configure
 				// would be a state this retry does not understand.
 				err = ce

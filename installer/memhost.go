@@ -29,6 +29,9 @@ type MemHost struct {
 
 	Files     map[string][]byte
 	Installed map[string]string // package -> version
+	// Manual holds the packages apt was asked for by name, which apt
+	// marks manually installed (kept by a purge's autoremove).
+	Manual map[string]bool
 	// VersionQueries counts Versions calls (each a dpkg-query on a host).
 	VersionQueries int
 	// Units maps a unit to its ActiveState; a unit absent is not found.
@@ -76,7 +79,7 @@ type MemHost struct {
 // NewMemHost returns a fresh machine: nothing installed, nothing running.
 func NewMemHost(p openstack.Params) *MemHost {
 	return &MemHost{
-		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Units: map[string]string{}, UnitFiles: map[string]string{},
+		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Manual: map[string]bool{}, Units: map[string]string{}, UnitFiles: map[string]string{},
 		FailProbes: map[string]bool{}, HangProbes: map[string]string{}, FailStart: map[string]bool{}, ExitAfterStart: map[string]bool{}, FailRuns: map[string]int{}, Leftover: map[string]int{},
 		Journal:  map[string][]string{},
 		Bridges:  map[string][]string{},
@@ -442,6 +445,7 @@ func (m *MemHost) Install(_ context.Context, pkgs []string, _ apt.InstallOptions
 	}
 	for _, p := range pkgs {
 		m.Installed[p] = "1.0-1"
+		m.Manual[p] = true
 	}
 	for _, c := range []string{"keystone", "glance-common", "placement-common", "nova-common", "neutron-common", "openstack-dashboard", "rabbitmq-server"} {
 		m.Installed[c] = "1.0-1"

@@ -528,6 +528,13 @@ func TestPackagesConfigureAgainOnce(t *testing.T) {
 					t.Errorf("left unconfigured: %q", missing)
 				}
 			}
+			// Every apt run leaves out the Recommends (the lab names
+			// what it uses of them) and fsyncs once, not per file.
+			for i, o := range m.InstallOptions {
+				if !o.NoRecommends || !o.UnsafeIO {
+					t.Errorf("apt run %d: %+v, want no Recommends and unsafe-io", i, o)
+				}
+			}
 			// Every apt run happens with the services held.
 			h, r := slices.Index(log, "hold services"), slices.Index(log, "release services")
 			for i, l := range log {

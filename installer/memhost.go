@@ -32,6 +32,8 @@ type MemHost struct {
 	// Manual holds the packages apt was asked for by name, which apt
 	// marks manually installed (kept by a purge's autoremove).
 	Manual map[string]bool
+	// InstallOptions are the options of each Install call, in order.
+	InstallOptions []apt.InstallOptions
 	// VersionQueries counts Versions calls (each a dpkg-query on a host).
 	VersionQueries int
 	// Units maps a unit to its ActiveState; a unit absent is not found.
@@ -425,9 +427,10 @@ func (m *MemHost) Purge(_ context.Context, pkgs []string, _ apt.InstallOptions) 
 // Install installs pkgs and, as the real packages do, ships the
 // configuration files the lab edits and the units it starts; the
 // postinst enables Apache's default-ssl site.
-func (m *MemHost) Install(_ context.Context, pkgs []string, _ apt.InstallOptions) error {
+func (m *MemHost) Install(_ context.Context, pkgs []string, opts apt.InstallOptions) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.InstallOptions = append(m.InstallOptions, opts)
 	m.logf("install %s", strings.Join(pkgs, " "))
 	var err error
 	var unconfigured []string

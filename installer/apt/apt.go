@@ -177,6 +177,9 @@ type InstallOptions struct {
 	ArchivesDir string
 	// Reinstall reinstalls packages already installed.
 	Reinstall bool
+	// NoRecommends installs what the packages depend on and not what they
+	// recommend (apt-get --no-install-recommends).
+	NoRecommends bool
 	// UnsafeIO has dpkg write the files it unpacks without an fsync each
 	// (--force-unsafe-io), as Debian's installer does for the base
 	// system; Install then syncs the filesystems once. On the CI machine
@@ -291,6 +294,9 @@ func InstallArgs(pkgs []string, opts InstallOptions, lockTimeout time.Duration) 
 	}
 	if opts.Reinstall {
 		args = append(args, "--reinstall")
+	}
+	if opts.NoRecommends {
+		args = append(args, "--no-install-recommends")
 	}
 	if opts.UnsafeIO && !opts.DownloadOnly {
 		args = append(args, "-o", "Dpkg::Options::=--force-unsafe-io")

@@ -205,11 +205,11 @@ func TestInstallCommandLine(t *testing.T) {
 	}
 
 	f.calls = nil
-	if err := m.Install(context.Background(), []string{"hostname"}, InstallOptions{DownloadOnly: true, ArchivesDir: "/tmp/a", Reinstall: true}); err != nil {
+	if err := m.Install(context.Background(), []string{"hostname"}, InstallOptions{DownloadOnly: true, ArchivesDir: "/tmp/a", Reinstall: true, NoRecommends: true}); err != nil {
 		t.Fatal(err)
 	}
 	args := strings.Join(f.calls[0].Args, " ")
-	for _, w := range []string{"-o Dir::Cache::archives=/tmp/a", "--download-only", "--reinstall", "install hostname"} {
+	for _, w := range []string{"-o Dir::Cache::archives=/tmp/a", "--download-only", "--reinstall", "--no-install-recommends", "install hostname"} {
 		if !strings.Contains(args, w) {
 			t.Errorf("args %q lack %q", args, w)
 		}

@@ -1,8 +1,17 @@
 package openstack
 
 var mariadbService = service{
-	packages: func(Params) []string { return []string{"mariadb-server"} },
-	files:    func(Params) []File { return []File{mariadbConf()} },
+	packages: func(Params) []string {
+		return []string{
+			"mariadb-server",
+			// SQLAlchemy's compiled row and type processing, which
+			// every service's database reads go through; only a
+			// Recommends of python3-sqlalchemy, and the install
+			// takes no Recommends.
+			"python3-sqlalchemy-ext",
+		}
+	},
+	files: func(Params) []File { return []File{mariadbConf()} },
 	tiers: func(Params) []Tier {
 		return []Tier{{Name: TierInfra, Units: []string{"mariadb"}, Probes: []Probe{{Kind: ProbeTCP, Target: "127.0.0.1:3306"}}}}
 	},

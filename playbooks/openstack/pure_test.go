@@ -243,18 +243,22 @@ func TestSubnetComparable(t *testing.T) {
 
 func TestServerDiff(t *testing.T) {
 	cur := playbooks.Server{Name: "vm", Flavor: "m1", Image: "img", Networks: []string{"a", "b"}, Keypair: "k", SecurityGroups: []string{"x", "y"}}
+	same := cur
 	for _, tc := range []struct {
 		name     string
 		want     playbooks.Server
+		status   string
 		fields   []string
 		recreate bool
 	}{
-		{"same, networks in another order", playbooks.Server{Name: "vm", Flavor: "m1", Image: "img", Networks: []string{"b", "a"}, Keypair: "k", SecurityGroups: []string{"y", "x"}}, nil, false},
-		{"groups only: live", playbooks.Server{Name: "vm", Flavor: "m1", Image: "img", Networks: []string{"a", "b"}, Keypair: "k", SecurityGroups: []string{"x"}}, []string{"security_groups"}, false},
-		{"flavor: recreate", playbooks.Server{Name: "vm", Flavor: "m2", Image: "img", Networks: []string{"a", "b"}, Keypair: "k", SecurityGroups: []string{"x", "y"}}, []string{"flavor"}, true},
-		{"network gone: recreate", playbooks.Server{Name: "vm", Flavor: "m1", Image: "img", Networks: []string{"a"}, Keypair: "k", SecurityGroups: []string{"x", "y"}}, []string{"networks"}, true},
+		{"in ERROR: recreate", same, "ERROR", []string{"status"}, true},
+		{"stopped: left alone", same, "SHUTOFF", nil, false},
+		{"same, networks in another order", playbooks.Server{Name: "vm", Flavor: "m1", Image: "img", Networks: []string{"b", "a"}, Keypair: "k", SecurityGroups: []string{"y", "x"}}, "ACTIVE", nil, false},
+		{"groups only: live", playbooks.Server{Name: "vm", Flavor: "m1", Image: "img", Networks: []string{"a", "b"}, Keypair: "k", SecurityGroups: []string{"x"}}, "ACTIVE", []string{"security_groups"}, false},
+		{"flavor: recreate", playbooks.Server{Name: "vm", Flavor: "m2", Image: "img", Networks: []string{"a", "b"}, Keypair: "k", SecurityGroups: []string{"x", "y"}}, "ACTIVE", []string{"flavor"}, true},
+		{"network gone: recreate", playbooks.Server{Name: "vm", Flavor: "m1", Image: "img", Networks: []string{"a"}, Keypair: "k", SecurityGroups: []string{"x", "y"}}, "ACTIVE", []string{"networks"}, true},
 	} {
-		got := (&serverDriver{}).Diff(playbooks.Resource{Spec: tc.want}, playbooks.Current{Spec: cur})
+		got := (&serverDriver{}).Diff(playbooks.Resource{Spec: tc.want}, playbooks.Current{Spec: cur, Info: map[string]string{"status": tc.status}})
 		var fields []string
 		for _, c := range got {
 			fields = append(fields, c.Field)

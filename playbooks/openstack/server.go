@@ -231,7 +231,14 @@ func serverComparable(want, cur playbooks.Server) playbooks.Server {
 
 func (d *serverDriver) Diff(r playbooks.Resource, cur playbooks.Current) []playbooks.FieldChange {
 	want := r.Spec.(playbooks.Server)
-	return playbooks.DiffFields(playbooks.Fields(want), playbooks.Fields(serverComparable(want, cur.Spec.(playbooks.Server))))
+	changes := playbooks.DiffFields(playbooks.Fields(want), playbooks.Fields(serverComparable(want, cur.Spec.(playbooks.Server))))
+	// A server nova put in ERROR (its build failed) never runs again:
+	// only a new one does what the playbook declares. A stopped one
+	// (SHUTOFF) is the user's doing and keeps its disk.
+	if cur.Info["status"] == "ERROR" {
+		changes = append(changes, playbooks.FieldChange{Field: "status", From: "ERROR", To: "ACTIVE"})
+	}
+	return changes
 }
 
 // describedCreate adds the description and key name, which gophercloud's
@@ -576,7 +583,7 @@ func (c *Cloud) waitError(parent context.Context, err error, timedOut func() err
 }
 
 // recreateFields are the server fields nova cannot change in place.
-var recreateFields = []string{"flavor", "image", "networks", "keypair"}
+var recreateFields = []string{"flavor", "image", "networks", "keypair", "status"}
 
 // serverNeedsRecreate tells whether changes need a new server; a change
 // of security groups alone is made live.

@@ -417,12 +417,21 @@ func Apply(ctx context.Context, pb *Playbook, cloud Cloud, o Options) (*Report, 
 	}
 	// What the plan found unchanged a moment ago is not read again: a
 	// second run must be fast, and the verify after each change is where
-	// reading back matters.
+	// reading back matters. Unless something it depends on changes first:
+	// a server recreated (its build had failed, or its flavor changed)
+	// takes its port, and with it its floating IP's association, along.
 	unchanged := map[string]bool{}
 	for _, st := range plan.Steps {
 		unchanged[string(st.Kind)+" "+st.Name] = st.Action == Unchanged
 	}
 	rs, deps := order(resources(pb))
+	for _, r := range rs { // dependencies first
+		for _, d := range deps[r.ID()] {
+			if !unchanged[d] {
+				unchanged[r.ID()] = false
+			}
+		}
+	}
 	results := runGraph(ctx, rs, deps, earlyEdges(rs), o, func(ctx context.Context, r Resource) Result {
 		if unchanged[r.ID()] {
 			return Result{Step: Step{Kind: r.Kind, Name: r.Name, Action: Unchanged}, Info: reads[r.ID()].cur.Info}

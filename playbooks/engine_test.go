@@ -540,3 +540,72 @@ func TestAwaitDepsReportsAServerThatFailsLate(t *testing.T) {
 		}
 	}
 }
+
+// A resource the plan found unchanged is read again when something it
+// depends on changes first: recreating a server (its build failed, its
+// flavor changed) deletes its port, and with it the association of its
+// floating IP, which the plan had seen attached. A run that changes
+// nothing reads nothing twice.
+func TestDependentOfAChangedResourceIsReadAgain(t *testing.T) {
+	ctx := testContext(t)
+	pb := labPlaybook(t)
+	cloud := playbookstest.New()
+	if _, err := playbooks.Apply(ctx, pb, cloud, playbooks.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(cloud.Calls())
+	if _, err := playbooks.Apply(ctx, pb, cloud, playbooks.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cloud.Calls()[before:] {
+		if c.Op != "get" {
+			t.Errorf("a run with nothing to do wrote: %v", c)
+		}
+	}
+	if got, want := len(cloud.Calls())-before, len(pb.Resources()); got != want {
+		t.Errorf("a run with nothing to do made %d reads, want %d (one each)", got, want)
+	}
+
+	server, fip := pb.Servers[0], pb.FloatingIPs[0]
+	stale := server
+	stale.Flavor = "m1.old"
+	cloud.Put(playbooks.KindServer, server.Name, "lab", stale)
+	cloud.BeforeWrite = func(_ context.Context, c playbookstest.Call) error {
+		if c.Op == "update" && c.Kind == playbooks.KindServer {
+			detached := fip
+			detached.Server = ""
+			cloud.Put(playbooks.KindFloatingIP, fip.Name, "lab", detached)
+		}
+		return nil
+	}
+	plan, err := playbooks.PlanApply(ctx, pb, cloud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range plan.Steps {
+		if st.Kind == playbooks.KindFloatingIP && st.Action != playbooks.Unchanged {
+			t.Fatalf("the plan already saw the floating IP change: %+v", st)
+		}
+	}
+	rep, err := playbooks.Apply(ctx, pb, cloud, playbooks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if r.Kind == playbooks.KindFloatingIP && r.Action != playbooks.Update {
+			t.Errorf("floating IP after its server was recreated: %s, want update", r.Action)
+		}
+	}
+	if got, _, _ := mustDriver(t, cloud, playbooks.KindFloatingIP).Get(ctx, fip.Name); got.Spec.(playbooks.FloatingIP).Server != server.Name {
+		t.Errorf("floating IP left on %q", got.Spec.(playbooks.FloatingIP).Server)
+	}
+}
+
+func mustDriver(t *testing.T, c playbooks.Cloud, k playbooks.Kind) playbooks.Driver {
+	t.Helper()
+	d, err := c.Driver(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}

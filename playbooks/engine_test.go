@@ -596,16 +596,8 @@ func TestDependentOfAChangedResourceIsReadAgain(t *testing.T) {
 			t.Errorf("floating IP after its server was recreated: %s, want update", r.Action)
 		}
 	}
-	if got, _, _ := mustDriver(t, cloud, playbooks.KindFloatingIP).Get(ctx, fip.Name); got.Spec.(playbooks.FloatingIP).Server != server.Name {
+	drv, _ := cloud.Driver(playbooks.KindFloatingIP)
+	if got, _, _ := drv.Get(ctx, fip.Name); got.Spec.(playbooks.FloatingIP).Server != server.Name {
 		t.Errorf("floating IP left on %q", got.Spec.(playbooks.FloatingIP).Server)
 	}
-}
-
-func mustDriver(t *testing.T, c playbooks.Cloud, k playbooks.Kind) playbooks.Driver {
-	t.Helper()
-	d, err := c.Driver(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }

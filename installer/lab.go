@@ -223,7 +223,7 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 		return o.result(), err
 	}
 	pkgs := openstack.Packages(l.p)
-	missing, err := l.h.Packages.Missing(ctx, pkgs)
+	missing, err := missingPackages(ctx, l.h.Packages, pkgs, openstack.StandIns(l.p))
 	if err != nil {
 		return o.result(), fix.Wrapf(err, "check that dpkg works: dpkg --audit")
 	}
@@ -317,6 +317,29 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 	}
 	o.add("install %d packages", len(missing))
 	return o.result(), nil
+}
+
+// missingPackages are those of pkgs that are not installed, leaving out
+// any whose stand-in is.
+func missingPackages(ctx context.Context, pm Packages, pkgs []string, standIns map[string][]string) ([]string, error) {
+	missing, err := pm.Missing(ctx, pkgs)
+	if err != nil || len(missing) == 0 {
+		return missing, err
+	}
+	var alts []string
+	for _, m := range missing {
+		alts = append(alts, standIns[m]...)
+	}
+	if len(alts) == 0 {
+		return missing, nil
+	}
+	absent, err := pm.Missing(ctx, alts)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(missing, func(m string) bool {
+		return slices.ContainsFunc(standIns[m], func(a string) bool { return !slices.Contains(absent, a) })
+	}), nil
 }
 
 // service converges one configuring phase: files, then each tier in order

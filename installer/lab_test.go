@@ -679,3 +679,41 @@ func TestHungTierRestartedOnce(t *testing.T) {
 		t.Errorf("apache2 restarted %d times for a refused probe, want 0", len(got))
 	}
 }
+
+// A lab installed when stacklab named nova-compute-qemu keeps it: its
+// stand-in counts as installed, so the packages phase has nothing to do
+// (apt would swap the two conflicting packages), and uninstall purges it.
+// With neither installed, the lab's own name is installed.
+func TestStandInSatisfiesThePackagesPhase(t *testing.T) {
+	m := installed(t)
+	delete(m.Installed, "nova-compute-kvm")
+	m.Installed["nova-compute-qemu"] = "2:26.2.2-1~deb12u4"
+	m.TakeLog()
+	res, err := runLab(t, m, false, Selection{Only: []string{PhasePackages}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log := filter(m.TakeLog(), "install "); len(log) != 0 {
+		t.Errorf("the stand-in's lab ran apt: %q", log)
+	}
+	if res.Changed() {
+		t.Errorf("the packages phase changed %+v", res.Phases)
+	}
+	if _, err := Uninstall(context.Background(), m.Host(), m.p, "/var/log/stacklab", false); err != nil {
+		t.Fatal(err)
+	}
+	purges := filter(m.TakeLog(), "purge ")
+	if len(purges) != 1 || !slices.Contains(strings.Fields(purges[0]), "nova-compute-qemu") {
+		t.Errorf("purges %q, want nova-compute-qemu among them", purges)
+	}
+
+	m = installed(t)
+	delete(m.Installed, "nova-compute-kvm")
+	m.TakeLog()
+	if _, err := runLab(t, m, false, Selection{Only: []string{PhasePackages}}); err != nil {
+		t.Fatal(err)
+	}
+	if log := filter(m.TakeLog(), "install "); !slices.Equal(log, []string{"nova-compute-kvm"}) {
+		t.Errorf("apt runs %q, want install nova-compute-kvm", log)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -185,7 +186,12 @@ func removeAll(h Host, paths []string, o *Outcome, dryRun bool) error {
 }
 
 func purge(ctx context.Context, h Host, p openstack.Params, logDir string, o *Outcome, dryRun bool) error {
+	// With the stand-ins an earlier stacklab installed instead.
 	pkgs := openstack.Packages(p)
+	standIns := openstack.StandIns(p)
+	for _, pkg := range slices.Sorted(maps.Keys(standIns)) {
+		pkgs = append(pkgs, standIns[pkg]...)
+	}
 	missing, err := h.Packages.Missing(ctx, pkgs)
 	if err != nil {
 		return fmt.Errorf("uninstall: %w", err)

@@ -2,6 +2,7 @@ package openstack
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -15,6 +16,11 @@ func render(p Params) string {
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("# Packages\n%s\n", strings.Join(Packages(p), " "))
 	w("# Excluded packages\n%s\n", strings.Join(ExcludedPackages(p), " "))
+	w("# Stand-ins\n")
+	standIns := StandIns(p)
+	for _, pkg := range slices.Sorted(maps.Keys(standIns)) {
+		w("%s: %s\n", pkg, strings.Join(standIns[pkg], " "))
+	}
 	w("\n# Preseeds\n")
 	for _, ps := range Preseeds(p) {
 		w("%s\n", ps)

@@ -1,6 +1,7 @@
 package openstack
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -113,11 +114,13 @@ func TestPackages(t *testing.T) {
 		client       bool
 		want, not    []string
 	}{
-		{ComputeLibvirt, VirtQEMU, false, []string{"nova-compute-qemu", "qemu-utils", "neutron-linuxbridge-agent"}, []string{"nova-compute-kvm", "python3-openstackclient", "openvswitch-switch"}},
+		// kvm's hypervisor package for TCG too: qemu's pulls in the
+		// emulators of every architecture.
+		{ComputeLibvirt, VirtQEMU, false, []string{"nova-compute-kvm", "qemu-utils", "neutron-linuxbridge-agent"}, []string{"nova-compute-qemu", "python3-openstackclient", "openvswitch-switch"}},
 		{ComputeLibvirt, VirtKVM, true, []string{"nova-compute-kvm", "python3-openstackclient"}, []string{"nova-compute-qemu"}},
 		// nova-compute still needs a hypervisor package with the fake
-		// driver; kvm's would be apt's default pick.
-		{ComputeFake, VirtKVM, false, []string{"nova-compute-qemu"}, []string{"nova-compute-kvm"}},
+		// driver.
+		{ComputeFake, VirtKVM, false, []string{"nova-compute-kvm"}, []string{"nova-compute-qemu"}},
 	}
 	for _, tt := range tests {
 		p := sampleParams()
@@ -142,5 +145,20 @@ func TestPackages(t *testing.T) {
 	}
 	if ex := ExcludedPackages(sampleParams()); len(ex) != 1 || ex[0] != "openvswitch-switch" {
 		t.Errorf("ExcludedPackages = %v", ex)
+	}
+}
+
+// A lab installed when the hypervisor package was nova-compute-qemu keeps
+// it: every stand-in's package is one the lab names.
+func TestStandIns(t *testing.T) {
+	p := sampleParams()
+	got := StandIns(p)
+	if alts := got["nova-compute-kvm"]; !slices.Equal(alts, []string{"nova-compute-qemu"}) {
+		t.Errorf("StandIns[nova-compute-kvm] = %v, want [nova-compute-qemu]", alts)
+	}
+	for pkg := range got {
+		if !slices.Contains(Packages(p), pkg) {
+			t.Errorf("stand-ins for %s, which the lab does not install", pkg)
+		}
 	}
 }

@@ -14,6 +14,9 @@ type service struct {
 	// packages are installed by name; excluded must not be installed
 	// although something recommends them (apt "pkg-").
 	packages, excluded func(Params) []string
+	// standIns name, for one of its packages, the packages that do its
+	// job when installed instead (what earlier stacklab versions named).
+	standIns func(Params) map[string][]string
 	// preseeds answer its packages' debconf questions; depPreseeds those
 	// of packages they pull in, which come after every service's own.
 	preseeds, depPreseeds func(Params) []Preseed
@@ -64,6 +67,22 @@ func gather[T any](p Params, part func(service) func(Params) []T) []T {
 // nova-novncproxy by nova-consoleproxy.
 func Packages(p Params) []string {
 	return gather(p, func(s service) func(Params) []string { return s.packages })
+}
+
+// StandIns maps a package of the lab to the packages that stand in for it
+// when installed: the packages phase does not install it beside them, and
+// uninstall purges them with the lab.
+func StandIns(p Params) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range services {
+		if s.standIns == nil {
+			continue
+		}
+		for pkg, alts := range s.standIns(p) {
+			out[pkg] = append(out[pkg], alts...)
+		}
+	}
+	return out
 }
 
 // ExcludedPackages are packages apt must not install although something

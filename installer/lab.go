@@ -263,6 +263,10 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 		// and 1157 become 713 on Debian 13. What a service does use
 		// from its Recommends is named in its package list instead.
 		NoRecommends: true,
+		// The packages' test suites, a third of the lab's Python modules,
+		// are left out of the postinsts' byte-compiling: nothing of the
+		// lab imports them.
+		SkipTestsBytecode: true,
 		Progress: func(pr apt.Progress) {
 			if pr.Total > 0 {
 				l.cfg.notify(PhasePackages, fmt.Sprintf("%s %d/%d", pr.Phase, pr.Done, pr.Total))

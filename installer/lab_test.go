@@ -529,10 +529,11 @@ func TestPackagesConfigureAgainOnce(t *testing.T) {
 				}
 			}
 			// Every apt run leaves out the Recommends (the lab names
-			// what it uses of them) and fsyncs once, not per file.
+			// what it uses of them) and the test suites' bytecode, and
+			// fsyncs once, not per file.
 			for i, o := range m.InstallOptions {
-				if !o.NoRecommends || !o.UnsafeIO {
-					t.Errorf("apt run %d: %+v, want no Recommends and unsafe-io", i, o)
+				if !o.NoRecommends || !o.UnsafeIO || !o.SkipTestsBytecode {
+					t.Errorf("apt run %d: %+v, want no Recommends, no tests' bytecode and unsafe-io", i, o)
 				}
 			}
 			// Every apt run happens with the services held.

@@ -188,6 +188,9 @@ type InstallOptions struct {
 	// unpacked empty, where dpkg's default would leave only the package
 	// being unpacked broken.
 	UnsafeIO bool
+	// SkipTestsBytecode keeps the packages' postinsts from byte-compiling
+	// their test suites (skipTestsBytecode) for the length of the run.
+	SkipTestsBytecode bool
 }
 
 // CommandError is a failed apt run, carrying what the user needs to act on
@@ -326,11 +329,20 @@ func (m *Manager) Install(ctx context.Context, pkgs []string, opts InstallOption
 	if err != nil {
 		return fmt.Errorf("apt-get install: %w", err)
 	}
+	release := func() error { return nil }
+	if opts.SkipTestsBytecode && !opts.DownloadOnly {
+		if release, err = skipTestsBytecode(m.Root); err != nil {
+			return fmt.Errorf("apt-get install: %w", err)
+		}
+	}
 	err = m.run(ctx, "install", InstallArgs(pkgs, opts, left), opts.LogPath, opts.Progress, opts.DownloadOnly)
 	if opts.UnsafeIO && !opts.DownloadOnly {
 		// Failed or not, the run unpacked files that no fsync has put on
 		// disk yet: one sync does it for all of them.
 		m.sync()
+	}
+	if rerr := release(); rerr != nil && err == nil {
+		err = fmt.Errorf("apt-get install: %w", rerr)
 	}
 	return err
 }

@@ -30,6 +30,30 @@ func (r localRepo) Run(ctx context.Context, c Command) error {
 	return ExecRunner{}.Run(ctx, c)
 }
 
+// newLocalRepo serves the packages of index (buildDeb's stanzas, their
+// files in dir) and reads its lists.
+func newLocalRepo(t *testing.T, dir, index string) localRepo {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "Packages"), []byte(index), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lists := filepath.Join(dir, "lists")
+	if err := os.MkdirAll(filepath.Join(lists, "partial"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sources := filepath.Join(dir, "sources.list")
+	if err := os.WriteFile(sources, []byte("deb [trusted=yes] file:"+dir+" ./\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo := localRepo{opts: []string{
+		"-o", "Dir::Etc::sourcelist=" + sources, "-o", "Dir::Etc::sourceparts=-",
+		"-o", "Dir::State::Lists=" + lists,
+		"-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+	}}
+	repo.output(t, "apt-get", "-q", "update")
+	return repo
+}
+
 func (r localRepo) output(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
@@ -39,13 +63,21 @@ func (r localRepo) output(t *testing.T, name string, args ...string) string {
 	return out.String()
 }
 
-// buildDeb writes a package with no files, only its control file and
-// maintainer scripts, and returns its Packages stanza.
-func buildDeb(t *testing.T, dir, name, depends string, scripts map[string]string) string {
+// buildDeb writes a package of files (path → content), its control file
+// and maintainer scripts, and returns its Packages stanza.
+func buildDeb(t *testing.T, dir, name, depends string, scripts, files map[string]string) string {
 	t.Helper()
 	root := filepath.Join(dir, "src", name)
 	if err := os.MkdirAll(filepath.Join(root, "DEBIAN"), 0o755); err != nil {
 		t.Fatal(err)
+	}
+	for f, body := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	control := fmt.Sprintf("Package: %s\nVersion: 1.0\nArchitecture: all\nMaintainer: stacklab tests <root@localhost>\nDescription: stacklab test package\n", name)
 	if depends != "" {
@@ -94,31 +126,15 @@ func TestRealRetryKeepsDependencyAuto(t *testing.T) {
 	index := buildDeb(t, dir, dep, "", map[string]string{
 		"postinst": fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = triggered ] && [ ! -e %s ]; then touch %s; exit 1; fi\n", flag, flag),
 		"triggers": "interest stacklab-test-trigger\n",
-	}) + buildDeb(t, dir, top, dep, map[string]string{
+	}, nil) + buildDeb(t, dir, top, dep, map[string]string{
 		"postinst": "#!/bin/sh\ndpkg-trigger stacklab-test-trigger\n",
-	})
-	if err := os.WriteFile(filepath.Join(dir, "Packages"), []byte(index), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	lists := filepath.Join(dir, "lists")
-	if err := os.MkdirAll(filepath.Join(lists, "partial"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sources := filepath.Join(dir, "sources.list")
-	if err := os.WriteFile(sources, []byte("deb [trusted=yes] file:"+dir+" ./\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	repo := localRepo{opts: []string{
-		"-o", "Dir::Etc::sourcelist=" + sources, "-o", "Dir::Etc::sourceparts=-",
-		"-o", "Dir::State::Lists=" + lists,
-		"-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
-	}}
+	}, nil)
+	repo := newLocalRepo(t, dir, index)
 	t.Cleanup(func() {
 		if out, err := exec.Command("dpkg", "--purge", top, dep).CombinedOutput(); err != nil {
 			t.Errorf("dpkg --purge: %v\n%s", err, out)
 		}
 	})
-	repo.output(t, "apt-get", "-q", "update")
 	m := &Manager{Root: dir, Runner: repo, Locks: FcntlProber{}, LockWait: 2 * time.Minute, Sync: func() {}}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

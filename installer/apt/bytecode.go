@@ -1,16 +1,5 @@
 package apt
 
-import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-
-	"github.com/stacklab/stacklab/internal/atomicfile"
-)
-
 // testsBytecodePath is one of py3compile's byte-compilation exclude
 // pattern files (dh-python's "bcep" directory). Every Python package's
 // postinst runs py3compile on its files; it skips those matching a
@@ -36,45 +25,10 @@ const testsBytecode = testsBytecodeMarker + "\n" +
 // step on 2 cores, for files nothing loads. Python still compiles one if
 // something ever imports it. release is safe to call more than once.
 func skipTestsBytecode(root string) (release func() error, err error) {
-	path := filepath.Join(root, testsBytecodePath)
-	data, err := os.ReadFile(path)
-	switch {
-	case err == nil && !isOurTestsBytecode(data):
-		return func() error { return nil }, nil
-	case err == nil:
-		// Ours, left by an interrupted run: adopt it.
-	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, fmt.Errorf("skip test suites' bytecode: %w", err)
-		}
-		if err := atomicfile.Write(path, []byte(testsBytecode), atomicfile.Options{Mode: 0o644, NoReplace: true}); err != nil {
-			return nil, fmt.Errorf("skip test suites' bytecode: %w", err)
-		}
-	default:
-		return nil, fmt.Errorf("skip test suites' bytecode: %w", err)
-	}
-	return func() error { return releaseTestsBytecode(path) }, nil
-}
-
-func isOurTestsBytecode(data []byte) bool {
-	return bytes.HasPrefix(data, []byte(testsBytecodeMarker))
-}
-
-func releaseTestsBytecode(path string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("restore test suites' bytecode: %w", err)
-	}
-	if !isOurTestsBytecode(data) {
-		return nil
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("restore test suites' bytecode: %w", err)
-	}
-	// The directory is dh-python's, but Debian ships none: leave none.
-	_ = os.Remove(filepath.Dir(path))
-	return nil
+	// Only python3-jinja2 puts a file in the directory: without it
+	// there is none, and none is left.
+	return markedFile{
+		path: testsBytecodePath, marker: testsBytecodeMarker, data: testsBytecode, mode: 0o644,
+		removeEmptyDir: true, what: "skip test suites' bytecode",
+	}.hold(root)
 }

@@ -42,47 +42,67 @@ const holdScript = "#!/bin/sh\n" + holdMarker + "\n" +
 // and release then does nothing. One of ours from an interrupted run is
 // adopted, so release removes it. release is safe to call more than once.
 func HoldServices(root string) (release func() error, err error) {
-	path := filepath.Join(root, PolicyRCPath)
+	// Created atomically, so invoke-rc.d never runs a half-written one.
+	return markedFile{
+		path: PolicyRCPath, marker: holdMarker, data: holdScript, mode: 0o755,
+		what: "hold services",
+	}.hold(root)
+}
+
+// markedFile is a file stacklab puts, for the length of one apt run, where
+// dpkg's tools look for their settings. Its marker tells ours (possibly
+// left by an interrupted run: adopted, so that this run removes it) from
+// a foreign one, never touched.
+type markedFile struct {
+	path, marker, data string
+	mode               fs.FileMode
+	// removeEmptyDir: the file's directory goes with it when nothing
+	// else is left in it (one the system does not ship).
+	removeEmptyDir bool
+	what           string // for errors
+}
+
+func (f markedFile) ours(data []byte) bool { return bytes.Contains(data, []byte(f.marker)) }
+
+// hold writes the file under root unless one is there already.
+func (f markedFile) hold(root string) (release func() error, err error) {
+	path := filepath.Join(root, f.path)
 	data, err := os.ReadFile(path)
 	switch {
-	case err == nil && !isOurs(data):
+	case err == nil && !f.ours(data):
 		return func() error { return nil }, nil
 	case err == nil:
 		// Ours, left by an interrupted run: adopt it.
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, fmt.Errorf("hold services: %w", err)
+			return nil, fmt.Errorf("%s: %w", f.what, err)
 		}
-		if err := writeScript(path, []byte(holdScript)); err != nil {
-			return nil, fmt.Errorf("hold services: %w", err)
+		// Never over a file that appeared meanwhile.
+		if err := atomicfile.Write(path, []byte(f.data), atomicfile.Options{Mode: f.mode, NoReplace: true}); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.what, err)
 		}
 	default:
-		return nil, fmt.Errorf("hold services: %w", err)
+		return nil, fmt.Errorf("%s: %w", f.what, err)
 	}
-	return func() error { return releaseHold(path) }, nil
+	return func() error { return f.release(path) }, nil
 }
 
-func isOurs(data []byte) bool { return bytes.Contains(data, []byte(holdMarker)) }
-
-func releaseHold(path string) error {
+func (f markedFile) release(path string) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("release services: %w", err)
+		return fmt.Errorf("end %s: %w", f.what, err)
 	}
-	if !isOurs(data) {
+	if !f.ours(data) {
 		return nil // replaced by someone else since: theirs now
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("release services: %w", err)
+		return fmt.Errorf("end %s: %w", f.what, err)
+	}
+	if f.removeEmptyDir {
+		_ = os.Remove(filepath.Dir(path)) // fails, as it should, unless empty
 	}
 	return nil
-}
-
-// writeScript creates the script atomically, so invoke-rc.d never runs a
-// half-written one, and never over a policy-rc.d that appeared meanwhile.
-func writeScript(path string, data []byte) error {
-	return atomicfile.Write(path, data, atomicfile.Options{Mode: 0o755, NoReplace: true})
 }

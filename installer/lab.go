@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -324,26 +325,29 @@ func (l *lab) packages(ctx context.Context, dryRun bool) (Outcome, error) {
 }
 
 // missingPackages are those of pkgs that are not installed, leaving out
-// any whose stand-in is.
+// any whose stand-in is: one dpkg query for both.
 func missingPackages(ctx context.Context, pm Packages, pkgs []string, standIns map[string][]string) ([]string, error) {
-	missing, err := pm.Missing(ctx, pkgs)
-	if err != nil || len(missing) == 0 {
-		return missing, err
-	}
-	var alts []string
-	for _, m := range missing {
-		alts = append(alts, standIns[m]...)
-	}
-	if len(alts) == 0 {
-		return missing, nil
-	}
-	absent, err := pm.Missing(ctx, alts)
+	absent, err := pm.Missing(ctx, withStandIns(pkgs, standIns))
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(missing, func(m string) bool {
-		return slices.ContainsFunc(standIns[m], func(a string) bool { return !slices.Contains(absent, a) })
-	}), nil
+	var missing []string
+	for _, p := range pkgs {
+		standsIn := func(a string) bool { return !slices.Contains(absent, a) }
+		if slices.Contains(absent, p) && !slices.ContainsFunc(standIns[p], standsIn) {
+			missing = append(missing, p)
+		}
+	}
+	return missing, nil
+}
+
+// withStandIns is pkgs followed by their stand-ins, in a stable order.
+func withStandIns(pkgs []string, standIns map[string][]string) []string {
+	out := slices.Clone(pkgs)
+	for _, pkg := range slices.Sorted(maps.Keys(standIns)) {
+		out = append(out, standIns[pkg]...)
+	}
+	return out
 }
 
 // service converges one configuring phase: files, then each tier in order

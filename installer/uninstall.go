@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -187,11 +186,7 @@ func removeAll(h Host, paths []string, o *Outcome, dryRun bool) error {
 
 func purge(ctx context.Context, h Host, p openstack.Params, logDir string, o *Outcome, dryRun bool) error {
 	// With the stand-ins an earlier stacklab installed instead.
-	pkgs := openstack.Packages(p)
-	standIns := openstack.StandIns(p)
-	for _, pkg := range slices.Sorted(maps.Keys(standIns)) {
-		pkgs = append(pkgs, standIns[pkg]...)
-	}
+	pkgs := withStandIns(openstack.Packages(p), openstack.StandIns(p))
 	missing, err := h.Packages.Missing(ctx, pkgs)
 	if err != nil {
 		return fmt.Errorf("uninstall: %w", err)

@@ -337,7 +337,7 @@ func (l *lab) waitTier(ctx context.Context, phase string, t openstack.Tier, time
 		lastSaid := time.Now()
 		var hungSince time.Time
 		for {
-			err := l.h.Probes.Probe(wctx, pr)
+			err := l.h.Probes.Probe(wctx, pr, l.unitStart(wctx, pr.Unit))
 			if err == nil {
 				break
 			}
@@ -415,6 +415,20 @@ func (l *lab) deadUnit(ctx context.Context, t openstack.Tier) string {
 		}
 	}
 	return ""
+}
+
+// unitStart is when unit's running process started: zero when unit is
+// empty, not running, or systemd cannot say (the probe then takes any
+// report, as it did before it asked).
+func (l *lab) unitStart(ctx context.Context, unit string) time.Time {
+	if unit == "" {
+		return time.Time{}
+	}
+	st, err := l.h.Units.States(ctx, unit)
+	if err != nil || len(st) != 1 || !st[0].Active() {
+		return time.Time{}
+	}
+	return st[0].Since
 }
 
 func (l *lab) probeError(ctx context.Context, phase string, t openstack.Tier, pr openstack.Probe, timeout time.Duration, cause error) error {

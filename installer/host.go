@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/stacklab/stacklab/installer/apt"
 	"github.com/stacklab/stacklab/installer/identity"
@@ -175,7 +176,9 @@ type Packages interface {
 // Prober checks one probe once; it must bound its own time (an API that
 // accepts TCP and never answers must fail, not hang).
 type Prober interface {
-	Probe(ctx context.Context, p openstack.Probe) error
+	// since is when p.Unit's running process started (zero: no Unit, or
+	// unknown).
+	Probe(ctx context.Context, p openstack.Probe, since time.Time) error
 }
 
 // Cloud is what the keystone phase does through the lab's own API.

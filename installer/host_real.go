@@ -253,7 +253,7 @@ type realProber struct {
 	cloud    *realCloud
 }
 
-func (r *realProber) Probe(ctx context.Context, p openstack.Probe) error {
+func (r *realProber) Probe(ctx context.Context, p openstack.Probe, since time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	switch p.Kind {
@@ -304,6 +304,10 @@ func (r *realProber) Probe(ctx context.Context, p openstack.Probe) error {
 		}
 		for _, s := range list {
 			if s.State == "up" && s.Status == "enabled" {
+				if !openstack.ReportedSince(s.UpdatedAt, since) {
+					return fmt.Errorf("nova-compute on %s has not reported since it started at %s (nova's \"up\" is its last report, at %s)",
+						p.Target, since.UTC().Format(time.TimeOnly), s.UpdatedAt.UTC().Format(time.TimeOnly))
+				}
 				return nil
 			}
 		}

@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -135,7 +136,7 @@ func TestRealProberTCPAndHTTP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		start := time.Now()
-		err := pr.Probe(ctx, tt.p)
+		err := pr.Probe(ctx, tt.p, time.Time{})
 		if (err == nil) != tt.ok {
 			t.Errorf("%v: err %v, want ok=%v", tt.p, err, tt.ok)
 		}
@@ -213,5 +214,56 @@ func TestRealPackagesVersions(t *testing.T) {
 	}
 	if v["dpkg"] == "" || len(v) != 1 {
 		t.Errorf("versions %v, want dpkg's alone", v)
+	}
+}
+
+// The compute probe after nova-compute (re)started: nova still calls the
+// service up on its predecessor's last report for a minute, so only a
+// report at or after the start passes. The nova API here is a stand-in:
+// a real nova cannot be held between a restart and its first report.
+func TestComputeProbeWantsAReportOfTheRunningProcess(t *testing.T) {
+	k := cloudtest.NewKeystone(t)
+	var updated string
+	nova := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/os-services") || r.URL.Query().Get("host") != "lab" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"services": [{"id": 1, "binary": "nova-compute", "host": "lab", "zone": "nova",
+			"status": "enabled", "state": "up", "updated_at": `+updated+`}]}`)
+	}))
+	defer nova.Close()
+	s := k.AddService("nova", "compute", "")
+	for _, iface := range []string{"public", "internal", "admin"} {
+		k.AddEndpoint(s, iface, cloudtest.Region, nova.URL+"/v2.1")
+	}
+	r := &realCloud{root: t.TempDir()}
+	if _, err := r.WriteCredentials(cloud.CloudEntry{
+		AuthURL: k.AuthURL(), Username: cloudtest.AdminUser, Password: cloud.Secret(cloudtest.AdminPassword),
+		ProjectName: cloudtest.AdminProject, UserDomainName: "Default", ProjectDomainName: "Default", RegionName: cloudtest.Region,
+	}, false); err != nil {
+		t.Fatal(err)
+	}
+	pr := &realProber{timeout: 5 * time.Second, cloud: r}
+	probe := openstack.Probe{Kind: openstack.ProbeComputeService, Target: "lab", Unit: openstack.ComputeUnit}
+	start := time.Date(2026, 12, 7, 10, 0, 30, 500e6, time.UTC) // nova's updated_at has whole seconds
+	tests := []struct {
+		updated string
+		since   time.Time
+		wantErr string
+	}{
+		{`"2026-12-07T10:00:20.000000"`, start, "has not reported since it started at 10:00:30"},
+		{`"2026-12-07T10:00:30.000000"`, start, ""}, // the same second: its own
+		{`"2026-12-07T10:00:41.000000"`, start, ""},
+		{`"2026-12-07T10:00:20.000000"`, time.Time{}, ""}, // start unknown: any report
+		{`null`, start, ""}, // a record it created, not yet updated: nova calls it up on created_at
+	}
+	for _, tt := range tests {
+		updated = tt.updated
+		err := pr.Probe(context.Background(), probe, tt.since)
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("updated_at %s, start %v: %v, want %q", tt.updated, tt.since, err, tt.wantErr)
+		}
 	}
 }

@@ -718,3 +718,32 @@ func TestStandInSatisfiesThePackagesPhase(t *testing.T) {
 		t.Errorf("apt runs %q, want install nova-compute-kvm", log)
 	}
 }
+
+// The compute tier's probe is given nova-compute's start, after a restart
+// too, so a report of the process before it cannot pass for this one's;
+// the other probes take any answer.
+func TestComputeProbeIsGivenNovaComputesStart(t *testing.T) {
+	m := installed(t)
+	host := m.p.Hostname
+	first := m.Probed[host]
+	if first.IsZero() || !first.Equal(m.Started[openstack.ComputeUnit]) {
+		t.Fatalf("compute probe given %v, want nova-compute's start %v", first, m.Started[openstack.ComputeUnit])
+	}
+	if since, ok := m.Probed[m.p.MgmtIP+":5672"]; ok && !since.IsZero() {
+		t.Errorf("rabbitmq's probe given a start %v: it names no unit", since)
+	}
+	for target, since := range m.Probed {
+		if target != host && !since.IsZero() {
+			t.Errorf("probe %s given a start %v: only the compute probe names a unit", target, since)
+		}
+	}
+	if err := m.Restart(context.Background(), openstack.ComputeUnit); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runLab(t, m, false, Selection{Only: []string{PhaseNova}}); err != nil {
+		t.Fatal(err)
+	}
+	if again := m.Probed[host]; !again.After(first) || !again.Equal(m.Started[openstack.ComputeUnit]) {
+		t.Errorf("after a restart the probe was given %v, want nova-compute's new start %v", again, m.Started[openstack.ComputeUnit])
+	}
+}

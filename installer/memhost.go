@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/stacklab/stacklab/installer/apt"
 	"github.com/stacklab/stacklab/installer/identity"
@@ -73,6 +74,9 @@ type MemHost struct {
 	// Guests are libvirt's domains (virsh list --all --name); nil: no
 	// libvirt to ask.
 	Guests []string
+	// Started is when each unit last started; Probed, the start each
+	// probe target was given (the probe's Unit's).
+	Started, Probed map[string]time.Time
 
 	dbDone, credsDone, identityDone bool
 	unlessOK                        map[string]bool
@@ -83,7 +87,8 @@ func NewMemHost(p openstack.Params) *MemHost {
 	return &MemHost{
 		p: p, Files: map[string][]byte{}, Installed: map[string]string{}, Manual: map[string]bool{}, Units: map[string]string{}, UnitFiles: map[string]string{},
 		FailProbes: map[string]bool{}, HangProbes: map[string]string{}, FailStart: map[string]bool{}, ExitAfterStart: map[string]bool{}, FailRuns: map[string]int{}, Leftover: map[string]int{},
-		Journal:  map[string][]string{},
+		Journal: map[string][]string{},
+		Started: map[string]time.Time{}, Probed: map[string]time.Time{},
 		Bridges:  map[string][]string{},
 		unlessOK: map[string]bool{},
 	}
@@ -233,7 +238,7 @@ func (m *MemHost) States(_ context.Context, units ...string) ([]systemd.UnitStat
 		if a, ok := m.Units[u]; ok {
 			s.LoadState, s.ActiveState, s.UnitFileState = "loaded", a, m.UnitFiles[u]
 			if a == "active" {
-				s.SubState = "running"
+				s.SubState, s.Since = "running", m.Started[u]
 			}
 		}
 		out[i] = s
@@ -253,6 +258,7 @@ func (m *MemHost) start(u, op string) error {
 		return fmt.Errorf("%s %s.service: job failed (result: failed)", op, u)
 	}
 	m.Units[u] = "active"
+	m.Started[u] = time.Now()
 	for target, unit := range m.HangProbes {
 		if unit == u && op == "restart" {
 			delete(m.HangProbes, target)
@@ -519,9 +525,10 @@ func (m *MemHost) Versions(_ context.Context, pkgs []string) (map[string]string,
 	return v, nil
 }
 
-func (m *MemHost) Probe(ctx context.Context, p openstack.Probe) error {
+func (m *MemHost) Probe(ctx context.Context, p openstack.Probe, since time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.Probed[p.Target] = since
 	if m.FailProbes[p.Target] {
 		return fmt.Errorf("dial %s: connection refused", p.Target)
 	}

@@ -3,6 +3,7 @@ package openstack
 import (
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/stacklab/stacklab/installer/inifile"
 )
@@ -13,6 +14,21 @@ const (
 	TierNova    = "nova"
 	TierCompute = "compute"
 )
+
+// ComputeUnit is the unit whose process reports as nova's compute service.
+const ComputeUnit = "nova-compute"
+
+// ReportedSince says whether a compute service's last report (nova's
+// updated_at, in whole seconds) can come from the process that started at
+// start. nova calls a service up for service_down_time (60 s) after its
+// last report, and nova-compute first reports 10–30 s after it starts
+// (init_host, then a fixed 5 s delay): for that long after a restart or a
+// boot, "up" is its predecessor's word. A zero report (a record this
+// process created and has not updated yet) or a zero start (unknown) proves
+// nothing either way.
+func ReportedSince(report, start time.Time) bool {
+	return report.IsZero() || start.IsZero() || !report.Before(start.Truncate(time.Second))
+}
 
 // nova's configuration files.
 const (
@@ -323,7 +339,7 @@ func novaTiers(p Params) []Tier {
 			// that ignores ACPI) and fight nova over them at boot.
 			// open-iscsi comes with os-brick for volumes the lab has not.
 			Unwanted: []string{"libvirt-guests", "open-iscsi"},
-			Probes:   []Probe{{Kind: ProbeComputeService, Target: p.Hostname}},
+			Probes:   []Probe{{Kind: ProbeComputeService, Target: p.Hostname, Unit: ComputeUnit}},
 		},
 	}
 }

@@ -161,7 +161,8 @@ const (
 	// request needs a timeout.
 	ProbeHTTP ProbeKind = "http"
 	// ProbeComputeService: nova lists Target (a host name) as an enabled
-	// nova-compute that is up. Needs the API.
+	// nova-compute that is up, on a report of Unit's running process
+	// (ReportedSince). Needs the API.
 	ProbeComputeService ProbeKind = "compute-service"
 	// ProbeUnix: the unix socket at Target (a path) accepts a
 	// connection (ovsdb-server's db.sock).
@@ -176,6 +177,9 @@ type Probe struct {
 	Kind   ProbeKind
 	Target string
 	Status int
+	// Unit is the unit whose running process must have answered: a
+	// report older than its start is its predecessor's (empty: any).
+	Unit string
 }
 
 // Tier is a group of units started (or restarted) together once every

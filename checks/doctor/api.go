@@ -460,18 +460,26 @@ func (dr *doctor) checkAPI(ctx context.Context, typ, unit string) checks.Result 
 	return checks.Pass(fmt.Sprintf("%s API answers (HTTP %d in %s)", typ, resp.StatusCode, time.Since(start).Round(time.Millisecond)), "GET "+u)
 }
 
-// ComputeVerdict grades nova's compute services.
-func ComputeVerdict(list []services.Service) checks.Result {
-	var ev, down []string
+// ComputeVerdict grades nova's compute services. started is when this
+// host's nova-compute process started (zero: unknown, or not here): nova
+// calls the service up on its predecessor's last report for a minute after
+// a restart or a boot, and this one's may never come.
+func ComputeVerdict(list []services.Service, host string, started time.Time) checks.Result {
+	var ev, down, silent []string
 	n := 0
 	for _, s := range list {
 		ev = append(ev, fmt.Sprintf("%s on %s: %s/%s", s.Binary, s.Host, s.Status, s.State))
-		if s.Binary != "nova-compute" {
+		if s.Binary != openstack.ComputeUnit {
 			continue
 		}
 		n++
-		if s.State != "up" || s.Status != "enabled" {
+		switch {
+		case s.State != "up" || s.Status != "enabled":
 			down = append(down, s.Host+" ("+s.Status+"/"+s.State+")")
+		case sameHost(s.Host, host) && !openstack.ReportedSince(s.UpdatedAt, started):
+			silent = append(silent, s.Host)
+			ev = append(ev, fmt.Sprintf("nova-compute on %s started at %s; its last report to nova is from %s",
+				s.Host, started.UTC().Format(time.TimeOnly), s.UpdatedAt.UTC().Format(time.TimeOnly)))
 		}
 	}
 	switch {
@@ -480,8 +488,19 @@ func ComputeVerdict(list []services.Service) checks.Result {
 	case len(down) > 0:
 		return checks.Failf("nova-compute down or disabled: "+strings.Join(down, ", "),
 			"systemctl restart nova-compute (down); openstack compute service set --enable HOST nova-compute (disabled)", ev...)
+	case len(silent) > 0:
+		// Not "down": nothing to restart yet, it is starting.
+		return checks.Failf("nova-compute on "+strings.Join(silent, ", ")+" has not reported since it started (nova's \"up\" is the previous run's report)",
+			"wait: nova-compute reports within about 30 s of its start; if it does not, journalctl -u nova-compute -n 50", ev...)
 	}
 	return checks.Pass(fmt.Sprintf("%d compute service(s) up", n), ev...)
+}
+
+// sameHost: nova names a host as its socket.gethostname() did, with or
+// without the domain.
+func sameHost(a, b string) bool {
+	short := func(h string) string { h, _, _ = strings.Cut(h, "."); return h }
+	return a != "" && b != "" && (a == b || short(a) == short(b))
 }
 
 // computeServices is read once per run: three checks grade it.
@@ -512,7 +531,20 @@ func (dr *doctor) checkComputeServices(ctx context.Context) checks.Result {
 	if err != nil {
 		return checks.Failf("cannot list compute services", "journalctl -u nova-api -n 50", err.Error())
 	}
-	return ComputeVerdict(list)
+	return ComputeVerdict(list, dr.cfg.Hostname, dr.computeStart(ctx))
+}
+
+// computeStart is when this host's nova-compute started: zero off the lab
+// host, when it does not run here, or when systemd cannot say.
+func (dr *doctor) computeStart(ctx context.Context) time.Time {
+	if !dr.cfg.Lab || !slices.Contains(dr.cfg.Units, openstack.ComputeUnit) {
+		return time.Time{}
+	}
+	states, err := dr.unitStates(ctx)
+	if st, ok := states[openstack.ComputeUnit]; err == nil && ok && st.Active() {
+		return st.Since
+	}
+	return time.Time{}
 }
 
 // CellVerdict: every nova-compute host must be in nova_api.host_mappings.

@@ -3,6 +3,7 @@ package doctor
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/services"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/agents"
@@ -78,14 +79,49 @@ func TestComputeVerdict(t *testing.T) {
 	up := services.Service{Binary: "nova-compute", Host: "lab", State: "up", Status: "enabled"}
 	down := services.Service{Binary: "nova-compute", Host: "lab", State: "down", Status: "enabled"}
 	cond := services.Service{Binary: "nova-conductor", Host: "lab", State: "up", Status: "enabled"}
-	if r := ComputeVerdict([]services.Service{cond, up}); r.Status != checks.OK {
+	if r := ComputeVerdict([]services.Service{cond, up}, "lab", time.Time{}); r.Status != checks.OK {
 		t.Errorf("up: %+v", r)
 	}
-	if r := ComputeVerdict([]services.Service{cond, down}); r.Status != checks.Fail || !strings.Contains(r.Summary, "lab (enabled/down)") {
+	if r := ComputeVerdict([]services.Service{cond, down}, "lab", time.Time{}); r.Status != checks.Fail || !strings.Contains(r.Summary, "lab (enabled/down)") {
 		t.Errorf("down: %+v", r)
 	}
-	if r := ComputeVerdict([]services.Service{cond}); r.Status != checks.Fail || !strings.Contains(r.Summary, "no nova-compute") {
+	if r := ComputeVerdict([]services.Service{cond}, "lab", time.Time{}); r.Status != checks.Fail || !strings.Contains(r.Summary, "no nova-compute") {
 		t.Errorf("none: %+v", r)
+	}
+}
+
+// After a boot or a restart nova shows the previous process's report as
+// "up" for a minute: only this host's nova-compute, started after it, is
+// held to a report of its own.
+func TestComputeVerdictWantsAReportOfTheRunningProcess(t *testing.T) {
+	started := time.Date(2026, 12, 7, 10, 0, 30, 0, time.UTC)
+	svc := func(host string, updated time.Time) services.Service {
+		return services.Service{Binary: "nova-compute", Host: host, State: "up", Status: "enabled", UpdatedAt: updated}
+	}
+	stale, own := started.Add(-25*time.Second), started.Add(12*time.Second)
+	tests := []struct {
+		name    string
+		list    []services.Service
+		host    string
+		started time.Time
+		want    checks.Status
+	}{
+		{"a report of its own", []services.Service{svc("lab", own)}, "lab", started, checks.OK},
+		{"only the predecessor's", []services.Service{svc("lab", stale)}, "lab", started, checks.Fail},
+		{"nova names the host with its domain", []services.Service{svc("lab.example", stale)}, "lab", started, checks.Fail},
+		{"another host's nova-compute is not this one's", []services.Service{svc("lab2", stale)}, "lab", started, checks.OK},
+		{"start unknown (not the lab host)", []services.Service{svc("lab", stale)}, "lab", time.Time{}, checks.OK},
+		{"created, not yet updated", []services.Service{svc("lab", time.Time{})}, "lab", started, checks.OK},
+	}
+	for _, tt := range tests {
+		r := ComputeVerdict(tt.list, tt.host, tt.started)
+		if r.Status != tt.want {
+			t.Errorf("%s: %s %q, want %s", tt.name, r.Status, r.Summary, tt.want)
+		}
+		// Not "down": --fix must not restart a nova-compute still starting.
+		if r.Status == checks.Fail && (strings.Contains(r.Summary, "down") || !strings.Contains(r.Fix, "wait")) {
+			t.Errorf("%s: %q / %q, want a wait and no \"down\"", tt.name, r.Summary, r.Fix)
+		}
 	}
 }
 

@@ -233,6 +233,7 @@ type doctor struct {
 	gets       getMemo
 	services   memo[[]services.Service]
 	apache     memo[[]byte]
+	kernel     memo[[]byte]
 	mysqlConns memo[[]byte]
 	catalog    memo[[]identity.Endpoint]
 	ss         memo[[]byte]

@@ -66,3 +66,54 @@ func TestApacheParseStartsBesideTheUnitChecks(t *testing.T) {
 		t.Errorf("apache: %s %q roots %v fix %q, want a failure of its own naming ports.conf", e.Status, e.Summary, e.RootCauses, e.Fix)
 	}
 }
+
+// countedUnits counts systemd's state reads.
+type countedUnits struct {
+	gatedUnits
+	reads *atomic.Int32
+}
+
+func (c countedUnits) States(ctx context.Context, units ...string) ([]systemd.UnitState, error) {
+	c.reads.Add(1)
+	return c.gatedUnits.States(ctx, units...)
+}
+
+// The OOM check's two reads, systemd's states and the kernel's log, start
+// with the run (its Early), side by side rather than one after the other
+// behind its turn; each runs once, and the check grades them as before: a
+// kill in the last hour still warns.
+func TestOOMReadsStartWithTheRun(t *testing.T) {
+	w := newWorld(t)
+	started := make(chan struct{})
+	var once sync.Once
+	var journals atomic.Int32
+	files := w.deps.Host.(fakeHost).files
+	w.deps.Host = fakeHost{files: files, run: func(name string, args ...string) ([]byte, error) {
+		switch name {
+		case "journalctl":
+			journals.Add(1)
+			once.Do(func() { close(started) })
+			return []byte(kernelOOM), nil
+		case "mysql":
+			return []byte(healthyMySQL), nil
+		}
+		return []byte("Syntax OK\n"), nil
+	}}
+	var before atomic.Bool
+	var reads atomic.Int32
+	w.deps.Units = countedUnits{gatedUnits: gatedUnits{fakeUnits: fakeUnits{states: map[string]string{}}, started: started, before: &before}, reads: &reads}
+	rep := w.run(t)
+	if !before.Load() {
+		t.Error("the kernel's log was not being read when systemd's unit states were answered")
+	}
+	if n := journals.Load(); n != 1 {
+		t.Errorf("journalctl ran %d times, want once", n)
+	}
+	if n := reads.Load(); n != 1 {
+		t.Errorf("unit states read %d times, want once", n)
+	}
+	e, _ := rep.Get(IDOOMKill)
+	if e.Status != checks.Warn || !strings.Contains(e.Summary, "nova-api in the last hour") {
+		t.Errorf("oom-kill: %s %q, want the warning of a kill in the last hour", e.Status, e.Summary)
+	}
+}

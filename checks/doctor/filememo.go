@@ -11,34 +11,49 @@ import (
 // Horizon's settings for memcached, keystone's URL and the address), and a
 // healthy run should cost one read of each. A file is not expected to
 // change during one run; --fix's re-checks are new runs with a new memo.
+// Each file has its own entry, so checks reading or parsing different
+// files do not wait for each other (nova.conf is 10,000 lines to parse).
 type fileMemo struct {
 	Host
 	mu    sync.Mutex
-	files map[string]fileRead
-	inis  map[string]*inifile.File
+	files map[string]*fileRead
+	inis  map[string]*iniParse
 }
 
 type fileRead struct {
-	b   []byte
-	err error
+	once sync.Once
+	b    []byte
+	err  error
+}
+
+type iniParse struct {
+	once sync.Once
+	f    *inifile.File
 }
 
 func memoHost(h Host) Host {
 	if h == nil {
 		return nil
 	}
-	return &fileMemo{Host: h, files: map[string]fileRead{}, inis: map[string]*inifile.File{}}
+	return &fileMemo{Host: h, files: map[string]*fileRead{}, inis: map[string]*iniParse{}}
+}
+
+// entry is m[key], made on first use under the memo's lock.
+func entry[T any](mu *sync.Mutex, m map[string]*T, key string) *T {
+	mu.Lock()
+	defer mu.Unlock()
+	e, ok := m[key]
+	if !ok {
+		e = new(T)
+		m[key] = e
+	}
+	return e
 }
 
 func (m *fileMemo) ReadFile(path string) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r, ok := m.files[path]; ok {
-		return r.b, r.err
-	}
-	b, err := m.Host.ReadFile(path)
-	m.files[path] = fileRead{b, err}
-	return b, err
+	r := entry(&m.mu, m.files, path)
+	r.once.Do(func() { r.b, r.err = m.Host.ReadFile(path) })
+	return r.b, r.err
 }
 
 // readINI reads and parses an oslo.config file, once per run where h is
@@ -54,12 +69,7 @@ func readINI(h Host, path string) (*inifile.File, error) {
 	if !ok {
 		return inifile.Parse(b), nil
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	f, ok := m.inis[path]
-	if !ok {
-		f = inifile.Parse(b)
-		m.inis[path] = f
-	}
-	return f, nil
+	p := entry(&m.mu, m.inis, path)
+	p.once.Do(func() { p.f = inifile.Parse(b) })
+	return p.f, nil
 }

@@ -3,6 +3,7 @@ package doctor
 import (
 	"sync"
 	"testing"
+	"time"
 )
 
 type countingHost struct {
@@ -72,4 +73,47 @@ func TestReadINIParsesOncePerRun(t *testing.T) {
 	if _, err := readINI(h, "/etc/cinder/cinder.conf"); err == nil {
 		t.Error("a missing file parsed without an error")
 	}
+}
+
+// slowHost holds the read of one file until released.
+type slowHost struct {
+	fakeHost
+	slow    string
+	release chan struct{}
+}
+
+func (h slowHost) ReadFile(p string) ([]byte, error) {
+	if p == h.slow {
+		<-h.release
+	}
+	return h.fakeHost.ReadFile(p)
+}
+
+// A check reading one file does not wait for another's slow read of a
+// different file (TestRunReadsEachFileOnce: one read per file).
+func TestFileMemoReadsDifferentFilesSideBySide(t *testing.T) {
+	files := map[string]string{"/etc/slow.conf": "a\n", "/etc/fast.conf": "b\n"}
+	release := make(chan struct{})
+	h := memoHost(slowHost{fakeHost: fakeHost{files: files}, slow: "/etc/slow.conf", release: release})
+	slowDone := make(chan struct{})
+	go func() {
+		defer close(slowDone)
+		if b, err := h.ReadFile("/etc/slow.conf"); err != nil || string(b) != "a\n" {
+			t.Errorf("slow read: %q %v", b, err)
+		}
+	}()
+	fast := make(chan struct{})
+	go func() {
+		defer close(fast)
+		if b, err := h.ReadFile("/etc/fast.conf"); err != nil || string(b) != "b\n" {
+			t.Errorf("fast read: %q %v", b, err)
+		}
+	}()
+	select {
+	case <-fast:
+	case <-time.After(5 * time.Second):
+		t.Error("the read of fast.conf waited for slow.conf's")
+	}
+	close(release)
+	<-slowDone
 }

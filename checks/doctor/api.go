@@ -451,6 +451,21 @@ func (dr *doctor) checkAPI(ctx context.Context, typ, unit string) checks.Result 
 		}
 		return checks.Pass(fmt.Sprintf("%s API answers (HTTP 200 in %s)", typ, time.Since(start).Round(time.Millisecond)), "GET "+u)
 	}
+	if typ == "compute" {
+		// The service list compute-services grades is as cheap an
+		// authenticated read, made once: nova-api's one worker answered
+		// the flavors and then the services, one after the other, on
+		// every run. A user nova does not let list services (not an
+		// admin, on --cloud) is asked for a flavor as before.
+		su := sc.ResourceBaseURL() + "os-services"
+		_, err := dr.computeServices(ctx)
+		switch {
+		case err == nil:
+			return checks.Pass(fmt.Sprintf("%s API answers (HTTP 200 in %s)", typ, time.Since(start).Round(time.Millisecond)), "GET "+su)
+		case !gophercloud.ResponseCodeIs(err, http.StatusForbidden):
+			return checks.Failf(typ+" API "+hungOrDown(err)+" correctly", fix, "GET "+su, err.Error())
+		}
+	}
 	resp, err := sc.Request(ctx, http.MethodGet, u, &gophercloud.RequestOpts{OkCodes: []int{200}, KeepResponseBody: true})
 	if err != nil {
 		return checks.Failf(typ+" API "+hungOrDown(err)+" correctly", fix, "GET "+u, err.Error())

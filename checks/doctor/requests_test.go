@@ -141,14 +141,14 @@ func (w *world) runAll(t *testing.T) checks.Report {
 // login page and keystone's version document twice. What is left:
 // keystone's version, its live catalog (which proves the cached token),
 // one probe per distinct endpoint URL, one authenticated read per API
-// (placement's is its providers), nova's services, the provider's
-// inventory, neutron's agents, the noVNC page (the running guests are
+// (placement's is its providers, nova's its services, which
+// compute-services grades), the provider's inventory, neutron's agents, the noVNC page (the running guests are
 // read from libvirt's status files), the login page and its two assets,
 // and the dashboard logins (3 tries of 3 requests: the form, the POST and
 // Horizon's REST view of the session, to catch one lost now and then; the
 // first starts with the run and reads the form the page check grades, the
 // second posts back that form too).
-const healthyRequests = 26
+const healthyRequests = 25
 
 // timesSent is how many of reqs are exactly want.
 func timesSent(reqs []string, want string) int {
@@ -192,9 +192,10 @@ func TestHealthyDoctorRequestCount(t *testing.T) {
 	if n := timesSent(reqs, "GET /horizon/auth/login/"); n != 2 {
 		t.Errorf("GET /horizon/auth/login/: %d times, want 2", n)
 	}
-	// The admin listings the live catalog replaced, and nova's instance
-	// list the status files replaced.
-	for _, path := range []string{"GET /v3/services", "GET /v3/endpoints", "GET /v3/auth/projects", "GET /compute/v2.1/servers/detail"} {
+	// The admin listings the live catalog replaced, nova's instance
+	// list the status files replaced, and the flavor its service list
+	// replaced.
+	for _, path := range []string{"GET /v3/services", "GET /v3/endpoints", "GET /v3/auth/projects", "GET /compute/v2.1/servers/detail", "GET /compute/v2.1/flavors"} {
 		if n := timesSent(reqs, path); n != 0 {
 			t.Errorf("%s: %d times, want none", path, n)
 		}
@@ -235,5 +236,30 @@ func TestCachedTokenDoesNotHideChangedPassword(t *testing.T) {
 	}
 	if e, _ := rep.Get(IDKeystoneAuth); e.Status != checks.Fail || !strings.Contains(e.Summary, "refuses the admin credentials") {
 		t.Errorf("keystone-auth = %s %q, want it to fail on the credentials", e.Status, e.Summary)
+	}
+}
+
+// A user nova does not let list its services (not an admin, on --cloud):
+// the nova check asks for a flavor instead and passes, and
+// compute-services alone says it cannot list them.
+func TestNovaCheckAsksAFlavorWhereServicesAreForbidden(t *testing.T) {
+	w, _, ct := apiWorldWith(t, map[string]http.HandlerFunc{
+		"GET /compute/v2.1/os-services": func(rw http.ResponseWriter, _ *http.Request) {
+			rw.WriteHeader(http.StatusForbidden)
+		},
+	})
+	rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := rep.Get(IDNova); e.Status != checks.OK || !strings.Contains(strings.Join(e.Evidence, " "), "/compute/v2.1/flavors") {
+		t.Errorf("nova: %s %q %v, want a pass on a flavor", e.Status, e.Summary, e.Evidence)
+	}
+	if e, _ := rep.Get(IDComputeServices); e.Status != checks.Fail || !strings.Contains(e.Summary, "cannot list compute services") {
+		t.Errorf("compute-services: %s %q, want it to say it cannot list them", e.Status, e.Summary)
+	}
+	reqs := ct.take()
+	if n := timesSent(reqs, "GET /compute/v2.1/os-services"); n != 1 {
+		t.Errorf("os-services asked %d times, want once", n)
 	}
 }

@@ -23,7 +23,7 @@ func (dr *doctor) causeChecks() []checks.Check {
 		// after systemd's answer, so that a slow read is not a timeout
 		// blamed on memory.
 		{ID: IDOOMKill, Title: "no lab service was killed by the kernel's OOM killer",
-			DependsOn: []string{IDLabHost}, Timeout: 2*dr.cfg.probe() + time.Second, Run: dr.checkOOM, Early: dr.startOOM},
+			DependsOn: []string{IDLabHost}, Timeout: 2*dr.cfg.probe() + time.Second, Run: dr.checkOOM},
 		{ID: IDKeystoneKeys, Title: "keystone's fernet and credential keys exist and are keystone's alone",
 			DependsOn: []string{IDLabHost}, Run: dr.checkKeystoneKeys},
 		{ID: IDRabbitServices, Title: "RabbitMQ accepts the logins in the services' transport_url",

@@ -39,12 +39,7 @@ const IDConsole = "console"
 func (dr *doctor) consoleChecks() []checks.Check {
 	return []checks.Check{{
 		ID: IDConsole, Title: "an instance's console can open: noVNC's page and the guest's VNC server",
-		// Not behind the nova check: on the lab host libvirt's status
-		// files name the running guest, and waiting for nova's API made
-		// this the last check of a healthy run (it began at 307 ms of
-		// 330 on the Debian 13 dev lab). Where nova must list the guest
-		// and cannot, the nova check is the failure and this one skips.
-		DependsOn: dr.deps(UnitID("nova-novncproxy"), UnitID("libvirtd")),
+		DependsOn: dr.deps(IDNova, UnitID("nova-novncproxy"), UnitID("libvirtd")),
 		Run:       dr.checkConsole,
 	}}
 }
@@ -86,11 +81,11 @@ func (dr *doctor) checkConsole(ctx context.Context) checks.Result {
 	srv, addr, read := dr.runningGuest()
 	if !read {
 		sc, err := dr.client(ctx, "compute")
-		if err == nil {
-			srv, err = firstRunningServer(ctx, sc)
-		}
 		if err != nil {
-			return checks.Skipped("nova did not list the instances, which libvirt's status files could not name (see the nova check): " + err.Error())
+			return checks.Failf("compute API: no client", "journalctl -u nova-api -n 50", append(ev, err.Error())...)
+		}
+		if srv, err = firstRunningServer(ctx, sc); err != nil {
+			return checks.Failf("nova did not list the instances", "journalctl -u nova-api -n 50", append(ev, err.Error())...)
 		}
 		if srv.Domain != "" {
 			addr, _ = dr.statusVNC(srv.Domain)

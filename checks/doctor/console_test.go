@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -219,46 +218,5 @@ func TestConsoleIgnoresDomainsNotNovas(t *testing.T) {
 	dr := &doctor{cfg: w.cfg, d: w.deps}
 	if r := dr.checkConsole(context.Background()); r.Status != checks.OK || !strings.Contains(r.Summary, "no running instance") {
 		t.Errorf("console = %s %q %v", r.Status, r.Summary, r.Evidence)
-	}
-}
-
-// nova's API down: the console check does not wait behind the nova check.
-// On the lab host libvirt's status file names the guest, so it grades the
-// console as usual; where nova must list the guest and cannot, it skips,
-// and nova alone is the failure.
-func TestConsoleDoesNotWaitForNovasAPI(t *testing.T) {
-	down := func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusServiceUnavailable) }
-	for _, readable := range []bool{true, false} {
-		vnc := vncServer(t, "RFB 003.008\n")
-		w, _, _ := apiWorldWith(t, map[string]http.HandlerFunc{
-			"GET /compute/v2.1":                down,
-			"GET /compute/v2.1/":               down,
-			"GET /compute/v2.1/servers/detail": down,
-			"GET /compute/v2.1/os-services":    down,
-			"GET /compute/v2.1/flavors":        down,
-		})
-		fh := w.deps.Host.(fakeHost)
-		host, port, _ := net.SplitHostPort(vnc)
-		p, _ := strconv.Atoi(port)
-		fh.files[libvirtStatusDir+"/instance-00000001.xml"] = statusXML(host, p)
-		if !readable {
-			fh.denied = map[string]bool{libvirtStatusDir + "/instance-00000001.xml": true}
-		}
-		w.deps.Host = fh
-		rep, err := checks.Run(context.Background(), Checks(w.cfg, w.deps), checks.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, _ := rep.Get(IDConsole)
-		want := checks.OK
-		if !readable {
-			want = checks.Skip
-		}
-		if e.Status != want {
-			t.Errorf("status files readable=%v: console %s %q, want %s", readable, e.Status, e.Summary, want)
-		}
-		if roots := rep.RootCauses(); !slices.Contains(roots, IDNova) || slices.Contains(roots, IDConsole) {
-			t.Errorf("status files readable=%v: root causes %v, want nova's and not the console's", readable, roots)
-		}
 	}
 }

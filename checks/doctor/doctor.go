@@ -233,7 +233,6 @@ type doctor struct {
 	gets       getMemo
 	services   memo[[]services.Service]
 	apache     memo[[]byte]
-	kernel     memo[[]byte]
 	mysqlConns memo[[]byte]
 	catalog    memo[[]identity.Endpoint]
 	ss         memo[[]byte]

@@ -103,37 +103,6 @@ func OOMVerdict(states []systemd.UnitState, kills []OOMKill, mem string) checks.
 	return checks.Pass("no service killed for memory", ev...)
 }
 
-// kernelLog is the kernel's messages of the OOM window, read once a run.
-func (dr *doctor) kernelLog(ctx context.Context) ([]byte, error) {
-	return dr.kernel.get(ctx, func(ctx context.Context) ([]byte, error) {
-		kctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
-		defer cancel()
-		return dr.d.Host.Run(kctx, "journalctl", "-k", "-q", "--no-pager", "-o", "short-iso", "--since="+OOMWindow)
-	})
-}
-
-// startOOM starts the check's two reads with the run, on the lab host:
-// every unit check, and all behind them, waits for this check, which read
-// systemd's states and then the kernel's log one after the other once
-// its turn came (on the dev lab the unit checks began at 205 ms of a
-// 330 ms run). The check still reads both through their memos and grades
-// them; only when they start changes.
-func (dr *doctor) startOOM(ctx context.Context) {
-	if !dr.cfg.Lab || dr.d.Host == nil {
-		return
-	}
-	for _, read := range []func(context.Context){
-		func(ctx context.Context) { _, _ = dr.unitStates(ctx) },
-		func(ctx context.Context) { _, _ = dr.kernelLog(ctx) },
-	} {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checks.DefaultTimeout)
-		go func() {
-			defer cancel()
-			read(pctx)
-		}()
-	}
-}
-
 func (dr *doctor) checkOOM(ctx context.Context) checks.Result {
 	if r, ok := dr.notLab(); ok {
 		return r
@@ -152,8 +121,10 @@ func (dr *doctor) checkOOM(ctx context.Context) checks.Result {
 	}
 	// The kernel's log: absent in a container (no /dev/kmsg of its own),
 	// which leaves systemd's Result as the evidence.
+	kctx, cancel := context.WithTimeout(ctx, dr.cfg.probe())
+	defer cancel()
 	var kills []OOMKill
-	if out, err := dr.kernelLog(ctx); err == nil {
+	if out, err := dr.d.Host.Run(kctx, "journalctl", "-k", "-q", "--no-pager", "-o", "short-iso", "--since="+OOMWindow); err == nil {
 		kills = OOMKills(strings.Split(string(out), "\n"))
 	}
 	mem := ""

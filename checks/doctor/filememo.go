@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"context"
 	"sync"
 
 	"github.com/stacklab/stacklab/installer/inifile"
@@ -16,26 +17,15 @@ import (
 type fileMemo struct {
 	Host
 	mu    sync.Mutex
-	files map[string]*fileRead
-	inis  map[string]*iniParse
-}
-
-type fileRead struct {
-	once sync.Once
-	b    []byte
-	err  error
-}
-
-type iniParse struct {
-	once sync.Once
-	f    *inifile.File
+	files map[string]*memo[[]byte]
+	inis  map[string]*memo[*inifile.File]
 }
 
 func memoHost(h Host) Host {
 	if h == nil {
 		return nil
 	}
-	return &fileMemo{Host: h, files: map[string]*fileRead{}, inis: map[string]*iniParse{}}
+	return &fileMemo{Host: h, files: map[string]*memo[[]byte]{}, inis: map[string]*memo[*inifile.File]{}}
 }
 
 // entry is m[key], made on first use under the memo's lock.
@@ -51,9 +41,9 @@ func entry[T any](mu *sync.Mutex, m map[string]*T, key string) *T {
 }
 
 func (m *fileMemo) ReadFile(path string) ([]byte, error) {
-	r := entry(&m.mu, m.files, path)
-	r.once.Do(func() { r.b, r.err = m.Host.ReadFile(path) })
-	return r.b, r.err
+	return entry(&m.mu, m.files, path).get(context.Background(), func(context.Context) ([]byte, error) {
+		return m.Host.ReadFile(path)
+	})
 }
 
 // readINI reads and parses an oslo.config file, once per run where h is
@@ -69,7 +59,7 @@ func readINI(h Host, path string) (*inifile.File, error) {
 	if !ok {
 		return inifile.Parse(b), nil
 	}
-	p := entry(&m.mu, m.inis, path)
-	p.once.Do(func() { p.f = inifile.Parse(b) })
-	return p.f, nil
+	return entry(&m.mu, m.inis, path).get(context.Background(), func(context.Context) (*inifile.File, error) {
+		return inifile.Parse(b), nil
+	})
 }

@@ -425,10 +425,10 @@ func (l *lab) unitStart(ctx context.Context, unit string) time.Time {
 		return time.Time{}
 	}
 	st, err := l.h.Units.States(ctx, unit)
-	if err != nil || len(st) != 1 || !st[0].Active() {
+	if err != nil || len(st) != 1 {
 		return time.Time{}
 	}
-	return st[0].Since
+	return st[0].Started()
 }
 
 func (l *lab) probeError(ctx context.Context, phase string, t openstack.Tier, pr openstack.Probe, timeout time.Duration, cause error) error {

@@ -555,11 +555,8 @@ func (dr *doctor) computeStart(ctx context.Context) time.Time {
 	if !dr.cfg.Lab || !slices.Contains(dr.cfg.Units, openstack.ComputeUnit) {
 		return time.Time{}
 	}
-	states, err := dr.unitStates(ctx)
-	if st, ok := states[openstack.ComputeUnit]; err == nil && ok && st.Active() {
-		return st.Since
-	}
-	return time.Time{}
+	states, _ := dr.unitStates(ctx) // nil when unread: no start
+	return states[openstack.ComputeUnit].Started()
 }
 
 // CellVerdict: every nova-compute host must be in nova_api.host_mappings.

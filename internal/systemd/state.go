@@ -46,6 +46,16 @@ func (s UnitState) Active() bool {
 	return s.ActiveState == "active" || s.ActiveState == "reloading"
 }
 
+// Started is when the unit's running process became active: zero when
+// the unit is not up, whose Since then dates its stop or its start
+// attempt.
+func (s UnitState) Started() time.Time {
+	if !s.Active() {
+		return time.Time{}
+	}
+	return s.Since
+}
+
 // Failed reports whether systemd considers the unit failed.
 func (s UnitState) Failed() bool { return s.ActiveState == "failed" }
 

@@ -128,6 +128,14 @@ func TestUnitStatePredicates(t *testing.T) {
 			t.Errorf("UnitFileState %q: StartsAtBoot() = %v, want %v", tt.file, got, tt.boot)
 		}
 	}
+	// Started dates the running process alone: a stopped or starting
+	// unit's Since is its stop or its start attempt.
+	at := time.Unix(1700000000, 0)
+	for state, want := range map[string]time.Time{"active": at, "reloading": at, "activating": {}, "failed": {}, "inactive": {}} {
+		if got := (UnitState{ActiveState: state, Since: at}).Started(); !got.Equal(want) {
+			t.Errorf("%s: Started() = %v, want %v", state, got, want)
+		}
+	}
 	s := UnitState{Name: "a.service", LoadState: "loaded", ActiveState: "failed", SubState: "failed", Result: "exit-code", Since: time.Unix(0, 0).UTC()}
 	if got, want := s.String(), "a.service loaded/failed/failed result=exit-code since 1970-01-01T00:00:00Z"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)

@@ -331,9 +331,9 @@ func missingPackages(ctx context.Context, pm Packages, pkgs []string, standIns m
 	if err != nil {
 		return nil, err
 	}
+	standsIn := func(a string) bool { return !slices.Contains(absent, a) }
 	var missing []string
 	for _, p := range pkgs {
-		standsIn := func(a string) bool { return !slices.Contains(absent, a) }
 		if slices.Contains(absent, p) && !slices.ContainsFunc(standIns[p], standsIn) {
 			missing = append(missing, p)
 		}
